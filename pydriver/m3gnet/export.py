@@ -1,0 +1,112 @@
+"""Export a matgl M3GNet checkpoint to one self-contained TorchScript file for ``pair_style m3gnet``.
+
+File format (contract between exporter, plugin and later tools): a TorchScript archive of
+:class:`pydriver.m3gnet.model.M3GNetPES` with an extra file ``metadata.json``:
+
+``format`` ("pydriver-m3gnet"), ``format_version`` (int, :data:`FORMAT_VERSION`), ``model_name``,
+``elements`` (list, index = species id), ``cutoff_A``, ``threebody_cutoff_A``, ``nblocks``,
+``node_feature_dim``, ``dtype`` ("float32"|"float64"), ``device`` (default device), ``data_mean_eV``
+(structure-level energy shift, divided evenly over atoms), ``use_smooth``, ``calc_repuls``,
+``source_sha256`` (of model.json+model.pt+state.pt), ``exporter`` (pydriver version).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pydriver import __version__
+from pydriver.m3gnet.checkpoint import load_checkpoint
+from pydriver.m3gnet.model import M3GNetPES
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "pydriver-m3gnet"
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DEVICES = ("cpu", "cuda")
+
+
+def build_model(model_dir: str | Path, dtype: str = "float64") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the checkpoint as an eager :class:`M3GNetPES` in ``dtype`` plus its metadata dict."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} not in {sorted(DTYPES)}")
+    ckpt = load_checkpoint(model_dir)
+    model = M3GNetPES(ckpt).to(DTYPES[dtype]).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model_name": ckpt.name,
+        "elements": list(ckpt.model_args["element_types"]),
+        "cutoff_A": model.cutoff,
+        "threebody_cutoff_A": model.threebody_cutoff,
+        "nblocks": model.nblocks,
+        "node_feature_dim": int(model.node_embedding.weight.shape[1]),
+        "dtype": dtype,
+        "device": "cpu",
+        "data_mean_eV": float(ckpt.state.get("data_mean", torch.tensor(ckpt.data_mean))),
+        "use_smooth": model.use_smooth,
+        "calc_repuls": model.calc_repuls,
+        "source_sha256": ckpt.source_sha256,
+        "exporter": f"pydriver {__version__}",
+    }
+    return model, meta
+
+
+def export_checkpoint(model_dir: str | Path, out_path: str | Path, dtype: str = "float64",
+                      device: str = "cpu") -> Path:
+    """Write ``out_path`` (TorchScript + metadata) from the matgl checkpoint in ``model_dir``.
+
+    Parameters
+    ----------
+    model_dir : matgl checkpoint folder (model.json, model.pt, state.pt).
+    out_path : output file, conventionally ``*.pt``.
+    dtype : "float64" (exact parity) or "float32" (faster).
+    device : default device recorded for the plugin ("cpu" or "cuda"); the file loads on either.
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device {device!r} not in {list(DEVICES)}")
+    model, meta = build_model(model_dir, dtype)
+    meta["device"] = device
+    scripted = torch.jit.script(model)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.jit.save(scripted, str(tmp), _extra_files={METADATA_FILE: json.dumps(meta, indent=1)})
+    tmp.replace(out)
+    log.info("exported %s (%s, %d elements, cutoff %.2f A) to %s", meta["model_name"], dtype,
+             len(meta["elements"]), meta["cutoff_A"], out)
+    return out
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata dict of an exported model file.
+
+    Raises
+    ------
+    ValueError
+        If the file was not written by this exporter or has another ``format_version``.
+    """
+    extra = {METADATA_FILE: ""}
+    try:
+        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except Exception as exc:
+        raise ValueError(f"{path} is not a TorchScript file: {exc}") from exc
+    if not extra[METADATA_FILE]:
+        raise ValueError(f"{path} has no {METADATA_FILE}: not written by `python -m pydriver export`")
+    meta = json.loads(extra[METADATA_FILE])
+    if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: format {meta.get('format')!r} version {meta.get('format_version')!r}, "
+                         f"expected {FORMAT_NAME!r} version {FORMAT_VERSION}")
+    return meta
