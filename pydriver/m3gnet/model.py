@@ -30,7 +30,7 @@ from pydriver.m3gnet.basis import (
     spherical_harmonics_m0,
 )
 from pydriver.m3gnet.checkpoint import M3GNetCheckpoint
-from pydriver.m3gnet.layers import DenseStack, GatedStack, linear_from_state
+from pydriver.m3gnet.layers import DenseStack, GatedEdgeStack, GatedStack, linear_from_state
 
 COS_EPS = 1e-7  # matgl clamps cos(theta) to [-1 + eps, 1 - eps]
 ZBL_KE_EV_A = 14.399645351950548  # e^2 / (4 pi eps0) in eV A, as matgl's NuclearRepulsion
@@ -44,14 +44,23 @@ class InteractionBlock(nn.Module):
         super().__init__()
         self.atom_gate = DenseStack.from_state(state, f"{tb_prefix}.update_network_atom.layers", "sigmoid", True)
         self.bond_update = GatedStack.from_state(state, f"{tb_prefix}.update_network_bond", True)
-        self.edge_update = GatedStack.from_state(state, f"{gc_prefix}.conv.edge_update_func", True)
+        node_dim = int(state[f"{tb_prefix}.update_network_atom.layers.0.weight"].shape[1])
+        self.edge_update = GatedEdgeStack(GatedStack.from_state(state, f"{gc_prefix}.conv.edge_update_func", True),
+                                          node_dim)
         self.edge_weight = linear_from_state(state, f"{gc_prefix}.conv.edge_weight_func")
-        self.node_update = GatedStack.from_state(state, f"{gc_prefix}.conv.node_update_func", True)
+        self.node_update = GatedEdgeStack(GatedStack.from_state(state, f"{gc_prefix}.conv.node_update_func", True),
+                                          node_dim)
         self.node_weight = linear_from_state(state, f"{gc_prefix}.conv.node_weight_func")
 
-    def forward(self, node_feat: torch.Tensor, edge_feat: torch.Tensor, rbf: torch.Tensor, edge_index: torch.Tensor,
-                triple_ij: torch.Tensor, triple_ik: torch.Tensor, triple_basis: torch.Tensor
-                ) -> Tuple[torch.Tensor, torch.Tensor]:
+    @torch.jit.export
+    def messages(self, node_feat: torch.Tensor, edge_feat: torch.Tensor, rbf: torch.Tensor, edge_index: torch.Tensor,
+                 triple_ij: torch.Tensor, triple_ik: torch.Tensor, triple_basis: torch.Tensor
+                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Updated bond features and the node-update sums at every destination node (N, F).
+
+        Only the edges given are processed; under an MPI halo exchange the sums at ghost nodes are
+        partial and are completed by reverse communication before ``node_feat + sums``.
+        """
         src = edge_index[0]
         dst = edge_index[1]
         # three-body update of bond features (matgl ThreeBodyInteractions, corrected indexing)
@@ -59,13 +68,16 @@ class InteractionBlock(nn.Module):
         new_bonds = torch.zeros(edge_feat.shape[0], basis.shape[1], dtype=basis.dtype, device=basis.device)
         new_bonds = new_bonds.index_add(0, triple_ij, basis)
         edge_feat = edge_feat + self.bond_update(new_bonds)
-        # graph convolution: edge update, then node update summed at the destination node
-        inputs = torch.cat([node_feat[src], node_feat[dst], edge_feat], dim=1)
-        edge_feat = edge_feat + self.edge_update(inputs) * self.edge_weight(rbf)
-        inputs = torch.cat([node_feat[src], node_feat[dst], edge_feat], dim=1)
-        messages = self.node_update(inputs) * self.node_weight(rbf)
-        node_feat = node_feat + torch.zeros_like(node_feat).index_add(0, dst, messages)
-        return node_feat, edge_feat
+        # graph convolution (matgl M3GNetGraphConv): edge update, then messages summed at dst
+        edge_feat = edge_feat + self.edge_update(node_feat, edge_feat, src, dst) * self.edge_weight(rbf)
+        msg = self.node_update(node_feat, edge_feat, src, dst) * self.node_weight(rbf)
+        return edge_feat, torch.zeros_like(node_feat).index_add(0, dst, msg)
+
+    def forward(self, node_feat: torch.Tensor, edge_feat: torch.Tensor, rbf: torch.Tensor, edge_index: torch.Tensor,
+                triple_ij: torch.Tensor, triple_ik: torch.Tensor, triple_basis: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        edge_feat, sums = self.messages(node_feat, edge_feat, rbf, edge_index, triple_ij, triple_ik, triple_basis)
+        return node_feat + sums, edge_feat
 
 
 class M3GNetPES(nn.Module):
@@ -170,14 +182,18 @@ class M3GNetPES(nn.Module):
         return self.node_embedding(species), self.edge_embedding(rbf)
 
     @torch.jit.export
-    def interaction(self, block: int, node_feat: torch.Tensor, edge_feat: torch.Tensor, rbf: torch.Tensor,
-                    edge_index: torch.Tensor, triple_ij: torch.Tensor, triple_ik: torch.Tensor,
-                    triple_basis: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Run interaction block number ``block`` (0-based)."""
+    def block_messages(self, block: int, node_feat: torch.Tensor, edge_feat: torch.Tensor, rbf: torch.Tensor,
+                       edge_index: torch.Tensor, triple_ij: torch.Tensor, triple_ik: torch.Tensor,
+                       triple_basis: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Interaction block ``block`` (0-based) up to the node sums: returns (edge_feat, node_sums).
+
+        The block's new node features are ``node_feat + node_sums`` once ghost sums are reduced.
+        """
+        out = (edge_feat, torch.zeros_like(node_feat))
         for b, blk in enumerate(self.blocks):
             if b == block:
-                node_feat, edge_feat = blk(node_feat, edge_feat, rbf, edge_index, triple_ij, triple_ik, triple_basis)
-        return node_feat, edge_feat
+                out = blk.messages(node_feat, edge_feat, rbf, edge_index, triple_ij, triple_ik, triple_basis)
+        return out
 
     @torch.jit.export
     def readout(self, node_feat: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
@@ -187,7 +203,7 @@ class M3GNetPES(nn.Module):
 
     @torch.jit.export
     def zbl(self, species: torch.Tensor, edge_index: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
-        """Per-node ZBL repulsion (eV), each bond's energy shared at its destination node."""
+        """Per-node ZBL repulsion (eV): half of each symmetric pair energy at its source node."""
         sp = nn.functional.softplus
         z = self.atomic_number.to(dist.dtype)[species]
         a = z ** sp(self.zbl_a_pow.to(dist.dtype))
@@ -199,7 +215,7 @@ class M3GNetPES(nn.Module):
         coef = coef / coef.abs().sum()
         screening = torch.sum(coef[None, :] * torch.exp(-expo * dist[:, None]), dim=1)
         e_ij = z[src] * z[dst] * polynomial_cutoff(dist, self.cutoff) * screening / dist
-        return 0.5 * self.zbl_ke_eV_A * torch.zeros_like(z).index_add(0, dst, e_ij)
+        return 0.5 * self.zbl_ke_eV_A * torch.zeros_like(z).index_add(0, src, e_ij)
 
     def forward(self, species: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor) -> torch.Tensor:
         n_nodes = species.shape[0]

