@@ -1,0 +1,118 @@
+"""Turn in-memory analysis results into the ``analysis.json`` summary and the CSV/PNG/grid files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from pydriver import __version__
+from pydriver.analysis import density, plots
+from pydriver.analysis.dump_reader import Trajectory
+from pydriver.analysis.run_inputs import RunMetadata
+
+log = logging.getLogger(__name__)
+
+TRANSPORT_ARRAYS = ("lag_time_ps", "msd_A2", "mobile_msd_A2", "mobile_per_atom_msd_A2", "mscd_A2", "drift_A")
+
+
+def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts, dump: Path, thermo: dict) -> dict:
+    """The JSON-ready summary (scalars and small tables only)."""
+    from pydriver.analysis.run_analysis import ANALYSIS_FORMAT, options_dict
+
+    tr = results["transport"]
+    transport = {k: v for k, v in tr.items() if k not in TRANSPORT_ARRAYS}
+    act = {k: v for k, v in results["active"].items() if not isinstance(v, np.ndarray)}
+    coordination = {kind: {k: v for k, v in c.items() if not isinstance(v, np.ndarray)}
+                    for kind, c in results["structure"]["coordination"].items()}
+    final_msd = {label: float(m[-1]) for label, m in tr["msd_A2"].items()}
+    half = int(np.argmin(np.abs(tr["lag_time_ps"] - 0.5 * tr["lag_time_ps"][-1])))
+    return {
+        "format": ANALYSIS_FORMAT,
+        "pydriver_version": __version__,
+        "run": {"dump_file": str(dump.name), "metadata_source": meta.source, "formula": meta.formula,
+                "temperature_K": meta.temperature_K, "dt_ps": meta.dt_ps, "mass_factors": meta.mass_factors,
+                "production_start_step": meta.production_start_step, "n_frames": traj.n_frames,
+                "n_atoms": traj.n_atoms, "first_step": int(traj.steps[0]), "last_step": int(traj.steps[-1]),
+                "coordinates": traj.coordinates, "reader_warnings": traj.warnings,
+                "types": {str(t): {"label": i.label, "element": i.element, "anion": i.anion,
+                                   "mass_amu": i.mass_amu} for t, i in meta.types.items()},
+                **thermo},
+        "parameters": options_dict(opts),
+        "transport": transport,
+        "msd_at_half_run_A2": {label: float(m[half]) for label, m in tr["msd_A2"].items()},
+        "msd_at_end_A2": final_msd,
+        "active": act,
+        "rotation": results["rotation"],
+        "anions": {"source": results["molecules"].source,
+                   "counts": {k: len(v) for k, v in results["molecules"].by_kind().items()}},
+        "coordination": coordination,
+    }
+
+
+def write_outputs(run_dir: Path, results: dict, traj: Trajectory, summary: dict, opts) -> dict:
+    """Write CSV tables, plots and density grids; returns ``{name: filename}``."""
+    from pydriver.analysis.run_analysis import write_csv
+
+    tr, st = results["transport"], results["structure"]
+    files = {}
+    columns = {"lag_time_ps": tr["lag_time_ps"]}
+    columns.update({f"msd_A2_{label}": m for label, m in tr["msd_A2"].items()})
+    columns["mscd_A2"] = tr["mscd_A2"]
+    columns["active_fraction_vs_lag"] = results["active"]["active_fraction_vs_lag"]
+    columns["ever_active_fraction_vs_time"] = results["active"]["ever_active_fraction_vs_time"]
+    files["msd_csv"] = write_csv(run_dir / "msd.csv", columns).name
+    files["summary_csv"] = write_csv(run_dir / "analysis.csv", {k: [v] for k, v in _flat_scalars(summary).items()}).name
+    for kind, c in st["coordination"].items():
+        files[f"cn_{kind}_csv"] = write_csv(run_dir / f"cn_{kind}.csv",
+                                            {"time_ps": c["time_ps"], "mean_cn": c["mean_cn_vs_frame"]}).name
+    for pair, g in st["rdf"].items():
+        files[f"rdf_{pair}_csv"] = write_csv(run_dir / f"rdf_{pair}.csv", {"r_A": g["r_A"], "g": g["g"]}).name
+    files["ngp_csv"] = write_csv(run_dir / "ngp.csv", {"lag_time_ps": st["ngp"]["lag_time_ps"],
+                                                       "alpha2": st["ngp"]["alpha2"]}).name
+    vh = st["van_hove"]
+    vh_cols = {"r_A": vh["r_A"]}
+    vh_cols.update({f"radial_probability_per_A_t{t:.4g}ps": vh[f"{t:.4g}"]["radial_probability_per_A"]
+                    for t in vh["lags_ps"]})
+    files["van_hove_csv"] = write_csv(run_dir / "van_hove.csv", vh_cols).name
+    files.update(_write_density(run_dir, results, traj, opts))
+    if opts.plots:
+        files["msd_png"] = plots.plot_msd(run_dir / "msd.png", tr["lag_time_ps"], tr["msd_A2"], tr["fit_start_ps"],
+                                          tr["fit_end_ps"], tr["diffusivity_cm2_s"],
+                                          _mobile_label(results)).name
+    return files
+
+
+def _mobile_label(results) -> str:
+    labels = results["atoms"]["labels"][results["mobile"]]
+    return str(labels[0])
+
+
+def _write_density(run_dir: Path, results: dict, traj: Trajectory, opts) -> dict:
+    mobile = results["mobile"]
+    cell = traj.cells_A.mean(axis=0)
+    shape = density.grid_shape(cell, opts.density_spacing_A)
+    frames = np.arange(traj.n_frames)
+    grid = density.probability_density(traj.positions_A, traj.cells_A, mobile, shape, frames)
+    pos0 = np.asarray(traj.positions_A[0], dtype=np.float64)
+    frac0 = (pos0 @ np.linalg.inv(traj.cells_A[0])) % 1.0
+    symbols = results["atoms"]["elements"]
+    comment = f"{opts.diffusing_element} probability density from {traj.n_frames} frames"
+    chg = density.write_chgcar(run_dir / f"{opts.diffusing_element}_density.CHGCAR", grid, cell, symbols, frac0,
+                               comment)
+    cube = density.write_cube(run_dir / f"{opts.diffusing_element}_density.cube", grid, cell, symbols,
+                              frac0 @ cell, comment)
+    return {"density_chgcar": chg.name, "density_cube": cube.name}
+
+
+def _flat_scalars(summary: dict, prefix: str = "") -> dict:
+    """Flatten nested scalars (``transport.diffusivity_cm2_s``) for the one-row CSV."""
+    out = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat_scalars(value, f"{name}."))
+        elif isinstance(value, (int, float, str, bool)) or value is None:
+            out[name] = value
+    return out

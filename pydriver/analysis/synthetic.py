@@ -1,0 +1,111 @@
+"""Synthetic trajectories with known answers and a LAMMPS text-dump writer (tests, benchmarks).
+
+* :func:`random_walk` -- Gaussian random walk with a set diffusivity: MSD = 6 D t exactly.
+* :func:`rigid_rotors` -- molecules spinning at a set angular speed (rotation analysis).
+* :func:`write_lammps_dump` -- writes ``dump custom`` text (optionally gzip, triclinic, images).
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+
+from pydriver.analysis.diffusion import A2_PS_TO_CM2_S
+
+
+def random_walk(n_frames: int, n_atoms: int, diffusivity_cm2_s: float, dt_frame_ps: float,
+                seed: int = 0, start_A: np.ndarray | None = None) -> np.ndarray:
+    """Positions ``(n_frames, n_atoms, 3)`` in A of independent 3-D Gaussian walkers.
+
+    Each Cartesian step has variance ``2 D dt``, so ``<|r(t) - r(0)|^2> = 6 D t``.
+    """
+    rng = np.random.default_rng(seed)
+    d_A2_ps = diffusivity_cm2_s / A2_PS_TO_CM2_S
+    steps = rng.normal(0.0, np.sqrt(2.0 * d_A2_ps * dt_frame_ps), (n_frames, n_atoms, 3))
+    steps[0] = 0.0 if start_A is None else start_A
+    return np.cumsum(steps, axis=0)
+
+
+def rigid_rotors(n_frames: int, centers_A: np.ndarray, offsets_A: np.ndarray, omega_rad_ps: float,
+                 dt_frame_ps: float, seed: int = 0) -> np.ndarray:
+    """Molecules rotating rigidly about random axes at ``omega_rad_ps``.
+
+    Parameters
+    ----------
+    centers_A : (n_mol, 3) fixed centres of mass; offsets_A : (n_per, 3) atom offsets from the centre
+        (with equal masses their mean must be 0).
+
+    Returns
+    -------
+    positions_A : (n_frames, n_mol * n_per, 3), molecule-major order.
+    """
+    rng = np.random.default_rng(seed)
+    axes = rng.normal(size=(len(centers_A), 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    out = np.empty((n_frames, len(centers_A), len(offsets_A), 3))
+    for f in range(n_frames):
+        angle = omega_rad_ps * dt_frame_ps * f
+        for m, k in enumerate(axes):  # Rodrigues' rotation formula
+            v = offsets_A
+            rot = v * np.cos(angle) + np.cross(k, v) * np.sin(angle) + np.outer(v @ k, k) * (1 - np.cos(angle))
+            out[f, m] = centers_A[m] + rot
+    return out.reshape(n_frames, -1, 3)
+
+
+def write_lammps_dump(path, positions_A, types, cells_A=None, steps=None, mol_ids=None, columns="xu",
+                      order=None, tilt: bool = False) -> Path:
+    """Write a LAMMPS ``dump custom`` text file.
+
+    Parameters
+    ----------
+    path : output (``.gz`` suffix -> gzip).
+    positions_A : (n_frames, n_atoms, 3) unwrapped positions.
+    types : (n_atoms,) atom types; mol_ids : (n_atoms,) or None (no ``mol`` column).
+    cells_A : (n_frames, 3, 3) LAMMPS-form cells (a along x, b in xy) or (3, 3); default 20 A cube.
+    steps : (n_frames,) timesteps (default 0, 1, ...).
+    columns : ``"xu"`` (unwrapped), ``"image"`` (wrapped x + ix), ``"wrapped"`` (x only).
+    order : callable ``frame -> permutation`` to shuffle atom lines, or None.
+    tilt : write a triclinic header even for orthogonal cells.
+    """
+    positions_A = np.asarray(positions_A, dtype=np.float64)
+    n_frames, n_atoms, _ = positions_A.shape
+    cells = np.broadcast_to(np.diag([20.0] * 3) if cells_A is None else np.asarray(cells_A, float), (n_frames, 3, 3))
+    steps = np.arange(n_frames) if steps is None else np.asarray(steps)
+    names = ["id", "type"] + (["mol"] if mol_ids is not None else [])
+    names += {"xu": ["xu", "yu", "zu"], "image": ["x", "y", "z", "ix", "iy", "iz"], "wrapped": ["x", "y", "z"]}[columns]
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wt") as fh:
+        for f in range(n_frames):
+            cell = cells[f]
+            frac = positions_A[f] @ np.linalg.inv(cell)
+            image = np.floor(frac)
+            wrapped = (frac - image) @ cell
+            xyz = positions_A[f] if columns == "xu" else wrapped
+            table = [np.arange(1, n_atoms + 1), np.asarray(types)]
+            table += [np.asarray(mol_ids)] if mol_ids is not None else []
+            table += [xyz[:, 0], xyz[:, 1], xyz[:, 2]]
+            table += [image[:, 0], image[:, 1], image[:, 2]] if columns == "image" else []
+            fh.write(_header(steps[f], n_atoms, cell, tilt, names))
+            perm = np.arange(n_atoms) if order is None else order(f)
+            fmts = ["%d"] * (len(table) - (6 if columns == "image" else 3)) + ["%.6f"] * 3
+            fmts += ["%d"] * 3 if columns == "image" else []
+            np.savetxt(fh, np.column_stack(table)[perm], fmt=fmts)
+    return Path(path)
+
+
+def _header(step, n_atoms, cell, tilt, names) -> str:
+    lx, ly, lz = cell[0, 0], cell[1, 1], cell[2, 2]
+    xy, xz, yz = cell[1, 0], cell[2, 0], cell[2, 1]
+    triclinic = tilt or any(abs(v) > 0 for v in (xy, xz, yz))
+    lines = ["ITEM: TIMESTEP", str(int(step)), "ITEM: NUMBER OF ATOMS", str(n_atoms)]
+    if triclinic:
+        xlo_b = min(0.0, xy, xz, xy + xz)
+        xhi_b = lx + max(0.0, xy, xz, xy + xz)
+        lines += ["ITEM: BOX BOUNDS xy xz yz pp pp pp", f"{xlo_b:.10f} {xhi_b:.10f} {xy:.10f}",
+                  f"{min(0.0, yz):.10f} {ly + max(0.0, yz):.10f} {xz:.10f}", f"0.0 {lz:.10f} {yz:.10f}"]
+    else:
+        lines += ["ITEM: BOX BOUNDS pp pp pp", f"0.0 {lx:.10f}", f"0.0 {ly:.10f}", f"0.0 {lz:.10f}"]
+    lines.append("ITEM: ATOMS " + " ".join(names))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,220 @@
+"""Tracer and charge diffusivity, conductivity and Haven ratio of one MD run.
+
+:class:`DiffusionAnalysis` is configured in ``__init__`` and computed by :meth:`run`, which returns
+``self`` with everything in ``.results`` (a dict with unit-suffixed keys).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from pydriver.analysis.diffusion import (A3_TO_CM3, diffusivity_from_msd, diffusivity_std_correlated,
+                                        nernst_einstein_conductivity_mS_cm)
+from pydriver.analysis.msd import MSD_ORIGINS, collective_msd, framework_drift, per_atom_msd
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FIT_FRACTION = (0.1, 0.5)  # fit window as fractions of the production run
+DEFAULT_N_BLOCKS = 5
+MIN_FIT_POINTS = 3
+UNCERTAINTY_METHODS = ("kinisi", "block")
+
+
+@dataclass
+class FitWindow:
+    """Lag-time window of the MSD fit (ps), inclusive."""
+
+    start_ps: float
+    end_ps: float
+
+    def mask(self, time_ps: np.ndarray) -> np.ndarray:
+        """Boolean mask of lags inside the window."""
+        sel = (time_ps >= self.start_ps - 1e-9) & (time_ps <= self.end_ps + 1e-9)
+        if sel.sum() < MIN_FIT_POINTS:
+            raise ValueError(f"fit window [{self.start_ps}, {self.end_ps}] ps holds {int(sel.sum())} lags; "
+                             f"need >= {MIN_FIT_POINTS} (lags {time_ps[0]}..{time_ps[-1]} ps)")
+        return sel
+
+
+def resolve_fit_window(duration_ps: float, fit_start_ps: float | None, fit_end_ps: float | None,
+                       fit_fraction: tuple[float, float] = DEFAULT_FIT_FRACTION) -> FitWindow:
+    """Fit window from explicit times, else from fractions of ``duration_ps``.
+
+    Raises
+    ------
+    ValueError
+        If the window is empty or outside ``[0, duration_ps]``.
+    """
+    start = fit_fraction[0] * duration_ps if fit_start_ps is None else float(fit_start_ps)
+    end = fit_fraction[1] * duration_ps if fit_end_ps is None else float(fit_end_ps)
+    if not 0.0 <= start < end <= duration_ps + 1e-9:
+        raise ValueError(f"fit window [{start}, {end}] ps must satisfy 0 <= start < end <= {duration_ps} ps")
+    return FitWindow(start, end)
+
+
+class DiffusionAnalysis:
+    """MSD, self and charge diffusivity, Nernst-Einstein conductivity and Haven ratio.
+
+    Parameters
+    ----------
+    positions_A : (n_frames, n_atoms, 3) -- unwrapped positions (memory-mapped is fine).
+    time_ps : (n_frames,) -- frame times; must be evenly spaced.
+    labels : (n_atoms,) str -- species label per atom (e.g. ``Na``, ``B_BH4``); MSDs are per label.
+    elements : (n_atoms,) str -- chemical element per atom.
+    volumes_A3 : (n_frames,) -- cell volume per frame; the mean gives the number density.
+    temperature_K : temperature for Nernst-Einstein.
+    diffusing_element : the mobile ion (default ``Na``); all other atoms form the framework.
+    charge : its charge Z in e.
+    fit_start_ps, fit_end_ps : fit window; default ``fit_fraction`` of the run.
+    fit_fraction : default window as fractions of the run length, (0.1, 0.5).
+    origins : ``"all"`` (FFT average over time origins, default) or ``"first"`` (pymatgen's
+        ``smoothed=False``).
+    drift_correction : subtract the framework's mean displacement (pymatgen convention).
+    n_blocks : blocks for the block-averaging uncertainty of D (>= 2).
+    uncertainty : which estimate becomes ``diffusivity_std_cm2_s``: ``"kinisi"`` (correlated-MSD
+        model, default) or ``"block"`` (spread of block estimates); both are always reported.
+    """
+
+    def __init__(self, positions_A, time_ps, labels, elements, volumes_A3, temperature_K: float,
+                 diffusing_element: str = "Na", charge: float = 1.0, fit_start_ps: float | None = None,
+                 fit_end_ps: float | None = None, fit_fraction=DEFAULT_FIT_FRACTION, origins: str = "all",
+                 drift_correction: bool = True, n_blocks: int = DEFAULT_N_BLOCKS, uncertainty: str = "kinisi"):
+        if uncertainty not in UNCERTAINTY_METHODS:
+            raise ValueError(f"uncertainty={uncertainty!r}; allowed {UNCERTAINTY_METHODS}")
+        self.uncertainty = uncertainty
+        if origins not in MSD_ORIGINS:
+            raise ValueError(f"origins={origins!r}; allowed {MSD_ORIGINS}")
+        if n_blocks < 2:
+            raise ValueError(f"n_blocks={n_blocks}; need >= 2 for an uncertainty")
+        self.positions_A = positions_A
+        self.time_ps = np.asarray(time_ps, dtype=np.float64)
+        self.labels = np.asarray(labels).astype(str)
+        self.elements = np.asarray(elements).astype(str)
+        self.volumes_A3 = np.asarray(volumes_A3, dtype=np.float64)
+        self.temperature_K = float(temperature_K)
+        self.diffusing_element, self.charge = diffusing_element, float(charge)
+        self.origins, self.drift_correction, self.n_blocks = origins, drift_correction, int(n_blocks)
+        self.mobile_index = np.flatnonzero(self.elements == diffusing_element)
+        self.framework_index = np.flatnonzero(self.elements != diffusing_element)
+        if self.mobile_index.size == 0:
+            raise ValueError(f"no atoms of diffusing_element={diffusing_element!r}; elements present "
+                             f"{sorted(set(self.elements))}")
+        steps = np.diff(self.time_ps)
+        if self.time_ps.size < 2 * MIN_FIT_POINTS or not np.allclose(steps, steps[0], rtol=1e-6):
+            raise ValueError(f"need >= {2 * MIN_FIT_POINTS} evenly spaced frames, got {self.time_ps.size}")
+        self.dt_frame_ps = float(steps[0])
+        self.duration_ps = float(self.time_ps[-1] - self.time_ps[0])
+        self.window = resolve_fit_window(self.duration_ps, fit_start_ps, fit_end_ps, fit_fraction)
+        self.fit_fraction = (self.window.start_ps / self.duration_ps, self.window.end_ps / self.duration_ps)
+        self.results: dict = {}
+
+    @classmethod
+    def from_lammps_dump(cls, path, type_elements: dict[int, str], dt_ps: float, temperature_K: float,
+                         production_start_step: int | None = None, **kwargs) -> DiffusionAnalysis:
+        """Build from a dump file; ``type_elements`` maps LAMMPS type to element (labels = elements).
+
+        ``dt_ps`` is the MD time step; frame times are ``(step - production_start_step) * dt_ps``.
+        """
+        from pydriver.analysis.dump_reader import read_lammps_dump
+
+        traj = read_lammps_dump(path)
+        missing = sorted(set(traj.types.tolist()) - set(type_elements))
+        if missing:
+            raise ValueError(f"types {missing} not in type_elements {sorted(type_elements)}")
+        elements = np.array([type_elements[int(t)] for t in traj.types])
+        start = traj.steps[0] if production_start_step is None else production_start_step
+        return cls(traj.positions_A, (traj.steps - start) * dt_ps, elements, elements, traj.volumes_A3,
+                   temperature_K, **kwargs)
+
+    def _drift(self, frames: slice) -> np.ndarray | None:
+        if not self.drift_correction:
+            return None
+        return framework_drift(self.positions_A[frames], self.framework_index)
+
+    def run(self) -> DiffusionAnalysis:
+        """Compute MSDs, D (with block uncertainty), conductivity, charge D and Haven ratio."""
+        lag_ps = self.time_ps - self.time_ps[0]
+        drift = self._drift(slice(None))
+        msd_by_label = {}
+        per_atom_mobile = None
+        for label in sorted(set(self.labels)):
+            index = np.flatnonzero(self.labels == label)
+            per_atom = per_atom_msd(self.positions_A, index, drift, self.origins)
+            msd_by_label[label] = per_atom.mean(axis=1)
+            if np.isin(index, self.mobile_index).all() and index.size == self.mobile_index.size:
+                per_atom_mobile = per_atom
+        if per_atom_mobile is None:
+            per_atom_mobile = per_atom_msd(self.positions_A, self.mobile_index, drift, self.origins)
+        msd_mobile = per_atom_mobile.mean(axis=1)
+        mscd = collective_msd(self.positions_A, self.mobile_index, drift, self.origins)
+        sel = self.window.mask(lag_ps)
+        d_cm2_s, d_ols = diffusivity_from_msd(lag_ps[sel], msd_mobile[sel])
+        dq_cm2_s, dq_ols = diffusivity_from_msd(lag_ps[sel], mscd[sel])
+        blocks = self._block_estimates()
+        n_mobile = self.mobile_index.size
+        blocks["diffusivity_kinisi"] = diffusivity_std_correlated(lag_ps[sel], msd_mobile[sel], n_mobile,
+                                                                  self.duration_ps)
+        blocks["charge_kinisi"] = diffusivity_std_correlated(lag_ps[sel], mscd[sel], 1, self.duration_ps)
+        log.info("D(%s) = %.3e cm^2/s from %d frames", self.diffusing_element, d_cm2_s, lag_ps.size)
+        self.results = {"lag_time_ps": lag_ps, "msd_A2": msd_by_label, "mobile_msd_A2": msd_mobile,
+                        "mobile_per_atom_msd_A2": per_atom_mobile, "mscd_A2": mscd, "drift_A": drift}
+        self.results.update(self._summary(d_cm2_s, d_ols, dq_cm2_s, dq_ols, blocks))
+        return self
+
+    def _block_estimates(self) -> dict:
+        """D and charge D in each of ``n_blocks`` contiguous blocks (same relative fit window)."""
+        n_frames = self.time_ps.size
+        edges = np.linspace(0, n_frames, self.n_blocks + 1).astype(int)
+        d_blocks, dq_blocks = [], []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            frames = slice(lo, hi)
+            lag = self.time_ps[frames] - self.time_ps[lo]
+            window = resolve_fit_window(lag[-1], None, None, self.fit_fraction)
+            sel = window.mask(lag)
+            drift = self._drift(frames)
+            msd = per_atom_msd(self.positions_A[frames], self.mobile_index, drift, self.origins).mean(axis=1)
+            mscd = collective_msd(self.positions_A[frames], self.mobile_index, drift, self.origins)
+            d_blocks.append(diffusivity_from_msd(lag[sel], msd[sel])[0])
+            dq_blocks.append(diffusivity_from_msd(lag[sel], mscd[sel])[0])
+        return {"diffusivity": np.array(d_blocks), "charge": np.array(dq_blocks)}
+
+    def _summary(self, d_cm2_s, d_ols, dq_cm2_s, dq_ols, blocks) -> dict:
+        # Each block uses the same *relative* fit window, so for diffusive motion its D has the same
+        # relative variance as the full-run D (MSD variance ~ t / T): the block spread itself, not
+        # spread / sqrt(n), estimates the full-run uncertainty (docs/analysis.md).
+        d_block = float(np.std(blocks["diffusivity"], ddof=1))
+        dq_block = float(np.std(blocks["charge"], ddof=1))
+        use_kinisi = self.uncertainty == "kinisi"
+        d_std = blocks["diffusivity_kinisi"] if use_kinisi else d_block
+        dq_std = blocks["charge_kinisi"] if use_kinisi else dq_block
+        n = self.n_blocks
+        volume = float(self.volumes_A3.mean())
+        n_mobile = int(self.mobile_index.size)
+
+        def sigma(d):
+            return nernst_einstein_conductivity_mS_cm(d, n_mobile, volume, self.temperature_K, self.charge)
+
+        haven = d_cm2_s / dq_cm2_s if dq_cm2_s > 0 else float("inf")
+        haven_std = abs(haven) * float(np.hypot(d_std / d_cm2_s, dq_std / dq_cm2_s)) if dq_cm2_s > 0 else None
+        return {
+            "diffusing_element": self.diffusing_element, "n_mobile": n_mobile,
+            "temperature_K": self.temperature_K, "mean_volume_A3": volume,
+            "mean_volume_std_A3": float(self.volumes_A3.std()),
+            "number_density_cm3": n_mobile / (volume * A3_TO_CM3),
+            "dt_frame_ps": self.dt_frame_ps, "duration_ps": self.duration_ps,
+            "fit_start_ps": self.window.start_ps, "fit_end_ps": self.window.end_ps,
+            "origins": self.origins, "drift_correction": self.drift_correction, "n_blocks": n,
+            "diffusivity_cm2_s": d_cm2_s, "diffusivity_std_cm2_s": d_std,
+            "uncertainty_method": self.uncertainty, "diffusivity_ols_std_cm2_s": d_ols,
+            "diffusivity_block_std_cm2_s": d_block, "diffusivity_kinisi_std_cm2_s": blocks["diffusivity_kinisi"],
+            "diffusivity_blocks_cm2_s": blocks["diffusivity"].tolist(),
+            "conductivity_mS_cm": sigma(d_cm2_s), "conductivity_std_mS_cm": sigma(d_std),
+            "charge_diffusivity_cm2_s": dq_cm2_s, "charge_diffusivity_std_cm2_s": dq_std,
+            "charge_diffusivity_ols_std_cm2_s": dq_ols, "charge_diffusivity_block_std_cm2_s": dq_block,
+            "charge_diffusivity_kinisi_std_cm2_s": blocks["charge_kinisi"],
+            "charge_conductivity_mS_cm": sigma(dq_cm2_s), "charge_conductivity_std_mS_cm": sigma(dq_std),
+            "haven_ratio": haven, "haven_ratio_std": haven_std,
+        }

