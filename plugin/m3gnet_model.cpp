@@ -6,6 +6,7 @@
 
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cctype>
 #include <map>
@@ -128,6 +129,14 @@ std::string to_string(const std::map<std::string, std::string> &m, const std::st
 
 }    // namespace
 
+std::string torch_description()
+{
+  std::ostringstream out;
+  out << "libtorch " << TORCH_VERSION << ", " << (torch::cuda::is_available() ? torch::cuda::device_count() : 0)
+      << " CUDA device(s)";
+  return out.str();
+}
+
 ModelMetadata parse_metadata(const std::string &json)
 {
   JsonReader reader(json);
@@ -154,6 +163,7 @@ ModelMetadata parse_metadata(const std::string &json)
   meta.device = to_string(reader.scalars, "device");
   meta.data_mean = to_double(reader.scalars, "data_mean_eV");
   meta.source_sha256 = to_string(reader.scalars, "source_sha256");
+  meta.calc_repuls = to_string(reader.scalars, "calc_repuls") == "true";
   return meta;
 }
 
@@ -199,6 +209,14 @@ Model::Model(const std::string &path, const std::string &device_request) : impl_
   impl_->module = module;
 }
 
+struct Model::HaloState {
+  int64_t n_nodes = 0, n_local = 0, dim = 0;
+  torch::Tensor species, edge_index, edge_vec, dist, rbf, triple_ij, triple_ik, basis;
+  torch::Tensor edge0;                              // edge embedding (graph to edge_vec)
+  std::vector<torch::Tensor> x_in, e_in, e_out, sums;  // per block
+  torch::Tensor readout_energy;
+};
+
 Model::~Model() = default;
 
 void Model::compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes)
@@ -231,6 +249,125 @@ void Model::compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes)
     auto g_cpu = grads[0].to(torch::kCPU, torch::kFloat64).contiguous();
     std::copy(g_cpu.data_ptr<double>(), g_cpu.data_ptr<double>() + 3 * n_edges, out.edge_grad.begin());
   }
+}
+
+}    // namespace m3gnet
+
+namespace m3gnet {
+
+namespace {
+torch::Tensor rows_to_tensor(const std::vector<double> &buf, int64_t n, int64_t dim, torch::Device dev,
+                             torch::Dtype dtype)
+{
+  return torch::from_blob(const_cast<double *>(buf.data()), {n, dim}, torch::kFloat64).to(dev, dtype, false, true);
+}
+
+void tensor_to_rows(const torch::Tensor &t, std::vector<double> &buf)
+{
+  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  buf.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+}    // namespace
+
+void Model::halo_begin(const GraphInput &in, int n_local, std::vector<double> &node_feat)
+{
+  halo_ = std::make_unique<HaloState>();
+  auto &h = *halo_;
+  const auto dev = impl_->device;
+  h.n_nodes = static_cast<int64_t>(in.species.size());
+  h.n_local = n_local;
+  h.dim = meta_.node_feature_dim;
+  const int64_t n_edges = static_cast<int64_t>(in.edge_vec.size() / 3);
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  h.species = torch::from_blob(const_cast<int64_t *>(in.species.data()), {h.n_nodes}, i64).to(dev, false, true);
+  h.edge_index =
+      torch::from_blob(const_cast<int64_t *>(in.edge_index.data()), {2, n_edges}, i64).to(dev, false, true);
+  h.edge_vec = torch::from_blob(const_cast<double *>(in.edge_vec.data()), {n_edges, 3}, torch::kFloat64)
+                   .to(dev, impl_->dtype, false, true)
+                   .requires_grad_(true);
+  auto &m = impl_->module;
+  h.dist = torch::linalg_vector_norm(h.edge_vec, 2, {1}, false, c10::nullopt);
+  h.rbf = m.get_method("radial")({h.dist}).toTensor();
+  auto tr = m.get_method("triples")({h.edge_index, h.dist, h.n_nodes}).toTuple();
+  h.triple_ij = tr->elements()[0].toTensor();
+  h.triple_ik = tr->elements()[1].toTensor();
+  h.basis = m.get_method("triple_basis")({h.edge_vec, h.dist, h.triple_ij, h.triple_ik}).toTensor();
+  auto emb = m.get_method("embed")({h.species, h.rbf}).toTuple();
+  h.edge0 = emb->elements()[1].toTensor();
+  h.e_in.assign(meta_.nblocks, torch::Tensor());
+  h.x_in.assign(meta_.nblocks, torch::Tensor());
+  h.e_out.assign(meta_.nblocks, torch::Tensor());
+  h.sums.assign(meta_.nblocks, torch::Tensor());
+  h.e_in[0] = h.edge0.detach().requires_grad_(true);
+  tensor_to_rows(emb->elements()[0].toTensor(), node_feat);
+}
+
+void Model::halo_block(int b, const std::vector<double> &node_feat, std::vector<double> &node_sums)
+{
+  auto &h = *halo_;
+  h.x_in[b] = rows_to_tensor(node_feat, h.n_nodes, h.dim, impl_->device, impl_->dtype).requires_grad_(true);
+  auto res = impl_->module.get_method("block_messages")({static_cast<int64_t>(b), h.x_in[b], h.e_in[b], h.rbf,
+                                                        h.edge_index, h.triple_ij, h.triple_ik, h.basis})
+                 .toTuple();
+  h.e_out[b] = res->elements()[0].toTensor();
+  h.sums[b] = res->elements()[1].toTensor();
+  if (b + 1 < meta_.nblocks) h.e_in[b + 1] = h.e_out[b].detach().requires_grad_(true);
+  tensor_to_rows(h.sums[b], node_sums);
+}
+
+void Model::halo_readout(const std::vector<double> &node_feat, GraphOutput &out, std::vector<double> &grad_feat)
+{
+  auto &h = *halo_;
+  auto &m = impl_->module;
+  auto x = rows_to_tensor(node_feat, h.n_nodes, h.dim, impl_->device, impl_->dtype).requires_grad_(true);
+  auto local = x.narrow(0, 0, h.n_local);
+  auto energy = m.get_method("readout")({local, h.species.narrow(0, 0, h.n_local)}).toTensor();
+  if (meta_.calc_repuls) {
+    auto zbl = m.get_method("zbl")({h.species, h.edge_index, h.dist}).toTensor();
+    energy = energy + zbl.narrow(0, 0, h.n_local);
+  }
+  auto total = energy.sum();
+  auto g = torch::autograd::grad({total}, {x, h.edge_vec}, {}, true, false, true);
+  if (g[1].defined()) h.edge_vec.mutable_grad() = g[1].detach();
+  tensor_to_rows(g[0].defined() ? g[0] : torch::zeros_like(x), grad_feat);
+  auto e_cpu = energy.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  out.node_energy.assign(e_cpu.data_ptr<double>(), e_cpu.data_ptr<double>() + h.n_local);
+  out.energy = total.detach().to(torch::kCPU, torch::kFloat64).item<double>();
+}
+
+void Model::halo_block_backward(int b, const std::vector<double> &grad_sums, std::vector<double> &grad_feat)
+{
+  auto &h = *halo_;
+  auto gs = rows_to_tensor(grad_sums, h.n_nodes, h.dim, impl_->device, impl_->dtype);
+  std::vector<torch::Tensor> outputs{h.sums[b]};
+  std::vector<torch::Tensor> grads{gs};
+  if (b + 1 < meta_.nblocks && h.e_in[b + 1].grad().defined()) {
+    outputs.push_back(h.e_out[b]);
+    grads.push_back(h.e_in[b + 1].grad());
+  }
+  std::vector<torch::Tensor> inputs{h.x_in[b], h.e_in[b], h.edge_vec};
+  auto g = torch::autograd::grad(outputs, inputs, grads, true, false, true);
+  if (g[1].defined()) h.e_in[b].mutable_grad() = g[1].detach();
+  if (g[2].defined()) {
+    if (h.edge_vec.grad().defined())
+      h.edge_vec.mutable_grad() = h.edge_vec.grad() + g[2].detach();
+    else
+      h.edge_vec.mutable_grad() = g[2].detach();
+  }
+  tensor_to_rows(g[0].defined() ? g[0] : torch::zeros_like(h.x_in[b]), grad_feat);
+}
+
+void Model::halo_end(GraphOutput &out)
+{
+  auto &h = *halo_;
+  torch::Tensor grad = h.edge_vec.grad().defined() ? h.edge_vec.grad() : torch::zeros_like(h.edge_vec);
+  if (h.e_in[0].grad().defined()) {
+    auto g = torch::autograd::grad({h.edge0}, {h.edge_vec}, {h.e_in[0].grad()}, false, false, true);
+    if (g[0].defined()) grad = grad + g[0];
+  }
+  auto g_cpu = grad.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  out.edge_grad.assign(g_cpu.data_ptr<double>(), g_cpu.data_ptr<double>() + g_cpu.numel());
+  halo_.reset();
 }
 
 }    // namespace m3gnet

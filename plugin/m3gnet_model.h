@@ -32,6 +32,7 @@ struct ModelMetadata {
   std::string device;
   double data_mean = 0.0;
   std::string source_sha256;
+  bool calc_repuls = false;
 };
 
 // Inputs of one evaluation. Edges are directed src -> dst with vec = r_dst - r_src (A).
@@ -60,12 +61,31 @@ class Model {
   // Energies of the first n_energy_nodes nodes are summed and differentiated (all when < 0).
   void compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes = -1);
 
+  // ---- block-by-block protocol for an MPI halo exchange (see pair_m3gnet_halo.cpp) ----
+  // Nodes are local atoms [0, n_local) then ghosts; edges must have local sources only.
+  // Feature buffers are row-major (n_nodes x node_feature_dim) doubles on the CPU.
+  // halo_begin: geometry and embeddings; writes the initial node features of every node.
+  void halo_begin(const GraphInput &in, int n_local, std::vector<double> &node_feat);
+  // forward of block b on node features with ghost rows filled: node sums of every node.
+  void halo_block(int b, const std::vector<double> &node_feat, std::vector<double> &node_sums);
+  // readout on local rows; returns dE/d(node_feat) (ghost rows zero) and the local energies.
+  void halo_readout(const std::vector<double> &node_feat, GraphOutput &out, std::vector<double> &grad_feat);
+  // backward of block b given dE/d(node_sums) with ghost rows filled; returns dE/d(node_feat of block b).
+  void halo_block_backward(int b, const std::vector<double> &grad_sums, std::vector<double> &grad_feat);
+  // finish: dE/d(edge_vec) into out.edge_grad, release the step's tensors.
+  void halo_end(GraphOutput &out);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  struct HaloState;
+  std::unique_ptr<HaloState> halo_;
   ModelMetadata meta_;
   std::string device_name_;
 };
+
+// libtorch version and number of visible CUDA devices, for the start-up log.
+std::string torch_description();
 
 // Parse the metadata JSON written by the exporter (flat object; strings, numbers, string arrays).
 ModelMetadata parse_metadata(const std::string &json);

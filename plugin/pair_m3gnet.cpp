@@ -22,7 +22,8 @@ using namespace LAMMPS_NS;
 
 /* ---------------------------------------------------------------------- */
 
-PairM3GNet::PairM3GNet(LAMMPS *lmp) : Pair(lmp), cutoff(0.0)
+PairM3GNet::PairM3GNet(LAMMPS *lmp) :
+    Pair(lmp), cutoff(0.0), comm_mode(COMM_AUTO), feat_dim(0), comm_rows(nullptr)
 {
   single_enable = 0;
   restartinfo = 0;
@@ -57,7 +58,7 @@ void PairM3GNet::allocate()
 }
 
 /* ----------------------------------------------------------------------
-   pair_style m3gnet [device cpu|cuda|cuda:N]
+   pair_style m3gnet [device cpu|cuda|cuda:N] [comm auto|halo|shell]
 ------------------------------------------------------------------------- */
 
 void PairM3GNet::settings(int narg, char **arg)
@@ -72,8 +73,19 @@ void PairM3GNet::settings(int narg, char **arg)
       if (device_request != "cpu" && device_request != "cuda" && device_request.rfind("cuda:", 0) != 0)
         error->all(FLERR, "Pair style m3gnet: device '{}' is not cpu, cuda or cuda:N", device_request);
       iarg += 2;
+    } else if (strcmp(arg[iarg], "comm") == 0) {
+      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "pair_style m3gnet comm", error);
+      if (strcmp(arg[iarg + 1], "auto") == 0)
+        comm_mode = COMM_AUTO;
+      else if (strcmp(arg[iarg + 1], "halo") == 0)
+        comm_mode = COMM_HALO;
+      else if (strcmp(arg[iarg + 1], "shell") == 0)
+        comm_mode = COMM_SHELL;
+      else
+        error->all(FLERR, "Pair style m3gnet: comm '{}' is not auto, halo or shell", arg[iarg + 1]);
+      iarg += 2;
     } else {
-      error->all(FLERR, "Pair style m3gnet: unknown keyword '{}' (allowed: device)", arg[iarg]);
+      error->all(FLERR, "Pair style m3gnet: unknown keyword '{}' (allowed: device, comm)", arg[iarg]);
     }
   }
 }
@@ -120,7 +132,7 @@ void PairM3GNet::coeff(int narg, char **arg)
   if (comm->me == 0) {
     std::string map;
     for (int t = 1; t <= ntypes; t++) map += fmt::format(" {}->{}", t, arg[2 + t]);
-    utils::logmesg(lmp, "Pair style m3gnet: model {} ({}, {} elements, cutoff {} A, 3-body cutoff {} A, "
+    utils::logmesg(lmp, "Pair style m3gnet (m3gnet-lammps v" M3GNET_PLUGIN_VERSION "): model {} ({}, {} elements, cutoff {} A, 3-body cutoff {} A, "
                    "{} blocks), {} on {}\n  types:{}\n  source sha256 {}\n", meta.model_name, model_path,
                    meta.elements.size(), meta.cutoff, meta.threebody_cutoff, meta.nblocks, meta.dtype,
                    model->device_name(), map, meta.source_sha256);
@@ -136,10 +148,38 @@ void PairM3GNet::init_style()
   if (!model) error->all(FLERR, "Pair style m3gnet: pair_coeff * * model.pt ... must come before the run");
   if (atom->tag_enable == 0) error->all(FLERR, "Pair style m3gnet: requires atom IDs");
   if (force->newton_pair == 0) error->all(FLERR, "Pair style m3gnet: requires newton pair on");
-  if (comm->nprocs > 1)
-    error->all(FLERR, "Pair style m3gnet: this build runs on one MPI rank only (got {}); "
-               "run serially or with OpenMP threads", comm->nprocs);
-  neighbor->add_request(this, NeighConst::REQ_FULL);
+  feat_dim = model->metadata().node_feature_dim;
+  comm_forward = comm_reverse = feat_dim;
+  if (comm_mode == COMM_SHELL) {
+    // every atom whose features reach an owned atom's energy must be a ghost with its own neighbours
+    const double need = shell_cutoff() + neighbor->skin;
+    if (comm->cutghostuser > 0.0 && comm->cutghostuser < need)
+      error->all(FLERR, "Pair style m3gnet: comm shell needs a ghost cutoff of at least {:.3f} A "
+                 "(nblocks x (cutoff + 3-body cutoff) + skin) but comm_modify cutoff is {:.3f}", need,
+                 comm->cutghostuser);
+    comm->cutghostuser = MAX(comm->cutghostuser, need);
+    neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  } else {
+    neighbor->add_request(this, NeighConst::REQ_FULL);
+  }
+  if (comm->me == 0) {
+    if (comm_mode == COMM_SHELL)
+      utils::logmesg(lmp, "Pair style m3gnet: comm shell, ghost cutoff {:.3f} A\n", comm->cutghostuser);
+    else if (comm_mode == COMM_HALO || comm->nprocs > 1)
+      utils::logmesg(lmp, "Pair style m3gnet: comm halo, {} node features exchanged per block\n", feat_dim);
+    else
+      utils::logmesg(lmp, "Pair style m3gnet: one rank, graph over owned atoms and their periodic images\n");
+  }
+}
+
+/* ----------------------------------------------------------------------
+   an owned atom's energy depends on atoms up to this distance (shell mode)
+------------------------------------------------------------------------- */
+
+double PairM3GNet::shell_cutoff() const
+{
+  const auto &meta = model->metadata();
+  return meta.nblocks * (meta.cutoff + meta.threebody_cutoff);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -259,10 +299,19 @@ void PairM3GNet::tally(const m3gnet::GraphOutput &out, int eflag, int /*vflag*/)
 void PairM3GNet::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
-  build_graph_serial();
   m3gnet::GraphOutput out;
+  const bool serial = comm_mode == COMM_AUTO && comm->nprocs == 1;
   try {
-    model->compute(graph, out, atom->nlocal);
+    if (serial) {
+      build_graph_serial();
+      model->compute(graph, out, atom->nlocal);
+    } else if (comm_mode == COMM_SHELL) {
+      build_graph_all_nodes(true);
+      model->compute(graph, out, atom->nlocal);
+    } else {
+      build_graph_all_nodes(false);
+      compute_halo(out);
+    }
   } catch (std::exception &e) {
     error->one(FLERR, "Pair style m3gnet: model evaluation failed: {}", e.what());
   }

@@ -1,7 +1,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
    m3gnet-lammps: pair_style m3gnet (LAMMPS plugin)
 
-   pair_style m3gnet [device cpu|cuda|cuda:N]
+   pair_style m3gnet [device cpu|cuda|cuda:N] [comm auto|halo|shell]
    pair_coeff * * model.pt El1 El2 ...   (one element per atom type; repeats allowed)
 
    Runs an M3GNet potential exported by `python -m pydriver export` (TorchScript) through libtorch.
@@ -34,17 +34,32 @@ class PairM3GNet : public Pair {
   void init_style() override;
   double init_one(int, int) override;
 
+  int pack_forward_comm(int, int *, double *, int, int *) override;
+  void unpack_forward_comm(int, int, double *) override;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
+
  protected:
+  enum CommMode { COMM_AUTO, COMM_HALO, COMM_SHELL };
+
   void allocate();
   void build_owner_map();
   void build_graph_serial();
+  void build_graph_all_nodes(bool ghost_sources);
+  void compute_halo(m3gnet::GraphOutput &out);
+  void exchange(std::vector<double> &rows, bool reverse);
   void tally(const m3gnet::GraphOutput &out, int eflag, int vflag);
+  double shell_cutoff() const;
 
   std::unique_ptr<m3gnet::Model> model;
   std::string device_request;     // from pair_style; empty: the model's default
   std::string model_path;
   std::vector<int> type_species;  // LAMMPS type (1..ntypes) -> model species index
   double cutoff;                  // model cutoff (A)
+  int comm_mode;                  // COMM_AUTO: owned-atom graph on one rank, halo on several
+  int feat_dim;                   // node feature width exchanged per atom (halo)
+  double *comm_rows;              // rows (nall x feat_dim) being exchanged by pack/unpack
+  std::vector<double> feat, sums, grad_feat, grad_x;    // halo buffers (nall x feat_dim)
 
   // per-step scratch, grown as needed
   m3gnet::GraphInput graph;

@@ -177,6 +177,11 @@ class M3GNetPES(nn.Module):
 
     # ------------------------------------------------------------------ network parts
     @torch.jit.export
+    def radial(self, dist: torch.Tensor) -> torch.Tensor:
+        """Radial basis of every bond (E, n_rbf)."""
+        return self.bond_basis(dist)
+
+    @torch.jit.export
     def embed(self, species: torch.Tensor, rbf: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Initial node and edge features."""
         return self.node_embedding(species), self.edge_embedding(rbf)
