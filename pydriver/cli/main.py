@@ -19,6 +19,11 @@ from pydriver import __version__
 # (command name, module) -- adding a command touches this list and one new module.
 COMMANDS: list[tuple[str, str]] = [
     ("export", "pydriver.cli.export"),
+    ("analyze", "pydriver.cli.analyze"),
+    ("report", "pydriver.cli.report"),
+    ("structure", "pydriver.cli.structure"),
+    ("deck", "pydriver.cli.deck"),
+    ("sweep", "pydriver.cli.sweep"),
 ]
 
 

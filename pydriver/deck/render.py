@@ -1,0 +1,30 @@
+"""Render the Jinja2 templates (``templates/in.lammps.j2``, ``templates/job.slurm.j2``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jinja2
+
+from pydriver.plugin_path import templates_dir
+
+INPUT_TEMPLATE = "in.lammps.j2"
+JOB_TEMPLATE = "job.slurm.j2"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """Jinja2 environment over :func:`pydriver.plugin_path.templates_dir` with ``StrictUndefined``."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701  (LAMMPS input and shell, not HTML)
+    )
+
+
+def render(template_name: str, context: dict) -> str:
+    """Render one template; a missing variable raises ``jinja2.UndefinedError``."""
+    return environment().get_template(template_name).render(**context)

