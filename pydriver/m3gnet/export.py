@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from pydriver import __version__
-from pydriver.m3gnet.checkpoint import load_checkpoint
+from pydriver.m3gnet.checkpoint import M3GNetCheckpoint, load_checkpoint
 from pydriver.m3gnet.model import M3GNetPES
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,12 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 DEVICES = ("cpu", "cuda")
 
 
-def build_model(model_dir: str | Path, dtype: str = "float64") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the checkpoint as an eager :class:`M3GNetPES` in ``dtype`` plus its metadata dict."""
+def build_model(model_dir: str | Path | M3GNetCheckpoint, dtype: str = "float64"
+                ) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild a checkpoint (folder or loaded) as an eager :class:`M3GNetPES` in ``dtype`` plus its metadata."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} not in {sorted(DTYPES)}")
-    ckpt = load_checkpoint(model_dir)
+    ckpt = model_dir if isinstance(model_dir, M3GNetCheckpoint) else load_checkpoint(model_dir)
     model = M3GNetPES(ckpt).to(DTYPES[dtype]).eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -60,13 +61,14 @@ def build_model(model_dir: str | Path, dtype: str = "float64") -> tuple[torch.nn
     return model, meta
 
 
-def export_checkpoint(model_dir: str | Path, out_path: str | Path, dtype: str = "float64",
+def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | Path, dtype: str = "float64",
                       device: str = "cpu") -> Path:
     """Write ``out_path`` (TorchScript + metadata) from the matgl checkpoint in ``model_dir``.
 
     Parameters
     ----------
-    model_dir : matgl checkpoint folder (model.json, model.pt, state.pt).
+    model_dir : matgl checkpoint folder (model.json, model.pt, state.pt), or an already loaded
+        :class:`M3GNetCheckpoint` (e.g. modified for tests).
     out_path : output file, conventionally ``*.pt``.
     dtype : "float64" (exact parity) or "float32" (faster).
     device : default device recorded for the plugin ("cpu" or "cuda"); the file loads on either.
