@@ -1,0 +1,1 @@
+"""Executors of a sweep: ``local`` (processes here) and ``slurm`` (``sbatch``/``squeue``)."""

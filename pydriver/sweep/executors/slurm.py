@@ -1,0 +1,341 @@
+"""SLURM executor: one job array (``templates/sweep/array.slurm.j2``) or one ``sbatch job.slurm`` per run.
+
+Submission records the job id (``123_4`` for array task 4) in each run's ``sweep_state.json``.
+Polling reads ``squeue``; when a job has left the queue, the run directory's outputs decide:
+complete (analysed here), interrupted (time limit, preemption, node failure: resubmitted, it
+resumes from its latest restart file) or failed (``sacct`` or ``scontrol`` give the reason when
+available).
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydriver import __version__
+from pydriver.sweep.config import SweepConfig
+from pydriver.sweep.state import RunState, now_iso
+
+log = logging.getLogger(__name__)
+
+ARRAY_TEMPLATE = "sweep/array.slurm.j2"
+SLURM_FOLDER = "slurm"
+JOB_ID_FILE = ".sweep_job_id"
+#: squeue states of a job that is still alive
+ALIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING",
+                "SIGNALING", "STAGE_OUT", "STOPPED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"}
+_ARRAY_RANGE = re.compile(r"^(\d+)_\[([0-9,\-%]+)\]$")
+
+
+def sbatch_available() -> bool:
+    """True if ``sbatch`` and ``squeue`` are on ``PATH``."""
+    return shutil.which("sbatch") is not None and shutil.which("squeue") is not None
+
+
+def submit_environment() -> dict[str, str]:
+    """Environment passed to ``sbatch`` (exported to the job): the plugin and MPI library paths when known."""
+    from pydriver.lammps_session import lammps_env  # noqa: PLC0415
+
+    try:
+        return lammps_env()
+    except FileNotFoundError:
+        return dict(os.environ)
+
+
+def _job_resources(config: SweepConfig) -> dict:
+    s = config.slurm
+    return {"nodes": s.nodes, "ranks_per_node": config.mpi_ranks, "cpus_per_task": config.threads_per_rank,
+            "gpus_per_node": s.gpus_per_node, "time": s.time, "partition": s.partition, "account": s.account,
+            "sbatch_args": list(s.sbatch_args)}
+
+
+def write_array_script(config: SweepConfig, run_dirs: list[Path], tag: str) -> Path:
+    """Write ``OUT/slurm/array-<tag>.slurm``: task ``i`` runs ``run_dirs[i]/job.slurm`` and records its exit code.
+
+    Returns
+    -------
+    Path
+        The script (submit with ``sbatch`` from anywhere; the ``--array`` range is inside).
+    """
+    from pydriver.deck.render import render  # noqa: PLC0415
+
+    folder = config.output / SLURM_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    ctx = {**_job_resources(config), "job_name": f"{config.name}-sweep", "n_tasks": len(run_dirs),
+           "max_concurrent": config.slurm.max_concurrent, "log_dir": str(folder),
+           "run_dirs": [str(p) for p in run_dirs], "pydriver_version": __version__}
+    path = folder / f"array-{tag}.slurm"
+    path.write_text(render(ARRAY_TEMPLATE, ctx))
+    path.chmod(0o755)
+    return path
+
+
+def sbatch(args: list[str], env: dict[str, str], cwd: Path | None = None) -> str:
+    """Run ``sbatch --parsable ARGS``; returns the job id.
+
+    Raises
+    ------
+    RuntimeError
+        If ``sbatch`` fails (its message included).
+    """
+    proc = subprocess.run(["sbatch", "--parsable", *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sbatch {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout.strip().split(";")[0]
+
+
+def _expand_array_id(job_id: str) -> list[str]:
+    """``123_[0-3,7%2]`` -> ``['123_0', ..., '123_3', '123_7']``; other ids unchanged."""
+    m = _ARRAY_RANGE.match(job_id)
+    if not m:
+        return [job_id]
+    out = []
+    for part in m.group(2).split("%")[0].split(","):
+        lo, _, hi = part.partition("-")
+        out += [f"{m.group(1)}_{i}" for i in range(int(lo), int(hi or lo) + 1)]
+    return out
+
+
+@dataclass
+class Queue:
+    """This user's jobs in ``squeue``: ``states`` {job id: state} (array tasks one by one), ``by_name`` {name: id}."""
+
+    states: dict[str, str] = field(default_factory=dict)
+    by_name: dict[str, str] = field(default_factory=dict)
+
+    def get(self, job_id: str, default: str | None = None) -> str | None:
+        """State of a job id (``default`` if not queued)."""
+        return self.states.get(job_id, default)
+
+
+def queue_states() -> Queue:
+    """Read ``squeue`` (an empty :class:`Queue` if it fails)."""
+    try:
+        proc = subprocess.run(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%j"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("squeue failed: %s", exc)
+        return Queue()
+    if proc.returncode != 0:
+        log.warning("squeue failed: %s", proc.stderr.strip())
+        return Queue()
+    queue = Queue()
+    for line in proc.stdout.splitlines():
+        job_id, state, name = (line.strip().split("|", 2) + ["", ""])[:3]
+        for jid in _expand_array_id(job_id):
+            queue.states[jid] = state
+        if state in ALIVE_STATES:
+            queue.by_name[name] = job_id
+    return queue
+
+
+def adopt_untracked_job(run, state: RunState, queue: Queue) -> bool:
+    """Take over a job submitted by hand (``sbatch`` of a written script) that runs this run.
+
+    Array tasks write their id to ``.sweep_job_id`` in the run directory; single jobs carry the run
+    name as job name. Returns True if such a live job was found and recorded in the state.
+    """
+    try:
+        recorded = (run.run_dir / JOB_ID_FILE).read_text().strip()
+    except OSError:
+        recorded = ""
+    job_id = recorded if queue.get(recorded) in ALIVE_STATES else queue.by_name.get(run.name)
+    if not job_id or job_id == state.job_id:
+        return False
+    log.info("%s: job %s (submitted outside this sweep) is running it; watching it", run.name, job_id)
+    state.job_id, state.executor, state.status = job_id, "slurm", "running"
+    state.save(run.run_dir)
+    return True
+
+
+def final_job_state(job_id: str) -> tuple[str | None, str | None]:
+    """(state, exit code) of a finished job from ``sacct``, else ``scontrol show job``; ``(None, None)`` if unknown."""
+    if shutil.which("sacct"):
+        proc = subprocess.run(["sacct", "-n", "-P", "-X", "-j", job_id, "-o", "JobID,State,ExitCode"],
+                              capture_output=True, text=True, timeout=60)
+        for line in proc.stdout.splitlines() if proc.returncode == 0 else []:
+            jid, state, code = (line.split("|") + ["", ""])[:3]
+            if jid == job_id:
+                return state.split()[0], code
+    if not shutil.which("scontrol"):
+        return None, None
+    proc = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=60)
+    if proc.returncode == 0:
+        fields = dict(f.split("=", 1) for f in proc.stdout.split() if "=" in f)
+        return fields.get("JobState"), fields.get("ExitCode")
+    return None, None
+
+
+def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[str]:
+    """Submit runs (one array, or one job each); with ``submit=False`` only write and list the commands.
+
+    Updates each run's state (``queued`` with its job id). Returns the ``sbatch`` commands.
+    """
+    from pydriver.sweep.runner import begin_attempt  # noqa: PLC0415
+
+    if not runs:
+        return []
+    env = submit_environment()
+    tag = time.strftime("%Y%m%d-%H%M%S")
+    if config.slurm.array:
+        script = write_array_script(config, [r.run_dir for r in runs], tag)
+        commands = [f"sbatch {script}"]
+        ids = []
+        if submit:
+            base = sbatch([str(script)], env)
+            ids = [f"{base}_{i}" for i in range(len(runs))]
+    else:
+        # from the run directory: job.slurm changes to $SLURM_SUBMIT_DIR
+        extra = " ".join(config.slurm.sbatch_args)
+        commands = [f"cd {r.run_dir} && sbatch --job-name {r.name} {extra} job.slurm".replace("  ", " ")
+                    for r in runs]
+        ids = [sbatch(["--job-name", r.name, *config.slurm.sbatch_args, "job.slurm"], env, cwd=r.run_dir)
+               for r in runs] if submit else []
+    if not submit:
+        log.info("job scripts written; submit with:\n  %s", "\n  ".join(commands))
+        return commands
+    for run, job_id in zip(runs, ids):
+        state = RunState.load(run.run_dir)
+        begin_attempt(run, state, "slurm")
+        state.status, state.job_id, state.started_at = "queued", job_id, now_iso()
+        state.save(run.run_dir)
+    log.info("submitted %d runs: %s", len(runs), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
+    return commands
+
+
+#: SLURM end states after which the run is resumable (resubmitted up to ``max_attempts``)
+INTERRUPTED_STATES = {"TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REQUEUED", "CANCELLED"}
+
+
+def _exit_code(run, slurm_state: str | None, code: str | None) -> int | None:
+    """Exit code for :func:`pydriver.sweep.runner.end_of_md` (``None``: killed, resumable)."""
+    from pydriver.sweep.state import read_exit_code  # noqa: PLC0415
+
+    if slurm_state in INTERRUPTED_STATES:
+        return None
+    recorded = read_exit_code(run.run_dir)
+    if recorded is not None:
+        return recorded
+    if code and code.split(":")[0].isdigit():
+        return int(code.split(":")[0])
+    return None
+
+
+def refresh_run(config: SweepConfig, run, state: RunState, queue: Queue) -> str:
+    """Status of a submitted run: ``queued``/``running`` while in ``squeue``, else judged from its outputs."""
+    from pydriver.sweep.runner import end_of_md  # noqa: PLC0415
+
+    queued = queue.get(state.job_id or "")
+    if queued in ALIVE_STATES:
+        status = "queued" if queued == "PENDING" else "running"
+        if state.status != status:
+            state.status = status
+            state.save(run.run_dir)
+        return status
+    slurm_state, code = final_job_state(state.job_id) if state.job_id else (None, None)
+    note = f"SLURM {slurm_state} (exit code {code})" if slurm_state else ""
+    result = end_of_md(run, state, _exit_code(run, slurm_state, code), config.max_attempts, note)
+    log.info("%s: job %s ended (%s): %s", run.name, state.job_id, slurm_state or "state unknown", result)
+    return result
+
+
+def analyse_now(config: SweepConfig, run) -> str:
+    """Analyse a finished run here (blocking); returns ``analyzed`` or ``failed``."""
+    import sys  # noqa: PLC0415
+
+    from pydriver.sweep.executors.local import python_environment  # noqa: PLC0415
+    from pydriver.sweep.runner import analysis_args, end_of_analysis  # noqa: PLC0415
+
+    with open(run.run_dir / "analysis.log", "ab") as fh:
+        proc = subprocess.run([sys.executable, "-m", "pydriver", "analyze", str(run.run_dir), *analysis_args(config)],
+                              stdout=fh, stderr=subprocess.STDOUT, env={**python_environment(), "MPLBACKEND": "Agg"})
+    return "analyzed" if end_of_analysis(run, RunState.load(run.run_dir), proc.returncode) else "failed"
+
+
+def _triage(config: SweepConfig, runs: list, retry_failed: bool, queue: Queue | None) -> tuple[dict, list, list]:
+    """Sort runs into statuses, runs to submit and runs to analyse (``queue=None``: do not judge jobs)."""
+    from pydriver.sweep.runner import classify, mark  # noqa: PLC0415
+
+    statuses, to_submit, to_analyse = {}, [], []
+    for run in runs:
+        state = RunState.load(run.run_dir)
+        if queue is not None and state.status not in ("queued", "running"):
+            adopt_untracked_job(run, state, queue)
+        status = classify(run, state)
+        if status in ("queued", "running"):
+            if queue is None:
+                statuses[run.name] = status
+                continue
+            status = refresh_run(config, run, state, queue)
+        if status == "done" and config.analysis.enabled:
+            to_analyse.append(run)
+        elif status in ("pending", "interrupted") or (status == "failed" and retry_failed):
+            if status == "failed":
+                state.attempts = 0
+                mark(run, state, "interrupted", message="retrying a failed run")
+            to_submit.append(run)
+            status = "pending"
+        statuses[run.name] = status
+    return statuses, to_submit, to_analyse
+
+
+def run_slurm(config: SweepConfig, runs: list, retry_failed: bool = False, submit: bool = True,
+              wait: bool = True, live: bool | None = None) -> dict[str, str]:
+    """Submit unfinished runs, then (``wait``) poll until all ended, resubmitting interrupted ones.
+
+    Returns
+    -------
+    dict
+        {run name: status}; ``queued``/``running``/``pending`` entries remain when not waiting.
+
+    Raises
+    ------
+    FileNotFoundError
+        If submitting is asked for but ``sbatch``/``squeue`` are not on ``PATH``.
+    """
+    from pydriver.sweep.progress import ProgressBoard  # noqa: PLC0415
+
+    if submit and not sbatch_available():
+        raise FileNotFoundError("executor 'slurm' needs sbatch and squeue on PATH; use --no-submit to only "
+                                "write the job scripts")
+    statuses, to_submit, to_analyse = _triage(config, runs, retry_failed, queue_states() if submit else None)
+    submit_runs(config, to_submit, submit)
+    if not submit or not wait:
+        statuses.update({r.name: "queued" for r in to_submit} if submit else {})
+        return statuses
+    statuses.update({r.name: "queued" for r in to_submit})
+    by_name = {r.name: r for r in runs}
+    with ProgressBoard(len(runs), sum(s in ("done", "analyzed") for s in statuses.values()), live) as board:
+        while True:
+            for run in to_analyse:
+                statuses[run.name] = analyse_now(config, run)
+            to_analyse = []
+            active = [n for n, s in statuses.items() if s in ("queued", "running")]
+            if not active:
+                break
+            time.sleep(config.slurm.poll_s)
+            queue, resubmit = queue_states(), []
+            for name in active:
+                run, state = by_name[name], RunState.load(by_name[name].run_dir)
+                status = refresh_run(config, run, state, queue)
+                if status == "running" and name not in board.runs:
+                    board.start(name, config.md.equil_steps + config.md.prod_steps)
+                if status not in ("queued", "running"):
+                    board.finish(name, status == "done")
+                if status == "done" and config.analysis.enabled:
+                    to_analyse.append(run)
+                elif status == "interrupted":
+                    resubmit.append(run)
+                    status = "queued"
+                statuses[name] = status
+            submit_runs(config, resubmit, True)
+            board.refresh({n: by_name[n].run_dir for n in board.runs})
+    return statuses

@@ -1,0 +1,180 @@
+"""Expand a sweep config into runs with deterministic names, and write their run directories.
+
+Run names read ``<structure>_T<K>_<anion tags>_s<seed>``, e.g. ``oNBH_T400_bh4x1_b12x5_s1``. Mass
+factors of anion kinds that a structure does not contain are set to 1 and the duplicates this
+creates are dropped (NaBH4 has no B12H12, so its ``b12x5`` runs would repeat ``b12x1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pydriver.sweep.config import SweepConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One point of the sweep.
+
+    Attributes
+    ----------
+    name : run-directory name.
+    structure : structure label; ``structure_file`` its file.
+    temperature_K : NPT temperature, in K.
+    mass_factors : {anion kind: factor} (kinds absent from the structure are 1).
+    seed : velocity seed.
+    supercell : explicit replication or ``None`` (then ``min_width_A`` decides), widths in A.
+    """
+
+    name: str
+    structure: str
+    structure_file: str
+    temperature_K: float
+    mass_factors: dict = field(hash=False)
+    seed: int
+    supercell: tuple[int, int, int] | None
+    min_width_A: float
+
+    def as_dict(self) -> dict:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["supercell"] = list(self.supercell) if self.supercell else None
+        return d
+
+
+def format_number(value: float) -> str:
+    """Compact number for run names: ``400.0 -> '400'``, ``1.5 -> '1.5'``."""
+    return f"{float(value):g}"
+
+
+def anion_tag(kind: str) -> str:
+    """Short lowercase tag of an anion kind: ``BH4 -> 'bh4'``, ``B12H12 -> 'b12'``."""
+    return "bh4" if kind == "BH4" else kind.split("H")[0].lower()
+
+
+def run_name(structure: str, temperature_K: float, mass_factors: dict, seed: int) -> str:
+    """Deterministic run-directory name, e.g. ``oNBH_T400_bh4x1_b12x5_s1``."""
+    tags = "_".join(f"{anion_tag(k)}x{format_number(v)}" for k, v in mass_factors.items())
+    return f"{structure}_T{format_number(temperature_K)}_{tags}_s{seed}"
+
+
+def mass_combinations(mass_factors: dict[str, list[float]], mode: str) -> list[dict[str, float]]:
+    """Mass-factor combinations of a sweep.
+
+    Parameters
+    ----------
+    mass_factors : {anion kind: factors}.
+    mode : ``product`` (every combination), ``one_at_a_time`` (scale one kind, the others at 1)
+        or ``together`` (every kind gets the same factor, over the union of the listed factors).
+
+    Returns
+    -------
+    list of dict
+        {kind: factor}, kinds in the order of ``mass_factors``.
+    """
+    kinds = list(mass_factors)
+    if mode == "product":
+        return [dict(zip(kinds, combo)) for combo in itertools.product(*(mass_factors[k] for k in kinds))]
+    if mode == "one_at_a_time":
+        combos = [{k: 1.0 for k in kinds}]
+        for kind in kinds:
+            combos += [{**{k: 1.0 for k in kinds}, kind: float(f)} for f in mass_factors[kind] if f != 1.0]
+        return combos
+    if mode == "together":
+        factors = sorted({float(f) for fs in mass_factors.values() for f in fs})
+        return [{k: f for k in kinds} for f in factors]
+    raise ValueError(f"mass_mode {mode!r}; allowed: product, one_at_a_time, together")
+
+
+@lru_cache(maxsize=32)
+def structure_anion_kinds(path: str) -> frozenset[str]:
+    """Anion kinds present in a structure file (cached)."""
+    from pydriver.structures import find_anions, read_structure  # noqa: PLC0415
+
+    return frozenset(find_anions(read_structure(path)).counts)
+
+
+def expand(config: SweepConfig) -> list[RunSpec]:
+    """All runs of a sweep, in order structure, mass factors, temperature, seed.
+
+    Raises
+    ------
+    ValueError
+        If two runs would get the same name.
+    """
+    runs: list[RunSpec] = []
+    combos = mass_combinations(config.mass_factors, config.mass_mode)
+    for structure in config.structures:
+        present = structure_anion_kinds(str(structure.file))
+        seen = set()
+        for combo in combos:
+            factors = {k: (float(v) if k in present else 1.0) for k, v in combo.items()}
+            key = tuple(factors.items())
+            if key in seen:
+                continue
+            seen.add(key)
+            for temperature_K, seed in itertools.product(config.temperatures_K, config.seed_list):
+                name = run_name(structure.label, temperature_K, factors, seed)
+                runs.append(RunSpec(name, structure.label, str(structure.file), float(temperature_K), factors,
+                                    int(seed), structure.supercell, structure.min_width_A or config.min_width_A))
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"run names {dup[:3]} are not unique; check structure names and numbers")
+    return runs
+
+
+def md_settings(config: SweepConfig, spec: RunSpec):
+    """:class:`pydriver.deck.MDSettings` of one run."""
+    from pydriver.deck import MDSettings  # noqa: PLC0415
+
+    md = config.md
+    return MDSettings(temperature_K=spec.temperature_K, pressure_bar=md.pressure_bar, dt_ps=md.dt_ps,
+                      equil_steps=md.equil_steps, prod_steps=md.prod_steps, dump_every=md.dump_every,
+                      dump_velocities=md.dump_velocities, thermo_every=md.thermo_every,
+                      restart_every=md.restart_every, seed=spec.seed, tdamp_ps=md.tdamp_ps, pdamp_ps=md.pdamp_ps,
+                      couple=md.couple, mass_factors=dict(spec.mass_factors), device=config.model.device,
+                      plugin_path=config.model.plugin_path)
+
+
+def job_settings(config: SweepConfig, spec: RunSpec):
+    """:class:`pydriver.deck.JobSettings` of one run (the per-run ``job.slurm``)."""
+    from pydriver.deck import JobSettings  # noqa: PLC0415
+
+    s = config.slurm
+    return JobSettings(job_name=spec.name, nodes=s.nodes, ranks_per_node=config.mpi_ranks,
+                       cpus_per_task=config.threads_per_rank, gpus_per_node=s.gpus_per_node, time=s.time,
+                       partition=s.partition, account=s.account, modules=list(s.modules), launcher=s.launcher,
+                       lmp=s.lmp)
+
+
+def run_parameters(config: SweepConfig, spec: RunSpec, model_file: Path) -> dict:
+    """Everything that defines a run's physics and layout (hashed to detect config changes)."""
+    return {"spec": spec.as_dict(), "md": config.md.model_dump(mode="json"), "model": str(model_file),
+            "dtype": config.model.dtype, "device": config.model.device}
+
+
+def parameters_sha256(params: dict) -> str:
+    """Stable hash of :func:`run_parameters`."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def write_run(config: SweepConfig, spec: RunSpec, model_file: Path, run_dir: Path) -> Path:
+    """Write one run directory through the deck API (``pydriver.deck.write_run_directory``).
+
+    ``model_file`` is the sweep's exported model, so a checkpoint folder is exported once per
+    sweep instead of once per run.
+    """
+    from pydriver.deck import write_run_directory  # noqa: PLC0415
+
+    return write_run_directory(spec.structure_file, model_file, run_dir, md=md_settings(config, spec),
+                               job=job_settings(config, spec), replication=spec.supercell,
+                               min_width_A=spec.min_width_A, copy_model=False, model_dtype=config.model.dtype)

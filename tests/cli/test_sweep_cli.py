@@ -1,0 +1,65 @@
+"""``python -m pydriver sweep`` called in-process (no LAMMPS: dry run, errors, --no-submit, status)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pydriver.cli.main import main
+
+
+@pytest.fixture
+def config_file(tmp_path, example_structures_dir):
+    (tmp_path / "model.pt").write_bytes(b"placeholder")
+    path = tmp_path / "scan.yaml"
+    path.write_text(f"""
+structures:
+  - {{name: NaBH4, file: {example_structures_dir / 'NaBH4.extxyz'}, supercell: [1, 1, 1]}}
+temperatures_K: [400, 500]
+mass_factors: {{BH4: [1, 5], B12H12: [1]}}
+md: {{equil_steps: 10, prod_steps: 20, dump_every: 5}}
+model: {{path: model.pt}}
+slurm: {{partition: debug, time: "01:00:00", sbatch_args: ["--qos=short"]}}
+""")
+    return path
+
+
+def test_dry_run_lists_runs(config_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "run", str(config_file), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"4 runs in {tmp_path / 'sweep-scan'}" in out
+    names = [line.split("\t")[0] for line in out.splitlines()[1:]]
+    assert names == ["NaBH4_T400_bh4x1_b12x1_s1", "NaBH4_T500_bh4x1_b12x1_s1", "NaBH4_T400_bh4x5_b12x1_s1",
+                     "NaBH4_T500_bh4x5_b12x1_s1"]
+    assert all(line.endswith("\tnew") for line in out.splitlines()[1:])
+    assert not (tmp_path / "sweep-scan").exists()
+
+
+def test_config_error_exit_code(config_file, capsys):
+    config_file.write_text(config_file.read_text() + "executor: cluster\n")
+    assert main(["sweep", "run", str(config_file), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "executor: Input should be 'local' or 'slurm'" in err and '"cluster"' in err
+
+
+def test_no_submit_writes_job_array_and_status(config_file, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    assert main(["-q", "sweep", "run", str(config_file), "-o", str(out_dir), "--executor", "slurm", "--no-submit"]) == 0
+    script = next((out_dir / "slurm").glob("array-*.slurm")).read_text()
+    assert "#SBATCH --array=0-3\n" in script and "#SBATCH --partition=debug" in script
+    assert "#SBATCH --qos=short" in script and "#SBATCH --time=01:00:00" in script
+    assert f'"{out_dir / "NaBH4_T500_bh4x5_b12x1_s1"}"' in script
+    job = (out_dir / "NaBH4_T400_bh4x1_b12x1_s1" / "job.slurm").read_text()
+    assert "#SBATCH --job-name=NaBH4_T400_bh4x1_b12x1_s1" in job
+    manifest = json.loads((out_dir / "sweep.json").read_text())
+    assert manifest["format"] == "pydriver-sweep/1" and len(manifest["runs"]) == 4
+    capsys.readouterr()
+    assert main(["sweep", "status", str(out_dir), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["counts"] == {"pending": 4}
+    assert {r["final_step"] for r in status["runs"]} == {30}
+    assert main(["sweep", "status", str(out_dir)]) == 0
+    assert "NaBH4_T500_bh4x5_b12x1_s1" in capsys.readouterr().out
+    assert main(["sweep", "status", str(tmp_path)]) == 2
