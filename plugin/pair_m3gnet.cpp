@@ -204,28 +204,22 @@ void PairM3GNet::build_owner_map()
 }
 
 /* ----------------------------------------------------------------------
-   graph over owned atoms: every bond i -> j (j any image) within the cutoff
+   bonds i -> j (j any owned or ghost atom) within the model cutoff, for the first n_src entries
+   of the neighbour list; fills edge_i, edge_j and graph.edge_vec
 ------------------------------------------------------------------------- */
 
-void PairM3GNet::build_graph_serial()
+void PairM3GNet::collect_bonds(int n_src)
 {
   double **x = atom->x;
-  const int nlocal = atom->nlocal;
-  const int inum = list->inum;
   const int *ilist = list->ilist;
   const int *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
   const double cutsq_model = cutoff * cutoff;
 
-  build_owner_map();
-  graph.species.resize(nlocal);
-  for (int i = 0; i < nlocal; i++) graph.species[i] = type_species[atom->type[i]];
-
   edge_i.clear();
   edge_j.clear();
   graph.edge_vec.clear();
-  std::vector<int64_t> dst;
-  for (int ii = 0; ii < inum; ii++) {
+  for (int ii = 0; ii < n_src; ii++) {
     const int i = ilist[ii];
     const int *jlist = firstneigh[i];
     for (int jj = 0; jj < numneigh[i]; jj++) {
@@ -234,23 +228,47 @@ void PairM3GNet::build_graph_serial()
       const double dy = x[j][1] - x[i][1];
       const double dz = x[j][2] - x[i][2];
       if (dx * dx + dy * dy + dz * dz >= cutsq_model) continue;
-      const tagint tj = atom->tag[j];
-      const int owner = (tj < (tagint) tag_owner.size()) ? tag_owner[tj] : -1;
-      if (owner < 0) error->one(FLERR, "Pair style m3gnet: neighbour with atom ID {} has no owned copy", tj);
       edge_i.push_back(i);
       edge_j.push_back(j);
-      dst.push_back(owner);
       graph.edge_vec.push_back(dx);
       graph.edge_vec.push_back(dy);
       graph.edge_vec.push_back(dz);
     }
   }
+}
+
+/* ----------------------------------------------------------------------
+   graph edge list: sources edge_i, destinations dst (node ids)
+------------------------------------------------------------------------- */
+
+void PairM3GNet::set_edge_index(const std::vector<int> &dst)
+{
   const size_t n_edges = edge_i.size();
   graph.edge_index.resize(2 * n_edges);
   for (size_t e = 0; e < n_edges; e++) {
     graph.edge_index[e] = edge_i[e];
     graph.edge_index[n_edges + e] = dst[e];
   }
+}
+
+/* ----------------------------------------------------------------------
+   graph over owned atoms (one rank): a bond to a ghost ends at its owned periodic image
+------------------------------------------------------------------------- */
+
+void PairM3GNet::build_graph_serial()
+{
+  const int nlocal = atom->nlocal;
+  build_owner_map();
+  graph.species.resize(nlocal);
+  for (int i = 0; i < nlocal; i++) graph.species[i] = type_species[atom->type[i]];
+  collect_bonds(list->inum);
+  std::vector<int> dst(edge_j.size());
+  for (size_t e = 0; e < edge_j.size(); e++) {
+    const tagint tj = atom->tag[edge_j[e]];
+    dst[e] = (tj < (tagint) tag_owner.size()) ? tag_owner[tj] : -1;
+    if (dst[e] < 0) error->one(FLERR, "Pair style m3gnet: neighbour with atom ID {} has no owned copy", tj);
+  }
+  set_edge_index(dst);
 }
 
 /* ----------------------------------------------------------------------

@@ -44,6 +44,8 @@ class PairM3GNet : public Pair {
 
   void allocate();
   void build_owner_map();
+  void collect_bonds(int n_src);
+  void set_edge_index(const std::vector<int> &dst);
   void build_graph_serial();
   void build_graph_all_nodes(bool ghost_sources);
   void compute_halo(m3gnet::GraphOutput &out);

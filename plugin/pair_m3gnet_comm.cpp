@@ -28,41 +28,11 @@ using namespace LAMMPS_NS;
 
 void PairM3GNet::build_graph_all_nodes(bool ghost_sources)
 {
-  double **x = atom->x;
   const int nall = atom->nlocal + atom->nghost;
-  const int n_src = ghost_sources ? list->inum + list->gnum : list->inum;
-  const int *ilist = list->ilist;
-  const int *numneigh = list->numneigh;
-  int **firstneigh = list->firstneigh;
-  const double cutsq_model = cutoff * cutoff;
-
   graph.species.resize(nall);
   for (int i = 0; i < nall; i++) graph.species[i] = type_species[atom->type[i]];
-  edge_i.clear();
-  edge_j.clear();
-  graph.edge_vec.clear();
-  for (int ii = 0; ii < n_src; ii++) {
-    const int i = ilist[ii];
-    const int *jlist = firstneigh[i];
-    for (int jj = 0; jj < numneigh[i]; jj++) {
-      const int j = jlist[jj] & NEIGHMASK;
-      const double dx = x[j][0] - x[i][0];
-      const double dy = x[j][1] - x[i][1];
-      const double dz = x[j][2] - x[i][2];
-      if (dx * dx + dy * dy + dz * dz >= cutsq_model) continue;
-      edge_i.push_back(i);
-      edge_j.push_back(j);
-      graph.edge_vec.push_back(dx);
-      graph.edge_vec.push_back(dy);
-      graph.edge_vec.push_back(dz);
-    }
-  }
-  const size_t n_edges = edge_i.size();
-  graph.edge_index.resize(2 * n_edges);
-  for (size_t e = 0; e < n_edges; e++) {
-    graph.edge_index[e] = edge_i[e];
-    graph.edge_index[n_edges + e] = edge_j[e];
-  }
+  collect_bonds(ghost_sources ? list->inum + list->gnum : list->inum);
+  set_edge_index(edge_j);
 }
 
 /* ----------------------------------------------------------------------
