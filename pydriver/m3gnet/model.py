@@ -165,15 +165,13 @@ class M3GNetPES(nn.Module):
     def triple_basis(self, edge_vec: torch.Tensor, dist: torch.Tensor, triple_ij: torch.Tensor,
                      triple_ik: torch.Tensor) -> torch.Tensor:
         """Radial(|ik|) x Y_l^0(cos theta_jik) x fc(|ij|) fc(|ik|): (T, max_n*max_l)."""
-        v1 = edge_vec[triple_ij]
-        v2 = edge_vec[triple_ik]
-        d1 = dist[triple_ij]
-        d2 = dist[triple_ik]
-        cos_t = torch.clamp((v1 * v2).sum(dim=1) / (d1 * d2), -1.0 + self.cos_eps, 1.0 - self.cos_eps)
-        radial = self.triple_radial(d2)
+        # radial part and cutoff depend on one bond only: evaluate per bond, gather per triple
+        unit = edge_vec / dist[:, None]
+        cos_t = torch.clamp((unit[triple_ij] * unit[triple_ik]).sum(dim=1), -1.0 + self.cos_eps, 1.0 - self.cos_eps)
         angular = spherical_harmonics_m0(self.max_l, cos_t)[:, self.triple_l_index]
-        fc = polynomial_cutoff(d1, self.threebody_cutoff) * polynomial_cutoff(d2, self.threebody_cutoff)
-        return radial * angular * fc[:, None]
+        fc_bond = polynomial_cutoff(dist, self.threebody_cutoff)
+        radial = self.triple_radial(dist)[triple_ik]
+        return radial * angular * (fc_bond[triple_ij] * fc_bond[triple_ik])[:, None]
 
     # ------------------------------------------------------------------ network parts
     @torch.jit.export
