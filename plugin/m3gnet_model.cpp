@@ -206,6 +206,7 @@ Model::Model(const std::string &path, const std::string &device_request) : impl_
   impl_->dtype = meta_.dtype == "float32" ? torch::kFloat32 : torch::kFloat64;
   module.to(impl_->device);
   module.eval();
+  for (auto p : module.parameters()) p.requires_grad_(false);    // only dE/d(edge_vec) is needed
   impl_->module = module;
 }
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from pydriver.plugin_path import plugin_file
+from pydriver.plugin_path import plugin_file, with_torch_preloaded
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def lammps_env(base: dict[str, str] | None = None) -> dict[str, str]:
         ld = [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
         if str(mpi_dir) not in ld:
             env["LD_LIBRARY_PATH"] = ":".join([*ld, str(mpi_dir)])
-    return env
+    return with_torch_preloaded(env)
 
 
 def lmp_executable() -> str:
@@ -84,6 +84,8 @@ def start_lammps(args: Sequence[str] = ("-log", "none", "-screen", "none"), comm
     lammps.lammps
         The LAMMPS object; ``lmp.command("pair_style m3gnet")`` works right away.
     """
+    import torch  # noqa: F401, PLC0415  (libtorch before liblammps: see plugin_path.with_torch_preloaded)
+
     _preload_libmpi()
     env = lammps_env()
     os.environ["LAMMPS_PLUGIN_PATH"] = env["LAMMPS_PLUGIN_PATH"]
