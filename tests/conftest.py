@@ -27,23 +27,16 @@ def example_structures_dir() -> Path:
     return EXAMPLE_STRUCTURES
 
 
-def _export(tmp_path_factory, checkpoint: Path, dtype: str) -> Path:
-    from pydriver.m3gnet.export import export_checkpoint
-
-    out = tmp_path_factory.mktemp(f"model-{checkpoint.name}-{dtype}") / "model.pt"
-    return Path(export_checkpoint(checkpoint, out, dtype=dtype))
-
-
 @pytest.fixture(scope="session")
-def nabh_model_f32(tmp_path_factory) -> Path:
+def nabh_model_f32(exported) -> Path:
     """``M3GNet-r2SCAN-NaBH`` exported once per session in float32 (fast; fine for smoke MD)."""
-    return _export(tmp_path_factory, NABH_CHECKPOINT, "float32")
+    return exported(NABH_CHECKPOINT.name, "float32")
 
 
 @pytest.fixture(scope="session")
-def nabh_model_f64(tmp_path_factory) -> Path:
+def nabh_model_f64(exported) -> Path:
     """``M3GNet-r2SCAN-NaBH`` exported once per session in float64."""
-    return _export(tmp_path_factory, NABH_CHECKPOINT, "float64")
+    return exported(NABH_CHECKPOINT.name, "float64")
 
 
 @pytest.fixture
