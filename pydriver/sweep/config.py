@@ -30,6 +30,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ANION_KIND = re.compile(r"^(BH4|B(\d+)H\2)$")
 
 
+def _checked_name(value: str | None, what: str) -> str | None:
+    """``value`` if it is a usable folder-name part, else ValueError naming ``what``."""
+    if value is not None and not _NAME.match(value):
+        raise ValueError(f"{what} name {value!r} may hold only letters, digits, '.', '_' and '-'")
+    return value
+
+
 class _Section(BaseModel):
     """Base of every section: unknown keys are errors that list the allowed keys."""
 
@@ -64,9 +71,7 @@ class StructureConfig(_Section):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME.match(value):
-            raise ValueError(f"structure name {value!r} may hold only letters, digits, '.', '_' and '-'")
-        return value
+        return _checked_name(value, "structure")
 
     @field_validator("supercell")
     @classmethod
@@ -176,9 +181,7 @@ class SweepConfig(_Section):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME.match(value):
-            raise ValueError(f"sweep name {value!r} may hold only letters, digits, '.', '_' and '-'")
-        return value
+        return _checked_name(value, "sweep")
 
     @field_validator("temperatures_K")
     @classmethod
