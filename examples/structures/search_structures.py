@@ -105,6 +105,14 @@ def contacts_ok(atoms: Atoms, mol: np.ndarray) -> bool:
     return True
 
 
+def _same_anions(atoms: Atoms, counts: dict[str, int]) -> bool:
+    """True if the anion detector finds exactly ``counts`` in ``atoms``."""
+    try:
+        return find_anions(atoms).counts == counts
+    except ValueError:
+        return False
+
+
 def generate_candidates(phase: str, n: int, seed: int, max_tries: int = 400) -> list[Atoms]:
     """``n`` valid rigid-ion candidates of ``phase``, each at the trial volumes that pass contacts.
 
@@ -121,14 +129,17 @@ def generate_candidates(phase: str, n: int, seed: int, max_tries: int = 400) -> 
         if atoms is None:
             continue
         try:
-            mol = find_anions(atoms).molecule_ids
+            found = find_anions(atoms)
         except ValueError as exc:  # ions generated too close together
             log.debug("rejected: %s", exc)
             continue
+        mol = found.molecule_ids
         variants = []
         for scale in VOLUME_SCALES:
             trial = rigid_rescale(atoms, spec["target_volume_A3"] * scale)
-            if contacts_ok(trial, mol):
+            # contacts_ok skips pairs inside one ion, including an ion and its own periodic image, so a
+            # compressed trial can still fuse with its image: the anion detector has the last word
+            if contacts_ok(trial, mol) and _same_anions(trial, found.counts):
                 trial.info.update(candidate=made, volume_scale=scale, wyckoff=atoms.info["wyckoff"])
                 variants.append(trial)
         if variants:
