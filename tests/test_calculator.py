@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from pydriver.calculator import M3GNetCalculator
+from pydriver.m3gnet.calculator import M3GNetCalculator
 from pydriver.m3gnet.checkpoint import CheckpointError, load_checkpoint
 from pydriver.m3gnet.export import export_checkpoint, read_metadata
 from tests.conftest import MODELS_DIR

@@ -13,7 +13,7 @@ import pytest
 from pydriver.deck import JobSettings, MDSettings, render, write_run_directory
 from pydriver.deck import dump_timesteps as dump_steps
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE
-from pydriver.mass_scaling import mass_commands, scaled_masses_amu
+from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.structures import find_anions, assign_types
 from pydriver.structures.builders import mixed_anion_box, nabh4_cubic, nabh4_primitive
 
@@ -91,7 +91,7 @@ def test_invalid_settings(tmp_path, fake_model, field, value, message):
 
 
 def run_job(run_dir, env, **kwargs):
-    from pydriver.lammps_session import lmp_executable
+    from pydriver.lammps.session import lmp_executable
 
     env = {**env, "MPIRUN": "", "LMP": lmp_executable()}
     return subprocess.run(["bash", "job.slurm"], cwd=run_dir, env=env, capture_output=True, text=True, **kwargs)

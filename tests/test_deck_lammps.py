@@ -19,14 +19,14 @@ pytestmark = pytest.mark.lammps
 
 
 def job_env() -> dict:
-    from pydriver.lammps_session import lammps_env, lmp_executable
+    from pydriver.lammps.session import lammps_env, lmp_executable
 
     return {**lammps_env(), "MPIRUN": "", "LMP": lmp_executable(), "OMP_NUM_THREADS": "1"}
 
 
 def lammps_state(restart_file, tmp_path) -> tuple[dict, np.ndarray]:
     """Per-type masses (extract_atom) and LAMMPS's own write_data of a restart file."""
-    from pydriver.lammps_session import start_lammps
+    from pydriver.lammps.session import start_lammps
 
     lmp = start_lammps()
     try:

@@ -52,7 +52,7 @@ def slurm_cluster(tmp_path_factory):
 
 
 def write_config(tmp_path, model, structure, prod_steps: int, array: bool, out: str) -> Path:
-    from pydriver.lammps_session import lmp_executable
+    from pydriver.lammps.session import lmp_executable
 
     path = tmp_path / f"{out}.yaml"
     path.write_text(f"""
@@ -85,7 +85,7 @@ def check_finished(sweep: Path, prod_steps: int) -> None:
 
 def run_scripts_directly(config: Path, sweep: Path) -> None:
     """The fallback: write the job array with --no-submit and run each task as SLURM would."""
-    from pydriver.lammps_session import lammps_env
+    from pydriver.lammps.session import lammps_env
 
     assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
     script = next((sweep / "slurm").glob("array-*.slurm"))
@@ -131,7 +131,7 @@ def test_job_array_with_cancel_and_resubmit(slurm_cluster, tmp_path, nabh_model_
 
 
 def test_one_job_per_run(slurm_cluster, tmp_path, nabh_model_f32, example_structures_dir, monkeypatch):
-    from pydriver.lammps_session import lammps_env, lmp_executable
+    from pydriver.lammps.session import lammps_env, lmp_executable
 
     cluster, _ = slurm_cluster
     monkeypatch.chdir(tmp_path)

@@ -243,7 +243,7 @@ def software() -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {"model": MODEL_DIR.name, "relaxation_dtype": "float32", "energy_dtype": "float64",
-            "calculator": "pydriver.calculator.M3GNetCalculator", "script": "examples/structures/search_structures.py",
+            "calculator": "pydriver.m3gnet.calculator.M3GNetCalculator", "script": "examples/structures/search_structures.py",
             "versions": versions}
 
 
@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.generate_only:
         import torch
 
-        from pydriver.calculator import M3GNetCalculator
+        from pydriver.m3gnet.calculator import M3GNetCalculator
 
         torch.set_num_threads(1)
         calc32 = M3GNetCalculator.from_checkpoint(args.model_dir, dtype="float32")

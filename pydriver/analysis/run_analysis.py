@@ -6,47 +6,24 @@ has its uncertainty next to it; the parameters used are recorded under ``paramet
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis import active, density, molecules, plots, rotation, structure_stats
+from pydriver.analysis import active, molecules, rotation, structure_stats
 from pydriver.analysis.dump_reader import Trajectory, read_lammps_dump
+from pydriver.analysis.options import AnalysisOptions
 from pydriver.analysis.run_inputs import (RunMetadata, find_dump, read_data_mol_ids, resolve_metadata,
                                           thermo_means)
-from pydriver.analysis.transport import DEFAULT_FIT_FRACTION, DEFAULT_N_BLOCKS, DiffusionAnalysis
+from pydriver.analysis.run_output import json_default, summarise, write_outputs
+from pydriver.analysis.transport import DiffusionAnalysis
+from pydriver.rundir import ANALYSIS_FILE, DATA_FILE, LOG_FILE
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_FORMAT = "pydriver-analysis/1"
-
-
-@dataclass
-class AnalysisOptions:
-    """User-settable parameters (defaults documented in docs/analysis.md)."""
-
-    diffusing_element: str = "Na"
-    charge: float = 1.0
-    fit_start_ps: float | None = None
-    fit_end_ps: float | None = None
-    fit_fraction: tuple = DEFAULT_FIT_FRACTION
-    origins: str = "all"
-    drift_correction: bool = True
-    n_blocks: int = DEFAULT_N_BLOCKS
-    uncertainty: str = "kinisi"
-    active_threshold_A2: float = active.DEFAULT_ACTIVE_THRESHOLD_A2
-    active_lag_ps: float | None = None
-    active_lag_fraction: float = active.DEFAULT_ACTIVE_LAG_FRACTION
-    cn_cutoff_A: dict = field(default_factory=lambda: dict(structure_stats.DEFAULT_CN_CUTOFF_A))
-    rdf_max_A: float = structure_stats.DEFAULT_RDF_MAX_A
-    max_frames: int = structure_stats.DEFAULT_MAX_FRAMES
-    bond_cutoff_A: float = molecules.DEFAULT_BOND_CUTOFF_A
-    density_spacing_A: float = density.DEFAULT_GRID_SPACING_A
-    plots: bool = True
+__all__ = ["AnalysisOptions", "analyze_run", "analyze_trajectory"]
 
 
 def _frame_times(traj: Trajectory, meta: RunMetadata) -> np.ndarray:
@@ -68,7 +45,7 @@ def _per_atom(traj: Trajectory, meta: RunMetadata) -> dict:
 def _molecules(traj: Trajectory, run_dir: Path, atoms: dict, mobile: np.ndarray, opts: AnalysisOptions):
     mol_ids = traj.mol_ids
     if mol_ids is None or not np.any(mol_ids > 0):
-        from_data = read_data_mol_ids(run_dir / "data.lmp")
+        from_data = read_data_mol_ids(run_dir / DATA_FILE)
         if from_data is not None and all(int(i) in from_data for i in traj.ids):
             log.warning("molecule ids taken from data.lmp (dump has none)")
             mol_ids = np.array([from_data[int(i)] for i in traj.ids])
@@ -140,8 +117,6 @@ def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: flo
     -------
     dict -- the content of ``analysis.json``.
     """
-    from pydriver.analysis.run_output import summarise, write_outputs
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory not found: {run_dir}")
@@ -151,35 +126,9 @@ def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: flo
     log.info("reading %s", dump)
     traj = read_lammps_dump(dump)
     results = analyze_trajectory(traj, meta, run_dir, opts)
-    summary = summarise(results, traj, meta, opts, dump, thermo_means(run_dir / "log.lammps"))
+    summary = summarise(results, traj, meta, opts, dump, thermo_means(run_dir / LOG_FILE))
     if write:
         summary["files"] = write_outputs(run_dir, results, traj, summary, opts)
-        (run_dir / "analysis.json").write_text(json.dumps(summary, indent=2, default=_json_default))
-        log.info("wrote %s", run_dir / "analysis.json")
+        (run_dir / ANALYSIS_FILE).write_text(json.dumps(summary, indent=2, default=json_default))
+        log.info("wrote %s", run_dir / ANALYSIS_FILE)
     return summary
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj)}")
-
-
-def options_dict(opts: AnalysisOptions) -> dict:
-    """Options as a JSON-ready dict."""
-    d = asdict(opts)
-    d["fit_fraction"] = list(opts.fit_fraction)
-    return d
-
-
-def write_csv(path: Path, columns: dict) -> Path:
-    """Write equal-length columns (name -> 1-D array) to CSV."""
-    names = list(columns)
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(names)
-        for row in zip(*(np.asarray(columns[n]) for n in names)):
-            writer.writerow([f"{v:.8g}" if isinstance(v, (float, np.floating)) else v for v in row])
-    return path

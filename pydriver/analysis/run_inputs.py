@@ -13,21 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pydriver import rundir
+from pydriver.rundir import MANIFEST_FILE, RunManifest
+from pydriver.structures.atom_types import AtomType
+
 log = logging.getLogger(__name__)
-
-RUN_FORMAT = "pydriver-run/1"
-DUMP_NAMES = ("dump.lammpstrj", "dump.lammpstrj.gz")
-
-
-@dataclass
-class TypeInfo:
-    """One LAMMPS atom type: label (``B_BH4``), element, anion kind or None, mass in amu."""
-
-    type: int
-    label: str
-    element: str
-    anion: str | None
-    mass_amu: float
 
 
 @dataclass
@@ -36,12 +26,12 @@ class RunMetadata:
 
     temperature_K: float
     dt_ps: float
-    types: dict[int, TypeInfo]
+    types: dict[int, AtomType]
     production_start_step: int | None = None
     mass_factors: dict = field(default_factory=dict)
     formula: str | None = None
     dump_file: str | None = None
-    source: str = "run.json"
+    source: str = MANIFEST_FILE
 
 
 def element_mass_amu(element: str) -> float:
@@ -54,7 +44,7 @@ def element_mass_amu(element: str) -> float:
         raise ValueError(f"unknown element {element!r} in type map") from exc
 
 
-def parse_type_map(text: str) -> dict[int, TypeInfo]:
+def parse_type_map(text: str) -> dict[int, AtomType]:
     """Parse ``"1:Na 2:B_BH4 3:H_BH4"`` (or comma separated) into type infos.
 
     The element is the label up to the first ``_``; the rest, if any, is the anion kind.
@@ -65,25 +55,18 @@ def parse_type_map(text: str) -> dict[int, TypeInfo]:
             raise ValueError(f"type map entry {item!r}; expected TYPE:LABEL, e.g. '1:Na 2:B_BH4'")
         key, label = item.split(":", 1)
         element, _, anion = label.partition("_")
-        types[int(key)] = TypeInfo(int(key), label, element, anion or None, element_mass_amu(element))
+        types[int(key)] = AtomType(int(key), label, element, anion or None, element_mass_amu(element))
     if not types:
         raise ValueError(f"empty type map {text!r}")
     return types
 
 
 def load_run_json(path: Path) -> RunMetadata:
-    """Read ``run.json`` (format ``pydriver-run/1``)."""
-    data = json.loads(Path(path).read_text())
-    if data.get("format") != RUN_FORMAT:
-        raise ValueError(f"{path}: format {data.get('format')!r}; expected {RUN_FORMAT!r}")
-    types = {}
-    for t in data["types"]:
-        mass = t.get("mass_amu") or element_mass_amu(t["element"])
-        types[int(t["type"])] = TypeInfo(int(t["type"]), t["label"], t["element"], t.get("anion"), float(mass))
-    return RunMetadata(temperature_K=float(data["temperature_K"]), dt_ps=float(data["dt_ps"]), types=types,
-                       production_start_step=data.get("production_start_step"),
-                       mass_factors=data.get("mass_factors") or {}, formula=data.get("formula"),
-                       dump_file=data.get("dump_file"))
+    """Read ``run.json`` (format :data:`pydriver.rundir.RUN_FORMAT`) into what the analysis needs."""
+    manifest = RunManifest.from_dict(json.loads(Path(path).read_text()), str(path))
+    return RunMetadata(temperature_K=manifest.temperature_K, dt_ps=manifest.dt_ps, types=manifest.types_by_number,
+                       production_start_step=manifest.production_start_step, mass_factors=manifest.mass_factors,
+                       formula=manifest.formula, dump_file=manifest.dump_file)
 
 
 def resolve_metadata(run_dir: Path, temperature_K: float | None = None, dt_ps: float | None = None,
@@ -95,14 +78,14 @@ def resolve_metadata(run_dir: Path, temperature_K: float | None = None, dt_ps: f
     ValueError
         If there is no run.json and temperature, time step or type map is missing.
     """
-    run_json = run_dir / "run.json"
+    run_json = run_dir / MANIFEST_FILE
     if run_json.is_file():
         meta = load_run_json(run_json)
     else:
         missing = [n for n, v in (("--temp", temperature_K), ("--timestep", dt_ps), ("--types", type_map))
                    if v is None]
         if missing:
-            raise ValueError(f"{run_dir}: no run.json; give {', '.join(missing)}")
+            raise ValueError(f"{run_dir}: no {MANIFEST_FILE}; give {', '.join(missing)}")
         meta = RunMetadata(float(temperature_K), float(dt_ps), parse_type_map(type_map), source="options")
         return meta
     if temperature_K is not None:
@@ -115,13 +98,8 @@ def resolve_metadata(run_dir: Path, temperature_K: float | None = None, dt_ps: f
 
 
 def find_dump(run_dir: Path, meta: RunMetadata) -> Path:
-    """The dump file of a run directory."""
-    names = ([meta.dump_file] if meta.dump_file else []) + list(DUMP_NAMES)
-    for name in names:
-        for candidate in (run_dir / name, run_dir / f"{name}.gz"):
-            if candidate.is_file():
-                return candidate
-    raise FileNotFoundError(f"{run_dir}: no dump file; looked for {names}")
+    """The dump file of a run directory (the one named in ``run.json``, else the default names)."""
+    return rundir.find_dump(run_dir, meta.dump_file)
 
 
 def read_data_mol_ids(path: Path) -> dict[int, int] | None:

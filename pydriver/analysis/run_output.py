@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 from pathlib import Path
 
@@ -10,17 +11,18 @@ import numpy as np
 from pydriver import __version__
 from pydriver.analysis import density, plots
 from pydriver.analysis.dump_reader import Trajectory
+from pydriver.analysis.options import AnalysisOptions
 from pydriver.analysis.run_inputs import RunMetadata
+from pydriver.rundir import AnalysisSummary
 
 log = logging.getLogger(__name__)
 
 TRANSPORT_ARRAYS = ("lag_time_ps", "msd_A2", "mobile_msd_A2", "mobile_per_atom_msd_A2", "mscd_A2", "drift_A")
 
 
-def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts, dump: Path, thermo: dict) -> dict:
+def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts: AnalysisOptions, dump: Path,
+              thermo: dict) -> dict:
     """The JSON-ready summary (scalars and small tables only)."""
-    from pydriver.analysis.run_analysis import ANALYSIS_FORMAT, options_dict
-
     tr = results["transport"]
     transport = {k: v for k, v in tr.items() if k not in TRANSPORT_ARRAYS}
     act = {k: v for k, v in results["active"].items() if not isinstance(v, np.ndarray)}
@@ -28,33 +30,30 @@ def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts, dump: Pa
                     for kind, c in results["structure"]["coordination"].items()}
     final_msd = {label: float(m[-1]) for label, m in tr["msd_A2"].items()}
     half = int(np.argmin(np.abs(tr["lag_time_ps"] - 0.5 * tr["lag_time_ps"][-1])))
-    return {
-        "format": ANALYSIS_FORMAT,
-        "pydriver_version": __version__,
-        "run": {"dump_file": str(dump.name), "metadata_source": meta.source, "formula": meta.formula,
-                "temperature_K": meta.temperature_K, "dt_ps": meta.dt_ps, "mass_factors": meta.mass_factors,
-                "production_start_step": meta.production_start_step, "n_frames": traj.n_frames,
-                "n_atoms": traj.n_atoms, "first_step": int(traj.steps[0]), "last_step": int(traj.steps[-1]),
-                "coordinates": traj.coordinates, "reader_warnings": traj.warnings,
-                "types": {str(t): {"label": i.label, "element": i.element, "anion": i.anion,
-                                   "mass_amu": i.mass_amu} for t, i in meta.types.items()},
-                **thermo},
-        "parameters": options_dict(opts),
-        "transport": transport,
-        "msd_at_half_run_A2": {label: float(m[half]) for label, m in tr["msd_A2"].items()},
-        "msd_at_end_A2": final_msd,
-        "active": act,
-        "rotation": results["rotation"],
-        "anions": {"source": results["molecules"].source,
-                   "counts": {k: len(v) for k, v in results["molecules"].by_kind().items()}},
-        "coordination": coordination,
-    }
+    return AnalysisSummary(
+        pydriver_version=__version__,
+        run={"dump_file": str(dump.name), "metadata_source": meta.source, "formula": meta.formula,
+             "temperature_K": meta.temperature_K, "dt_ps": meta.dt_ps, "mass_factors": meta.mass_factors,
+             "production_start_step": meta.production_start_step, "n_frames": traj.n_frames,
+             "n_atoms": traj.n_atoms, "first_step": int(traj.steps[0]), "last_step": int(traj.steps[-1]),
+             "coordinates": traj.coordinates, "reader_warnings": traj.warnings,
+             "types": {str(t): {"label": i.label, "element": i.element, "anion": i.anion,
+                                "mass_amu": i.mass_amu} for t, i in meta.types.items()},
+             **thermo},
+        parameters=opts.to_dict(),
+        transport=transport,
+        msd_at_half_run_A2={label: float(m[half]) for label, m in tr["msd_A2"].items()},
+        msd_at_end_A2=final_msd,
+        active=act,
+        rotation=results["rotation"],
+        anions={"source": results["molecules"].source,
+                "counts": {k: len(v) for k, v in results["molecules"].by_kind().items()}},
+        coordination=coordination,
+    ).to_dict()
 
 
-def write_outputs(run_dir: Path, results: dict, traj: Trajectory, summary: dict, opts) -> dict:
+def write_outputs(run_dir: Path, results: dict, traj: Trajectory, summary: dict, opts: AnalysisOptions) -> dict:
     """Write CSV tables, plots and density grids; returns ``{name: filename}``."""
-    from pydriver.analysis.run_analysis import write_csv
-
     tr, st = results["transport"], results["structure"]
     files = {}
     columns = {"lag_time_ps": tr["lag_time_ps"]}
@@ -89,7 +88,7 @@ def _mobile_label(results) -> str:
     return str(labels[0])
 
 
-def _write_density(run_dir: Path, results: dict, traj: Trajectory, opts) -> dict:
+def _write_density(run_dir: Path, results: dict, traj: Trajectory, opts: AnalysisOptions) -> dict:
     mobile = results["mobile"]
     cell = traj.cells_A.mean(axis=0)
     shape = density.grid_shape(cell, opts.density_spacing_A)
@@ -116,3 +115,23 @@ def _flat_scalars(summary: dict, prefix: str = "") -> dict:
         elif isinstance(value, (int, float, str, bool)) or value is None:
             out[name] = value
     return out
+
+
+def json_default(obj):
+    """``json.dumps`` hook: numpy scalars and arrays as Python numbers and lists."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
+
+
+def write_csv(path: Path, columns: dict) -> Path:
+    """Write equal-length columns (name -> 1-D array) to CSV."""
+    names = list(columns)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(names)
+        for row in zip(*(np.asarray(columns[n]) for n in names)):
+            writer.writerow([f"{v:.8g}" if isinstance(v, (float, np.floating)) else v for v in row])
+    return path

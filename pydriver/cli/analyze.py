@@ -31,7 +31,7 @@ class CLICommand:
     @staticmethod
     def add_arguments(parser) -> None:
         """Register the options of ``analyze``."""
-        from pydriver.analysis.run_analysis import AnalysisOptions
+        from pydriver.analysis.options import AnalysisOptions
 
         d = AnalysisOptions()
         parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
@@ -61,7 +61,7 @@ class CLICommand:
     @staticmethod
     def run(args) -> int:
         """Analyse each run directory; exit code 0 on success."""
-        from pydriver.analysis.run_analysis import AnalysisOptions, analyze_run
+        from pydriver.analysis import AnalysisOptions, analyze_run
 
         opts = AnalysisOptions(diffusing_element=args.species, charge=args.charge, fit_start_ps=args.fit_start,
                                fit_end_ps=args.fit_end, origins=args.origins,

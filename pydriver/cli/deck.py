@@ -76,7 +76,7 @@ class CLICommand:
     @staticmethod
     def run(args) -> int:
         """Run the command; returns the exit code."""
-        from pydriver.deck.rundir import write_run_directory  # noqa: PLC0415
+        from pydriver.deck.writer import write_run_directory  # noqa: PLC0415
 
         device = args.device or ("cuda" if args.gpus > 0 else None)
         md = MDSettings(

@@ -29,7 +29,7 @@ class CLICommand:
     @staticmethod
     def run(args) -> int:
         """Build the report; exit code 0 on success."""
-        from pydriver.report import build_report
+        from pydriver.report.build import build_report
 
         report = build_report(args.dirs, args.output, args.arrhenius, args.bootstrap)
         log.info("report of %d runs in %s", len(report["runs"]), args.output)

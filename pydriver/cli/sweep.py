@@ -33,12 +33,13 @@ def _add_run_arguments(parser) -> None:
 
 def _dry_run(config) -> int:
     from pydriver.sweep.runner import plan  # noqa: PLC0415
+    from pydriver.rundir import MANIFEST_FILE  # noqa: PLC0415
     from pydriver.sweep.status import run_row  # noqa: PLC0415
 
     runs = plan(config)
     print(f"# sweep {config.name}: {len(runs)} runs in {config.output} (executor {config.executor})")
     for run in runs:
-        status = run_row(run.run_dir)["status"] if (run.run_dir / "run.json").exists() else "new"
+        status = run_row(run.run_dir)["status"] if (run.run_dir / MANIFEST_FILE).exists() else "new"
         factors = " ".join(f"{k}x{v:g}" for k, v in run.spec.mass_factors.items())
         print(f"{run.name}\tT={run.spec.temperature_K:g} K\t{factors}\tseed={run.spec.seed}\t{status}")
     return 0

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import jinja2
 
-from pydriver.plugin_path import templates_dir
+from pydriver.lammps.plugin_path import templates_dir
 
 INPUT_TEMPLATE = "in.lammps.j2"
 JOB_TEMPLATE = "job.slurm.j2"
@@ -14,7 +14,7 @@ JOB_TEMPLATE = "job.slurm.j2"
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """Jinja2 environment over :func:`pydriver.plugin_path.templates_dir` with ``StrictUndefined``."""
+    """Jinja2 environment over :func:`pydriver.lammps.plugin_path.templates_dir` with ``StrictUndefined``."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,

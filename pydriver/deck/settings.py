@@ -78,7 +78,7 @@ class MDSettings:
             raise ValueError(f"couple must be one of {COUPLINGS}, got {self.couple!r}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
-        from pydriver.mass_scaling import validate_mass_factors  # noqa: PLC0415
+        from pydriver.deck.mass_scaling import validate_mass_factors  # noqa: PLC0415
 
         self.mass_factors = validate_mass_factors(self.mass_factors)
         return self

@@ -30,7 +30,7 @@ class AtomType:
     label : LAMMPS type label (``Na``, ``B_BH4``, ...).
     element : chemical element given to the potential.
     anion : anion kind (``BH4``, ``B12H12``, ...) or ``None`` for free ions.
-    mass_amu : element mass (unscaled), in amu.
+    mass_amu : mass of this type in amu: the element's, or the mass-scaled one in a run manifest.
     """
 
     type: int

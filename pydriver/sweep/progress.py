@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydriver.rundir import LOG_FILE
 from pydriver.sweep.state import last_thermo_step
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class ProgressBoard:
     def refresh(self, run_dirs: dict[str, Path]) -> None:
         """Re-read thermo steps of the running runs and redraw (or log a summary every minute)."""
         for name, progress in self.runs.items():
-            progress.update(run_dirs[name] / "log.lammps")
+            progress.update(run_dirs[name] / LOG_FILE)
             if self._progress is not None and name in self._tasks:
                 rate = progress.steps_per_s
                 info = f"{rate:.2f} steps/s ETA {format_duration(progress.eta_s)}" if rate else "starting"

@@ -15,6 +15,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydriver.rundir import ANALYSIS_LOG, MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SWEEP_FORMAT, SWEEP_MANIFEST
 from pydriver import __version__
 from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.expand import RunSpec, expand, parameters_sha256, run_parameters, write_run
@@ -23,10 +24,6 @@ from pydriver.sweep.state import (RunState, analysis_is_valid, atomic_write_json
 
 log = logging.getLogger(__name__)
 
-SWEEP_FORMAT = "pydriver-sweep/1"
-SWEEP_MANIFEST = "sweep.json"
-MODEL_FOLDER = "model"
-REPORT_FOLDER = "report"
 #: run.json keys that must match the config when a run directory already exists
 _CHECKED_KEYS = ("temperature_K", "seed", "mass_factors", "equil_steps", "prod_steps", "dump_every", "dt_ps")
 
@@ -47,7 +44,7 @@ class SweepRun:
 
 def model_file_for(config: SweepConfig) -> Path:
     """The exported model all runs use: the given ``.pt`` file, or ``OUT/model/<folder>-<dtype>.pt``."""
-    from pydriver.deck.model import is_checkpoint_dir  # noqa: PLC0415
+    from pydriver.deck.model_ref import is_checkpoint_dir  # noqa: PLC0415
 
     path = config.model.path
     if is_checkpoint_dir(path):
@@ -108,7 +105,7 @@ def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path) -> None
     """
     for run in runs:
         state = RunState.load(run.run_dir)
-        manifest = read_json(run.run_dir / "run.json")
+        manifest = read_json(run.run_dir / MANIFEST_FILE)
         if manifest is not None:
             _check_existing(config, run, manifest)
             if state.params_sha256 not in (None, run.params_sha256):
@@ -186,8 +183,8 @@ def end_of_analysis(run: SweepRun, state: RunState, exit_code: int) -> bool:
     if ok:
         mark(run, state, "analyzed")
     else:
-        mark(run, state, "done", message=f"analysis failed (exit code {exit_code}); see {run.name}/analysis.log")
-        log.error("%s: analysis failed (exit code %s); see %s", run.name, exit_code, run.run_dir / "analysis.log")
+        mark(run, state, "done", message=f"analysis failed (exit code {exit_code}); see {run.name}/{ANALYSIS_LOG}")
+        log.error("%s: analysis failed (exit code %s); see %s", run.name, exit_code, run.run_dir / ANALYSIS_LOG)
     return ok
 
 
@@ -197,7 +194,7 @@ def build_sweep_report(config: SweepConfig, runs: list[SweepRun]) -> Path | None
     if not analysed:
         log.warning("no analysed runs: no report")
         return None
-    from pydriver.report import build_report  # noqa: PLC0415
+    from pydriver.report.build import build_report  # noqa: PLC0415
 
     out = config.output / REPORT_FOLDER
     build_report(analysed, out)

@@ -19,15 +19,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pydriver.rundir import (ANALYSIS_FILE, CORRUPT_DIR, DUMP_NAMES, EXIT_CODE_FILE, LOG_FILE, MANIFEST_FILE,
+                             RESTART_DIR, RESTART_PREFIX, RUN_LOG, STATE_FILE)
+
 log = logging.getLogger(__name__)
 
-STATE_FILE = "sweep_state.json"
-RUN_LOG = "sweep_run.log"
-EXIT_CODE_FILE = ".sweep_exit_code"
-CORRUPT_DIR = "corrupt"
-ANALYSIS_FILE = "analysis.json"
 RESTART_MAGIC = b"LammpS RestartT\0"
-_RESTART = re.compile(r"^restart\.(\d+)$")
+_RESTART = re.compile(rf"^{re.escape(RESTART_PREFIX)}(\d+)$")
 #: state values; ``done`` means MD complete, ``analyzed`` also has a valid analysis.json
 STATUSES = ("pending", "queued", "running", "interrupted", "failed", "done", "analyzed")
 
@@ -126,7 +124,7 @@ class RunState:
 
 def restart_files(run_dir: Path) -> list[tuple[int, Path]]:
     """``restart/restart.<step>`` files of a run, sorted by step."""
-    folder = Path(run_dir) / "restart"
+    folder = Path(run_dir) / RESTART_DIR
     if not folder.is_dir():
         return []
     found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _RESTART.match(p.name))]
@@ -252,19 +250,19 @@ def last_thermo_step(log_path: Path, max_bytes: int = 1 << 15) -> int | None:
 def inspect_outputs(run_dir: Path) -> Outputs:
     """Check a run directory's outputs (see :class:`Outputs`); never raises for bad files."""
     run_dir = Path(run_dir)
-    manifest = read_json(run_dir / "run.json")
+    manifest = read_json(run_dir / MANIFEST_FILE)
     if manifest is None:
-        return Outputs(False, problem="run.json missing or unreadable (deck incomplete)")
+        return Outputs(False, problem=f"{MANIFEST_FILE} missing or unreadable (deck incomplete)")
     final = int(manifest["equil_steps"]) + int(manifest["prod_steps"])
     whole = [s for s, p in restart_files(run_dir) if restart_is_whole(p)]
     latest = max(whole) if whole else None
-    thermo = last_thermo_step(run_dir / manifest.get("log_file", "log.lammps"))
+    thermo = last_thermo_step(run_dir / manifest.get("log_file", LOG_FILE))
     last = max([s for s in (latest, thermo) if s is not None], default=None)
     out = Outputs(True, final, latest, last)
     if latest is None or latest < final:
         out.problem = f"no whole restart file at the final step {final} (latest: {latest})"
         return out
-    step, whole_frame = last_dump_frame(run_dir / manifest.get("dump_file", "dump.lammpstrj"),
+    step, whole_frame = last_dump_frame(run_dir / manifest.get("dump_file", DUMP_NAMES[0]),
                                         int(manifest["n_atoms"]))
     if step != final or not whole_frame:
         out.problem = f"dump ends at step {step} ({'whole' if whole_frame else 'partial'} frame), expected {final}"
@@ -280,7 +278,7 @@ def analysis_is_valid(run_dir: Path) -> bool:
     data = read_json(path)
     if data is None or "transport" not in data:
         return False
-    dumps = [p for p in (Path(run_dir) / "dump.lammpstrj", Path(run_dir) / "dump.lammpstrj.gz") if p.exists()]
+    dumps = [p for p in (Path(run_dir) / name for name in DUMP_NAMES) if p.exists()]
     return all(path.stat().st_mtime >= d.stat().st_mtime for d in dumps)
 
 

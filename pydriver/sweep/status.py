@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
+from pydriver.rundir import SWEEP_MANIFEST
 from pydriver.sweep.state import RunState, current_status, inspect_outputs, read_json
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,9 @@ def sweep_status(out_dir: str | Path) -> dict:
         If ``out_dir/sweep.json`` is missing or unreadable.
     """
     out_dir = Path(out_dir)
-    manifest = read_json(out_dir / "sweep.json")
+    manifest = read_json(out_dir / SWEEP_MANIFEST)
     if manifest is None:
-        raise FileNotFoundError(f"{out_dir}/sweep.json not found or unreadable: not a sweep folder "
+        raise FileNotFoundError(f"{out_dir}/{SWEEP_MANIFEST} not found or unreadable: not a sweep folder "
                                 "(run `python -m pydriver sweep run CONFIG` first)")
     queue = None
     slurm_used = manifest.get("config", {}).get("executor") == "slurm" or any(

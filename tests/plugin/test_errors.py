@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from pydriver.lammps_eval import lammps_single_point
-from pydriver.lammps_session import start_lammps
+from pydriver.lammps.single_point import lammps_single_point
+from pydriver.lammps.session import start_lammps
 from tests.golden import NABH, golden_frames
 
 pytestmark = pytest.mark.lammps

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pydriver.lammps_eval import lammps_single_point
+from pydriver.lammps.single_point import lammps_single_point
 from tests.golden import NABH, golden_frames
 
 pytestmark = pytest.mark.lammps

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pydriver.lammps_eval import lammps_single_point
+from pydriver.lammps.single_point import lammps_single_point
 from tests.golden import NABH, TOL, golden_frames
 
 pytestmark = [pytest.mark.gpu, pytest.mark.lammps,

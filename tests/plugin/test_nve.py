@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from ase.io.lammpsdata import write_lammps_data
 
-from pydriver.lammps_session import lammps_env
+from pydriver.lammps.session import lammps_env
 from tests.golden import NABH, golden_frames
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]

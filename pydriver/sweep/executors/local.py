@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydriver.sweep.state import EXIT_CODE_FILE, RUN_LOG, RunState, process_alive, process_start_ticks
+from pydriver.rundir import ANALYSIS_LOG, EXIT_CODE_FILE, RUN_LOG
+from pydriver.sweep.state import RunState, process_alive, process_start_ticks
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_LOG = "analysis.log"
 #: the wrapper records the job's exit code, so an adopted job's result is known after a sweep restart
 WRAPPER = (f'bash job.slurm; rc=$?; echo "$rc" > {EXIT_CODE_FILE}.tmp && mv -f {EXIT_CODE_FILE}.tmp '
            f'{EXIT_CODE_FILE}; exit "$rc"')
@@ -87,7 +87,7 @@ def mpirun_executable() -> str:
 
 def md_environment(mpi_ranks: int, threads_per_rank: int, plugin_path: str | None) -> dict[str, str]:
     """Environment for ``bash job.slurm``: plugin and MPI library paths, ``LMP``, ``MPIRUN``, threads."""
-    from pydriver.lammps_session import lammps_env, lmp_executable  # noqa: PLC0415
+    from pydriver.lammps.session import lammps_env, lmp_executable  # noqa: PLC0415
 
     try:
         env = lammps_env()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydriver import __version__
+from pydriver.rundir import ANALYSIS_LOG, JOB_FILE, template_names
 from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.state import RunState, now_iso
 
@@ -41,7 +42,7 @@ def sbatch_available() -> bool:
 
 def submit_environment() -> dict[str, str]:
     """Environment passed to ``sbatch`` (exported to the job): the plugin and MPI library paths when known."""
-    from pydriver.lammps_session import lammps_env  # noqa: PLC0415
+    from pydriver.lammps.session import lammps_env  # noqa: PLC0415
 
     try:
         return lammps_env()
@@ -70,7 +71,7 @@ def write_array_script(config: SweepConfig, run_dirs: list[Path], tag: str) -> P
     folder.mkdir(parents=True, exist_ok=True)
     ctx = {**_job_resources(config), "job_name": f"{config.name}-sweep", "n_tasks": len(run_dirs),
            "max_concurrent": config.slurm.max_concurrent, "log_dir": str(folder),
-           "run_dirs": [str(p) for p in run_dirs], "pydriver_version": __version__}
+           "run_dirs": [str(p) for p in run_dirs], "pydriver_version": __version__, **template_names()}
     path = folder / f"array-{tag}.slurm"
     path.write_text(render(ARRAY_TEMPLATE, ctx))
     path.chmod(0o755)
@@ -197,7 +198,7 @@ def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[st
         extra = " ".join(config.slurm.sbatch_args)
         commands = [f"cd {r.run_dir} && sbatch --job-name {r.name} {extra} job.slurm".replace("  ", " ")
                     for r in runs]
-        ids = [sbatch(["--job-name", r.name, *config.slurm.sbatch_args, "job.slurm"], env, cwd=r.run_dir)
+        ids = [sbatch(["--job-name", r.name, *config.slurm.sbatch_args, JOB_FILE], env, cwd=r.run_dir)
                for r in runs] if submit else []
     if not submit:
         log.info("job scripts written; submit with:\n  %s", "\n  ".join(commands))
@@ -254,7 +255,7 @@ def analyse_now(config: SweepConfig, run) -> str:
     from pydriver.sweep.executors.local import python_environment  # noqa: PLC0415
     from pydriver.sweep.runner import analysis_args, end_of_analysis  # noqa: PLC0415
 
-    with open(run.run_dir / "analysis.log", "ab") as fh:
+    with open(run.run_dir / ANALYSIS_LOG, "ab") as fh:
         proc = subprocess.run([sys.executable, "-m", "pydriver", "analyze", str(run.run_dir), *analysis_args(config)],
                               stdout=fh, stderr=subprocess.STDOUT, env={**python_environment(), "MPLBACKEND": "Agg"})
     return "analyzed" if end_of_analysis(run, RunState.load(run.run_dir), proc.returncode) else "failed"

@@ -17,7 +17,7 @@ from ase.calculators.lammps import Prism
 from ase.data import atomic_masses, atomic_numbers
 from ase.io.lammpsdata import write_lammps_data
 
-from pydriver.lammps_session import start_lammps
+from pydriver.lammps.session import start_lammps
 
 #: LAMMPS ``units metal`` pressure conversion (force->nktv2p): bar per eV/A^3.
 BAR_PER_EV_A3 = 1.6021765e6

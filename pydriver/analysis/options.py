@@ -1,0 +1,55 @@
+"""User-settable parameters of the per-run analysis (defaults documented in docs/analysis.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from pydriver.analysis import active, density, molecules, structure_stats
+from pydriver.analysis.transport import DEFAULT_FIT_FRACTION, DEFAULT_N_BLOCKS
+
+
+@dataclass
+class AnalysisOptions:
+    """User-settable parameters (defaults documented in docs/analysis.md)."""
+
+    diffusing_element: str = "Na"
+    charge: float = 1.0
+    fit_start_ps: float | None = None
+    fit_end_ps: float | None = None
+    fit_fraction: tuple = DEFAULT_FIT_FRACTION
+    origins: str = "all"
+    drift_correction: bool = True
+    n_blocks: int = DEFAULT_N_BLOCKS
+    uncertainty: str = "kinisi"
+    active_threshold_A2: float = active.DEFAULT_ACTIVE_THRESHOLD_A2
+    active_lag_ps: float | None = None
+    active_lag_fraction: float = active.DEFAULT_ACTIVE_LAG_FRACTION
+    cn_cutoff_A: dict = field(default_factory=lambda: dict(structure_stats.DEFAULT_CN_CUTOFF_A))
+    rdf_max_A: float = structure_stats.DEFAULT_RDF_MAX_A
+    max_frames: int = structure_stats.DEFAULT_MAX_FRAMES
+    bond_cutoff_A: float = molecules.DEFAULT_BOND_CUTOFF_A
+    density_spacing_A: float = density.DEFAULT_GRID_SPACING_A
+    plots: bool = True
+
+    def to_dict(self) -> dict:
+        """Options as a JSON-ready dict (recorded under ``parameters`` in ``analysis.json``)."""
+        d = asdict(self)
+        d["fit_fraction"] = list(self.fit_fraction)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AnalysisOptions:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown analysis options {unknown}; known: {sorted(known)}")
+        data = dict(data)
+        if "fit_fraction" in data:
+            data["fit_fraction"] = tuple(data["fit_fraction"])
+        return cls(**data)
+
+
+def options_dict(opts: AnalysisOptions) -> dict:
+    """Options as a JSON-ready dict (same as :meth:`AnalysisOptions.to_dict`)."""
+    return opts.to_dict()

@@ -1,0 +1,82 @@
+"""ASE calculator over an exported ``pair_style m3gnet`` model file (no LAMMPS needed).
+
+Forces and stress come from the same ``dE/d edge_vec`` that the LAMMPS plugin uses:
+``F_src += g``, ``F_dst -= g`` and ``stress = sym(sum_e g_e (x) vec_e) / V`` (ASE sign convention,
+eV/A^3).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from pydriver.m3gnet.export import DTYPES, export_checkpoint, read_metadata
+from pydriver.m3gnet.neighbors import edge_list
+
+
+class M3GNetCalculator(Calculator):
+    """ASE calculator for an exported M3GNet model.
+
+    Parameters
+    ----------
+    model_path : file written by ``python -m pydriver export`` (or :func:`export_checkpoint`).
+    device : "cpu" or "cuda" (default: the device recorded in the file, falling back to cpu).
+
+    Provides ``energy``, ``free_energy``, ``energies`` (per atom), ``forces`` and ``stress``.
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(self, model_path: str | Path, device: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model_path = Path(model_path)
+        self.metadata = read_metadata(self.model_path)
+        if device is None:
+            device = self.metadata["device"] if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        self.dtype = DTYPES[self.metadata["dtype"]]
+        self.model = torch.jit.load(str(self.model_path), map_location=self.device)
+        self.elements = list(self.metadata["elements"])
+        self.cutoff_A = float(self.metadata["cutoff_A"])
+
+    @classmethod
+    def from_checkpoint(cls, model_dir: str | Path, dtype: str = "float64", **kwargs) -> M3GNetCalculator:
+        """Export the matgl checkpoint in ``model_dir`` to a temporary file and load it."""
+        tmp = Path(tempfile.mkdtemp(prefix="m3gnet-")) / "model.pt"
+        export_checkpoint(model_dir, tmp, dtype=dtype)
+        return cls(tmp, **kwargs)
+
+    def _species(self, atoms: Atoms) -> torch.Tensor:
+        index = {el: i for i, el in enumerate(self.elements)}
+        missing = sorted(set(atoms.get_chemical_symbols()) - set(index))
+        if missing:
+            raise ValueError(f"elements {missing} not in model {self.metadata['model_name']} ({len(index)} elements)")
+        return torch.tensor([index[s] for s in atoms.get_chemical_symbols()], device=self.device)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        species = self._species(atoms)
+        edge_index_np, edge_vec_np = edge_list(atoms, self.cutoff_A)
+        edge_index = torch.from_numpy(edge_index_np).to(self.device)
+        edge_vec = torch.tensor(edge_vec_np, dtype=self.dtype, device=self.device, requires_grad=True)
+        energies = self.model(species, edge_index, edge_vec)
+        energies = energies.double() + self.metadata["data_mean_eV"] / len(atoms)
+        energy = energies.sum()
+        (grad,) = torch.autograd.grad(energy, [edge_vec])
+        g = grad.double().cpu().numpy()
+        forces = np.zeros((len(atoms), 3))
+        np.add.at(forces, edge_index_np[0], g)
+        np.subtract.at(forces, edge_index_np[1], g)
+        self.results["energy"] = self.results["free_energy"] = float(energy.detach())
+        self.results["energies"] = energies.detach().cpu().numpy()
+        self.results["forces"] = forces
+        if atoms.cell.rank == 3:
+            virial = g.T @ edge_vec_np  # sum_e g_a vec_b
+            stress = 0.5 * (virial + virial.T) / atoms.get_volume()
+            self.results["stress"] = stress.reshape(9)[[0, 4, 8, 5, 2, 1]]

@@ -1,0 +1,5 @@
+"""Reports across analysed runs: tables, Arrhenius fits and plots (markdown, PNG, JSON, CSV)."""
+
+from pydriver.report.build import build_report, find_analyses
+
+__all__ = ["build_report", "find_analyses"]
