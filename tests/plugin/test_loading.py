@@ -14,9 +14,12 @@ import pytest
 from pydriver import __version__
 from pydriver.lammps.session import lammps_env, lmp_executable, start_lammps
 from pydriver.lammps.plugin_path import plugin_file
-from tests.golden import GOLDEN_DIR, NABH
+from tests.golden import GOLDEN_DIR, NABH, golden_frames
 
 pytestmark = pytest.mark.lammps
+
+#: golden energy of the first NaBH structure (the data file these tests load), float64 reference
+GOLDEN_ENERGY_EV = golden_frames(NABH)[0][1]["energy"]
 
 DECK = """units metal
 atom_style atomic
@@ -71,7 +74,7 @@ def test_wheel_lmp_autoloads_plugin(exported, nabh4_data, tmp_path):
                tmp_path, _clean_env())
     assert re.search(rf"pair\s+style plugin m3gnet", out), out
     assert f"command style plugin m3gnet_v{__version__}" in out
-    assert _energy(out) == pytest.approx(-107.5356497, abs=1e-4)
+    assert _energy(out) == pytest.approx(GOLDEN_ENERGY_EV, abs=1e-4)
 
 
 def test_plugin_load_line_in_raw_lammps(exported, nabh4_data, tmp_path):
@@ -82,7 +85,7 @@ def test_plugin_load_line_in_raw_lammps(exported, nabh4_data, tmp_path):
     deck = DECK.format(data=nabh4_data, load=f"plugin load {plugin_file()}", model=exported(NABH, "float64"))
     out = _run([str(raw)], deck, tmp_path, _clean_env())
     assert f"command style plugin m3gnet_v{__version__}" in out
-    assert _energy(out) == pytest.approx(-107.5356497, abs=1e-4)
+    assert _energy(out) == pytest.approx(GOLDEN_ENERGY_EV, abs=1e-4)
 
 
 def test_start_lammps_helper(exported, nabh4_data):
@@ -91,7 +94,7 @@ def test_start_lammps_helper(exported, nabh4_data):
         assert lmp.has_style("pair", "m3gnet")
         lmp.commands_list(["units metal", "atom_style atomic", f"read_data {nabh4_data}", "pair_style m3gnet",
                            f"pair_coeff * * {exported(NABH, 'float64')} Na B H", "run 0"])
-        assert lmp.get_thermo("pe") == pytest.approx(-107.5356497, abs=1e-4)
+        assert lmp.get_thermo("pe") == pytest.approx(GOLDEN_ENERGY_EV, abs=1e-4)
     finally:
         lmp.close()
 
