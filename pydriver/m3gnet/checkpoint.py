@@ -133,8 +133,14 @@ def load_checkpoint(model_dir: str | Path) -> M3GNetCheckpoint:
         got = model.get("@class") if isinstance(model, dict) else type(model).__name__
         raise CheckpointError(f"{folder} holds a {got!r} model; only M3GNet is supported")
     dropped = sorted(k for k in kwargs if k not in POTENTIAL_KWARGS and not k.startswith("@"))
-    if dropped:
-        log.warning("%s: ignoring kwargs unknown to matgl 1.3.0's Potential: %s", folder.name, dropped)
+    harmless = [k for k in dropped if k in IGNORED_KWARGS]
+    if harmless:
+        log.warning("%s: ignoring %s (written by newer matgl; they do not change energies or forces: expected and "
+                 "harmless)", folder.name, ", ".join(harmless))
+    unknown = [k for k in dropped if k not in IGNORED_KWARGS]
+    if unknown:
+        log.warning("%s: ignoring kwargs unknown to matgl 1.3.0's Potential: %s (check that they do not change "
+                    "the energy)", folder.name, unknown)
     args = dict(model["init_args"])
     _check_model_args(args)
     refs = kwargs.get("element_refs")
