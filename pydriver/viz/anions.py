@@ -31,15 +31,19 @@ CAGE_PROBE_RADIUS_A = 2.0
 CAGE_KINDS_MIN_B = 6
 
 
-def bond_cutoffs(types: dict[int, AtomType]) -> list[tuple[str, str, float]]:
-    """``(label_a, label_b, cutoff_A)`` for every bonded pair of types inside one anion kind."""
+def bond_cutoffs(types: dict[int, AtomType]) -> list[tuple[int, int, float]]:
+    """``(type_a, type_b, cutoff_A)`` for every bonded pair of types inside one anion kind.
+
+    Types are referred to by number everywhere in our pipelines: a dump with an ``element`` column
+    makes OVITO name both B types ``B``, so names would not tell BH4 from B12H12.
+    """
     out = []
     anion_types = [t for t in types.values() if t.anion]
     for i, a in enumerate(anion_types):
         for b in anion_types[i:]:
             key = tuple(sorted((a.element, b.element)))
             if a.anion == b.anion and key in style.BOND_CUTOFFS_A:
-                out.append((a.label, b.label, style.BOND_CUTOFFS_A[key]))
+                out.append((a.type, b.type, style.BOND_CUTOFFS_A[key]))
     return out
 
 
@@ -59,7 +63,7 @@ def add_clusters(pipeline: Pipeline, types: dict[int, AtomType]) -> ClusterAnaly
 
     The number of clusters is the data attribute ``ClusterAnalysis.cluster_count``.
     """
-    pipeline.modifiers.append(SelectTypeModifier(types={t.label for t in types.values() if t.anion}))
+    pipeline.modifiers.append(SelectTypeModifier(types={t.type for t in types.values() if t.anion}))
     mod = ClusterAnalysisModifier(neighbor_mode=ClusterAnalysisModifier.NeighborMode.Bonding, only_selected=True,
                                   sort_by_size=True)
     pipeline.modifiers.append(mod)
@@ -71,11 +75,11 @@ def add_polyhedra(pipeline: Pipeline, types: dict[int, AtomType]) -> None:
     """Append polyhedra: BH4-like anions (one B) as coordination tetrahedra, closo cages as closed B shells."""
     kinds = sorted({t.anion for t in types.values() if t.anion})
     for kind in kinds:
-        b_labels = {t.label for t in types.values() if t.anion == kind and t.element == "B"}
-        if not b_labels:
+        borons = {t.type for t in types.values() if t.anion == kind and t.element == "B"}
+        if not borons:
             continue
         color = style.anion_color(kind)
-        pipeline.modifiers.append(SelectTypeModifier(types=b_labels))
+        pipeline.modifiers.append(SelectTypeModifier(types=borons))
         if _n_boron(kind) >= CAGE_KINDS_MIN_B:
             mod = ConstructSurfaceModifier(method=ConstructSurfaceModifier.Method.AlphaShape,
                                            radius=CAGE_PROBE_RADIUS_A, only_selected=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from ovito.io import import_file
-from ovito.modifiers import CreateIsosurfaceModifier
+from ovito.modifiers import AffineTransformationModifier, CreateIsosurfaceModifier
 from ovito.pipeline import Pipeline
 
 from pydriver.viz import style
@@ -63,7 +63,7 @@ def check_threshold(threshold_per_A3: float, info: GridInfo) -> None:
     """Raise ``ValueError`` unless ``min < threshold < max`` of the grid (else no surface exists)."""
     if not info.min_per_A3 < threshold_per_A3 < info.max_per_A3:
         raise ValueError(f"--density-threshold-per-A3 {threshold_per_A3:g} outside the density range "
-                         f"({info.min_per_A3:g}, {info.max_per_A3:g}) ions/A^3")
+                         f"({info.min_per_A3:.3g}, {info.max_per_A3:.3g}) ions/A^3 of {info.identifier}")
 
 
 def density_pipeline(path: str | Path, threshold_per_A3: float | None = None) -> tuple[Pipeline, GridInfo, float]:
@@ -103,10 +103,11 @@ def density_pipeline(path: str | Path, threshold_per_A3: float | None = None) ->
 
 
 def _shift_half_voxel(pipeline: Pipeline, info: GridInfo) -> None:
-    grid = pipeline.source.data.grids_[info.identifier]
-    domain = np.array(grid.domain[...])
-    domain[:, 3] += 0.5 * sum(domain[:, k] / n for k, n in enumerate(info.shape))
-    grid.domain_[...] = domain
+    """Translate the grid (only) by half a voxel along each cell vector (a built-in modifier)."""
+    domain = np.asarray(pipeline.source.data.grids[info.identifier].domain[...])
+    shift = 0.5 * sum(domain[:, k] / n for k, n in enumerate(info.shape))
+    matrix = np.hstack([np.eye(3), shift[:, None]])
+    pipeline.modifiers.append(AffineTransformationModifier(transformation=matrix, operate_on={"voxels"}))
 
 
 @dataclass

@@ -33,9 +33,9 @@ def select_ids(pipeline: Pipeline, ids) -> ExpressionSelectionModifier:
     return mod
 
 
-def add_active_coloring(pipeline: Pipeline, per_atom: PerAtom, mobile_labels: set[str]) -> None:
+def add_active_coloring(pipeline: Pipeline, per_atom: PerAtom, mobile_types: list[int]) -> None:
     """Colour the mobile ions: active ones :data:`~style.ACTIVE_COLOR`, the rest :data:`~style.INACTIVE_COLOR`."""
-    pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_labels)))
+    pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_types)))
     pipeline.modifiers.append(AssignColorModifier(color=style.INACTIVE_COLOR))
     select_ids(pipeline, per_atom.active_ids)
     pipeline.modifiers.append(AssignColorModifier(color=style.ACTIVE_COLOR))
@@ -48,12 +48,12 @@ def msd_expression(per_atom: PerAtom) -> str:
     return " + ".join(terms) if terms else "0"
 
 
-def add_msd_coloring(pipeline: Pipeline, per_atom: PerAtom, mobile_labels: set[str],
+def add_msd_coloring(pipeline: Pipeline, per_atom: PerAtom, mobile_types: list[int],
                      max_msd_A2: float | None = None) -> ColorCodingModifier:
     """Colour the mobile ions by their MSD (Viridis, 0 to ``max_msd_A2``, default the largest)."""
     pipeline.modifiers.append(ComputePropertyModifier(output_property=MSD_PROPERTY,
                                                       expressions=[msd_expression(per_atom)]))
-    pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_labels)))
+    pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_types)))
     top = float(max_msd_A2 if max_msd_A2 is not None else max(per_atom.msd_A2.max(), 1e-6))
     mod = ColorCodingModifier(property=MSD_PROPERTY, start_value=0.0, end_value=top, only_selected=True,
                               gradient=ColorCodingModifier.Viridis(), auto_adjust_range=False)

@@ -96,15 +96,13 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
         For a bad threshold, ion id, anion id, or types that cannot be named.
     """
     opts.validate()
-    # multiple_frames: without it, an import after a render in the same process sees one frame (ovito 3.15)
-    pipeline = import_file(str(files.dump), multiple_frames=True)
+    pipeline = open_dump(files.dump)
     types = files.types or vtypes.types_from_elements(pipeline)
     vtypes.apply_types(pipeline, types)
     if opts.what == "structure":
         _element_colors(pipeline, types)
     scene = Scene([pipeline], types, pipeline.source.num_frames)
     mobile_types = vtypes.type_numbers(types, MOBILE_ELEMENT, None)
-    mobile_labels = vtypes.labels(types, mobile_types) if mobile_types else set()
     if opts.what == "hops":
         ids = _hop_ids(files, pipeline, opts, mobile_types)
         trajectories.add_lines(pipeline, ids, style.HOP_LINE_COLOR, opts.line_frames)
@@ -120,7 +118,7 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
     if opts.what in ("anions", "density") and opts.polyhedra:
         anions.add_polyhedra(pipeline, types)
     if opts.what == "active":
-        _color_mobile(files, pipeline, opts, mobile_types, mobile_labels, scene)
+        _color_mobile(files, pipeline, opts, mobile_types, scene)
     if opts.what == "density":
         if files.density is None:
             files.require_analysis("density")
@@ -129,10 +127,16 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
         grid, info, threshold = density_pipeline(files.density, opts.threshold_per_A3)
         scene.pipelines.append(grid)
         scene.notes.update(threshold_per_A3=threshold, density_range_per_A3=(info.min_per_A3, info.max_per_A3))
-        if mobile_labels:  # the density shows where the ions go; their spheres would hide it
-            pipeline.modifiers.append(SelectTypeModifier(types=mobile_labels))
+        if mobile_types:  # the density shows where the ions go; their spheres would hide it
+            pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_types)))
             pipeline.modifiers.append(DeleteSelectedModifier())
     return scene
+
+
+def open_dump(dump) -> Pipeline:
+    """Import a dump with all its frames."""
+    # multiple_frames: without it, an import after a render in the same process sees one frame (ovito 3.15)
+    return import_file(str(dump), multiple_frames=True)
 
 
 def _element_colors(pipeline: Pipeline, types: dict[int, AtomType]) -> None:
@@ -151,12 +155,12 @@ def mobile_per_atom(files: RunFiles, pipeline: Pipeline, mobile_types: list[int]
     return per_atom.from_summary(summary, ids)
 
 
-def _color_mobile(files, pipeline, opts, mobile_types, mobile_labels, scene) -> None:
+def _color_mobile(files, pipeline, opts, mobile_types, scene) -> None:
     values = mobile_per_atom(files, pipeline, mobile_types, "active")
     if opts.color_by == "msd":
-        mobile.add_msd_coloring(pipeline, values, mobile_labels)
+        mobile.add_msd_coloring(pipeline, values, mobile_types)
     else:
-        mobile.add_active_coloring(pipeline, values, mobile_labels)
+        mobile.add_active_coloring(pipeline, values, mobile_types)
     scene.notes.update(active_ids=[int(i) for i in values.active_ids], n_mobile=int(values.ids.size))
 
 

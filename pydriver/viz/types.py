@@ -1,17 +1,17 @@
-"""Name and style the particle types of an imported dump or data file.
+"""Name and style the particle types of an imported dump.
 
 OVITO names the types of a dump from its ``element`` column (``Na``, ``B``, ``H``: the two B types
-of BH4 and B12H12 both become ``B``) and leaves them unnamed without it. We name every type with its
-LAMMPS label (``B_BH4``, ``H_B12H12``, ...) and set radius and colour from
-:mod:`pydriver.viz.style`. The edits go into the pipeline's source data, so they hold for every
-frame and are stored in an ``.ovito`` session state.
+of BH4 and B12H12 both become ``B``; the file's names win over edits, even with the column mapped
+away) and leaves them unnamed without it. Unnamed types get their LAMMPS label (``B_BH4``,
+``H_B12H12``, ...); every type gets radius and colour from :mod:`pydriver.viz.style`, by type
+number, so BH4 and B12H12 differ either way. The edits go into the pipeline's source data: they hold
+for every frame and are stored in an ``.ovito`` session state. Modifiers refer to types by number.
 """
 
 from __future__ import annotations
 
 import logging
 
-import numpy as np
 from ase.data import atomic_masses, atomic_numbers
 from ovito.pipeline import Pipeline
 
@@ -72,12 +72,14 @@ def apply_types(pipeline: Pipeline, types: dict[int, AtomType]) -> None:
         raise ValueError(f"dump atom types {unknown} not in the type map {sorted(types)}")
     for ptype in ptypes.types_:
         info = types[ptype.id]
-        ptype.name = info.label
+        if not ptype.name:  # a name from the dump's element column stays (OVITO would restore it)
+            ptype.name = info.label
         radius, color = style.type_style(info.element, info.anion)
         if radius is None:  # an element we have no style for: OVITO's table by element name
+            name = ptype.name
             ptype.name = info.element
             ptype.load_defaults()
-            ptype.name = info.label
+            ptype.name = name
         else:
             ptype.radius = radius
             ptype.color = color
@@ -89,6 +91,3 @@ def type_numbers(types: dict[int, AtomType], element: str | None = None, anion: 
             if (element is None or t.element == element) and (anion == "any" or t.anion == anion)]
 
 
-def labels(types: dict[int, AtomType], numbers) -> set[str]:
-    """Type labels of the given type numbers (what OVITO's type selection takes)."""
-    return {types[int(n)].label for n in np.atleast_1d(numbers)}
