@@ -63,14 +63,16 @@ class CLICommand:
         parser.add_argument("--no-polyhedra", action="store_true", help="anions as bonds only")
         parser.add_argument("--types", help="type map for a dump without run.json or element column, "
                                             "e.g. '1:Na 2:B_BH4 3:H_BH4'")
-        parser.add_argument("--session", metavar="OUT.ovito", help="also write an OVITO session state")
+        parser.add_argument("--session", metavar="OUT.ovito", nargs="?", const="",
+                            help="also write an OVITO session state for the desktop app "
+                                 "(default RUN_DIR/pipeline.ovito)")
 
     @staticmethod
     def run(args) -> int:
         """Build the pipelines and write the requested outputs; exit code 0 on success."""
         from pydriver.cli.main import CLIError
 
-        if not (args.output or args.movie or args.session):
+        if not (args.output or args.movie or args.session is not None):
             raise CLIError("nothing to write: give -o OUT.png, --movie OUT.mp4 or --session OUT.ovito")
         try:
             from pydriver.viz import render, session
@@ -97,8 +99,8 @@ class CLICommand:
                 render.render_image(scene, args.output, size, args.frame)
             if args.movie:
                 render.render_movie(scene, args.movie, movie_frames, size, args.fps)
-            if args.session:
-                session.write_session(scene, args.session)
+            if args.session is not None:
+                session.write_session(scene, args.session or session.default_path(files.dump.parent))
         except RuntimeError as exc:  # OVITO reports pipeline and renderer failures as RuntimeError
             raise CLIError(str(exc).strip().splitlines()[0]) from exc
         return 0

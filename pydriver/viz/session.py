@@ -13,9 +13,15 @@ from pathlib import Path
 
 import ovito
 
+from pydriver.rundir import OVITO_SESSION_FILE
 from pydriver.viz.scene import Scene
 
 log = logging.getLogger(__name__)
+
+
+def default_path(run_dir: str | Path) -> Path:
+    """Where ``--session`` without a file name writes: ``RUN_DIR/pipeline.ovito``."""
+    return Path(run_dir) / OVITO_SESSION_FILE
 
 
 def write_session(scene: Scene, path: str | Path) -> Path:

@@ -17,6 +17,7 @@ from ovito.pipeline import Pipeline
 
 from pydriver.structures.atom_types import AtomType
 from pydriver.viz import style
+from pydriver.viz.anions import cluster_formulas
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ def types_from_elements(pipeline: Pipeline) -> dict[int, AtomType]:
     ValueError
         If the dump names no elements (no ``element`` column): then ``--types`` is needed.
     """
-    from pydriver.viz.anions import cluster_formulas  # noqa: PLC0415 (anions imports this module)
-
     named = source_types(pipeline)
     if not all(named.values()):
         raise ValueError("the dump has no element column and no run.json beside it; "

@@ -16,13 +16,11 @@ import subprocess
 import numpy as np
 import pytest
 
-pytest.importorskip("ovito", reason="the viz extra (ovito) is installed by setup.sh")
-
-from pydriver.analysis.density import write_chgcar  # noqa: E402
-from pydriver.analysis.synthetic import write_lammps_dump  # noqa: E402
-from pydriver.rundir import DUMP_FILE, PER_ATOM_FILE, RunManifest  # noqa: E402
-from pydriver.structures.atom_types import AtomType  # noqa: E402
-from pydriver.viz.per_atom import PerAtom, write_per_atom_csv  # noqa: E402
+from pydriver.analysis.density import write_chgcar
+from pydriver.analysis.synthetic import write_lammps_dump
+from pydriver.rundir import DUMP_FILE, PER_ATOM_FILE, RunManifest
+from pydriver.structures.atom_types import AtomType
+from pydriver.viz.per_atom import PerAtom, write_per_atom_csv
 
 EDGE_A = 14.0
 N_FRAMES = 11
