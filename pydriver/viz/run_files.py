@@ -8,7 +8,6 @@ types are then named from its ``element`` column or from a ``--types`` map.
 
 from __future__ import annotations
 
-import gzip
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,22 +85,6 @@ def locate(path: str | Path, type_map: dict[int, AtomType] | None = None) -> Run
     data_file = folder / DATA_FILE if (folder / DATA_FILE).is_file() else None
     per_atom = folder / PER_ATOM_FILE if (folder / PER_ATOM_FILE).is_file() else None
     return RunFiles(dump, run_dir, types, analysis, _density(folder, analysis), per_atom, data_file)
-
-
-def dump_columns(path: str | Path) -> list[str]:
-    """Column names of a LAMMPS text dump (``ITEM: ATOMS id type ...`` of its first frame; ``.gz`` too).
-
-    Raises
-    ------
-    ValueError
-        If the file has no ``ITEM: ATOMS`` line in its first frame.
-    """
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt") as handle:
-        for _, line in zip(range(64), handle):
-            if line.startswith("ITEM: ATOMS"):
-                return line.split()[2:]
-    raise ValueError(f"{path}: not a LAMMPS text dump (no 'ITEM: ATOMS' line)")
 
 
 def _manifest(folder: Path) -> RunManifest | None:

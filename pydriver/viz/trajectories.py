@@ -70,5 +70,6 @@ def anion_h_ids(pipeline: Pipeline, h_type_numbers: list[int], mol_id: int | Non
             raise ValueError("no anion H atoms in the dump")
         mol_id = int(candidates[0])
     if mol_id not in candidates:
-        raise ValueError(f"--anion {mol_id}: no anion with that molecule id; have {candidates.min()}..{candidates.max()}")
+        raise ValueError(f"--anion {mol_id}: no anion with that molecule id; "
+                         f"have {candidates.min()}..{candidates.max()}")
     return mol_id, np.sort(np.asarray(data.particles.identifiers)[is_h & (mol == mol_id)])
