@@ -64,3 +64,24 @@ def test_element_column_dump_gets_labels_without_run_json(real_run, tmp_path, ad
     data = scene.structure.compute(0)
     assert data.attributes["ClusterAnalysis.cluster_count"] == 8
     _check_types(data, ELEMENTS)  # OVITO keeps the element column's names; radius and colour are ours
+
+
+def test_ovito_alone_misreads_our_type_labels(real_run):
+    """Why pydriver.viz styles the types itself: OVITO's own reading of data.lmp's labels (ovito 3.15)."""
+    from ovito.io import import_file
+
+    data = import_file(str(real_run / "data.lmp"), atom_style="full").compute()
+    radius = {t.name: t.radius for t in data.particles.particle_types.types}
+    assert radius["B_B12H12"] == 0.0 and radius["H_B12H12"] == 0.0  # not mapped to an element
+    assert radius["B_BH4"] > radius["Na"]  # mapped to B, whose default radius exceeds Na's
+
+
+def test_real_run_renders(real_run, tmp_path):
+    from PIL import Image
+
+    from pydriver.viz.render import render_image
+
+    scene = build_scene(locate(real_run), SceneOptions(what="anions"))
+    rgb = np.asarray(Image.open(render_image(scene, tmp_path / "a.png", (200, 150), frame=scene.n_frames - 1)))
+    drawn = np.mean(rgb[..., :3].sum(axis=2) < 3 * 250)
+    assert 0.1 < drawn < 0.9
