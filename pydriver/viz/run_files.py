@@ -83,12 +83,20 @@ def locate(path: str | Path, type_map: dict[int, AtomType] | None = None) -> Run
     types = type_map or (manifest.types_by_number if manifest else None)
     analysis = AnalysisSummary.read(folder) if (folder / ANALYSIS_FILE).is_file() else None
     data_file = folder / DATA_FILE if (folder / DATA_FILE).is_file() else None
-    per_atom = folder / PER_ATOM_FILE if (folder / PER_ATOM_FILE).is_file() else None
-    return RunFiles(dump, run_dir, types, analysis, _density(folder, analysis), per_atom, data_file)
+    return RunFiles(dump, run_dir, types, analysis, _density(folder, analysis), _per_atom(folder, analysis), data_file)
 
 
 def _manifest(folder: Path) -> RunManifest | None:
     return RunManifest.read(folder) if (folder / MANIFEST_FILE).is_file() else None
+
+
+def _per_atom(folder: Path, analysis: AnalysisSummary | None) -> Path | None:
+    """The per-atom table: the file ``analysis.json`` lists under a ``per_atom*`` key, else PER_ATOM_FILE."""
+    listed = [name for key, name in (analysis.files if analysis else {}).items() if key.startswith("per_atom")]
+    for name in [*listed, PER_ATOM_FILE]:
+        if (folder / name).is_file():
+            return folder / name
+    return None
 
 
 def _density(folder: Path, analysis: AnalysisSummary | None) -> Path | None:

@@ -93,3 +93,22 @@ def test_errors_are_one_line(tmp_path, synthetic_run):
         locate(tmp_path)
     with pytest.raises(ValueError, match="--ions \\[9\\]"):
         build_scene(locate(synthetic_run), SceneOptions(what="hops", ion_ids=[9]))
+
+
+def test_active_from_analysis_json_without_per_atom_table(tmp_path):
+    """Today's analysis.json (per-ion MSD in Na id order) serves when per_atom.csv is absent."""
+    import json
+
+    from pydriver.rundir import ANALYSIS_FILE, AnalysisSummary
+
+    run = write_synthetic_run(tmp_path / "run", with_analysis_files=False)
+    summary = AnalysisSummary("test", run={}, parameters={}, transport={},
+                              active={"ion_msd_at_lag_A2": [30.0, 25.0, 3.0, 0.5], "active_threshold_A2": 21.0})
+    (run / ANALYSIS_FILE).write_text(json.dumps(summary.to_dict()))
+    files = locate(run)
+    assert files.per_atom is None and files.analysis is not None
+    scene = build_scene(files, SceneOptions(what="active"))
+    assert scene.notes["active_ids"] == list(HOPPERS)
+    colors = _colors_by_id(scene.structure.compute(0))
+    assert colors[1] == pytest.approx(style.ACTIVE_COLOR, abs=1e-4)
+    assert colors[4] == pytest.approx(style.INACTIVE_COLOR, abs=1e-4)
