@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import ovito
+from ovito.modifiers import GenerateTrajectoryLinesModifier
 from ovito.vis import TachyonRenderer, Viewport
 
 from pydriver.viz import style
@@ -79,12 +80,21 @@ def render_movie(scene: Scene, path: str | Path, frames: tuple[int, int], size: 
     check_request(scene.n_frames, frames[0], path, frames)
     first, last = frames
     path.parent.mkdir(parents=True, exist_ok=True)
+    _lines_grow_with_time(scene)
     start = time.perf_counter()
     viewport = _viewport(scene, size)
     _run(lambda: viewport.render_anim(filename=str(path), size=size, background=style.BACKGROUND, fps=fps,
                                       range=(first, last), renderer=renderer()))
     log.info("rendered %s (%d frames) in %.1f s", path, last - first + 1, time.perf_counter() - start)
     return path
+
+
+def _lines_grow_with_time(scene: Scene) -> None:
+    """In a movie, trajectory lines are drawn up to the current frame (stills show them whole)."""
+    for pipeline in scene.pipelines:
+        for mod in pipeline.modifiers:
+            if isinstance(mod, GenerateTrajectoryLinesModifier):
+                mod.vis.upto_current_time = True
 
 
 def check_request(n_frames: int, frame: int = 0, movie: str | Path | None = None,
