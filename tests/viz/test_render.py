@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -71,8 +75,6 @@ def test_active_render_shows_active_and_inactive_colours(renders):
 
 
 def test_cli_renders_png_movie_and_session(synthetic_run, tmp_path):
-    import ovito
-
     png, gif, state = tmp_path / "hops.png", tmp_path / "hops.gif", tmp_path / "hops.ovito"
     code = main(["-q", "render", str(synthetic_run), "--what", "hops", "-o", str(png), "--size", "160", "120",
                  "--movie", str(gif), "--frames", "0:3", "--session", str(state)])
@@ -80,10 +82,14 @@ def test_cli_renders_png_movie_and_session(synthetic_run, tmp_path):
     assert _pixels(png).shape == (120, 160, 3)
     with Image.open(gif) as movie:
         assert movie.n_frames == 4
-    ovito.scene.load(str(state))  # the session state opens again with its pipeline and modifiers
-    assert len(ovito.scene.pipelines) == 1
-    names = [type(m).__name__ for m in ovito.scene.pipelines[0].modifiers]
-    assert "GenerateTrajectoryLinesModifier" in names and "PythonModifier" not in names
+    # the session state opens again, in a fresh process as in the desktop app (scene.load would also
+    # leave this process without an active scene for later renders)
+    code = ("import ovito; ovito.scene.load(%r); "
+            "print([[type(m).__name__ for m in p.modifiers] for p in ovito.scene.pipelines])" % str(state))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    pipelines = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    assert len(pipelines) == 1
+    assert "GenerateTrajectoryLinesModifier" in pipelines[0] and "PythonModifier" not in pipelines[0]
 
 
 @pytest.mark.parametrize("args, message", [
