@@ -120,3 +120,14 @@ def test_cli_modes_match_the_library():
     from pydriver.cli import render as cli_render
 
     assert cli_render.MODES == MODES
+
+
+def test_cli_bare_dump_needs_types(synthetic_run, tmp_path, capsys):
+    dump = tmp_path / "alone.lammpstrj"
+    dump.write_text((synthetic_run / "dump.lammpstrj").read_text())
+    assert main(["render", str(dump), "--what", "anions", "-o", str(tmp_path / "a.png")]) == 2
+    assert "no element column and no run.json" in capsys.readouterr().err
+    types = "1:Na 2:B_BH4 3:H_BH4 4:B_B12H12 5:H_B12H12"
+    assert main(["-q", "render", str(dump), "--what", "anions", "--types", types, "-o", str(tmp_path / "a.png"),
+                 "--size", "120", "90"]) == 0
+    assert _pixels(tmp_path / "a.png").shape == (90, 120, 3)
