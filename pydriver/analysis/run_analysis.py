@@ -17,7 +17,7 @@ from pydriver.analysis.dump_reader import Trajectory, read_lammps_dump
 from pydriver.analysis.options import AnalysisOptions
 from pydriver.analysis.run_inputs import (RunMetadata, find_dump, read_data_mol_ids, resolve_metadata,
                                           thermo_means)
-from pydriver.analysis.run_output import json_default, summarise, write_outputs
+from pydriver.analysis.run_output import json_ready, summarise, write_outputs
 from pydriver.analysis.transport import DiffusionAnalysis
 from pydriver.rundir import ANALYSIS_FILE, DATA_FILE, LOG_FILE
 
@@ -51,7 +51,8 @@ def _molecules(traj: Trajectory, run_dir: Path, atoms: dict, mobile: np.ndarray,
             mol_ids = np.array([from_data[int(i)] for i in traj.ids])
     anion = np.where(atoms["anion"] == "", None, atoms["anion"])
     if mol_ids is not None and np.any(mol_ids > 0):
-        return molecules.from_mol_ids(mol_ids, atoms["elements"], anion, exclude=mobile)
+        return molecules.from_mol_ids(mol_ids, atoms["elements"], anion, exclude=mobile,
+                                      bond_cutoff_A=opts.bond_cutoff_A)
     log.warning("no molecule ids: anions detected as bond clusters (cutoff %.2f A) in the first frame",
                 opts.bond_cutoff_A)
     candidates = np.setdiff1d(np.arange(traj.n_atoms), mobile)
@@ -129,6 +130,6 @@ def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: flo
     summary = summarise(results, traj, meta, opts, dump, thermo_means(run_dir / LOG_FILE))
     if write:
         summary["files"] = write_outputs(run_dir, results, traj, summary, opts)
-        (run_dir / ANALYSIS_FILE).write_text(json.dumps(summary, indent=2, default=json_default))
+        (run_dir / ANALYSIS_FILE).write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False))
         log.info("wrote %s", run_dir / ANALYSIS_FILE)
     return summary

@@ -117,13 +117,23 @@ def _flat_scalars(summary: dict, prefix: str = "") -> dict:
     return out
 
 
-def json_default(obj):
-    """``json.dumps`` hook: numpy scalars and arrays as Python numbers and lists."""
-    if isinstance(obj, np.generic):
-        return obj.item()
+def json_ready(obj):
+    """Copy of ``obj`` for strict JSON: numpy values as Python ones, NaN and inf as ``None``.
+
+    An undefined number is never written as a number: its reason is recorded next to it (the
+    ``undefined`` maps of ``analysis.json``), and strict JSON readers (jq, JavaScript) cannot parse NaN.
+    """
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj)}")
+        return json_ready(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def write_csv(path: Path, columns: dict) -> Path:

@@ -21,6 +21,8 @@ DEFAULT_FIT_FRACTION = (0.1, 0.5)  # fit window as fractions of the production r
 DEFAULT_N_BLOCKS = 5
 MIN_FIT_POINTS = 3
 UNCERTAINTY_METHODS = ("kinisi", "block")
+UNDEFINED_KINISI_REASON = ("MSD slope <= 0 in the fit window: the correlated-MSD (kinisi-style) model needs a "
+                           "positive slope; use --uncertainty block")
 
 
 @dataclass
@@ -197,8 +199,26 @@ class DiffusionAnalysis:
         def sigma(d):
             return nernst_einstein_conductivity_mS_cm(d, n_mobile, volume, self.temperature_K, self.charge)
 
-        haven = d_cm2_s / dq_cm2_s if dq_cm2_s > 0 else float("inf")
-        haven_std = abs(haven) * float(np.hypot(d_std / d_cm2_s, dq_std / dq_cm2_s)) if dq_cm2_s > 0 else None
+        undefined = {}
+        if dq_cm2_s > 0:
+            haven = d_cm2_s / dq_cm2_s
+            haven_std = abs(haven) * float(np.hypot(d_std / d_cm2_s, dq_std / dq_cm2_s))
+        else:
+            haven = haven_std = float("nan")
+            undefined["haven_ratio"] = (f"charge diffusivity {dq_cm2_s:.3g} cm^2/s <= 0 in the fit window: "
+                                        "no net charge transport, Haven ratio undefined")
+        for name, value in (("diffusivity_kinisi_std_cm2_s", blocks["diffusivity_kinisi"]),
+                            ("charge_diffusivity_kinisi_std_cm2_s", blocks["charge_kinisi"])):
+            if not np.isfinite(value):
+                undefined[name] = UNDEFINED_KINISI_REASON
+        if use_kinisi and not np.isfinite(d_std):
+            for name in ("diffusivity_std_cm2_s", "conductivity_std_mS_cm"):
+                undefined[name] = UNDEFINED_KINISI_REASON
+        if use_kinisi and not np.isfinite(dq_std):
+            for name in ("charge_diffusivity_std_cm2_s", "charge_conductivity_std_mS_cm"):
+                undefined[name] = UNDEFINED_KINISI_REASON
+        if "haven_ratio" not in undefined and not np.isfinite(haven_std):
+            undefined["haven_ratio_std"] = "uncertainty of the tracer or charge diffusivity undefined (see above)"
         return {
             "diffusing_element": self.diffusing_element, "n_mobile": n_mobile,
             "temperature_K": self.temperature_K, "mean_volume_A3": volume,
@@ -217,4 +237,5 @@ class DiffusionAnalysis:
             "charge_diffusivity_kinisi_std_cm2_s": blocks["charge_kinisi"],
             "charge_conductivity_mS_cm": sigma(dq_cm2_s), "charge_conductivity_std_mS_cm": sigma(dq_std),
             "haven_ratio": haven, "haven_ratio_std": haven_std,
+            "undefined": undefined,
         }
