@@ -10,7 +10,7 @@ import numpy as np
 
 from pydriver import __version__
 from pydriver.analysis import density, plots
-from pydriver.analysis.dump_reader import Trajectory
+from pydriver.analysis.trajectory import Trajectory
 from pydriver.analysis.options import AnalysisOptions
 from pydriver.analysis.run_inputs import RunMetadata
 from pydriver.rundir import AnalysisSummary
