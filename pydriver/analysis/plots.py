@@ -24,8 +24,13 @@ def pyplot():
 
 
 def plot_msd(path, lag_time_ps, msd_by_label: dict, fit_start_ps: float, fit_end_ps: float,
-             diffusivity_cm2_s: float | None = None, mobile_label: str = "Na") -> Path:
-    """MSD vs lag time for every species with the fit window shaded and the fitted line."""
+             diffusivity_cm2_s: float | None = None, mobile_label: str = "Na", title: str | None = None,
+             flag: str | None = None) -> Path:
+    """MSD vs lag time for every species with the fit window shaded and the fitted line.
+
+    ``title``: the run (structure, T, mass factors); ``flag``: a warning written on the plot (e.g.
+    not diffusive).
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     for label, msd in msd_by_label.items():
@@ -40,7 +45,11 @@ def plot_msd(path, lag_time_ps, msd_by_label: dict, fit_start_ps: float, fit_end
         ax.plot(t, slope * t + offset, "k--", label=f"6Dt, D={diffusivity_cm2_s:.2e} cm$^2$/s")
     ax.set_xlabel("lag time (ps)")
     ax.set_ylabel(r"MSD ($\AA^2$)")
-    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    if flag:
+        ax.text(0.02, 0.97, flag, transform=ax.transAxes, va="top", fontsize=8, color="tab:red")
+    ax.legend(fontsize=7, loc="best")
     return save_figure(fig, path, plt)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from pydriver.analysis.diffusion import (A3_TO_CM3, diffusivity_from_msd, diffusivity_std_correlated,
                                         nernst_einstein_conductivity_mS_cm)
+from pydriver.analysis.dump_reader import read_lammps_dump
 from pydriver.analysis.msd import MSD_ORIGINS, collective_msd, framework_drift, per_atom_msd
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,13 @@ class DiffusionAnalysis:
         if self.mobile_index.size == 0:
             raise ValueError(f"no atoms of diffusing_element={diffusing_element!r}; elements present "
                              f"{sorted(set(self.elements))}")
+        if self.time_ps.size < 2 * MIN_FIT_POINTS:
+            raise ValueError(f"need >= {2 * MIN_FIT_POINTS} frames, got {self.time_ps.size}")
         steps = np.diff(self.time_ps)
-        if self.time_ps.size < 2 * MIN_FIT_POINTS or not np.allclose(steps, steps[0], rtol=1e-6):
-            raise ValueError(f"need >= {2 * MIN_FIT_POINTS} evenly spaced frames, got {self.time_ps.size}")
+        uneven = np.flatnonzero(~np.isclose(steps, steps[0], rtol=1e-6))
+        if uneven.size:
+            pairs = ", ".join(f"{self.time_ps[i]:g} -> {self.time_ps[i + 1]:g} ps" for i in uneven[:5])
+            raise ValueError(f"frames must be evenly spaced ({steps[0]:g} ps apart at the start); uneven at {pairs}")
         self.dt_frame_ps = float(steps[0])
         self.duration_ps = float(self.time_ps[-1] - self.time_ps[0])
         self.window = resolve_fit_window(self.duration_ps, fit_start_ps, fit_end_ps, fit_fraction)
@@ -120,8 +125,6 @@ class DiffusionAnalysis:
 
         ``dt_ps`` is the MD time step; frame times are ``(step - production_start_step) * dt_ps``.
         """
-        from pydriver.analysis.dump_reader import read_lammps_dump
-
         traj = read_lammps_dump(path)
         missing = sorted(set(traj.types.tolist()) - set(type_elements))
         if missing:
