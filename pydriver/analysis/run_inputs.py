@@ -38,7 +38,7 @@ class RunMetadata:
 
 def element_mass_amu(element: str) -> float:
     """Standard atomic mass of ``element`` (pymatgen), amu."""
-    from pymatgen.core import Element
+    from pymatgen.core import Element  # heavy import (~1 s), only when a type map names elements
 
     try:
         return float(Element(element).atomic_mass)

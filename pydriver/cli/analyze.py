@@ -51,9 +51,9 @@ def _add_transport_options(parser, d: AnalysisOptions) -> None:
     parser.add_argument("--species", default=d.diffusing_element, help="diffusing element (default %(default)s)")
     parser.add_argument("--charge", type=float, default=d.charge, help="its charge in e (default %(default)s)")
     parser.add_argument("--fit-start", type=float, metavar="PS",
-                        help=f"fit window start, ps (default {d.fit_fraction[0]:.0%} of the run)")
+                        help=f"fit window start, ps (default {100 * d.fit_fraction[0]:g}%% of the run)")
     parser.add_argument("--fit-end", type=float, metavar="PS",
-                        help=f"fit window end, ps (default {d.fit_fraction[1]:.0%} of the run)")
+                        help=f"fit window end, ps (default {100 * d.fit_fraction[1]:g}%% of the run)")
     parser.add_argument("--origins", choices=("all", "first"), default=d.origins,
                         help="MSD time origins: all (FFT) or first (pymatgen smoothed=False); default %(default)s")
     parser.add_argument("--no-drift-correction", action="store_true", help="keep the framework drift")
@@ -72,7 +72,7 @@ def _add_other_options(parser, d: AnalysisOptions) -> None:
     parser.add_argument("--active-threshold", type=float, default=d.active_threshold_A2, metavar="A2",
                         help="active-ion MSD threshold, A^2 (default %(default)s)")
     parser.add_argument("--active-lag", type=float, metavar="PS",
-                        help=f"active-ion lag in ps (default {d.active_lag_fraction:.0%} of the run)")
+                        help=f"active-ion lag in ps (default {100 * d.active_lag_fraction:g}%% of the run)")
     parser.add_argument("--cn-cutoff", action="append", metavar="KIND=A",
                         help="Na-anion centre cutoff per anion kind (default "
                              + ", ".join(f"{k}={v}" for k, v in d.cn_cutoff_A.items()) + ")")

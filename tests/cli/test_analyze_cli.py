@@ -101,3 +101,15 @@ def test_report_recovers_activation_energy(tmp_path, main):
 def test_report_without_analyses_is_an_error(tmp_path, main, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "analysis.json" in capsys.readouterr().err
+
+
+def test_analyze_help_shows_defaults_from_the_library_and_dt_ps(main, capsys):
+    from pydriver.analysis.active import DEFAULT_ACTIVE_THRESHOLD_A2
+    from pydriver.analysis.diagnostics import DEFAULT_MIN_MSD_A2
+
+    with pytest.raises(SystemExit):
+        main(["analyze", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--dt-ps PS MD time step in ps" in text and "--timestep" not in text  # old name still parses
+    assert f"active-ion MSD threshold, A^2 (default {DEFAULT_ACTIVE_THRESHOLD_A2})" in text
+    assert f"run, A^2 (default {DEFAULT_MIN_MSD_A2})" in text and "(default 10% of the run)" in text
