@@ -113,3 +113,13 @@ def test_analyze_help_shows_defaults_from_the_library_and_dt_ps(main, capsys):
     assert "--dt-ps PS MD time step in ps" in text and "--timestep" not in text  # old name still parses
     assert f"active-ion MSD threshold, A^2 (default {DEFAULT_ACTIVE_THRESHOLD_A2})" in text
     assert f"run, A^2 (default {DEFAULT_MIN_MSD_A2})" in text and "(default 10% of the run)" in text
+
+
+def test_a_keyerror_is_a_bug_not_a_user_error(tmp_path, main, monkeypatch):
+    import pydriver.cli.analyze as analyze_cli
+
+    def broken(*args, **kwargs):
+        raise KeyError("internal")
+    monkeypatch.setattr(analyze_cli, "analyze_paths", broken)
+    with pytest.raises(KeyError):
+        main(["analyze", str(tmp_path)])
