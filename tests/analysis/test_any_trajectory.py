@@ -109,7 +109,9 @@ def test_no_framework_atoms(tmp_path, main):
     assert main(["analyze", str(path), *whole_run()]) == 0
     res = json.loads((tmp_path / "analysis.json").read_text())
     assert res["anions"] == {"source": "none", "counts": {}} and res["rotation"] == {}
-    assert res["transport"]["diffusivity_cm2_s"] > 0
+    tr = res["transport"]
+    assert abs(tr["diffusivity_cm2_s"] - 3e-5) < 3 * tr["diffusivity_std_cm2_s"]  # the walk's D
+    assert res["diagnostics"]["loglog_slope"] == pytest.approx(1.0, abs=0.2)
 
 
 def test_uneven_frames_error_names_steps_or_longest_part(tmp_path, main, capsys, caplog):
