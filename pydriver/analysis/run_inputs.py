@@ -221,5 +221,6 @@ def production_thermo(path: Path, production_start_step: int | None = None) -> d
         if values.size:
             unit = key.rsplit("_", 1)[1]
             out[key] = float(values.mean())
-            out[key.replace(f"_{unit}", f"_std_{unit}")] = float(values.std(ddof=1)) if values.size > 1 else float("nan")
+            std = float(values.std(ddof=1)) if values.size > 1 else float("nan")  # one row: undefined
+            out[key.replace(f"_{unit}", f"_std_{unit}")] = std
     return out

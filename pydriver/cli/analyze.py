@@ -57,7 +57,8 @@ def _add_transport_options(parser, d: AnalysisOptions) -> None:
     parser.add_argument("--origins", choices=("all", "first"), default=d.origins,
                         help="MSD time origins: all (FFT) or first (pymatgen smoothed=False); default %(default)s")
     parser.add_argument("--no-drift-correction", action="store_true", help="keep the framework drift")
-    parser.add_argument("--blocks", type=int, default=d.n_blocks, help="blocks for block averaging (default %(default)s)")
+    parser.add_argument("--blocks", type=int, default=d.n_blocks,
+                        help="blocks for block averaging (default %(default)s)")
     parser.add_argument("--uncertainty", choices=("kinisi", "block"), default=d.uncertainty,
                         help="which D uncertainty is reported as diffusivity_std_cm2_s (default %(default)s)")
     crit = DiffusiveCriteria()

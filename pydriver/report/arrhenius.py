@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 
+from pathlib import Path
+
 import numpy as np
 
 from pydriver.analysis.diffusion import extrapolate_arrhenius, fit_arrhenius
@@ -29,7 +31,7 @@ QUANTITY = {"sigma_T": ("conductivity_mS_cm", "conductivity_std_mS_cm", "mS/cm")
 def _point(row: dict, mode: str) -> dict:
     key, err_key, _ = QUANTITY[mode]
     value, error = row.get(key), row.get(err_key)
-    name = f"{row['run_dir']} ({row['temperature_K']:g} K)"
+    name = f"{Path(row['run_dir']).name} ({row['temperature_K']:g} K)"
     reason = None
     if not row.get("diffusive", True):
         reason = f"not diffusive: {row.get('not_diffusive_reason')}"

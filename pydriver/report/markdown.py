@@ -39,6 +39,11 @@ def _runs_table(rows: list[dict]) -> list[str]:
             f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'])} | "
             f"{_pm(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'])} | "
             f"{_pm(r['haven_ratio'], r['haven_ratio_std'])} | {diffusive} | {_num(r['active_fraction'], '.2f')} |")
+    hot = [r for r in rows if r.get("temperature_warning")]
+    if hot:
+        lines += ["", "Temperature warnings:", ""]
+        lines += [f"- {r['structure']}, {r['mass_factors']}, {r['temperature_K']:g} K: {r['temperature_warning']}"
+                  for r in hot]
     reasons = [(r, k, why) for r in rows for k, why in r.get("undefined", {}).items()]
     if reasons:
         lines += ["", "Undefined values:", ""] + [f"- {r['structure']}, {r['mass_factors']}, {r['temperature_K']:g} K, "

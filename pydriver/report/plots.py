@@ -50,8 +50,8 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     for (label, g), color, marker in zip(groups.items(), itertools.cycle(colors), itertools.cycle(MARKERS)):
         fit = g.get("fit")
         _group_points(ax, g, color, marker)
-        if fit is None:
-            ax.plot([], [], marker, color=color, label=f"{label} (no fit: {g.get('fit_reason')})")
+        if fit is None:  # a text-only legend entry
+            ax.plot([], [], " ", label=f"{label}: no fit ({g.get('fit_reason')})")
             continue
         t_fit = np.array([p["temperature_K"] for p in g["points"] if p["included"]])
         tt = np.linspace(min(t_fit.min(), 300.0), t_fit.max(), 100)
@@ -64,13 +64,14 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
                     color=color, markerfacecolor="white", capsize=3, zorder=4,
                     label=f"300 K ({word}): {ext['value']:.2g} [{ext['ci95_low']:.2g}, {ext['ci95_high']:.2g}] "
                           f"{g['unit']}, 95% CI")
-    ax.axvline(1000.0 / 300.0, color="0.6", ls=":", lw=1)  # 300 K, labelled on the top axis
+    if any(g.get("fit") for g in groups.values()):
+        ax.axvline(1000.0 / 300.0, color="0.6", ls=":", lw=1)  # 300 K, labelled on the top axis
     ax.set_yscale("log")
     ax.set_xlabel("1000 / T (1/K)")
     ax.set_ylabel(Y_LABELS[mode])
     top = ax.secondary_xaxis("top", functions=(_inverse_thousand, _inverse_thousand))
     top.set_xlabel("T (K)")
-    ax.legend(fontsize=6, loc="lower left")
+    ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
     return fig
 

@@ -78,4 +78,5 @@ def run_row(path: Path) -> dict:
         row[f"rotation_{kind}_rad_ps"] = rot["rotation_rate_rad_ps"]
         row[f"rotation_{kind}_std_rad_ps"] = rot["rotation_rate_std_rad_ps"]
     row["undefined"] = dict(tr.get("undefined") or {})
+    row["temperature_warning"] = next((w for w in summary.warnings if "measured mean temperature" in w), None)
     return row

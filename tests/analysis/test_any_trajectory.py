@@ -104,7 +104,8 @@ def test_xdatcar_and_extxyz_give_the_dump_result(tmp_path, main):
 
 def test_no_framework_atoms(tmp_path, main):
     pos, elements = frames(seed=2, with_framework=False)
-    path = write_lammps_dump(tmp_path / "na_only.dump.gz", pos, np.ones(N_NA, int), steps=np.arange(N_FRAMES) * DUMP_EVERY,
+    path = write_lammps_dump(tmp_path / "na_only.dump.gz", pos, np.ones(N_NA, int),
+                             steps=np.arange(N_FRAMES) * DUMP_EVERY,
                              elements=elements)
     assert main(["analyze", str(path), *whole_run()]) == 0
     res = json.loads((tmp_path / "analysis.json").read_text())

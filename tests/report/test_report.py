@@ -39,7 +39,7 @@ def test_one_zero_point_among_five_still_fits_the_other_four(caplog):
         g = arrhenius_groups(rows, "sigma_T", n_bootstrap=300)["NaBH4, unscaled"]
     assert abs(g["fit"]["ea_eV"] - EA_EV) < 0.03
     assert [p["included"] for p in g["points"]] == [True, False, True, True, True]
-    assert "runs/NaBH4_T500 (500 K) excluded: conductivity_mS_cm = 0 <= 0" in caplog.text
+    assert "NaBH4_T500 (500 K) excluded: conductivity_mS_cm = 0 <= 0" in caplog.text
     assert g["at_300K"]["extrapolated"] is True
     assert g["at_300K"]["ci95_low"] < sigma(300.0) < g["at_300K"]["ci95_high"]
 
@@ -54,7 +54,7 @@ def test_flagged_and_undefined_points_excluded_one_by_one(caplog):
     reasons = [p["excluded_reason"] for p in g["points"]]
     assert reasons[0].startswith("not diffusive: log-log MSD slope 0.31") and reasons[4].startswith("uncertainty")
     assert abs(g["fit"]["ea_eV"] - EA_EV) < 0.05 and len(g["warnings"]) == 2
-    assert "runs/NaBH4_T400 (400 K) excluded: not diffusive" in caplog.text
+    assert "NaBH4_T400 (400 K) excluded: not diffusive" in caplog.text
 
 
 def test_too_few_points_gives_a_reason_not_a_silent_none():
@@ -134,7 +134,10 @@ def write_analysis(folder, t, masses, value, diffusive=True):
           "undefined": {"haven_ratio": "charge diffusivity -1e-07 cm^2/s <= 0 in the fit window"}}
     diag = {"diffusive": diffusive, "reason": None if diffusive else "log-log MSD slope 0.40 outside 0.8-1.2",
             "loglog_slope": 1.0 if diffusive else 0.4, "msd_end_of_window_A2": 30.0}
+    warnings = ["measured mean temperature 409.0 K differs from the set point 500 K by 18.2% (> 3%); the measured "
+                "one is used"] if t == 500.0 else []
     summary = AnalysisSummary("test", run, {}, tr, diagnostics=diag, active={"active_fraction": 0.5},
+                              warnings=warnings,
                               rotation={"BH4": {"rotation_rate_rad_ps": 1.5, "rotation_rate_std_rad_ps": 0.05},
                                         "B12H12": {"rotation_rate_rad_ps": 0.4, "rotation_rate_std_rad_ps": 0.02}})
     (folder / "analysis.json").write_text(json.dumps(summary.to_dict()))
@@ -154,6 +157,7 @@ def test_report_markdown_and_html_name_runs_as_people_do(tmp_path):
     assert "undefined" in md and "charge diffusivity -1e-07" in md  # Haven ratio: undefined, with reason
     assert "| BH4 | 1.5 ± 0.05 |" in md and "| B12H12 | 0.4 ± 0.02 |" in md
     assert "(extrapolated)" in md and "excluded: not diffusive" in md
+    assert "- Na3(BH4)(B12H12) (oNBH), unscaled, 500 K: measured mean temperature 409.0 K differs" in md
     html = (tmp_path / "rep" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(report["figures"]) == 3
     assert 'src="arrhenius.png"' not in html and "<table>" in html
