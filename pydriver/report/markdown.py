@@ -29,7 +29,8 @@ def _temperature(r: dict) -> str:
 
 def _runs_table(rows: list[dict]) -> list[str]:
     lines = ["| structure | mass factors | T set (K) | T measured (K) | D (cm²/s) | σ (mS/cm) | charge D (cm²/s) "
-             "| Haven ratio | diffusive | active Na fraction |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| Haven ratio | MSD log-log slope | MSD at fit end (Å²) | diffusive | active Na fraction |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         bound = "" if r["diffusive"] else "≤ "
         diffusive = "yes" if r["diffusive"] else f"**no**: {r['not_diffusive_reason']}"
@@ -38,7 +39,8 @@ def _runs_table(rows: list[dict]) -> list[str]:
             f"{bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'])} | "
             f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'])} | "
             f"{_pm(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'])} | "
-            f"{_pm(r['haven_ratio'], r['haven_ratio_std'])} | {diffusive} | {_num(r['active_fraction'], '.2f')} |")
+            f"{_pm(r['haven_ratio'], r['haven_ratio_std'])} | {_num(r.get('loglog_slope'), '.2f')} | "
+            f"{_num(r.get('msd_end_of_window_A2'), '.3g')} | {diffusive} | {_num(r['active_fraction'], '.2f')} |")
     hot = [r for r in rows if r.get("temperature_warning")]
     if hot:
         lines += ["", "Temperature warnings:", ""]
