@@ -33,8 +33,9 @@ def plot_msd(path, lag_time_ps, msd_by_label: dict, fit_start_ps: float, fit_end
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
-    for label, msd in msd_by_label.items():
-        ax.plot(lag_time_ps, msd, label=label, lw=1.5 if label == mobile_label else 1.0)
+    for label, msd in msd_by_label.items():  # type label B_BH4 shown as "B (BH4)"
+        shown = f"{label.split('_', 1)[0]} ({label.split('_', 1)[1]})" if "_" in label else label
+        ax.plot(lag_time_ps, msd, label=shown, lw=1.5 if label == mobile_label else 1.0)
     ax.axvspan(fit_start_ps, fit_end_ps, color="0.85", label="fit window")
     if diffusivity_cm2_s is not None:
         slope = 6.0 * diffusivity_cm2_s / A2_PS_TO_CM2_S
