@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.io import iread
+from ase.io.formats import UnknownFileTypeError
 
 from pydriver.analysis.trajectory import FrameSink, Trajectory, Unwrapper
 
@@ -78,10 +79,13 @@ def read_ase_trajectory(path: str | os.PathLike, fmt: str | None = None, dump_ev
             cell = atoms.cell.array.copy()
             sink.append(unwrap(atoms.get_positions(), None, cell, np.zeros(3)))
             cells.append(cell)
-    except (StopIteration, OSError, KeyError, IndexError) as exc:
+    except (UnknownFileTypeError, StopIteration, OSError, KeyError, IndexError, ValueError) as exc:
         if sink is not None:
             sink.discard()
-        raise ValueError(f"{path}: cannot read as {fmt or 'an ASE-readable trajectory'}: {exc}") from exc
+        if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
+            raise  # our own message
+        raise ValueError(f"{path}: not a LAMMPS text dump, and ASE cannot read it as "
+                         f"{fmt or 'a trajectory'} ({type(exc).__name__}: {exc}); convert it to extended XYZ or a LAMMPS dump") from exc
     if sink is None:
         raise ValueError(f"{path}: no frame read (format {fmt})")
     numbering = {e: k + 1 for k, e in enumerate(sorted(set(symbols.tolist())))}

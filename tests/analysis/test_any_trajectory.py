@@ -137,3 +137,9 @@ def test_file_without_elements_or_types_is_a_one_line_error(tmp_path, main, caps
     path = write_lammps_dump(tmp_path / "plain.dump", pos, np.ones(N_NA + N_B, int))
     assert main(["analyze", str(path), "--temp", "600", "--dt-ps", "0.002"]) == 2
     assert "names no elements; give --types" in capsys.readouterr().err
+
+
+def test_unreadable_file_is_a_one_line_error(tmp_path, main, capsys):
+    (tmp_path / "notes.txt").write_text("hello world\n")
+    assert main(["analyze", str(tmp_path / "notes.txt"), "--temp", "600", "--dt-ps", "0.002"]) == 2
+    assert "notes.txt: not a LAMMPS text dump, and ASE cannot read it" in capsys.readouterr().err
