@@ -33,7 +33,7 @@ def _point(row: dict, mode: str) -> dict:
     value, error = row.get(key), row.get(err_key)
     name = f"{Path(row['run_dir']).name} ({row['temperature_K']:g} K)"
     reason = None
-    if not row.get("diffusive", True):
+    if row.get("diffusive") is False:
         reason = f"not diffusive: {row.get('not_diffusive_reason')}"
     elif value is None or not np.isfinite(value):
         reason = f"{key} is undefined"
@@ -43,7 +43,8 @@ def _point(row: dict, mode: str) -> dict:
         reason = f"uncertainty of {key} undefined ({row.get('undefined', {}).get(err_key, 'missing')})"
     return {"run_dir": row["run_dir"], "name": name, "temperature_K": float(row["fit_temperature_K"]),
             "set_temperature_K": float(row["temperature_K"]), "temperature_source": row.get("temperature_source"),
-            "value": value, "error": error, "included": reason is None, "excluded_reason": reason}
+            "value": value, "error": error, "included": reason is None, "excluded_reason": reason,
+            "unchecked": row.get("diffusive") is None}
 
 
 def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000, group: str = "") -> dict:
@@ -59,6 +60,12 @@ def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000
     for p in points:
         if not p["included"]:
             message = f"Arrhenius fit {group}: run {p['name']} excluded: {p['excluded_reason']}"
+            log.warning(message)
+            warnings.append(message)
+    for p in points:
+        if p["included"] and p["unchecked"]:
+            message = (f"Arrhenius fit {group}: run {p['name']} has no diffusive-regime diagnostics (analysed by an "
+                       "older pydriver); included unchecked, re-run analyze")
             log.warning(message)
             warnings.append(message)
     used = [p for p in points if p["included"]]

@@ -32,8 +32,9 @@ def _runs_table(rows: list[dict]) -> list[str]:
              "| Haven ratio | MSD log-log slope | MSD at fit end (Å²) | diffusive | active Na fraction |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        bound = "" if r["diffusive"] else "≤ "
-        diffusive = "yes" if r["diffusive"] else f"**no**: {r['not_diffusive_reason']}"
+        bound = "≤ " if r["diffusive"] is False else ""
+        diffusive = {True: "yes", None: "unknown (no diagnostics: re-run analyze)"}.get(
+            r["diffusive"], f"**no**: {r['not_diffusive_reason']}")
         lines.append(
             f"| {r['structure']} | {r['mass_factors']} | {r['temperature_K']:g} | {_temperature(r)} | "
             f"{bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'])} | "
@@ -102,6 +103,6 @@ def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str) ->
     lines += _arrhenius_table(groups, mode)
     warnings = [w for g in groups.values() for w in g["warnings"]]
     if warnings:
-        lines += ["", "Points left out of the fits:", ""] + [f"- {w}" for w in warnings]
+        lines += ["", "Arrhenius warnings (points left out of or unchecked in the fits):", ""] + [f"- {w}" for w in warnings]
     lines += ["", "## Figures", ""] + [f"![{name}]({fname})" for name, fname in figures.items()]
     return "\n".join(lines) + "\n"

@@ -69,7 +69,7 @@ def run_row(path: Path) -> dict:
            "measured_temperature_K": run.get("measured_temperature_K"),
            "measured_temperature_std_K": run.get("measured_temperature_std_K")}
     row.update({key: tr.get(key) for key in TRANSPORT_KEYS})
-    row["diffusive"] = diag.get("diffusive", True)
+    row["diffusive"] = diag.get("diffusive")  # None: analysed before the diagnostics existed
     row["not_diffusive_reason"] = diag.get("reason")
     row["loglog_slope"] = diag.get("loglog_slope")
     row["msd_end_of_window_A2"] = diag.get("msd_end_of_window_A2")

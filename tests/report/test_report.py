@@ -162,3 +162,12 @@ def test_report_markdown_and_html_name_runs_as_people_do(tmp_path):
     assert html.count("data:image/png;base64,") == len(report["figures"]) == 3
     assert 'src="arrhenius.png"' not in html and "<table>" in html
     json.loads((tmp_path / "rep" / "report.json").read_text())  # strict JSON (no NaN)
+
+
+def test_runs_without_diagnostics_are_included_with_a_warning():
+    rows = noisy_rows(seed=4)
+    rows[2]["diffusive"] = None  # analysis.json written before the diagnostics existed
+    g = arrhenius_groups(rows, "sigma_T", n_bootstrap=50)["NaBH4, unscaled"]
+    assert all(p["included"] for p in g["points"])
+    assert g["warnings"] == ["Arrhenius fit NaBH4, unscaled: run NaBH4_T600 (600 K) has no diffusive-regime "
+                             "diagnostics (analysed by an older pydriver); included unchecked, re-run analyze"]
