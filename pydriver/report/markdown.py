@@ -103,6 +103,7 @@ def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str) ->
     lines += _arrhenius_table(groups, mode)
     warnings = [w for g in groups.values() for w in g["warnings"]]
     if warnings:
-        lines += ["", "Arrhenius warnings (points left out of or unchecked in the fits):", ""] + [f"- {w}" for w in warnings]
+        lines += ["", "Arrhenius warnings (points left out of or unchecked in the fits):", ""]
+        lines += [f"- {w}" for w in warnings]
     lines += ["", "## Figures", ""] + [f"![{name}]({fname})" for name, fname in figures.items()]
     return "\n".join(lines) + "\n"
