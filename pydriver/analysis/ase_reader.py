@@ -84,8 +84,8 @@ def read_ase_trajectory(path: str | os.PathLike, fmt: str | None = None, dump_ev
             sink.discard()
         if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
             raise  # our own message
-        raise ValueError(f"{path}: not a LAMMPS text dump, and ASE cannot read it as "
-                         f"{fmt or 'a trajectory'} ({type(exc).__name__}: {exc}); convert it to extended XYZ or a LAMMPS dump") from exc
+        raise ValueError(f"{path}: not a LAMMPS text dump, and ASE cannot read it as {fmt or 'a trajectory'} "
+                         f"({type(exc).__name__}: {exc}); convert it to extended XYZ or a LAMMPS dump") from exc
     if sink is None:
         raise ValueError(f"{path}: no frame read (format {fmt})")
     numbering = {e: k + 1 for k, e in enumerate(sorted(set(symbols.tolist())))}
