@@ -8,7 +8,11 @@
    timed end to end from the dump file in the same run (pymatgen reads it with
    pymatgen.io.lammps.outputs.parse_lammps_dumps, then from_structures), plus core-only times.
 
-Run: .venv/bin/python benchmarks/bench_analysis.py [--frames 10000] [--skip-large]
+3. ``--kinisi N``: our D and kinisi-style uncertainty versus the kinisi package (GLS posterior) on N
+   random walks (48 ions, 400 frames of 0.1 ps, D = 1e-5 cm^2/s, window 10 % of the run to its end):
+   mean D, true scatter of D and mean reported std of each (docs/analysis.md has the numbers).
+
+Run: .venv/bin/python benchmarks/bench_analysis.py [--frames 10000] [--skip-large] [--kinisi 20]
 """
 
 from __future__ import annotations
@@ -111,17 +115,50 @@ def _to_structure(dump):
                      coords_are_cartesian=True)
 
 
+def bench_vs_kinisi(n_walks: int, n_ions: int = 48, n_frames: int = 400, d_cm2_s: float = 1e-5) -> None:
+    """Scatter and reported uncertainty of D: ours versus kinisi on the same random walks."""
+    import scipp as sc  # optional: kinisi and scipp come with the test extra
+    from ase import Atoms
+    from kinisi.analyze import DiffusionAnalyzer
+
+    length_A, duration = 15.0, (n_frames - 1) * DT_FRAME_PS
+    elements = np.array(["Na"] * n_ions)
+    rows = []
+    for seed in range(n_walks):
+        start = np.random.default_rng(seed).uniform(0, length_A, (n_ions, 3))
+        pos = random_walk(n_frames, n_ions, d_cm2_s, DT_FRAME_PS, seed=seed, start_A=start)
+        res = DiffusionAnalysis(pos, DT_FRAME_PS * np.arange(n_frames), elements, elements,
+                                np.full(n_frames, length_A**3), 500.0, fit_start_ps=0.1 * duration,
+                                fit_end_ps=duration, drift_correction=False).run().results
+        frames = [Atoms(f"Na{n_ions}", positions=p, cell=np.eye(3) * length_A, pbc=True) for p in pos]
+        for atoms in frames:
+            atoms.wrap()
+        k = DiffusionAnalyzer.from_ase(frames, "Na", time_step=DT_FRAME_PS * sc.Unit("ps"),
+                                       step_skip=1 * sc.Unit("dimensionless"), progress=False)
+        k.diffusion(0.1 * duration * sc.Unit("ps"), progress=False, n_samples=500,
+                    random_state=np.random.RandomState(seed))
+        samples = k.D.to(unit="cm^2/s").values
+        rows.append((res["diffusivity_cm2_s"], res["diffusivity_std_cm2_s"], np.mean(samples), np.std(samples)))
+    r = np.array(rows) / d_cm2_s
+    for name, col in (("ours (OLS, kinisi-style std)", 0), ("kinisi (GLS posterior)", 2)):
+        log.info("%s: mean D %.3f, scatter %.3f, mean reported std %.3f (units of the true D)", name,
+                 r[:, col].mean(), r[:, col].std(ddof=1), r[:, col + 1].mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-pymatgen", action="store_true")
+    parser.add_argument("--kinisi", type=int, default=0, metavar="N", help="compare with kinisi on N random walks")
     parser.add_argument("--analyze-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.analyze_only:
         analyze_only(args.analyze_only)
         return
+    if args.kinisi:
+        bench_vs_kinisi(args.kinisi)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_pymatgen:
             bench_vs_pymatgen(Path(tmp))

@@ -34,6 +34,10 @@ RESTART_DIR = "restart"
 RESTART_PREFIX = "restart."
 MODEL_FILE = "model.pt"
 ANALYSIS_FILE = "analysis.json"
+#: per-atom results of the diffusing species (columns id, msd_A2, active), written by the analysis
+PER_ATOM_FILE = "per_atom.csv"
+#: OVITO session state written by ``python -m pydriver render --session`` (pydriver.viz)
+OVITO_SESSION_FILE = "pipeline.ovito"
 ANALYSIS_LOG = "analysis.log"
 #: sweep bookkeeping inside a run directory
 STATE_FILE = "sweep_state.json"
@@ -201,8 +205,8 @@ class RunManifest:
 
 
 #: top-level sections of ``analysis.json`` in written order
-ANALYSIS_SECTIONS = ("run", "parameters", "transport", "msd_at_half_run_A2", "msd_at_end_A2", "active",
-                     "rotation", "anions", "coordination", "files")
+ANALYSIS_SECTIONS = ("run", "parameters", "transport", "diagnostics", "msd_at_half_run_A2", "msd_at_end_A2",
+                     "active", "rotation", "anions", "coordination", "warnings", "files")
 
 
 @dataclass
@@ -217,12 +221,14 @@ class AnalysisSummary:
     run: dict[str, Any]
     parameters: dict[str, Any]
     transport: dict[str, Any]
+    diagnostics: dict[str, Any] = field(default_factory=dict)
     msd_at_half_run_A2: dict[str, float] = field(default_factory=dict)
     msd_at_end_A2: dict[str, float] = field(default_factory=dict)
     active: dict[str, Any] = field(default_factory=dict)
     rotation: dict[str, Any] = field(default_factory=dict)
     anions: dict[str, Any] = field(default_factory=dict)
     coordination: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -271,9 +277,3 @@ def dump_timesteps(path: str | Path) -> list[int]:
             if line.startswith("ITEM: TIMESTEP"):
                 steps.append(int(next(handle)))
     return steps
-
-# ---- visualisation (pydriver.viz) ---------------------------------------------------------------
-#: per-atom table of the mobile ions written by the analysis: columns ``id,msd_A2,active``
-PER_ATOM_FILE = "per_atom.csv"
-#: OVITO session state written by ``python -m pydriver render --session``
-OVITO_SESSION_FILE = "pipeline.ovito"

@@ -218,7 +218,8 @@ def diffusivity_std_correlated(time_ps: np.ndarray, msd_A2: np.ndarray, n_partic
 
     Returns
     -------
-    diffusivity_std_cm2_s : one-sigma uncertainty of D in cm^2/s.
+    diffusivity_std_cm2_s : one-sigma uncertainty of D in cm^2/s; NaN when the fitted slope is
+        <= 0 (the model is undefined there; the caller records the reason).
     """
     t, m = np.asarray(time_ps, dtype=np.float64), np.asarray(msd_A2, dtype=np.float64)
     if t.size > MAX_COVARIANCE_POINTS:  # the slope variance converges long before this
@@ -226,7 +227,9 @@ def diffusivity_std_correlated(time_ps: np.ndarray, msd_A2: np.ndarray, n_partic
         t, m = t[pick], m[pick]
     t = np.maximum(t, 1e-12)
     slope = float(np.dot(t, m) / np.dot(t, t))  # line through the origin
-    slope = slope if slope > 0 else float(np.mean(np.abs(m)) / np.mean(t))
+    if not slope > 0:  # the covariance model needs a growing MSD; no substitute formula
+        log.warning("MSD slope %.3g A^2/ps <= 0: correlated-MSD uncertainty undefined (NaN)", slope)
+        return float("nan")
     lo = np.minimum.outer(t, t)
     hi = np.maximum.outer(t, t)
     cov = (2.0 / dimension) * (slope * lo) ** 2 * (3.0 * hi - lo) / (2.0 * n_particles * duration_ps)

@@ -1,7 +1,8 @@
 """Anion (molecule) identification: molecule ids from the dump or data.lmp, else bond clusters.
 
 An anion is a set of atoms with the same molecule id (> 0), or a connected cluster of non-mobile
-atoms within ``bond_cutoff_A`` in the first frame. Its kind is the ``anion`` field of the atom
+atoms within ``bond_cutoff_A`` in the first frame (bond graph of :mod:`pydriver.structures.anions`,
+the one implementation of bond detection and of making molecules whole). Its kind is the ``anion`` field of the atom
 types in ``run.json`` (e.g. ``BH4``) or, without one, the cluster's formula (``B12H12``).
 """
 
@@ -12,10 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from ase import Atoms
 
-from pydriver.analysis.cell import minimum_image
+from pydriver.structures.anions import bond_graph, fragment_labels
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,13 @@ class Molecules:
     members : list of (n_i,) int arrays -- atom rows of each anion.
     kinds : list of str -- anion kind per anion (``BH4``, ``B12H12``).
     source : ``"mol"`` (molecule ids) or ``"clusters"``.
+    bond_cutoff_A : bond length used to make each anion whole across periodic boundaries.
     """
 
     members: list
     kinds: list
     source: str
+    bond_cutoff_A: float = DEFAULT_BOND_CUTOFF_A
 
     def by_kind(self) -> dict[str, list[int]]:
         """Anion indices grouped by kind."""
@@ -61,8 +63,11 @@ def _kind(rows: np.ndarray, elements: np.ndarray, anion_of_atom: np.ndarray | No
 
 
 def from_mol_ids(mol_ids: np.ndarray, elements: np.ndarray, anion_of_atom: np.ndarray | None = None,
-                 exclude: np.ndarray | None = None) -> Molecules:
-    """Group atoms by molecule id (> 0, atoms in ``exclude`` skipped) into anions."""
+                 exclude: np.ndarray | None = None, bond_cutoff_A: float = DEFAULT_BOND_CUTOFF_A) -> Molecules:
+    """Group atoms by molecule id (> 0, atoms in ``exclude`` skipped) into anions.
+
+    ``bond_cutoff_A`` is recorded for making each anion whole (:class:`Molecules`).
+    """
     mol_ids = np.asarray(mol_ids)
     keep = mol_ids > 0
     if exclude is not None:
@@ -74,7 +79,7 @@ def from_mol_ids(mol_ids: np.ndarray, elements: np.ndarray, anion_of_atom: np.nd
             continue
         members.append(rows)
         kinds.append(_kind(rows, elements, anion_of_atom))
-    return Molecules(members, kinds, "mol")
+    return Molecules(members, kinds, "mol", float(bond_cutoff_A))
 
 
 def from_clusters(positions_A: np.ndarray, cell_A: np.ndarray, candidates: np.ndarray, elements: np.ndarray,
@@ -90,24 +95,18 @@ def from_clusters(positions_A: np.ndarray, cell_A: np.ndarray, candidates: np.nd
     anion_of_atom : (n_atoms,) anion kind per atom from run.json, or None.
     bond_cutoff_A : bond length cutoff.
     """
-    pos = np.asarray(positions_A, dtype=np.float64)[candidates]
-    rows, cols = [], []
-    for start in range(0, len(candidates), 256):
-        diff = pos[start:start + 256, None, :] - pos[None, :, :]
-        dist = np.linalg.norm(minimum_image(diff, cell_A), axis=-1)
-        i, j = np.nonzero(dist < bond_cutoff_A)
-        rows.append(i + start)
-        cols.append(j)
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    graph = coo_matrix((np.ones(rows.size), (rows, cols)), shape=(len(candidates),) * 2)
-    n_comp, labels = connected_components(graph, directed=False)
+    candidates = np.asarray(candidates, dtype=int)
+    frame = Atoms(positions=np.asarray(positions_A, dtype=np.float64)[candidates], cell=cell_A, pbc=True)
+    i, j, _ = bond_graph(frame, float(bond_cutoff_A))
+    labels = fragment_labels(len(candidates), i, j)
+    n_comp = int(labels.max()) + 1 if labels.size else 0
     members, kinds = [], []
     for comp in range(n_comp):
-        sel = np.asarray(candidates)[labels == comp]
+        sel = candidates[labels == comp]
         if sel.size < 2:
             continue
         members.append(sel)
         kinds.append(_kind(sel, elements, anion_of_atom))
     log.info("found %d anion clusters (bond cutoff %.2f A): %s", len(members), bond_cutoff_A,
              dict(Counter(kinds)))
-    return Molecules(members, kinds, "clusters")
+    return Molecules(members, kinds, "clusters", float(bond_cutoff_A))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from pydriver.analysis import active, density, molecules, structure_stats
+from pydriver.analysis import active, density, diagnostics, molecules, structure_stats
 from pydriver.analysis.transport import DEFAULT_FIT_FRACTION, DEFAULT_N_BLOCKS
 
 
@@ -30,11 +30,20 @@ class AnalysisOptions:
     bond_cutoff_A: float = molecules.DEFAULT_BOND_CUTOFF_A
     density_spacing_A: float = density.DEFAULT_GRID_SPACING_A
     plots: bool = True
+    diffusive_slope_range: tuple = (diagnostics.DEFAULT_MIN_LOGLOG_SLOPE, diagnostics.DEFAULT_MAX_LOGLOG_SLOPE)
+    diffusive_min_msd_A2: float = diagnostics.DEFAULT_MIN_MSD_A2
+    longest_even_part: bool = False
+
+    def criteria(self) -> diagnostics.DiffusiveCriteria:
+        """The diffusive-regime thresholds of these options."""
+        low, high = self.diffusive_slope_range
+        return diagnostics.DiffusiveCriteria(float(low), float(high), float(self.diffusive_min_msd_A2))
 
     def to_dict(self) -> dict:
         """Options as a JSON-ready dict (recorded under ``parameters`` in ``analysis.json``)."""
         d = asdict(self)
         d["fit_fraction"] = list(self.fit_fraction)
+        d["diffusive_slope_range"] = list(self.diffusive_slope_range)
         return d
 
     @classmethod
@@ -47,6 +56,8 @@ class AnalysisOptions:
         data = dict(data)
         if "fit_fraction" in data:
             data["fit_fraction"] = tuple(data["fit_fraction"])
+        if "diffusive_slope_range" in data:
+            data["diffusive_slope_range"] = tuple(data["diffusive_slope_range"])
         return cls(**data)
 
 

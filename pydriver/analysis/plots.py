@@ -24,12 +24,18 @@ def pyplot():
 
 
 def plot_msd(path, lag_time_ps, msd_by_label: dict, fit_start_ps: float, fit_end_ps: float,
-             diffusivity_cm2_s: float | None = None, mobile_label: str = "Na") -> Path:
-    """MSD vs lag time for every species with the fit window shaded and the fitted line."""
+             diffusivity_cm2_s: float | None = None, mobile_label: str = "Na", title: str | None = None,
+             flag: str | None = None) -> Path:
+    """MSD vs lag time for every species with the fit window shaded and the fitted line.
+
+    ``title``: the run (structure, T, mass factors); ``flag``: a warning written on the plot (e.g.
+    not diffusive).
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
-    for label, msd in msd_by_label.items():
-        ax.plot(lag_time_ps, msd, label=label, lw=1.5 if label == mobile_label else 1.0)
+    for label, msd in msd_by_label.items():  # type label B_BH4 shown as "B (BH4)"
+        shown = f"{label.split('_', 1)[0]} ({label.split('_', 1)[1]})" if "_" in label else label
+        ax.plot(lag_time_ps, msd, label=shown, lw=1.5 if label == mobile_label else 1.0)
     ax.axvspan(fit_start_ps, fit_end_ps, color="0.85", label="fit window")
     if diffusivity_cm2_s is not None:
         slope = 6.0 * diffusivity_cm2_s / A2_PS_TO_CM2_S
@@ -40,7 +46,11 @@ def plot_msd(path, lag_time_ps, msd_by_label: dict, fit_start_ps: float, fit_end
         ax.plot(t, slope * t + offset, "k--", label=f"6Dt, D={diffusivity_cm2_s:.2e} cm$^2$/s")
     ax.set_xlabel("lag time (ps)")
     ax.set_ylabel(r"MSD ($\AA^2$)")
-    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    if flag:
+        ax.text(0.02, 0.97, flag, transform=ax.transAxes, va="top", fontsize=8, color="tab:red")
+    ax.legend(fontsize=7, loc="best")
     return save_figure(fig, path, plt)
 
 

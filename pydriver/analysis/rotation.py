@@ -16,20 +16,12 @@ import logging
 
 import numpy as np
 
-from pydriver.analysis.cell import cart_to_frac, minimum_image
 from pydriver.analysis.molecules import Molecules
+from pydriver.structures.anions import whole_molecule_shifts
 
 log = logging.getLogger(__name__)
 
 FRAME_CHUNK = 256
-
-
-def whole_molecule_shifts(positions0_A: np.ndarray, cell0_A: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Integer lattice shifts ``(n_mol, n_per, 3)`` that make each molecule whole in frame 0."""
-    pos = positions0_A[members]  # (n_mol, n_per, 3)
-    rel = pos - pos[:, :1]
-    whole = minimum_image(rel, cell0_A)
-    return np.round(cart_to_frac(whole - rel, cell0_A))
 
 
 def _group_members(molecules: Molecules, kind: str) -> list[np.ndarray]:
@@ -41,9 +33,10 @@ def _group_members(molecules: Molecules, kind: str) -> list[np.ndarray]:
     return [np.array(v) for v in sizes.values()]
 
 
-def _rates_for_group(positions_A, cells_A, members, masses_amu, dt_frame_ps, radius_A):
+def _rates_for_group(positions_A, cells_A, members, masses_amu, dt_frame_ps, radius_A, bond_cutoff_A):
     """Per-anion mean rotation rate (rad/ps) and radius (A) for one same-size group."""
-    shifts = whole_molecule_shifts(np.asarray(positions_A[0], dtype=np.float64), cells_A[0], members)
+    shifts = np.stack(whole_molecule_shifts(np.asarray(positions_A[0], dtype=np.float64), cells_A[0],
+                                            list(members), bond_cutoff_A))
     m = masses_amu[members]
     weights = m / m.sum(axis=1, keepdims=True)
     flat = members.ravel()
@@ -93,7 +86,8 @@ def anion_rotation(positions_A: np.ndarray, cells_A: np.ndarray, molecules: Mole
         rates, radii = [], []
         for members in _group_members(molecules, kind):
             fixed = None if not radius_A or kind not in radius_A else float(radius_A[kind])
-            r, rad = _rates_for_group(positions_A, cells_A, members, masses_amu, dt_frame_ps, fixed)
+            r, rad = _rates_for_group(positions_A, cells_A, members, masses_amu, dt_frame_ps, fixed,
+                                      molecules.bond_cutoff_A)
             rates.append(r)
             radii.append(rad)
         rates, radii = np.concatenate(rates), np.concatenate(radii)

@@ -1,7 +1,9 @@
-"""Analyse one run directory into ``analysis.json``, CSV tables, plots and density grids.
+"""Analyse one run directory or trajectory file into ``analysis.json``, CSV tables, plots and density grids.
 
-Entry point: :func:`analyze_run`. All keys of ``analysis.json`` carry their unit; every estimate
-has its uncertainty next to it; the parameters used are recorded under ``parameters``.
+Entry points: :func:`analyze_run` (a run directory), :func:`analyze_file` (any trajectory file) and
+:func:`analyze_paths` (either, many, with an output folder). All keys of ``analysis.json`` carry
+their unit; every estimate has its uncertainty next to it; the parameters used are recorded under
+``parameters``; undefined numbers are ``null`` with their reason under ``undefined``.
 """
 
 from __future__ import annotations
@@ -12,18 +14,22 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis import active, molecules, rotation, structure_stats
-from pydriver.analysis.dump_reader import Trajectory, read_lammps_dump
+from pydriver.analysis import active, diagnostics, molecules, rotation, structure_stats
+from pydriver.analysis.ase_reader import read_ase_trajectory
+from pydriver.analysis.dump_reader import is_lammps_dump, read_lammps_dump
 from pydriver.analysis.options import AnalysisOptions
-from pydriver.analysis.run_inputs import (RunMetadata, find_dump, read_data_mol_ids, resolve_metadata,
-                                          thermo_means)
-from pydriver.analysis.run_output import json_default, summarise, write_outputs
+from pydriver.analysis.run_inputs import (RunMetadata, check_explicit, production_thermo, read_data_mol_ids,
+                                          resolve_metadata, types_from_elements)
+from pydriver.analysis.run_output import json_ready, summarise, write_outputs
+from pydriver.analysis.trajectory import Trajectory, longest_even_part, uneven_steps
 from pydriver.analysis.transport import DiffusionAnalysis
-from pydriver.rundir import ANALYSIS_FILE, DATA_FILE, LOG_FILE
+from pydriver.rundir import ANALYSIS_FILE, DATA_FILE, LOG_FILE, MANIFEST_FILE, RunManifest, find_dump
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnalysisOptions", "analyze_run", "analyze_trajectory"]
+__all__ = ["AnalysisOptions", "analyze_file", "analyze_paths", "analyze_run", "analyze_trajectory",
+           "load_trajectory"]
+TRAJECTORY_FORMATS = ("auto", "lammps", "ase")
 
 
 def _frame_times(traj: Trajectory, meta: RunMetadata) -> np.ndarray:
@@ -42,19 +48,23 @@ def _per_atom(traj: Trajectory, meta: RunMetadata) -> dict:
             "anion": np.array([i.anion or "" for i in info]), "masses_amu": np.array([i.mass_amu for i in info])}
 
 
-def _molecules(traj: Trajectory, run_dir: Path, atoms: dict, mobile: np.ndarray, opts: AnalysisOptions):
+def _molecules(traj: Trajectory, run_dir: Path | None, atoms: dict, mobile: np.ndarray, opts: AnalysisOptions):
     mol_ids = traj.mol_ids
-    if mol_ids is None or not np.any(mol_ids > 0):
+    if (mol_ids is None or not np.any(mol_ids > 0)) and run_dir is not None:
         from_data = read_data_mol_ids(run_dir / DATA_FILE)
         if from_data is not None and all(int(i) in from_data for i in traj.ids):
             log.warning("molecule ids taken from data.lmp (dump has none)")
             mol_ids = np.array([from_data[int(i)] for i in traj.ids])
     anion = np.where(atoms["anion"] == "", None, atoms["anion"])
     if mol_ids is not None and np.any(mol_ids > 0):
-        return molecules.from_mol_ids(mol_ids, atoms["elements"], anion, exclude=mobile)
+        return molecules.from_mol_ids(mol_ids, atoms["elements"], anion, exclude=mobile,
+                                      bond_cutoff_A=opts.bond_cutoff_A)
+    candidates = np.setdiff1d(np.arange(traj.n_atoms), mobile)
+    if candidates.size == 0:
+        log.info("no framework atoms: no anions")
+        return molecules.Molecules([], [], "none", opts.bond_cutoff_A)
     log.warning("no molecule ids: anions detected as bond clusters (cutoff %.2f A) in the first frame",
                 opts.bond_cutoff_A)
-    candidates = np.setdiff1d(np.arange(traj.n_atoms), mobile)
     return molecules.from_clusters(traj.positions_A[0], traj.cells_A[0], candidates, atoms["elements"], anion,
                                    opts.bond_cutoff_A)
 
@@ -80,12 +90,43 @@ def _structure(traj, atoms, mols, mobile, drift, dt_frame_ps, opts: AnalysisOpti
     return out
 
 
-def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path, opts: AnalysisOptions) -> dict:
-    """Run every analysis on a trajectory; returns the in-memory results (arrays included)."""
+def even_frames(traj: Trajectory, opts: AnalysisOptions, where: str) -> Trajectory:
+    """The trajectory if its frames are evenly spaced, else its longest evenly spaced part or an error.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending steps, unless ``opts.longest_even_part`` (then a warning).
+    """
+    bad = uneven_steps(traj.steps)
+    if not bad:
+        return traj
+    part = longest_even_part(traj.steps)
+    first, last = int(traj.steps[part][0]), int(traj.steps[part][-1])
+    listed = ", ".join(f"{a} -> {b}" for a, b in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    if not opts.longest_even_part:
+        raise ValueError(f"{where}: frames are not evenly spaced at steps {listed}; dump at a fixed interval, "
+                         f"or analyse the longest evenly spaced part (steps {first}..{last}, "
+                         f"{part.stop - part.start} frames) with --longest-even-part")
+    message = (f"{where}: frames are not evenly spaced at steps {listed}; analysing the longest evenly spaced "
+               f"part only: steps {first}..{last} ({part.stop - part.start} of {traj.n_frames} frames)")
+    log.warning(message)
+    sub = traj.select_frames(part)
+    sub.warnings.append(message)
+    return sub
+
+
+def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None, opts: AnalysisOptions,
+                       temperature_K: float | None = None) -> dict:
+    """Run every analysis on a trajectory; returns the in-memory results (arrays included).
+
+    ``temperature_K`` (default the set point ``meta.temperature_K``) is used for Nernst-Einstein.
+    """
     atoms = _per_atom(traj, meta)
     time_ps = _frame_times(traj, meta)
+    temperature_K = meta.temperature_K if temperature_K is None else temperature_K
     transport = DiffusionAnalysis(traj.positions_A, time_ps, atoms["labels"], atoms["elements"], traj.volumes_A3,
-                                  meta.temperature_K, opts.diffusing_element, opts.charge, opts.fit_start_ps,
+                                  temperature_K, opts.diffusing_element, opts.charge, opts.fit_start_ps,
                                   opts.fit_end_ps, opts.fit_fraction, opts.origins, opts.drift_correction,
                                   opts.n_blocks, opts.uncertainty).run()
     tr = transport.results
@@ -94,17 +135,57 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path, opts:
                              opts.active_lag_ps, opts.active_lag_fraction)
     act["ever_active_fraction_vs_time"] = active.ever_active_vs_time(traj.positions_A, mobile, tr["drift_A"],
                                                                      opts.active_threshold_A2)
+    diag = diagnostics.diffusive_diagnostics(tr["lag_time_ps"], tr["mobile_msd_A2"], tr["fit_start_ps"],
+                                             tr["fit_end_ps"], act["active_fraction"], opts.criteria(),
+                                             opts.diffusing_element)
     mols = _molecules(traj, run_dir, atoms, mobile, opts)
     rot = rotation.anion_rotation(traj.positions_A, traj.cells_A, mols, atoms["masses_amu"],
                                   transport.dt_frame_ps) if mols.members else {}
     struct = _structure(traj, atoms, mols, mobile, tr["drift_A"], transport.dt_frame_ps, opts)
-    return {"transport": tr, "active": act, "rotation": rot, "structure": struct, "molecules": mols,
-            "atoms": atoms, "mobile": mobile, "time_ps": time_ps}
+    return {"transport": tr, "active": act, "diagnostics": diag, "rotation": rot, "structure": struct,
+            "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps}
+
+
+def load_trajectory(path: Path, traj_format: str = "auto", dump_every: int = 1) -> Trajectory:
+    """Read a trajectory file: a LAMMPS text dump, or anything ASE reads (XDATCAR, extxyz, ...).
+
+    ``traj_format``: ``auto`` (a LAMMPS dump when the file starts with ``ITEM: TIMESTEP``), ``lammps``
+    or ``ase``; ``dump_every``: MD steps between frames of files without step numbers.
+    """
+    if traj_format not in TRAJECTORY_FORMATS:
+        raise ValueError(f"trajectory format {traj_format!r}; allowed {TRAJECTORY_FORMATS}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"trajectory file not found: {path}")
+    log.info("reading %s", path)
+    if traj_format == "lammps" or (traj_format == "auto" and is_lammps_dump(path)):
+        return read_lammps_dump(path)
+    return read_ase_trajectory(path, dump_every=dump_every)
+
+
+def _analyse_and_write(traj: Trajectory, meta: RunMetadata, run_dir: Path | None, out_dir: Path, source: Path,
+                       opts: AnalysisOptions, write: bool) -> dict:
+    traj = even_frames(traj, opts, str(source))
+    thermo = production_thermo(run_dir / LOG_FILE, meta.production_start_step) if run_dir is not None else {}
+    temperature_K, t_source, t_warning = diagnostics.choose_temperature(meta.temperature_K, thermo)
+    if t_warning:
+        log.warning("%s: %s", source, t_warning)
+    results = analyze_trajectory(traj, meta, run_dir, opts, temperature_K)
+    results["transport"]["temperature_source"] = t_source
+    summary = summarise(results, traj, meta, opts, source, thermo)
+    summary["warnings"] = [w for w in (t_warning,) if w] + list(traj.warnings)
+    if write:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        summary["files"] = write_outputs(out_dir, results, traj, summary, opts)
+        (out_dir / ANALYSIS_FILE).write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False))
+        log.info("wrote %s", out_dir / ANALYSIS_FILE)
+    return summary
 
 
 def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: float | None = None,
-                dt_ps: float | None = None, type_map: str | None = None, write: bool = True) -> dict:
-    """Analyse ``run_dir`` and write ``analysis.json`` (+ CSV, PNG, CHGCAR, cube) into it.
+                dt_ps: float | None = None, type_map: str | None = None, write: bool = True,
+                out_dir=None) -> dict:
+    """Analyse ``run_dir`` and write ``analysis.json`` (+ CSV, PNG, CHGCAR, cube) into ``out_dir``.
 
     Parameters
     ----------
@@ -112,6 +193,7 @@ def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: flo
     opts : analysis parameters (default :class:`AnalysisOptions`).
     temperature_K, dt_ps, type_map : used when run.json is absent, or to override it.
     write : write the output files.
+    out_dir : output folder (default ``run_dir``).
 
     Returns
     -------
@@ -121,14 +203,74 @@ def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: flo
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory not found: {run_dir}")
     opts = opts or AnalysisOptions()
-    meta = resolve_metadata(run_dir, temperature_K, dt_ps, type_map)
-    dump = find_dump(run_dir, meta)
-    log.info("reading %s", dump)
-    traj = read_lammps_dump(dump)
-    results = analyze_trajectory(traj, meta, run_dir, opts)
-    summary = summarise(results, traj, meta, opts, dump, thermo_means(run_dir / LOG_FILE))
-    if write:
-        summary["files"] = write_outputs(run_dir, results, traj, summary, opts)
-        (run_dir / ANALYSIS_FILE).write_text(json.dumps(summary, indent=2, default=json_default))
-        log.info("wrote %s", run_dir / ANALYSIS_FILE)
-    return summary
+    run_json = run_dir / MANIFEST_FILE if (run_dir / MANIFEST_FILE).is_file() else None
+    if run_json is None:
+        check_explicit(str(run_dir), temperature_K, dt_ps)
+    dump_name = RunManifest.read(run_dir).dump_file if run_json is not None else None
+    dump = find_dump(run_dir, dump_name)
+    traj = load_trajectory(dump, "lammps")
+    meta = resolve_metadata(run_json, temperature_K, dt_ps, type_map, _named_types(traj), str(run_dir))
+    return _analyse_and_write(traj, meta, run_dir, Path(out_dir) if out_dir else run_dir, dump, opts, write)
+
+
+def analyze_file(path, opts: AnalysisOptions | None = None, temperature_K: float | None = None,
+                 dt_ps: float | None = None, type_map: str | None = None, write: bool = True, out_dir=None,
+                 dump_every: int = 1, traj_format: str = "auto") -> dict:
+    """Analyse one trajectory file of any name (LAMMPS dump, .gz, XDATCAR, extxyz, ...).
+
+    When the file is the dump of a run directory (its folder's ``run.json`` names it), the run's
+    metadata, ``data.lmp`` and ``log.lammps`` are used as in :func:`analyze_run`; otherwise
+    ``temperature_K`` and ``dt_ps`` are required and the types come from ``type_map`` or from the
+    elements the file names. Outputs go to ``out_dir`` (default the file's folder).
+    """
+    path = Path(path)
+    opts = opts or AnalysisOptions()
+    manifest = path.parent / MANIFEST_FILE
+    run_dir = None
+    if manifest.is_file() and path.name in (RunManifest.read(path.parent).dump_file,
+                                            f"{RunManifest.read(path.parent).dump_file}.gz"):
+        run_dir = path.parent
+    else:
+        check_explicit(str(path), temperature_K, dt_ps)
+    traj = load_trajectory(path, traj_format, dump_every)
+    meta = resolve_metadata(manifest if run_dir else None, temperature_K, dt_ps, type_map, _named_types(traj),
+                            str(path))
+    return _analyse_and_write(traj, meta, run_dir, Path(out_dir) if out_dir else path.parent, path, opts, write)
+
+
+def _named_types(traj: Trajectory):
+    return types_from_elements(traj.types, traj.elements) if traj.elements is not None else None
+
+
+def output_folders(paths: list[Path], out_dir: Path | None) -> list[Path | None]:
+    """Output folder per input: ``out_dir`` for one input, ``out_dir/<name>`` for several (unique names)."""
+    if out_dir is None:
+        return [None] * len(paths)
+    if len(paths) == 1:
+        return [Path(out_dir)]
+    names: list[str] = []
+    for p in paths:
+        stem = p.name if p.is_dir() else p.name.split(".")[0] or p.name
+        name, k = stem, 2
+        while name in names:
+            name, k = f"{stem}_{k}", k + 1
+        names.append(name)
+    return [Path(out_dir) / n for n in names]
+
+
+def analyze_paths(paths, opts: AnalysisOptions | None = None, out_dir=None, **kwargs):
+    """Analyse run directories and trajectory files; yields ``(path, summary)`` per input.
+
+    ``kwargs`` go to :func:`analyze_run` / :func:`analyze_file` (temperature_K, dt_ps, type_map, and for
+    files dump_every, traj_format). With several inputs and ``out_dir``, each gets ``out_dir/<name>``.
+    """
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"not a run directory or trajectory file: {p}")
+    run_keys = ("temperature_K", "dt_ps", "type_map")
+    for path, out in zip(paths, output_folders(paths, Path(out_dir) if out_dir else None)):
+        if path.is_dir():
+            yield path, analyze_run(path, opts, out_dir=out, **{k: v for k, v in kwargs.items() if k in run_keys})
+        else:
+            yield path, analyze_file(path, opts, out_dir=out, **kwargs)

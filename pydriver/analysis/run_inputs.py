@@ -30,13 +30,15 @@ class RunMetadata:
     production_start_step: int | None = None
     mass_factors: dict = field(default_factory=dict)
     formula: str | None = None
+    structure_source: str | None = None
+    anion_counts: dict = field(default_factory=dict)
     dump_file: str | None = None
     source: str = MANIFEST_FILE
 
 
 def element_mass_amu(element: str) -> float:
     """Standard atomic mass of ``element`` (pymatgen), amu."""
-    from pymatgen.core import Element
+    from pymatgen.core import Element  # heavy import (~1 s), only when a type map names elements
 
     try:
         return float(Element(element).atomic_mass)
@@ -66,28 +68,61 @@ def load_run_json(path: Path) -> RunMetadata:
     manifest = RunManifest.from_dict(json.loads(Path(path).read_text()), str(path))
     return RunMetadata(temperature_K=manifest.temperature_K, dt_ps=manifest.dt_ps, types=manifest.types_by_number,
                        production_start_step=manifest.production_start_step, mass_factors=manifest.mass_factors,
-                       formula=manifest.formula, dump_file=manifest.dump_file)
+                       formula=manifest.formula, dump_file=manifest.dump_file,
+                       structure_source=manifest.structure_source, anion_counts=dict(manifest.anion_counts))
 
 
-def resolve_metadata(run_dir: Path, temperature_K: float | None = None, dt_ps: float | None = None,
-                     type_map: str | None = None) -> RunMetadata:
-    """run.json if present (explicit values override it), else the explicit values alone.
+def types_from_elements(types: np.ndarray, elements: np.ndarray) -> dict[int, AtomType]:
+    """Type map from a trajectory that names its elements (``element`` column, XDATCAR, extxyz).
 
     Raises
     ------
     ValueError
-        If there is no run.json and temperature, time step or type map is missing.
+        If one type carries two different elements.
     """
-    run_json = run_dir / MANIFEST_FILE
-    if run_json.is_file():
+    out: dict[int, AtomType] = {}
+    for t, e in zip(types.tolist(), elements.tolist()):
+        if t in out and out[t].element != e:
+            raise ValueError(f"type {t} is both {out[t].element} and {e} in the trajectory")
+        if t not in out:
+            out[t] = AtomType(int(t), str(e), str(e), None, element_mass_amu(str(e)))
+    return out
+
+
+def check_explicit(where: str, temperature_K: float | None, dt_ps: float | None) -> None:
+    """Without run.json the temperature and time step must be given; ``ValueError`` names the options."""
+    missing = [n for n, v in (("--temp", temperature_K), ("--dt-ps", dt_ps)) if v is None]
+    if missing:
+        raise ValueError(f"{where}: no {MANIFEST_FILE}; give {' and '.join(missing)}")
+
+
+def resolve_metadata(run_json: Path | None, temperature_K: float | None = None, dt_ps: float | None = None,
+                     type_map: str | None = None, elements_by_type: dict[int, AtomType] | None = None,
+                     where: str = "") -> RunMetadata:
+    """run.json if given (explicit values override it), else the explicit values alone.
+
+    Parameters
+    ----------
+    run_json : path of ``run.json``, or None.
+    temperature_K, dt_ps, type_map : explicit values (``--temp``, ``--dt-ps``, ``--types``).
+    elements_by_type : types named by the trajectory itself (used when there is no type map).
+    where : the input, for messages.
+
+    Raises
+    ------
+    ValueError
+        If there is no run.json and temperature, time step or types (type map, or elements named in
+        the trajectory) are missing.
+    """
+    if run_json is not None:
         meta = load_run_json(run_json)
     else:
-        missing = [n for n, v in (("--temp", temperature_K), ("--timestep", dt_ps), ("--types", type_map))
-                   if v is None]
-        if missing:
-            raise ValueError(f"{run_dir}: no {MANIFEST_FILE}; give {', '.join(missing)}")
-        meta = RunMetadata(float(temperature_K), float(dt_ps), parse_type_map(type_map), source="options")
-        return meta
+        check_explicit(where, temperature_K, dt_ps)
+        if type_map is None and not elements_by_type:
+            raise ValueError(f"{where}: no {MANIFEST_FILE} and the trajectory names no elements; give --types, "
+                             "e.g. '1:Na 2:B_BH4 3:H_BH4'")
+        types = parse_type_map(type_map) if type_map is not None else elements_by_type
+        return RunMetadata(float(temperature_K), float(dt_ps), types, source="options")
     if temperature_K is not None:
         meta.temperature_K = float(temperature_K)
     if dt_ps is not None:
@@ -125,24 +160,67 @@ def read_data_mol_ids(path: Path) -> dict[int, int] | None:
     return out or None
 
 
-def thermo_means(path: Path) -> dict:
-    """Means of Temp, Volume and Press over the last thermo block of ``log.lammps`` (may be empty)."""
-    if not path.is_file():
-        return {}
-    header, rows = None, []
+THERMO_COLUMNS = {"Temp": "thermo_temperature_K", "Volume": "thermo_volume_A3", "Press": "thermo_pressure_bar"}
+
+
+def _thermo_rows(path: Path) -> list[tuple[list[str], list[float]]]:
+    """(header, values) of every thermo row in ``log.lammps``, in file order."""
+    header, out = None, []
     for line in path.read_text(errors="replace").splitlines():
         fields = line.split()
         if fields and fields[0] == "Step":
-            header, rows = fields, []
+            header = fields
         elif fields and fields[0] == "Loop":
-            header = header if rows else None
+            header = None
         elif header and len(fields) == len(header):
             try:
-                rows.append([float(v) for v in fields])
+                out.append((header, [float(v) for v in fields]))
             except ValueError:
                 continue
-    if not rows:
+    return out
+
+
+def production_thermo(path: Path, production_start_step: int | None = None) -> dict:
+    """Mean and standard deviation of Temp, Volume and Press over the production part of ``log.lammps``.
+
+    Parameters
+    ----------
+    path : ``log.lammps`` (may be absent: empty result).
+    production_start_step : rows with ``Step >= production_start_step`` form the production part
+        (a step written twice, e.g. after a restart, counts once, the later row); default: the last
+        thermo block.
+
+    Returns
+    -------
+    dict -- ``thermo_temperature_K``, ``thermo_temperature_std_K``, ``thermo_volume_A3``,
+    ``thermo_volume_std_A3``, ``thermo_pressure_bar``, ``thermo_pressure_std_bar`` (those present),
+    ``thermo_n_rows``, ``thermo_first_step``, ``thermo_last_step``; empty without thermo rows.
+    """
+    if not path.is_file():
         return {}
-    data = np.array(rows)
-    names = {"Temp": "thermo_temperature_K", "Volume": "thermo_volume_A3", "Press": "thermo_pressure_bar"}
-    return {key: float(data[:, header.index(col)].mean()) for col, key in names.items() if col in header}
+    rows = _thermo_rows(path)
+    if production_start_step is None and rows:
+        last_header = rows[-1][0]
+        start = len(rows)
+        while start > 0 and rows[start - 1][0] is last_header:
+            start -= 1
+        rows = rows[start:]
+    by_step: dict[int, dict[str, float]] = {}
+    for header, values in rows:
+        if "Step" not in header:
+            continue
+        record = dict(zip(header, values))
+        step = int(record["Step"])
+        if production_start_step is None or step >= production_start_step:
+            by_step[step] = record
+    if not by_step:
+        return {}
+    out: dict = {"thermo_n_rows": len(by_step), "thermo_first_step": min(by_step), "thermo_last_step": max(by_step)}
+    for column, key in THERMO_COLUMNS.items():
+        values = np.array([r[column] for r in by_step.values() if column in r])
+        if values.size:
+            unit = key.rsplit("_", 1)[1]
+            out[key] = float(values.mean())
+            std = float(values.std(ddof=1)) if values.size > 1 else float("nan")  # one row: undefined
+            out[key.replace(f"_{unit}", f"_std_{unit}")] = std
+    return out

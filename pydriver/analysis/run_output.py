@@ -10,10 +10,11 @@ import numpy as np
 
 from pydriver import __version__
 from pydriver.analysis import density, plots
-from pydriver.analysis.dump_reader import Trajectory
+from pydriver.analysis.labels import run_title
+from pydriver.analysis.trajectory import Trajectory
 from pydriver.analysis.options import AnalysisOptions
 from pydriver.analysis.run_inputs import RunMetadata
-from pydriver.rundir import AnalysisSummary
+from pydriver.rundir import PER_ATOM_FILE, AnalysisSummary
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +26,26 @@ def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts: Analysis
     """The JSON-ready summary (scalars and small tables only)."""
     tr = results["transport"]
     transport = {k: v for k, v in tr.items() if k not in TRANSPORT_ARRAYS}
+    diag = results["diagnostics"]
+    transport["diffusive"] = diag["diffusive"]
+    transport["bound"] = None if diag["diffusive"] else "upper"
+    if not diag["diffusive"]:
+        transport["flag"] = (f"not diffusive ({diag['reason']}): diffusivity and conductivity are upper bounds "
+                             "and the run is excluded from Arrhenius fits")
     act = {k: v for k, v in results["active"].items() if not isinstance(v, np.ndarray)}
     coordination = {kind: {k: v for k, v in c.items() if not isinstance(v, np.ndarray)}
                     for kind, c in results["structure"]["coordination"].items()}
     final_msd = {label: float(m[-1]) for label, m in tr["msd_A2"].items()}
     half = int(np.argmin(np.abs(tr["lag_time_ps"] - 0.5 * tr["lag_time_ps"][-1])))
+    measured = {k.replace("thermo_temperature", "measured_temperature"): v for k, v in thermo.items()
+                if k.startswith("thermo_temperature")}
     return AnalysisSummary(
         pydriver_version=__version__,
-        run={"dump_file": str(dump.name), "metadata_source": meta.source, "formula": meta.formula,
-             "temperature_K": meta.temperature_K, "dt_ps": meta.dt_ps, "mass_factors": meta.mass_factors,
+        run={"dump_file": str(dump.name), "source_format": traj.source_format, "metadata_source": meta.source,
+             "formula": meta.formula, "structure_source": meta.structure_source,
+             "anion_counts": meta.anion_counts, "temperature_K": meta.temperature_K,
+             "set_temperature_K": meta.temperature_K, **measured, "dt_ps": meta.dt_ps,
+             "mass_factors": meta.mass_factors,
              "production_start_step": meta.production_start_step, "n_frames": traj.n_frames,
              "n_atoms": traj.n_atoms, "first_step": int(traj.steps[0]), "last_step": int(traj.steps[-1]),
              "coordinates": traj.coordinates, "reader_warnings": traj.warnings,
@@ -42,6 +54,7 @@ def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts: Analysis
              **thermo},
         parameters=opts.to_dict(),
         transport=transport,
+        diagnostics=diag,
         msd_at_half_run_A2={label: float(m[half]) for label, m in tr["msd_A2"].items()},
         msd_at_end_A2=final_msd,
         active=act,
@@ -50,6 +63,21 @@ def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts: Analysis
                 "counts": {k: len(v) for k, v in results["molecules"].by_kind().items()}},
         coordination=coordination,
     ).to_dict()
+
+
+def per_atom_table(results: dict, ids: np.ndarray) -> dict:
+    """Per-atom columns of the diffusing species in dump-id order: ``id``, ``msd_A2``, ``active``.
+
+    ``msd_A2`` is each ion's MSD at the last lag (the end of the run, drift removed); ``active``
+    is 1 when its origin-averaged MSD at the active lag reaches the active threshold (SCIENCE.md).
+    """
+    mobile = results["mobile"]
+    order = np.argsort(ids[mobile], kind="stable")
+    act = results["active"]
+    active_flags = np.asarray(act["ion_msd_at_lag_A2"]) >= act["active_threshold_A2"]
+    per_atom = results["transport"]["mobile_per_atom_msd_A2"]
+    return {"id": ids[mobile][order], "msd_A2": np.asarray(per_atom[-1])[order],
+            "active": active_flags[order].astype(int)}
 
 
 def write_outputs(run_dir: Path, results: dict, traj: Trajectory, summary: dict, opts: AnalysisOptions) -> dict:
@@ -62,6 +90,7 @@ def write_outputs(run_dir: Path, results: dict, traj: Trajectory, summary: dict,
     columns["active_fraction_vs_lag"] = results["active"]["active_fraction_vs_lag"]
     columns["ever_active_fraction_vs_time"] = results["active"]["ever_active_fraction_vs_time"]
     files["msd_csv"] = write_csv(run_dir / "msd.csv", columns).name
+    files["per_atom_csv"] = write_csv(run_dir / PER_ATOM_FILE, per_atom_table(results, traj.ids)).name
     files["summary_csv"] = write_csv(run_dir / "analysis.csv", {k: [v] for k, v in _flat_scalars(summary).items()}).name
     for kind, c in st["coordination"].items():
         files[f"cn_{kind}_csv"] = write_csv(run_dir / f"cn_{kind}.csv",
@@ -78,8 +107,10 @@ def write_outputs(run_dir: Path, results: dict, traj: Trajectory, summary: dict,
     files.update(_write_density(run_dir, results, traj, opts))
     if opts.plots:
         files["msd_png"] = plots.plot_msd(run_dir / "msd.png", tr["lag_time_ps"], tr["msd_A2"], tr["fit_start_ps"],
-                                          tr["fit_end_ps"], tr["diffusivity_cm2_s"],
-                                          _mobile_label(results)).name
+                                          tr["fit_end_ps"], tr["diffusivity_cm2_s"], _mobile_label(results),
+                                          title=run_title(summary["run"]),
+                                          flag=None if summary["diagnostics"]["diffusive"] else "not diffusive: "
+                                          "D is an upper bound").name
     return files
 
 
@@ -117,13 +148,23 @@ def _flat_scalars(summary: dict, prefix: str = "") -> dict:
     return out
 
 
-def json_default(obj):
-    """``json.dumps`` hook: numpy scalars and arrays as Python numbers and lists."""
-    if isinstance(obj, np.generic):
-        return obj.item()
+def json_ready(obj):
+    """Copy of ``obj`` for strict JSON: numpy values as Python ones, NaN and inf as ``None``.
+
+    An undefined number is never written as a number: its reason is recorded next to it (the
+    ``undefined`` maps of ``analysis.json``), and strict JSON readers (jq, JavaScript) cannot parse NaN.
+    """
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj)}")
+        return json_ready(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def write_csv(path: Path, columns: dict) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 
 from pydriver.analysis.cell import max_cutoff_A, minimum_image
 from pydriver.analysis.molecules import Molecules
-from pydriver.analysis.rotation import whole_molecule_shifts
+from pydriver.structures.anions import whole_molecule_shifts
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,9 @@ def sample_frames(n_frames: int, max_frames: int = DEFAULT_MAX_FRAMES) -> np.nda
 def anion_centers(positions_A, cells_A, molecules: Molecules, masses_amu, frames: np.ndarray) -> np.ndarray:
     """Centres of mass ``(n_sel_frames, n_anions, 3)`` of whole anions in the chosen frames."""
     centers = np.empty((frames.size, len(molecules.members), 3))
-    pos0 = np.asarray(positions_A[0], dtype=np.float64)
-    for i, rows in enumerate(molecules.members):
-        shifts = whole_molecule_shifts(pos0, cells_A[0], np.asarray(rows)[None])[0]
+    all_shifts = whole_molecule_shifts(np.asarray(positions_A[0], dtype=np.float64), cells_A[0],
+                                       molecules.members, molecules.bond_cutoff_A)
+    for i, (rows, shifts) in enumerate(zip(molecules.members, all_shifts)):
         pos = np.asarray(positions_A[frames][:, rows], dtype=np.float64) + np.einsum("pk,fkl->fpl", shifts,
                                                                                         cells_A[frames])
         w = masses_amu[rows] / masses_amu[rows].sum()

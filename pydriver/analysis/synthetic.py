@@ -54,8 +54,14 @@ def rigid_rotors(n_frames: int, centers_A: np.ndarray, offsets_A: np.ndarray, om
     return out.reshape(n_frames, -1, 3)
 
 
+POSITION_STYLES = {"xu": ["xu", "yu", "zu"], "image": ["x", "y", "z", "ix", "iy", "iz"], "wrapped": ["x", "y", "z"],
+                   "xsu": ["xsu", "ysu", "zsu"], "xs_image": ["xs", "ys", "zs", "ix", "iy", "iz"],
+                   "xs": ["xs", "ys", "zs"]}
+EXTRA_COLUMNS = ["vx", "vy", "vz", "q", "c_pe", "v_tag"]
+
+
 def write_lammps_dump(path, positions_A, types, cells_A=None, steps=None, mol_ids=None, columns="xu",
-                      order=None, tilt: bool = False) -> Path:
+                      order=None, tilt: bool = False, origins_A=None, elements=None, extra: bool = False) -> Path:
     """Write a LAMMPS ``dump custom`` text file.
 
     Parameters
@@ -65,47 +71,57 @@ def write_lammps_dump(path, positions_A, types, cells_A=None, steps=None, mol_id
     types : (n_atoms,) atom types; mol_ids : (n_atoms,) or None (no ``mol`` column).
     cells_A : (n_frames, 3, 3) LAMMPS-form cells (a along x, b in xy) or (3, 3); default 20 A cube.
     steps : (n_frames,) timesteps (default 0, 1, ...).
-    columns : ``"xu"`` (unwrapped), ``"image"`` (wrapped x + ix), ``"wrapped"`` (x only).
+    columns : a key of :data:`POSITION_STYLES`: ``"xu"`` (unwrapped), ``"image"`` (wrapped x + ix),
+        ``"wrapped"`` (x only), ``"xsu"`` (scaled unwrapped), ``"xs_image"`` (xs + ix), ``"xs"``.
     order : callable ``frame -> permutation`` to shuffle atom lines, or None.
     tilt : write a triclinic header even for orthogonal cells.
+    origins_A : (n_frames, 3) or (3,) box origin (xlo, ylo, zlo); default 0.
+    elements : (n_atoms,) element names for an ``element`` string column, or None.
+    extra : add the columns of :data:`EXTRA_COLUMNS` (numbers) after the positions.
     """
     positions_A = np.asarray(positions_A, dtype=np.float64)
     n_frames, n_atoms, _ = positions_A.shape
     cells = np.broadcast_to(np.diag([20.0] * 3) if cells_A is None else np.asarray(cells_A, float), (n_frames, 3, 3))
+    origins = np.broadcast_to(np.zeros(3) if origins_A is None else np.asarray(origins_A, float), (n_frames, 3))
     steps = np.arange(n_frames) if steps is None else np.asarray(steps)
-    names = ["id", "type"] + (["mol"] if mol_ids is not None else [])
-    names += {"xu": ["xu", "yu", "zu"], "image": ["x", "y", "z", "ix", "iy", "iz"], "wrapped": ["x", "y", "z"]}[columns]
+    names = ["id", "type"] + (["mol"] if mol_ids is not None else []) + (["element"] if elements is not None else [])
+    names += POSITION_STYLES[columns] + (EXTRA_COLUMNS if extra else [])
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "wt") as fh:
         for f in range(n_frames):
             cell = cells[f]
-            frac = positions_A[f] @ np.linalg.inv(cell)
+            frac = (positions_A[f] - origins[f]) @ np.linalg.inv(cell)
             image = np.floor(frac)
-            wrapped = (frac - image) @ cell
-            xyz = positions_A[f] if columns == "xu" else wrapped
-            table = [np.arange(1, n_atoms + 1), np.asarray(types)]
-            table += [np.asarray(mol_ids)] if mol_ids is not None else []
-            table += [xyz[:, 0], xyz[:, 1], xyz[:, 2]]
-            table += [image[:, 0], image[:, 1], image[:, 2]] if columns == "image" else []
-            fh.write(_header(steps[f], n_atoms, cell, tilt, names))
+            xyz = {"xu": positions_A[f], "xsu": frac, "xs": frac - image, "xs_image": frac - image}.get(
+                columns, origins[f] + (frac - image) @ cell)
+            table = [[str(i) for i in range(1, n_atoms + 1)], [str(int(t)) for t in types]]
+            table += [[str(int(m)) for m in mol_ids]] if mol_ids is not None else []
+            table += [[str(e) for e in elements]] if elements is not None else []
+            table += [[f"{v:.9g}" for v in xyz[:, k]] for k in range(3)]
+            table += [[str(int(v)) for v in image[:, k]] for k in range(3)] if "ix" in names else []
+            table += [[f"{v:.4g}" for v in np.sin(np.arange(n_atoms) + k + f)] for k in range(len(EXTRA_COLUMNS))
+                      ] if extra else []
+            fh.write(_header(steps[f], n_atoms, cell, tilt, names, origins[f]))
             perm = np.arange(n_atoms) if order is None else order(f)
-            fmts = ["%d"] * (len(table) - (6 if columns == "image" else 3)) + ["%.6f"] * 3
-            fmts += ["%d"] * 3 if columns == "image" else []
-            np.savetxt(fh, np.column_stack(table)[perm], fmt=fmts)
+            rows = [" ".join(col[i] for col in table) for i in perm]
+            fh.write("\n".join(rows) + "\n")
     return Path(path)
 
 
-def _header(step, n_atoms, cell, tilt, names) -> str:
+def _header(step, n_atoms, cell, tilt, names, origin=(0.0, 0.0, 0.0)) -> str:
     lx, ly, lz = cell[0, 0], cell[1, 1], cell[2, 2]
     xy, xz, yz = cell[1, 0], cell[2, 0], cell[2, 1]
+    xlo, ylo, zlo = origin
     triclinic = tilt or any(abs(v) > 0 for v in (xy, xz, yz))
     lines = ["ITEM: TIMESTEP", str(int(step)), "ITEM: NUMBER OF ATOMS", str(n_atoms)]
-    if triclinic:
-        xlo_b = min(0.0, xy, xz, xy + xz)
-        xhi_b = lx + max(0.0, xy, xz, xy + xz)
+    if triclinic:  # bounding box of the tilted cell (LAMMPS Howto_triclinic)
+        xlo_b = xlo + min(0.0, xy, xz, xy + xz)
+        xhi_b = xlo + lx + max(0.0, xy, xz, xy + xz)
         lines += ["ITEM: BOX BOUNDS xy xz yz pp pp pp", f"{xlo_b:.10f} {xhi_b:.10f} {xy:.10f}",
-                  f"{min(0.0, yz):.10f} {ly + max(0.0, yz):.10f} {xz:.10f}", f"0.0 {lz:.10f} {yz:.10f}"]
+                  f"{ylo + min(0.0, yz):.10f} {ylo + ly + max(0.0, yz):.10f} {xz:.10f}",
+                  f"{zlo:.10f} {zlo + lz:.10f} {yz:.10f}"]
     else:
-        lines += ["ITEM: BOX BOUNDS pp pp pp", f"0.0 {lx:.10f}", f"0.0 {ly:.10f}", f"0.0 {lz:.10f}"]
+        lines += ["ITEM: BOX BOUNDS pp pp pp", f"{xlo:.10f} {xlo + lx:.10f}", f"{ylo:.10f} {ylo + ly:.10f}",
+                  f"{zlo:.10f} {zlo + lz:.10f}"]
     lines.append("ITEM: ATOMS " + " ".join(names))
     return "\n".join(lines) + "\n"

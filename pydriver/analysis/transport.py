@@ -13,6 +13,7 @@ import numpy as np
 
 from pydriver.analysis.diffusion import (A3_TO_CM3, diffusivity_from_msd, diffusivity_std_correlated,
                                         nernst_einstein_conductivity_mS_cm)
+from pydriver.analysis.dump_reader import read_lammps_dump
 from pydriver.analysis.msd import MSD_ORIGINS, collective_msd, framework_drift, per_atom_msd
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ DEFAULT_FIT_FRACTION = (0.1, 0.5)  # fit window as fractions of the production r
 DEFAULT_N_BLOCKS = 5
 MIN_FIT_POINTS = 3
 UNCERTAINTY_METHODS = ("kinisi", "block")
+UNDEFINED_KINISI_REASON = ("MSD slope <= 0 in the fit window: the correlated-MSD (kinisi-style) model needs a "
+                           "positive slope; use --uncertainty block")
 
 
 @dataclass
@@ -102,9 +105,13 @@ class DiffusionAnalysis:
         if self.mobile_index.size == 0:
             raise ValueError(f"no atoms of diffusing_element={diffusing_element!r}; elements present "
                              f"{sorted(set(self.elements))}")
+        if self.time_ps.size < 2 * MIN_FIT_POINTS:
+            raise ValueError(f"need >= {2 * MIN_FIT_POINTS} frames, got {self.time_ps.size}")
         steps = np.diff(self.time_ps)
-        if self.time_ps.size < 2 * MIN_FIT_POINTS or not np.allclose(steps, steps[0], rtol=1e-6):
-            raise ValueError(f"need >= {2 * MIN_FIT_POINTS} evenly spaced frames, got {self.time_ps.size}")
+        uneven = np.flatnonzero(~np.isclose(steps, steps[0], rtol=1e-6))
+        if uneven.size:
+            pairs = ", ".join(f"{self.time_ps[i]:g} -> {self.time_ps[i + 1]:g} ps" for i in uneven[:5])
+            raise ValueError(f"frames must be evenly spaced ({steps[0]:g} ps apart at the start); uneven at {pairs}")
         self.dt_frame_ps = float(steps[0])
         self.duration_ps = float(self.time_ps[-1] - self.time_ps[0])
         self.window = resolve_fit_window(self.duration_ps, fit_start_ps, fit_end_ps, fit_fraction)
@@ -118,8 +125,6 @@ class DiffusionAnalysis:
 
         ``dt_ps`` is the MD time step; frame times are ``(step - production_start_step) * dt_ps``.
         """
-        from pydriver.analysis.dump_reader import read_lammps_dump
-
         traj = read_lammps_dump(path)
         missing = sorted(set(traj.types.tolist()) - set(type_elements))
         if missing:
@@ -197,8 +202,26 @@ class DiffusionAnalysis:
         def sigma(d):
             return nernst_einstein_conductivity_mS_cm(d, n_mobile, volume, self.temperature_K, self.charge)
 
-        haven = d_cm2_s / dq_cm2_s if dq_cm2_s > 0 else float("inf")
-        haven_std = abs(haven) * float(np.hypot(d_std / d_cm2_s, dq_std / dq_cm2_s)) if dq_cm2_s > 0 else None
+        undefined = {}
+        if dq_cm2_s > 0:
+            haven = d_cm2_s / dq_cm2_s
+            haven_std = abs(haven) * float(np.hypot(d_std / d_cm2_s, dq_std / dq_cm2_s))
+        else:
+            haven = haven_std = float("nan")
+            undefined["haven_ratio"] = (f"charge diffusivity {dq_cm2_s:.3g} cm^2/s <= 0 in the fit window: "
+                                        "no net charge transport, Haven ratio undefined")
+        for name, value in (("diffusivity_kinisi_std_cm2_s", blocks["diffusivity_kinisi"]),
+                            ("charge_diffusivity_kinisi_std_cm2_s", blocks["charge_kinisi"])):
+            if not np.isfinite(value):
+                undefined[name] = UNDEFINED_KINISI_REASON
+        if use_kinisi and not np.isfinite(d_std):
+            for name in ("diffusivity_std_cm2_s", "conductivity_std_mS_cm"):
+                undefined[name] = UNDEFINED_KINISI_REASON
+        if use_kinisi and not np.isfinite(dq_std):
+            for name in ("charge_diffusivity_std_cm2_s", "charge_conductivity_std_mS_cm"):
+                undefined[name] = UNDEFINED_KINISI_REASON
+        if "haven_ratio" not in undefined and not np.isfinite(haven_std):
+            undefined["haven_ratio_std"] = "uncertainty of the tracer or charge diffusivity undefined (see above)"
         return {
             "diffusing_element": self.diffusing_element, "n_mobile": n_mobile,
             "temperature_K": self.temperature_K, "mean_volume_A3": volume,
@@ -217,4 +240,5 @@ class DiffusionAnalysis:
             "charge_diffusivity_kinisi_std_cm2_s": blocks["charge_kinisi"],
             "charge_conductivity_mS_cm": sigma(dq_cm2_s), "charge_conductivity_std_mS_cm": sigma(dq_std),
             "haven_ratio": haven, "haven_ratio_std": haven_std,
+            "undefined": undefined,
         }

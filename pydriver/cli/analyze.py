@@ -1,13 +1,21 @@
-"""Analyse MD run directories: MSD, D, conductivity, Haven ratio, active Na, anion rotation.
+"""Analyse MD runs: MSD, D, conductivity, Haven ratio, diffusive-regime checks, active Na, rotation.
 
-Reads run.json, dump.lammpstrj(.gz), data.lmp and log.lammps of each RUN_DIR and writes
-analysis.json (unit-suffixed keys with uncertainties), CSV tables, msd.png and Na density grids
-(CHGCAR, cube). Without run.json give --temp, --timestep and --types. See docs/analysis.md.
+Each PATH is a run directory (run.json, dump, data.lmp, log.lammps) or a trajectory file of any
+name: a LAMMPS text dump (plain or .gz), a VASP XDATCAR or an extended XYZ / ASE trajectory.
+Writes analysis.json (unit-suffixed keys with uncertainties), CSV tables, per_atom.csv, msd.png and
+Na density grids (CHGCAR, cube) into the run directory or the file's folder, or into -o OUT_DIR
+(one subfolder per input when there are several). Without run.json give --temp, --dt-ps and
+--types (--types is not needed when the dump has an element column or the file names elements).
+See docs/analysis.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+
+from pydriver.analysis import AnalysisOptions, analyze_paths
+from pydriver.analysis.diagnostics import DiffusiveCriteria
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +30,62 @@ def _cutoffs(items) -> dict:
     return out
 
 
+def _add_input_options(parser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="run directories or trajectory files")
+    parser.add_argument("-o", "--output", metavar="OUT_DIR",
+                        help="output folder (default: the run directory, or the trajectory file's folder)")
+    parser.add_argument("--temp", type=float, metavar="K", help="set-point temperature in K (needed without run.json)")
+    parser.add_argument("--dt-ps", type=float, metavar="PS", help="MD time step in ps (needed without run.json)")
+    parser.add_argument("--timestep", dest="dt_ps", type=float, help=argparse.SUPPRESS)  # old name of --dt-ps
+    parser.add_argument("--dump-every", type=int, default=1, metavar="N",
+                        help="MD steps between frames of an XDATCAR/extxyz file (no step numbers); default %(default)s")
+    parser.add_argument("--types", help="type map without run.json, e.g. '1:Na 2:B_BH4 3:H_BH4'")
+    parser.add_argument("--format", dest="traj_format", choices=("auto", "lammps", "ase"), default="auto",
+                        help="trajectory reader: LAMMPS dump, or ASE (XDATCAR, extxyz, ...); default %(default)s")
+    parser.add_argument("--longest-even-part", action="store_true",
+                        help="if frames are unevenly spaced, analyse the longest evenly spaced part (warning) "
+                             "instead of stopping with an error")
+
+
+def _add_transport_options(parser, d: AnalysisOptions) -> None:
+    parser.add_argument("--species", default=d.diffusing_element, help="diffusing element (default %(default)s)")
+    parser.add_argument("--charge", type=float, default=d.charge, help="its charge in e (default %(default)s)")
+    parser.add_argument("--fit-start", type=float, metavar="PS",
+                        help=f"fit window start, ps (default {100 * d.fit_fraction[0]:g}%% of the run)")
+    parser.add_argument("--fit-end", type=float, metavar="PS",
+                        help=f"fit window end, ps (default {100 * d.fit_fraction[1]:g}%% of the run)")
+    parser.add_argument("--origins", choices=("all", "first"), default=d.origins,
+                        help="MSD time origins: all (FFT) or first (pymatgen smoothed=False); default %(default)s")
+    parser.add_argument("--no-drift-correction", action="store_true", help="keep the framework drift")
+    parser.add_argument("--blocks", type=int, default=d.n_blocks,
+                        help="blocks for block averaging (default %(default)s)")
+    parser.add_argument("--uncertainty", choices=("kinisi", "block"), default=d.uncertainty,
+                        help="which D uncertainty is reported as diffusivity_std_cm2_s (default %(default)s)")
+    crit = DiffusiveCriteria()
+    parser.add_argument("--diffusive-slope", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        default=(crit.min_loglog_slope, crit.max_loglog_slope),
+                        help="log-log MSD slope range of a diffusive run (default %(default)s)")
+    parser.add_argument("--diffusive-min-msd", type=float, default=crit.min_msd_A2, metavar="A2",
+                        help="mean MSD at the end of the fit window of a diffusive run, A^2 (default %(default)s)")
+
+
+def _add_other_options(parser, d: AnalysisOptions) -> None:
+    parser.add_argument("--active-threshold", type=float, default=d.active_threshold_A2, metavar="A2",
+                        help="active-ion MSD threshold, A^2 (default %(default)s)")
+    parser.add_argument("--active-lag", type=float, metavar="PS",
+                        help=f"active-ion lag in ps (default {100 * d.active_lag_fraction:g}%% of the run)")
+    parser.add_argument("--cn-cutoff", action="append", metavar="KIND=A",
+                        help="Na-anion centre cutoff per anion kind (default "
+                             + ", ".join(f"{k}={v}" for k, v in d.cn_cutoff_A.items()) + ")")
+    parser.add_argument("--max-frames", type=int, default=d.max_frames,
+                        help="frames for RDF/CN (default %(default)s)")
+    parser.add_argument("--grid-spacing", type=float, default=d.density_spacing_A, metavar="A",
+                        help="density grid spacing, A (default %(default)s)")
+    parser.add_argument("--no-plots", action="store_true", help="skip PNG output")
+
+
 class CLICommand:
-    """Analyse MD run directories into analysis.json (transport, active Na, rotation, structure).
+    """Analyse MD runs or trajectory files into analysis.json (transport, diagnostics, rotation).
 
     Example: python -m pydriver analyze runs/oNBH_400K --fit-start 100 --fit-end 500
     """
@@ -31,49 +93,35 @@ class CLICommand:
     @staticmethod
     def add_arguments(parser) -> None:
         """Register the options of ``analyze``."""
-        from pydriver.analysis.options import AnalysisOptions
-
         d = AnalysisOptions()
-        parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
-        parser.add_argument("--temp", type=float, help="temperature in K (needed without run.json)")
-        parser.add_argument("--timestep", type=float, help="MD time step in ps (needed without run.json)")
-        parser.add_argument("--types", help="type map without run.json, e.g. '1:Na 2:B_BH4 3:H_BH4'")
-        parser.add_argument("--species", default=d.diffusing_element, help="diffusing element (default Na)")
-        parser.add_argument("--charge", type=float, default=d.charge, help="its charge in e (default 1)")
-        parser.add_argument("--fit-start", type=float, help="fit window start, ps (default 10%% of the run)")
-        parser.add_argument("--fit-end", type=float, help="fit window end, ps (default 50%% of the run)")
-        parser.add_argument("--origins", choices=("all", "first"), default=d.origins,
-                            help="MSD time origins: all (FFT, default) or first (pymatgen smoothed=False)")
-        parser.add_argument("--no-drift-correction", action="store_true", help="keep the framework drift")
-        parser.add_argument("--blocks", type=int, default=d.n_blocks, help="blocks for block averaging")
-        parser.add_argument("--uncertainty", choices=("kinisi", "block"), default=d.uncertainty,
-                            help="which D uncertainty is reported as diffusivity_std_cm2_s")
-        parser.add_argument("--active-threshold", type=float, default=d.active_threshold_A2,
-                            help="active-ion MSD threshold, A^2 (default 21)")
-        parser.add_argument("--active-lag", type=float, help="active-ion lag in ps (default half the run)")
-        parser.add_argument("--cn-cutoff", action="append", metavar="KIND=A",
-                            help="Na-anion centre cutoff per anion kind (default BH4=4.0, B12H12=6.0)")
-        parser.add_argument("--max-frames", type=int, default=d.max_frames, help="frames for RDF/CN")
-        parser.add_argument("--grid-spacing", type=float, default=d.density_spacing_A,
-                            help="density grid spacing, A (default 0.2)")
-        parser.add_argument("--no-plots", action="store_true", help="skip PNG output")
+        _add_input_options(parser)
+        _add_transport_options(parser, d)
+        _add_other_options(parser, d)
 
     @staticmethod
     def run(args) -> int:
-        """Analyse each run directory; exit code 0 on success."""
-        from pydriver.analysis import AnalysisOptions, analyze_run
-
+        """Analyse each path; exit code 0 on success."""
         opts = AnalysisOptions(diffusing_element=args.species, charge=args.charge, fit_start_ps=args.fit_start,
                                fit_end_ps=args.fit_end, origins=args.origins,
                                drift_correction=not args.no_drift_correction, n_blocks=args.blocks,
                                uncertainty=args.uncertainty, active_threshold_A2=args.active_threshold,
                                active_lag_ps=args.active_lag, max_frames=args.max_frames,
-                               density_spacing_A=args.grid_spacing, plots=not args.no_plots)
+                               density_spacing_A=args.grid_spacing, plots=not args.no_plots,
+                               diffusive_slope_range=tuple(args.diffusive_slope),
+                               diffusive_min_msd_A2=args.diffusive_min_msd,
+                               longest_even_part=args.longest_even_part)
         opts.cn_cutoff_A.update(_cutoffs(args.cn_cutoff))
-        for run_dir in args.run_dirs:
-            summary = analyze_run(run_dir, opts, args.temp, args.timestep, args.types)
-            tr = summary["transport"]
-            log.info("%s: D = %.3e +- %.1e cm^2/s, sigma = %.3g +- %.2g mS/cm, active %.2f", run_dir,
-                     tr["diffusivity_cm2_s"], tr["diffusivity_std_cm2_s"], tr["conductivity_mS_cm"],
-                     tr["conductivity_std_mS_cm"], summary["active"]["active_fraction"])
+        for path, summary in analyze_paths(args.paths, opts, args.output, temperature_K=args.temp,
+                                           dt_ps=args.dt_ps, type_map=args.types, dump_every=args.dump_every,
+                                           traj_format=args.traj_format):
+            tr, diag = summary["transport"], summary["diagnostics"]
+            log.info("%s: D = %.3e +- %.1e cm^2/s, sigma = %.3g +- %.2g mS/cm at %s K (%s), active %.2f, %s", path,
+                     tr["diffusivity_cm2_s"], tr["diffusivity_std_cm2_s"] or float("nan"), tr["conductivity_mS_cm"],
+                     tr["conductivity_std_mS_cm"] or float("nan"), _fmt_t(tr["temperature_K"]),
+                     tr["temperature_source"], summary["active"]["active_fraction"],
+                     "diffusive" if diag["diffusive"] else f"NOT diffusive ({diag['reason']})")
         return 0
+
+
+def _fmt_t(value) -> str:
+    return f"{value:.0f}"

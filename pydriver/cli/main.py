@@ -63,7 +63,7 @@ def main(args: Sequence[str] | None = None) -> int:
         return 0
     try:
         result = ns._run(ns)
-    except (CLIError, ValueError, FileNotFoundError, KeyError) as exc:
+    except (CLIError, ValueError, FileNotFoundError) as exc:  # a KeyError is a bug: traceback
         if ns.traceback:
             raise
         subparsers[ns.command].print_usage(sys.stderr)

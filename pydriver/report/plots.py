@@ -1,7 +1,12 @@
-"""Report figures across runs: Arrhenius and quantity-vs-mass-factor plots (Agg, written to files)."""
+"""Report figures across runs: Arrhenius and quantity-vs-mass-factor plots (Agg, written to files).
+
+``*_figure`` functions build and return the matplotlib Figure (tests inspect the data and labels
+given to matplotlib); ``plot_*`` functions build, save and close it.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -12,39 +17,100 @@ from pydriver.analysis.plots import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
+LINESTYLES = ("-", "--", ":", "-.")
+Y_LABELS = {"sigma_T": r"$\sigma$ (mS/cm)", "D": r"D (cm$^2$/s)"}
 
-def plot_arrhenius(path, groups: dict, mode: str = "sigma_T") -> Path:
-    """Arrhenius plot: ``groups`` maps a legend label to dict(temperature_K, value, error, fit)."""
+
+def _inverse_thousand(x):
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(x != 0, 1000.0 / np.where(x != 0, x, 1.0), np.inf)
+
+
+def _group_points(ax, g: dict, color, marker: str) -> None:
+    for included in (True, False):
+        pts = [p for p in g["points"] if p["included"] is included and p["value"] is not None
+               and np.isfinite(p["value"]) and p["value"] > 0]
+        if not pts:
+            continue
+        x = 1000.0 / np.array([p["temperature_K"] for p in pts])
+        y = np.array([p["value"] for p in pts], dtype=float)
+        err = np.array([p["error"] if p["error"] is not None else np.nan for p in pts], dtype=float)
+        label = None if included else f"{g['structure']}, {g['mass_factors']}: excluded from fit"
+        ax.errorbar(x, y, yerr=np.where(np.isfinite(err), err, 0.0), fmt=marker, color=color, capsize=2,
+                    markerfacecolor=color if included else "none", label=label, zorder=3)
+
+
+def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
+    """Arrhenius plot of every group: points (hollow when excluded), fit, 300 K extrapolation, T axis on top."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for label, g in groups.items():
-        t = np.asarray(g["temperature_K"], dtype=float)
-        v = np.asarray(g["value"], dtype=float)
-        y = v * t if mode == "sigma_T" else v
-        err = None if g.get("error") is None else np.asarray(g["error"], dtype=float) * (t if mode == "sigma_T" else 1)
-        ax.errorbar(1000.0 / t, y, yerr=err, fmt="o", label=label)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (label, g), color, marker in zip(groups.items(), itertools.cycle(colors), itertools.cycle(MARKERS)):
         fit = g.get("fit")
-        if fit is not None:
-            tt = np.linspace(min(t.min(), 300.0), t.max(), 50)
-            yy = arrhenius_value(fit["ea_eV"], fit["ln_prefactor"], tt, mode) * (tt if mode == "sigma_T" else 1)
-            ax.plot(1000.0 / tt, yy, "--", label=f"Ea = {fit['ea_eV']:.3f} eV")
+        _group_points(ax, g, color, marker)
+        if fit is None:  # a text-only legend entry
+            ax.plot([], [], " ", label=f"{label}: no fit ({g.get('fit_reason')})")
+            continue
+        t_fit = np.array([p["temperature_K"] for p in g["points"] if p["included"]])
+        tt = np.linspace(min(t_fit.min(), 300.0), t_fit.max(), 100)
+        ax.plot(1000.0 / tt, arrhenius_value(fit["ea_eV"], fit["ln_prefactor"], tt, mode), "-", color=color,
+                label=f"{label}: $E_a$ = {fit['ea_eV']:.3f} $\\pm$ {fit['ea_std_eV']:.3f} eV")
+        ext = g["at_300K"]
+        word = "extrapolated" if ext["extrapolated"] else "interpolated"
+        ax.errorbar([1000.0 / ext["temperature_K"]], [ext["value"]],
+                    yerr=[[ext["value"] - ext["ci95_low"]], [ext["ci95_high"] - ext["value"]]], fmt="*", ms=10,
+                    color=color, markerfacecolor="white", capsize=3, zorder=4,
+                    label=f"300 K ({word}): {ext['value']:.2g} [{ext['ci95_low']:.2g}, {ext['ci95_high']:.2g}] "
+                          f"{g['unit']}, 95% CI")
+    if any(g.get("fit") for g in groups.values()):
+        ax.axvline(1000.0 / 300.0, color="0.6", ls=":", lw=1)  # 300 K, labelled on the top axis
     ax.set_yscale("log")
     ax.set_xlabel("1000 / T (1/K)")
-    ax.set_ylabel(r"$\sigma T$ (mS K / cm)" if mode == "sigma_T" else r"D (cm$^2$/s)")
-    ax.legend(fontsize=7)
-    return save_figure(fig, path, plt)
+    ax.set_ylabel(Y_LABELS[mode])
+    top = ax.secondary_xaxis("top", functions=(_inverse_thousand, _inverse_thousand))
+    top.set_xlabel("T (K)")
+    ax.legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    return fig
 
 
-def plot_vs_mass_factor(path, series: dict, ylabel: str) -> Path:
-    """Quantity vs anion mass factor; ``series`` maps label -> (mass_factor, value, error) lists."""
+def plot_arrhenius(path, groups: dict, mode: str = "sigma_T") -> Path:
+    """Write :func:`arrhenius_figure` to ``path``."""
+    return save_figure(arrhenius_figure(groups, mode), path, pyplot())
+
+
+def mass_factor_figure(series: dict, ylabel: str, fraction: bool = False):
+    """Quantity vs anion mass factor; ``series`` maps label -> (mass_factor, value, error) lists.
+
+    Ticks sit at the factors used; fraction axes run from 0 to 1; each series has its own marker
+    and line style and is drawn with a small horizontal offset so overlapping series stay visible.
+    """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for label, (x, y, err) in series.items():
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    factors = sorted({float(f) for x, _, _ in series.values() for f in x})
+    n = max(len(series), 1)
+    styles = zip(itertools.cycle(MARKERS), itertools.cycle(LINESTYLES))
+    for k, ((label, (x, y, err)), (marker, ls)) in enumerate(zip(series.items(), styles)):
         order = np.argsort(x)
+        xs = np.asarray(x, dtype=float)[order] * 10 ** (0.012 * (k - (n - 1) / 2))  # dodge on the log axis
         e = None if err is None or any(v is None for v in err) else np.asarray(err, dtype=float)[order]
-        ax.errorbar(np.asarray(x)[order], np.asarray(y)[order], yerr=e, fmt="o-", label=label)
+        ax.errorbar(xs, np.asarray(y, dtype=float)[order], yerr=e, marker=marker, ls=ls, capsize=2,
+                    markerfacecolor="none" if k % 2 else None, label=label)
     ax.set_xscale("log")
+    ax.set_xticks(factors)
+    ax.set_xticklabels([f"{f:g}" for f in factors])
+    ax.minorticks_off()
     ax.set_xlabel("anion mass factor")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
-    return save_figure(fig, path, plt)
+    if fraction:
+        ax.set_ylim(0.0, 1.0)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def plot_vs_mass_factor(path, series: dict, ylabel: str, fraction: bool = False) -> Path:
+    """Write :func:`mass_factor_figure` to ``path``."""
+    return save_figure(mass_factor_figure(series, ylabel, fraction), path, pyplot())

@@ -31,6 +31,7 @@ BH_BOND_CUTOFF_A = 1.5
 BB_BOND_CUTOFF_A = 2.1
 #: closer than this, two atoms are considered overlapping (an invalid structure)
 OVERLAP_DISTANCE_A = 0.6
+BOND_CUTOFFS_A = {("B", "H"): BH_BOND_CUTOFF_A, ("B", "B"): BB_BOND_CUTOFF_A}
 CLOSO_SIZES = range(6, 13)
 RECOGNISED = "BH4 (1 B + 4 H) and closo BnHn (n = 6..12, each B with one terminal H)"
 
@@ -88,27 +89,61 @@ def check_overlaps(atoms: Atoms, min_distance_A: float = OVERLAP_DISTANCE_A) -> 
         raise ValueError(f"overlapping atoms: {dup[0][0]} and {dup[0][1]} sit on the same site")
 
 
-def _bonds(atoms: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """B-H and B-B bonds as (i, j, shift) arrays (both directions)."""
-    cutoffs = {("B", "H"): BH_BOND_CUTOFF_A, ("B", "B"): BB_BOND_CUTOFF_A}
-    symbols = set(atoms.get_chemical_symbols())
-    if "B" not in symbols:
+def bond_graph(atoms: Atoms, cutoffs: float | dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bonds of a periodic structure as ``(i, j, shift)`` arrays (both directions).
+
+    Parameters
+    ----------
+    atoms : periodic structure.
+    cutoffs : one bond length in A for every pair, or ``{(element, element): A}`` for the listed
+        element pairs only (any other pair is never bonded).
+
+    Returns
+    -------
+    i, j : (n_bonds,) int atom indices; shift : (n_bonds, 3) int lattice shifts, so that the bonded
+        image of ``j`` sits at ``positions[j] + shift @ cell``.
+    """
+    if isinstance(cutoffs, dict):
+        symbols = set(atoms.get_chemical_symbols())
+        cutoffs = {pair: c for pair, c in cutoffs.items() if set(pair) <= symbols}
+    if not cutoffs or len(atoms) == 0:
         empty = np.zeros(0, dtype=int)
         return empty, empty, np.zeros((0, 3), dtype=int)
     i, j, shift = neighbor_list("ijS", atoms, cutoffs)
     return i, j, shift
 
 
-def _unwrap(atoms: Atoms, i: np.ndarray, j: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Positions with each fragment made whole by a breadth-first walk over its bonds."""
-    cell = atoms.cell.array
-    positions = atoms.get_positions()
+def fragment_labels(n_atoms: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected-fragment label ``(n_atoms,)`` of each atom of the bond graph ``(i, j)``.
+
+    Labels are numbered in order of the lowest atom index of each fragment.
+    """
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n_atoms, n_atoms))
+    return connected_components(graph, directed=False)[1]
+
+
+def make_whole(positions_A: np.ndarray, cell_A: np.ndarray, i: np.ndarray, j: np.ndarray,
+               shift: np.ndarray) -> np.ndarray:
+    """Positions ``(n_atoms, 3)`` in A with each bonded fragment whole (no bond crosses the cell).
+
+    A depth-first walk over the bonds from each fragment's lowest-index atom places every bonded
+    neighbour at its bonded periodic image. This is the one place in pydriver where molecules are
+    made whole; the analysis uses it through :func:`whole_molecule_shifts`.
+
+    Parameters
+    ----------
+    positions_A : (n_atoms, 3) Cartesian positions in A.
+    cell_A : (3, 3) cell vectors as rows, A.
+    i, j, shift : bonds from :func:`bond_graph`.
+    """
+    positions = np.asarray(positions_A, dtype=np.float64)
+    cell = np.asarray(cell_A, dtype=np.float64)
     unwrapped = positions.copy()
     neighbours: dict[int, list[tuple[int, np.ndarray]]] = {}
     for a, b, s in zip(i, j, shift):
         neighbours.setdefault(int(a), []).append((int(b), s))
-    seen = np.zeros(len(atoms), dtype=bool)
-    for root in range(len(atoms)):
+    seen = np.zeros(len(positions), dtype=bool)
+    for root in range(len(positions)):
         if seen[root]:
             continue
         seen[root] = True
@@ -121,6 +156,44 @@ def _unwrap(atoms: Atoms, i: np.ndarray, j: np.ndarray, shift: np.ndarray) -> np
                     unwrapped[b] = positions[b] + s @ cell + (unwrapped[a] - positions[a])
                     queue.append(b)
     return unwrapped
+
+
+def whole_molecule_shifts(positions_A: np.ndarray, cell_A: np.ndarray, members: list,
+                          bond_cutoff_A: float) -> list[np.ndarray]:
+    """Integer lattice shifts that make each given molecule whole in one frame.
+
+    Parameters
+    ----------
+    positions_A : (n_atoms, 3) one frame, A.
+    cell_A : (3, 3) its cell, rows, A.
+    members : list of (n_i,) int atom indices, one array per molecule.
+    bond_cutoff_A : atoms of one molecule closer than this (any periodic image) are bonded.
+
+    Returns
+    -------
+    list of (n_i, 3) float arrays of integer shifts: ``positions[m] + shift @ cell`` is whole.
+
+    Raises
+    ------
+    ValueError
+        If the atoms of a molecule are not connected at ``bond_cutoff_A`` (it cannot be made whole).
+    """
+    sizes = [len(m) for m in members]
+    flat = np.concatenate([np.asarray(m, dtype=int) for m in members]) if members else np.zeros(0, dtype=int)
+    owner = np.repeat(np.arange(len(members)), sizes)
+    atoms = Atoms(positions=np.asarray(positions_A, dtype=np.float64)[flat], cell=cell_A, pbc=True)
+    i, j, shift = bond_graph(atoms, float(bond_cutoff_A))
+    same = owner[i] == owner[j]
+    i, j, shift = i[same], j[same], shift[same]
+    labels = fragment_labels(len(flat), i, j)
+    for mol in range(len(members)):
+        if np.unique(labels[owner == mol]).size > 1:
+            raise ValueError(f"molecule of atoms {[int(a) for a in members[mol]][:16]} is not connected at bond "
+                             f"cutoff {bond_cutoff_A} A, so it cannot be made whole; raise the bond cutoff")
+    whole = make_whole(atoms.positions, cell_A, i, j, shift)
+    shifts = np.round((whole - atoms.positions) @ np.linalg.inv(cell_A))
+    bounds = np.cumsum([0] + sizes)
+    return [shifts[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def _classify(symbols: list[str], members: np.ndarray, i: np.ndarray, j: np.ndarray) -> str:
@@ -169,9 +242,8 @@ def find_anions(atoms: Atoms, check: bool = True) -> AnionMap:
         check_overlaps(atoms)
     symbols = atoms.get_chemical_symbols()
     n_atoms = len(atoms)
-    i, j, shift = _bonds(atoms)
-    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n_atoms, n_atoms))
-    _, labels = connected_components(graph, directed=False)
+    i, j, shift = bond_graph(atoms, BOND_CUTOFFS_A)
+    labels = fragment_labels(n_atoms, i, j)
     anions: list[Anion] = []
     kinds = np.full(n_atoms, None, dtype=object)
     molecule_ids = np.zeros(n_atoms, dtype=int)
@@ -186,6 +258,6 @@ def find_anions(atoms: Atoms, check: bool = True) -> AnionMap:
         anions.append(Anion(kind=kind, atom_indices=[int(m) for m in order]))
         kinds[members] = kind
         molecule_ids[members] = len(anions)
-    result = AnionMap(anions, molecule_ids, kinds, _unwrap(atoms, i, j, shift))
+    result = AnionMap(anions, molecule_ids, kinds, make_whole(atoms.get_positions(), atoms.cell.array, i, j, shift))
     log.debug("anions: %s", result.counts or "none")
     return result

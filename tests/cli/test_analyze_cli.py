@@ -84,7 +84,8 @@ def test_report_recovers_activation_energy(tmp_path, main):
     make_run(tmp_path / "runs" / "T500_m5", 500.0, mass_factor=5.0, seed=9)
     runs.append(str(tmp_path / "runs" / "T500_m5"))
     for r in runs:
-        assert main(["analyze", r, "--no-plots", "--max-frames", "20"]) == 0
+        # short synthetic walks: lower the end-of-window MSD of a diffusive run from 21 A^2
+        assert main(["analyze", r, "--no-plots", "--max-frames", "20", "--diffusive-min-msd", "1"]) == 0
     assert main(["report", str(tmp_path / "runs"), "-o", str(tmp_path / "rep"), "--arrhenius", "D"]) == 0
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     fits = [g["fit"] for g in report["arrhenius"].values() if g["fit"]]
@@ -100,3 +101,25 @@ def test_report_recovers_activation_energy(tmp_path, main):
 def test_report_without_analyses_is_an_error(tmp_path, main, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "analysis.json" in capsys.readouterr().err
+
+
+def test_analyze_help_shows_defaults_from_the_library_and_dt_ps(main, capsys):
+    from pydriver.analysis.active import DEFAULT_ACTIVE_THRESHOLD_A2
+    from pydriver.analysis.diagnostics import DEFAULT_MIN_MSD_A2
+
+    with pytest.raises(SystemExit):
+        main(["analyze", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--dt-ps PS MD time step in ps" in text and "--timestep" not in text  # old name still parses
+    assert f"active-ion MSD threshold, A^2 (default {DEFAULT_ACTIVE_THRESHOLD_A2})" in text
+    assert f"run, A^2 (default {DEFAULT_MIN_MSD_A2})" in text and "(default 10% of the run)" in text
+
+
+def test_a_keyerror_is_a_bug_not_a_user_error(tmp_path, main, monkeypatch):
+    import pydriver.cli.analyze as analyze_cli
+
+    def broken(*args, **kwargs):
+        raise KeyError("internal")
+    monkeypatch.setattr(analyze_cli, "analyze_paths", broken)
+    with pytest.raises(KeyError):
+        main(["analyze", str(tmp_path)])

@@ -122,3 +122,87 @@ def test_missing_atom_is_an_error(tmp_path, walk):
 def test_missing_file():
     with pytest.raises(FileNotFoundError):
         read_lammps_dump("/nonexistent/dump.lammpstrj")
+
+
+def npt_origins():
+    """Box origin that is not zero and moves with the breathing box (NPT about the box centre)."""
+    return np.array([-3.0, 2.0, 5.0])[None] + 0.2 * np.sin(np.arange(N_FRAMES) / 3.0)[:, None]
+
+
+@pytest.mark.parametrize("columns", ["xu", "image", "wrapped", "xsu", "xs_image", "xs"])
+@pytest.mark.parametrize("tilt", [False, True])
+def test_every_position_style_exact_with_moving_origin(tmp_path, walk, columns, tilt):
+    cells, origins = npt_cells(tilt), npt_origins()
+    path = write_lammps_dump(tmp_path / "any_name.txt", walk, np.ones(N_ATOMS, int), cells, columns=columns,
+                             origins_A=origins)
+    traj = read_lammps_dump(path)
+    np.testing.assert_allclose(traj.cells_A, cells, atol=1e-8)
+    expected = walk
+    if columns in ("wrapped", "xs"):  # image counts start from 0 at frame 0
+        n0 = np.floor((walk[0] - origins[0]) @ np.linalg.inv(cells[0]))
+        expected = walk - np.einsum("ak,fkl->fal", n0, cells)
+        assert traj.coordinates == "min_image"
+    else:
+        assert traj.coordinates == ("unwrapped" if columns in ("xu", "xsu") else "images")
+    np.testing.assert_allclose(traj.positions_A, expected, atol=5e-5)
+
+
+def test_element_column_and_extra_columns(tmp_path, walk):
+    elements = np.array(["Na", "B", "H"] * (N_ATOMS // 3))
+    types = np.array([1, 2, 3] * (N_ATOMS // 3))
+    rng = np.random.default_rng(5)
+    path = write_lammps_dump(tmp_path / "traj.dump.gz", walk, types, elements=elements, extra=True,
+                             order=lambda f: rng.permutation(N_ATOMS))
+    traj = read_lammps_dump(path)
+    np.testing.assert_array_equal(traj.elements, elements)
+    np.testing.assert_array_equal(traj.types, types)
+    np.testing.assert_allclose(traj.positions_A, walk, atol=5e-5)
+
+
+def test_type_labels_name_the_elements(tmp_path, walk):
+    path = write_lammps_dump(tmp_path / "d.lammpstrj", walk, np.ones(N_ATOMS, int))
+    lines = path.read_text().splitlines()
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 5 and not line.startswith("ITEM"):
+            parts[1] = "Na" if int(parts[0]) % 2 else "Cl"
+        out.append(" ".join(parts))
+    path.write_text("\n".join(out) + "\n")
+    traj = read_lammps_dump(path)
+    assert traj.elements.tolist() == ["Na", "Cl"] * (N_ATOMS // 2)
+    assert traj.types.tolist() == [2, 1] * (N_ATOMS // 2)  # numbered by sorted name: Cl=1, Na=2
+
+
+def test_damaged_frame_in_the_middle_skipped_and_reading_resumes(tmp_path, walk, caplog):
+    # a job wrote steps 0..14, was killed mid-line in frame 15, restarted from step 10 and appended 10..29
+    a = write_lammps_dump(tmp_path / "a", walk[:16], np.ones(N_ATOMS, int), steps=np.arange(16) * 10)
+    b = write_lammps_dump(tmp_path / "b", walk[10:], np.ones(N_ATOMS, int), steps=np.arange(10, 30) * 10)
+    text_a = a.read_bytes()
+    path = tmp_path / "dump.lammpstrj"
+    path.write_bytes(text_a[: len(text_a) - 37] + b.read_bytes())  # cut inside a line, no newline
+    with caplog.at_level(logging.WARNING):
+        traj = read_lammps_dump(path)
+    np.testing.assert_array_equal(traj.steps, np.arange(30) * 10)
+    np.testing.assert_allclose(traj.positions_A, walk, atol=5e-5)
+    assert "damaged frame at step 150 skipped" in caplog.text
+    assert "timestep 100 follows 140" in caplog.text
+
+
+def test_damaged_header_in_the_middle(tmp_path, walk, caplog):
+    a = write_lammps_dump(tmp_path / "a", walk[:10], np.ones(N_ATOMS, int), steps=np.arange(10))
+    b = write_lammps_dump(tmp_path / "b", walk[10:], np.ones(N_ATOMS, int), steps=np.arange(10, 30))
+    path = tmp_path / "dump.lammpstrj"
+    path.write_bytes(a.read_bytes() + b"ITEM: TIMESTEP\n10\nITEM: NUMB" + b.read_bytes())
+    with caplog.at_level(logging.WARNING):
+        traj = read_lammps_dump(path)
+    np.testing.assert_array_equal(traj.steps, np.arange(30))
+    assert "damaged frame at step 10 skipped" in caplog.text
+
+
+def test_uneven_steps_named():
+    from pydriver.analysis.trajectory import longest_even_part, uneven_steps
+
+    steps = np.array([0, 10, 20, 30, 50, 60, 70, 80, 90, 100])
+    assert uneven_steps(steps) == [(30, 50)]
+    assert longest_even_part(steps) == slice(4, 10)

@@ -108,3 +108,15 @@ def test_density_grid_integrates_to_ion_count(tmp_path):
     assert int(lines[2].split()[0]) == 6 and [int(lines[i].split()[0]) for i in (3, 4, 5)] == list(shape)
     values = np.array(" ".join(lines[12:]).split(), float)
     np.testing.assert_allclose(values.reshape(shape), rho * density.BOHR_A**3, rtol=1e-4)
+
+
+def test_whole_molecule_shifts_from_structures_module():
+    from pydriver.structures.anions import whole_molecule_shifts
+
+    cell = np.eye(3) * 10.0
+    pos = (BH4 + [0.2, 5, 5]) % 10.0  # the H at x = -0.5 wraps to 9.5
+    shifts = whole_molecule_shifts(pos, cell, [np.arange(5)], 2.0)[0]
+    whole = pos + shifts @ cell
+    assert np.allclose(whole - whole[0], BH4 - BH4[0])
+    with pytest.raises(ValueError, match="not connected at bond cutoff 0.5 A"):
+        whole_molecule_shifts(pos, cell, [np.arange(5)], 0.5)

@@ -1,0 +1,202 @@
+"""The one trajectory object every reader delivers, and the pieces readers share.
+
+:class:`Trajectory` holds unwrapped Cartesian positions memory-mapped from a float32 scratch file
+(:class:`FrameSink`), the cell of every frame and per-atom identities. :class:`Unwrapper` turns the
+coordinates of one frame (any LAMMPS position style, or wrapped positions from other codes) into
+unwrapped Cartesian positions, exactly for triclinic cells and boxes that change and move under NPT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pydriver.analysis.cell import cart_to_frac, frac_to_cart
+
+log = logging.getLogger(__name__)
+
+#: how positions were obtained (``Trajectory.coordinates``)
+COORDINATE_KINDS = ("unwrapped", "images", "min_image")
+
+
+@dataclass
+class Trajectory:
+    """Unwrapped trajectory (from a LAMMPS dump, an XDATCAR, an extxyz/ASE file, ...).
+
+    Attributes
+    ----------
+    steps : (n_frames,) int64 -- MD steps (LAMMPS timesteps; for files without step numbers
+        ``frame index * dump_every``).
+    positions_A : (n_frames, n_atoms, 3) float32 -- unwrapped Cartesian positions (memory-mapped).
+    cells_A : (n_frames, 3, 3) float64 -- cell vectors as rows (a, b, c).
+    ids : (n_atoms,) int64 -- atom ids, ascending; row j of every frame is atom ``ids[j]``.
+    types : (n_atoms,) int64 -- atom types (LAMMPS types; numbered from 1 by element otherwise).
+    mol_ids : (n_atoms,) int64 or None -- molecule ids when the file has them.
+    coordinates : one of :data:`COORDINATE_KINDS`.
+    elements : (n_atoms,) str or None -- element per atom when the file names it (``element``
+        column, type labels, XDATCAR/extxyz symbols).
+    source_format : ``lammps-dump`` or ``ase:<format>``.
+    warnings : what the reader warned about (also logged).
+    """
+
+    steps: np.ndarray
+    positions_A: np.ndarray
+    cells_A: np.ndarray
+    ids: np.ndarray
+    types: np.ndarray
+    mol_ids: np.ndarray | None
+    coordinates: str
+    warnings: list[str] = field(default_factory=list)
+    elements: np.ndarray | None = None
+    source_format: str = "lammps-dump"
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames."""
+        return int(self.positions_A.shape[0])
+
+    @property
+    def n_atoms(self) -> int:
+        """Number of atoms."""
+        return int(self.positions_A.shape[1])
+
+    @property
+    def volumes_A3(self) -> np.ndarray:
+        """(n_frames,) cell volumes in A^3."""
+        return np.abs(np.linalg.det(self.cells_A))
+
+    def select_frames(self, frames: slice) -> Trajectory:
+        """The same trajectory restricted to a contiguous range of frames (positions stay mapped)."""
+        return Trajectory(self.steps[frames], self.positions_A[frames], self.cells_A[frames], self.ids, self.types,
+                          self.mol_ids, self.coordinates, list(self.warnings), self.elements, self.source_format)
+
+
+class FrameSink:
+    """Append-only float32 scratch file of ``(n_atoms, 3)`` frames, rewindable, mapped at the end."""
+
+    def __init__(self, n_atoms: int, scratch_dir: Path | None):
+        fd, name = tempfile.mkstemp(prefix="pydriver_traj_", suffix=".f32", dir=scratch_dir)
+        self.path = Path(name)
+        self.fh = os.fdopen(fd, "w+b")
+        self.frame_bytes = n_atoms * 3 * 4
+        self.n_atoms = n_atoms
+
+    def rewind(self, n_frames: int) -> None:
+        """Forget every frame from index ``n_frames`` on."""
+        self.fh.seek(n_frames * self.frame_bytes)
+        self.fh.truncate()
+
+    def append(self, positions: np.ndarray) -> None:
+        """Append one ``(n_atoms, 3)`` frame."""
+        self.fh.write(np.ascontiguousarray(positions, dtype=np.float32).tobytes())
+
+    def read_back(self, index: int) -> np.ndarray:
+        """Frame ``index`` as ``(n_atoms, 3)`` float64 (the file position stays at the end)."""
+        self.fh.flush()
+        self.fh.seek(index * self.frame_bytes)
+        raw = self.fh.read(self.frame_bytes)
+        self.fh.seek(0, os.SEEK_END)
+        return np.frombuffer(raw, dtype=np.float32).reshape(-1, 3).astype(np.float64)
+
+    def finish(self, n_frames: int) -> np.ndarray:
+        """Close and memory-map the frames as ``(n_frames, n_atoms, 3)`` float32."""
+        self.fh.close()
+        if n_frames == 0:
+            self.path.unlink(missing_ok=True)
+            return np.zeros((0, self.n_atoms, 3), dtype=np.float32)
+        mm = np.memmap(self.path, dtype=np.float32, mode="r", shape=(n_frames, self.n_atoms, 3))
+        try:  # the mapping keeps the data alive on POSIX; the name can go now
+            self.path.unlink()
+        except OSError:  # pragma: no cover - e.g. Windows
+            pass
+        return mm
+
+    def discard(self) -> None:
+        """Close and delete the scratch file (after an error)."""
+        if not self.fh.closed:
+            self.fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+class Unwrapper:
+    """Turns the coordinates of one frame into unwrapped Cartesian positions (A).
+
+    Parameters
+    ----------
+    kind : ``unwrapped`` (``xu``/``xsu``), ``images`` (``x``/``xs`` with ``ix iy iz``) or
+        ``min_image`` (wrapped ``x``/``xs`` alone, or positions from other codes).
+    scaled : coordinates are fractional (``xs``, ``xsu``) rather than Cartesian.
+
+    Notes
+    -----
+    Every style is reduced to fractional coordinates of its own frame's cell and origin, then
+    mapped back with the same cell and origin: ``r = origin + (s + n) . cell``. That is LAMMPS' own
+    definition of ``xu`` (``x + ix a + iy b + iz c`` with ``x`` including the box origin), so all
+    styles give identical positions for triclinic boxes and for origins that move under NPT. For
+    ``min_image`` the image counts ``n`` are tracked from minimum-image steps of ``s`` between
+    consecutive frames, starting from 0 in the first frame.
+    """
+
+    def __init__(self, kind: str, scaled: bool = False):
+        if kind not in COORDINATE_KINDS:
+            raise ValueError(f"coordinate kind {kind!r}; allowed {COORDINATE_KINDS}")
+        self.kind, self.scaled = kind, scaled
+        self.prev_frac: np.ndarray | None = None
+        self.image: np.ndarray | None = None
+        self.max_jump_frac = 0.0
+
+    def __call__(self, xyz: np.ndarray, images: np.ndarray | None, cell: np.ndarray,
+                 origin: np.ndarray) -> np.ndarray:
+        """Unwrapped ``(n_atoms, 3)`` positions of one frame (rows sorted like the previous frames)."""
+        frac = np.asarray(xyz, dtype=np.float64) if self.scaled else cart_to_frac(xyz - origin, cell)
+        if self.kind == "unwrapped":
+            return frac_to_cart(frac, cell) + origin
+        if self.kind == "images":
+            return frac_to_cart(frac + images, cell) + origin
+        if self.prev_frac is None:
+            self.image = np.zeros_like(frac)
+        else:  # track image counts like LAMMPS: x_unwrapped = x + image . cell(t), exact under NPT
+            dfrac = frac - self.prev_frac
+            jump = np.round(dfrac)
+            self.max_jump_frac = max(self.max_jump_frac, float(np.abs(dfrac - jump).max(initial=0.0)))
+            self.image = self.image - jump
+        self.prev_frac = frac
+        return frac_to_cart(frac + self.image, cell) + origin
+
+    def restart_from(self, positions_A: np.ndarray | None, cell: np.ndarray | None, origin: np.ndarray | None) -> None:
+        """Continue minimum-image tracking from an already unwrapped frame (``None``: from scratch)."""
+        if positions_A is None:
+            self.prev_frac = self.image = None
+            return
+        frac = cart_to_frac(positions_A - origin, cell)
+        self.image = np.floor(frac + 1e-6)
+        self.prev_frac = frac - self.image
+
+
+def uneven_steps(steps: np.ndarray, rtol: float = 1e-6) -> list[tuple[int, int]]:
+    """Consecutive step pairs ``(step_a, step_b)`` whose interval differs from the most common one."""
+    steps = np.asarray(steps)
+    if steps.size < 3:
+        return []
+    gaps = np.diff(steps)
+    values, counts = np.unique(gaps, return_counts=True)
+    usual = values[np.argmax(counts)]
+    bad = np.flatnonzero(np.abs(gaps - usual) > rtol * abs(usual))
+    return [(int(steps[i]), int(steps[i + 1])) for i in bad]
+
+
+def longest_even_part(steps: np.ndarray) -> slice:
+    """Frame slice of the longest run of evenly spaced consecutive frames."""
+    gaps = np.diff(np.asarray(steps))
+    best, start = (0, min(1, len(steps))), 0
+    for i in range(1, len(gaps) + 1):
+        if i == len(gaps) or gaps[i] != gaps[start]:
+            if i - start + 1 > best[1] - best[0]:
+                best = (start, i + 1)
+            start = i
+    return slice(*best)

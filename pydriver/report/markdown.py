@@ -1,0 +1,109 @@
+"""``report.md``: runs with every value and uncertainty, rotation rates, Arrhenius fits, warnings, figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pydriver.report.arrhenius import QUANTITY
+
+UNDEFINED = "undefined"
+
+
+def _num(value, spec: str = ".3g") -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return UNDEFINED
+    return format(value, spec)
+
+
+def _pm(value, error, spec: str = ".3g", err_spec: str = ".2g") -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return UNDEFINED
+    return f"{format(value, spec)} ± {_num(error, err_spec)}"
+
+
+def _temperature(r: dict) -> str:
+    if r.get("measured_temperature_K") is None:
+        return f"{r['temperature_K']:g} (set point)"
+    return f"{r['measured_temperature_K']:.0f} ± {_num(r.get('measured_temperature_std_K'), '.0f')}"
+
+
+def _runs_table(rows: list[dict]) -> list[str]:
+    lines = ["| structure | mass factors | T set (K) | T measured (K) | D (cm²/s) | σ (mS/cm) | charge D (cm²/s) "
+             "| Haven ratio | MSD log-log slope | MSD at fit end (Å²) | diffusive | active Na fraction |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        bound = "≤ " if r["diffusive"] is False else ""
+        diffusive = {True: "yes", None: "unknown (no diagnostics: re-run analyze)"}.get(
+            r["diffusive"], f"**no**: {r['not_diffusive_reason']}")
+        lines.append(
+            f"| {r['structure']} | {r['mass_factors']} | {r['temperature_K']:g} | {_temperature(r)} | "
+            f"{bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'])} | "
+            f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'])} | "
+            f"{_pm(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'])} | "
+            f"{_pm(r['haven_ratio'], r['haven_ratio_std'])} | {_num(r.get('loglog_slope'), '.2f')} | "
+            f"{_num(r.get('msd_end_of_window_A2'), '.3g')} | {diffusive} | {_num(r['active_fraction'], '.2f')} |")
+    hot = [r for r in rows if r.get("temperature_warning")]
+    if hot:
+        lines += ["", "Temperature warnings:", ""]
+        lines += [f"- {r['structure']}, {r['mass_factors']}, {r['temperature_K']:g} K: {r['temperature_warning']}"
+                  for r in hot]
+    reasons = [(r, k, why) for r in rows for k, why in r.get("undefined", {}).items()]
+    if reasons:
+        lines += ["", "Undefined values:", ""] + [f"- {r['structure']}, {r['mass_factors']}, {r['temperature_K']:g} K, "
+                                                  f"`{k}`: {why}" for r, k, why in reasons]
+    return lines
+
+
+def _rotation_table(rows: list[dict]) -> list[str]:
+    entries = [(r, k[len("rotation_"):-len("_rad_ps")]) for r in rows for k in r
+               if k.startswith("rotation_") and k.endswith("_rad_ps") and "_std_" not in k]
+    if not entries:
+        return ["No anions (no rotation rates)."]
+    lines = ["| structure | mass factors | T set (K) | anion | rotation rate (rad/ps) |", "|---|---|---|---|---|"]
+    for r, kind in entries:
+        lines.append(f"| {r['structure']} | {r['mass_factors']} | {r['temperature_K']:g} | {kind} | "
+                     f"{_pm(r[f'rotation_{kind}_rad_ps'], r[f'rotation_{kind}_std_rad_ps'])} |")
+    return lines
+
+
+def _arrhenius_table(groups: dict, mode: str) -> list[str]:
+    unit = QUANTITY[mode][2]
+    quantity = "σ" if mode == "sigma_T" else "D"
+    lines = [f"| group | runs used | Ea (eV) | Ea 95% CI (eV) | {quantity}(300 K) ({unit}) | 95% CI at 300 K | "
+             "T used |", "|---|---|---|---|---|---|---|"]
+    for name, g in groups.items():
+        used = sum(p["included"] for p in g["points"])
+        source = " / ".join(g.get("temperature_source") or []) or "-"
+        fit = g["fit"]
+        if fit is None:
+            lines.append(f"| {name} | {used} of {len(g['points'])} | no fit: {g['fit_reason']} | | | | {source} |")
+            continue
+        ext = g["at_300K"]
+        mark = " (extrapolated)" if ext["extrapolated"] else ""
+        t = [p["temperature_K"] for p in g["points"] if p["included"]]
+        lines.append(f"| {name} | {used} of {len(g['points'])} ({min(t):.0f}-{max(t):.0f} K) | "
+                     f"{fit['ea_eV']:.3f} ± {fit['ea_std_eV']:.3f} | {fit['ea_ci95_eV'][0]:.3f} to "
+                     f"{fit['ea_ci95_eV'][1]:.3f} | {ext['value']:.3g}{mark} | {ext['ci95_low']:.3g} to "
+                     f"{ext['ci95_high']:.3g}{mark} | {source} |")
+    return lines
+
+
+def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str) -> str:
+    """The text of ``report.md``."""
+    rows = sorted(rows, key=lambda r: (r["structure"], r["mass_factor"], r["temperature_K"]))
+    fit_kind = "ln(σT)" if mode == "sigma_T" else "ln D"
+    lines = ["# Transport report", "",
+             f"{len(rows)} runs. Nernst-Einstein conductivities and Arrhenius fits use the measured mean temperature "
+             "of the production run (log.lammps) where it is known, else the set point. Values of runs that are "
+             "not diffusive are upper bounds (≤) and are left out of the fits. Uncertainties are one standard "
+             "deviation unless marked as 95% intervals.", "", "## Runs", ""]
+    lines += _runs_table(rows)
+    lines += ["", "## Anion rotation", ""] + _rotation_table(rows)
+    lines += ["", f"## Arrhenius fits ({fit_kind} vs 1/T, weighted by the uncertainties)", ""]
+    lines += _arrhenius_table(groups, mode)
+    warnings = [w for g in groups.values() for w in g["warnings"]]
+    if warnings:
+        lines += ["", "Arrhenius warnings (points left out of or unchecked in the fits):", ""]
+        lines += [f"- {w}" for w in warnings]
+    lines += ["", "## Figures", ""] + [f"![{name}]({fname})" for name, fname in figures.items()]
+    return "\n".join(lines) + "\n"

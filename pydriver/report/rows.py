@@ -1,0 +1,82 @@
+"""One flat, unit-suffixed table row per analysed run (``analysis.json``), with human names.
+
+Rows name runs as people do (:mod:`pydriver.analysis.labels`): ``structure`` (``NaBH4``,
+``Na3(BH4)(B12H12) (oNBH)``), ``mass_factors`` (``BH4 x5`` or ``unscaled``), and carry every value
+with its uncertainty; an undefined value is ``None`` with its reason in ``undefined``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from pydriver.analysis.labels import mass_factor_label, structure_name
+from pydriver.rundir import ANALYSIS_FILE, AnalysisSummary
+
+log = logging.getLogger(__name__)
+
+UNSCALED = "unscaled"
+TRANSPORT_KEYS = ("diffusivity_cm2_s", "diffusivity_std_cm2_s", "conductivity_mS_cm", "conductivity_std_mS_cm",
+                  "charge_diffusivity_cm2_s", "charge_diffusivity_std_cm2_s", "haven_ratio", "haven_ratio_std",
+                  "mean_volume_A3")
+
+
+def find_analyses(paths) -> list[Path]:
+    """``analysis.json`` files in the given run directories or below the given folders."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_file() and p.name == ANALYSIS_FILE:
+            found.append(p)
+        elif (p / ANALYSIS_FILE).is_file():
+            found.append(p / ANALYSIS_FILE)
+        elif p.is_dir():
+            found.extend(sorted(p.rglob(ANALYSIS_FILE)))
+        else:
+            raise FileNotFoundError(f"not a run directory or folder: {p}")
+    if not found:
+        raise FileNotFoundError(f"no {ANALYSIS_FILE} under {[str(p) for p in paths]}; run `analyze` first")
+    return sorted(set(found))
+
+
+def mass_key(mass_factors: dict, anion_kinds=None) -> tuple[str, float]:
+    """(scaled anion kinds, factor): ``("B12H12", 5.0)``; unscaled runs give ``("none", 1.0)``."""
+    scaled = {k: float(v) for k, v in (mass_factors or {}).items()
+              if float(v) != 1.0 and (anion_kinds is None or k in anion_kinds)}
+    if not scaled:
+        return "none", 1.0
+    return "+".join(sorted(scaled)), max(scaled.values())
+
+
+def run_row(path: Path) -> dict:
+    """One table row (flat, unit-suffixed) from an ``analysis.json``.
+
+    Raises
+    ------
+    ValueError
+        If the file is not an ``analysis.json`` of a known format.
+    """
+    summary = AnalysisSummary.from_dict(json.loads(Path(path).read_text()), str(path))
+    run, tr, diag = summary.run, summary.transport, summary.diagnostics
+    kinds = run.get("anion_counts") or (summary.anions.get("counts") or None)
+    scaled, factor = mass_key(run.get("mass_factors"), kinds)
+    row = {"run_dir": str(Path(path).parent), "structure": structure_name(run), "formula": run.get("formula") or "",
+           "temperature_K": run["temperature_K"],
+           "mass_factors": mass_factor_label(run.get("mass_factors"), kinds) or UNSCALED,
+           "scaled_anions": scaled, "mass_factor": factor,
+           "fit_temperature_K": tr.get("temperature_K", run["temperature_K"]),
+           "temperature_source": tr.get("temperature_source", "set point"),
+           "measured_temperature_K": run.get("measured_temperature_K"),
+           "measured_temperature_std_K": run.get("measured_temperature_std_K")}
+    row.update({key: tr.get(key) for key in TRANSPORT_KEYS})
+    row["diffusive"] = diag.get("diffusive")  # None: analysed before the diagnostics existed
+    row["not_diffusive_reason"] = diag.get("reason")
+    row["loglog_slope"] = diag.get("loglog_slope")
+    row["msd_end_of_window_A2"] = diag.get("msd_end_of_window_A2")
+    row["active_fraction"] = summary.active["active_fraction"]
+    for kind, rot in summary.rotation.items():
+        row[f"rotation_{kind}_rad_ps"] = rot["rotation_rate_rad_ps"]
+        row[f"rotation_{kind}_std_rad_ps"] = rot["rotation_rate_std_rad_ps"]
+    row["undefined"] = dict(tr.get("undefined") or {})
+    row["temperature_warning"] = next((w for w in summary.warnings if "measured mean temperature" in w), None)
+    return row
