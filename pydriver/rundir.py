@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pydriver.structures.atom_types import AtomType
+from pydriver.structures.atom_types import AtomType, element_mass_amu
 
 # ---- files of a run directory -------------------------------------------------------------------
 DATA_FILE = "data.lmp"
@@ -163,9 +163,7 @@ class RunManifest:
         for t in data["types"]:
             mass = t.get("mass_amu")
             if mass is None:
-                from pymatgen.core import Element  # noqa: PLC0415  (pymatgen is slow to import)
-
-                mass = float(Element(t["element"]).atomic_mass)
+                mass = element_mass_amu(t["element"])
             types.append(AtomType(int(t["type"]), t["label"], t["element"], t.get("anion"), float(mass)))
             if "element_mass_amu" in t:
                 element_masses[int(t["type"])] = float(t["element_mass_amu"])

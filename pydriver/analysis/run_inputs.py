@@ -15,7 +15,7 @@ import numpy as np
 
 from pydriver import rundir
 from pydriver.rundir import MANIFEST_FILE, RunManifest
-from pydriver.structures.atom_types import AtomType
+from pydriver.structures.atom_types import AtomType, element_mass_amu
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,6 @@ class RunMetadata:
     anion_counts: dict = field(default_factory=dict)
     dump_file: str | None = None
     source: str = MANIFEST_FILE
-
-
-def element_mass_amu(element: str) -> float:
-    """Standard atomic mass of ``element`` (pymatgen), amu."""
-    from pymatgen.core import Element  # heavy import (~1 s), only when a type map names elements
-
-    try:
-        return float(Element(element).atomic_mass)
-    except ValueError as exc:
-        raise ValueError(f"unknown element {element!r} in type map") from exc
 
 
 def parse_type_map(text: str) -> dict[int, AtomType]:

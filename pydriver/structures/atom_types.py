@@ -44,6 +44,19 @@ class AtomType:
         return asdict(self)
 
 
+def element_mass_amu(element: str) -> float:
+    """Standard atomic mass of ``element`` in amu: ASE's table, the masses decks write into data files.
+
+    Raises
+    ------
+    ValueError
+        If ``element`` is not a chemical symbol.
+    """
+    if element not in atomic_numbers:
+        raise ValueError(f"unknown element {element!r}")
+    return float(atomic_masses[atomic_numbers[element]])
+
+
 def _type_key(element: str, anion: str | None) -> tuple:
     """Sort key giving the fixed type order."""
     if anion is None and element == "Na":
@@ -72,7 +85,7 @@ def assign_types(atoms: Atoms, anion_map: AnionMap) -> tuple[list[AtomType], np.
     types = []
     for number, (element, anion) in enumerate(ordered, start=1):
         label = element if anion is None else f"{element}_{anion}"
-        mass_amu = float(atomic_masses[atomic_numbers[element]])
+        mass_amu = element_mass_amu(element)
         types.append(AtomType(number, label, element, anion, mass_amu))
     index = {(t.element, t.anion): t.type for t in types}
     type_ids = np.array([index[(s, k)] for s, k in zip(symbols, anion_map.kinds)], dtype=int)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 
-from ase.data import atomic_masses, atomic_numbers
 from ovito.pipeline import Pipeline
 
-from pydriver.structures.atom_types import AtomType
+from pydriver.structures.atom_types import AtomType, element_mass_amu
 from pydriver.viz import style
 from pydriver.viz.anions import cluster_formulas
 
@@ -48,7 +47,7 @@ def types_from_elements(pipeline: Pipeline) -> dict[int, AtomType]:
     for number, element in sorted(named.items()):
         kind = kinds.get(number)
         label = f"{element}_{kind}" if kind else element
-        out[number] = AtomType(number, label, element, kind, float(atomic_masses[atomic_numbers[element]]))
+        out[number] = AtomType(number, label, element, kind, element_mass_amu(element))
     labels = [t.label for t in out.values()]
     if len(set(labels)) != len(labels):
         out = {n: AtomType(n, f"{t.label}_{n}", t.element, t.anion, t.mass_amu) for n, t in out.items()}
