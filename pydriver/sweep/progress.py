@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydriver.rundir import LOG_FILE
-from pydriver.sweep.state import last_thermo_step
+from pydriver.sweep.outputs import last_thermo_step
 
 log = logging.getLogger(__name__)
 

@@ -63,3 +63,30 @@ def test_no_submit_writes_job_array_and_status(config_file, tmp_path, capsys):
     assert main(["sweep", "status", str(out_dir)]) == 0
     assert "NaBH4_T500_bh4x5_b12x1_s1" in capsys.readouterr().out
     assert main(["sweep", "status", str(tmp_path)]) == 2
+
+
+def test_sweep_errors_are_one_line(tmp_path, capsys):
+    assert main(["sweep", "run", str(tmp_path / "nothere.yaml")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"python -m pydriver sweep: error: config file {tmp_path / 'nothere.yaml'} not found"]
+    assert main(["sweep", "status", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "sweep.json not found or unreadable: not a sweep folder" in lines[0]
+
+
+def test_output_folder_is_relative_to_the_config(config_file, tmp_path, monkeypatch, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["sweep", "run", str(config_file), "--dry-run"]) == 0
+    assert f"4 runs in {tmp_path / 'sweep-scan'}" in capsys.readouterr().out
+    assert main(["-q", "sweep", "run", str(config_file), "--executor", "slurm", "--no-submit"]) == 0
+    assert (tmp_path / "sweep-scan" / "sweep.json").is_file() and not list(elsewhere.iterdir())
+    third = tmp_path / "third"
+    third.mkdir()
+    monkeypatch.chdir(third)
+    capsys.readouterr()
+    assert main(["sweep", "status", str(config_file), "--json"]) == 0  # the config finds its sweep
+    assert json.loads(capsys.readouterr().out)["counts"] == {"pending": 4}
+    assert main(["sweep", "status", str(tmp_path / "sweep-scan"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"pending": 4}
