@@ -98,6 +98,9 @@ class CLICommand:
         parser.add_argument("--model-dtype", choices=DTYPES, default=DEFAULT_DTYPE,
                             help=f"precision when exporting a checkpoint folder (default {DEFAULT_DTYPE})")
         parser.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run directory to write")
+        parser.add_argument("--estimate", action="store_true",
+                            help="time a few MD steps of this cell and model (cached) and print the run's expected "
+                                 "wall time against --time")
         parser.add_argument("--supercell", nargs=3, type=int, metavar=("N1", "N2", "N3"),
                             help="replication (default: smallest with every width > --min-width)")
         parser.add_argument("--min-width", type=float, default=DEFAULT_MIN_WIDTH_A, metavar="A",
@@ -132,4 +135,13 @@ class CLICommand:
                                   copy_model=args.copy_model, model_dtype=args.model_dtype)
         print(f"wrote {out}/ (data.lmp, in.lammps, job.slurm, run.json); run: cd {out} && sbatch job.slurm "
               "(or here: MPIRUN= bash job.slurm)")
+        if args.estimate:
+            from pydriver.sweep.estimate import estimate_runs, format_seconds  # noqa: PLC0415  (runs LAMMPS)
+
+            steps = md.equil_steps + md.prod_steps
+            est = estimate_runs([(out.name, out, steps)], job.time_limit_s(), f"--time {job.time}",
+                                args.model_dtype, args.cpus_per_task)[0]
+            cap = " (up to the cap of the adaptive run)" if target else ""
+            print(f"estimate: {steps} steps{cap} x {est.ms_per_step:.1f} ms/step = {format_seconds(est.seconds)}"
+                  f"{'; longer than --time ' + job.time + ': the job resumes when resubmitted' if est.too_long else ''}")
         return 0

@@ -102,7 +102,7 @@ def next_chunk(run_dir: str | Path, analyze=analyze_run) -> int | None:
     ValueError
         If the run is not adaptive.
     """
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()
     manifest = read_json(run_dir / MANIFEST_FILE)
     if manifest is None:
         raise FileNotFoundError(f"{run_dir}: no readable {MANIFEST_FILE}")

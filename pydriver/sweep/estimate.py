@@ -1,7 +1,8 @@
 """Runtime estimate before a sweep or deck run: ms/step of this model on this cell, times the steps.
 
 :func:`ms_per_step` times a few MD steps of a run directory's cell with its model, dtype and
-device in a short ``lmp`` run (one warm-up step, then ``n_steps``; LAMMPS's ``Loop time``), and
+device in a short ``lmp`` run (two warm-up steps, in which TorchScript optimises the model, then
+``n_steps``; LAMMPS's ``Loop time``), and
 caches the result per cell/model/dtype/device/threads in ``step_timing.json`` under
 ``$PYDRIVER_CACHE_DIR``, else ``$XDG_CACHE_HOME/pydriver``, else ``~/.cache/pydriver``.
 :func:`estimate_runs` multiplies by each run's steps (for adaptive runs: the cap) and flags runs
@@ -10,7 +11,6 @@ that cannot finish within a limit (the SLURM time limit, or a day locally).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -55,7 +55,7 @@ def timing_input(run_dir: Path, n_steps: int) -> str:
     first_pair = next(i for i, line in enumerate(lines) if line.startswith("pair_style"))
     lines.insert(first_pair, f'read_data "{run_dir / DATA_FILE}"')
     return "\n".join([*lines, "velocity all create 300 1 loop geom", "fix timing all nve", "thermo 1000",
-                      "run 1", f"run {n_steps}", ""])
+                      "run 2", f"run {n_steps}", ""])
 
 
 def measure(run_dir: Path, n_steps: int = 3, threads: int = 1, timeout_s: float = 1800) -> float:

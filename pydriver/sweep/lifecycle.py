@@ -76,6 +76,11 @@ def classify(run: SweepRun, state: RunState) -> str:
     return current_status(state, inspect_outputs(run.run_dir))
 
 
+def final_step(run: SweepRun) -> int:
+    """The step the run's MD is heading for now (adaptive runs: the end of the current chunk)."""
+    return inspect_outputs(run.run_dir).final_step or 0
+
+
 def mark(run: SweepRun, state: RunState, status: str, exit_code: int | None = None, message: str = "") -> None:
     """Record the end of an attempt (``done``, ``failed``, ``interrupted``) or a status change."""
     if status in ("done", "failed", "interrupted") and state.status in ("running", "queued"):
@@ -107,7 +112,8 @@ def begin_attempt(run: SweepRun, state: RunState, executor: str) -> int:
 
 
 def end_of_md(run: SweepRun, state: RunState, exit_code: int | None, max_attempts: int, note: str = "") -> str:
-    """Judge an ended MD attempt from its outputs; returns ``done``, ``interrupted`` (retry) or ``failed``.
+    """Judge an ended MD attempt from its outputs; returns ``done``, ``analyzed`` (an adaptive run's last
+    check analysed it already), ``interrupted`` (retry) or ``failed``.
 
     ``exit_code`` ``None`` (or a signal) means the job was killed; ``note`` prefixes the message.
     """
@@ -116,6 +122,9 @@ def end_of_md(run: SweepRun, state: RunState, exit_code: int | None, max_attempt
     outputs = inspect_outputs(run.run_dir)
     if outputs.complete:
         mark(run, state, "done", exit_code)
+        if outputs.analyzed:
+            mark(run, state, "analyzed")
+            return "analyzed"
         return "done"
     killed = exit_code is None or exit_code < 0 or exit_code > 128
     if killed and state.attempts < max_attempts:

@@ -129,7 +129,8 @@ def dump_steps(path: Path) -> list[int]:
 
 
 @pytest.mark.lammps
-def test_tiny_real_adaptive_sweep_stops_by_the_rule(tmp_path, nabh_model_f32, example_structures_dir):
+def test_tiny_real_adaptive_sweep_stops_by_the_rule(tmp_path, nabh_model_f32, example_structures_dir, capsys,
+                                                    timing_cache):
     target = {"rel_error_D": 5.0, "min_prod_ps": 0.04, "max_prod_ps": 0.12, "check_every_ps": 0.04}
     config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", target)
     assert main(["-q", "sweep", "run", str(config), "--no-progress"]) == 0
@@ -147,6 +148,18 @@ def test_tiny_real_adaptive_sweep_stops_by_the_rule(tmp_path, nabh_model_f32, ex
     analysis = json.loads((run_dir / "analysis.json").read_text())
     assert analysis["transport"]["diffusivity_cm2_s"] == pytest.approx(last["diffusivity_cm2_s"])
     assert json.loads((tmp_path / "sweep" / "report" / "report.json").read_text())["runs"]
+    # the runtime estimate timed this cell once (cached) before the runs started
+    cache = json.loads((timing_cache / "step_timing.json").read_text())
+    assert any(key.startswith("Na4B4H16|24|") and v["ms_per_step"] > 0 for key, v in cache.items())
+    capsys.readouterr()
+    assert main(["sweep", "status", str(config), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["runs"][0]
+    assert row["status"] == "analyzed" and row["adaptive"]["status"] == state.status
+    assert row["adaptive"]["diffusivity_cm2_s"] == pytest.approx(last["diffusivity_cm2_s"])
+    assert row["adaptive"]["remaining_steps"] == 0
+    assert main(["sweep", "status", str(config)]) == 0
+    table = capsys.readouterr().out
+    assert "D (cm^2/s)" in table and f"{last['diffusivity_cm2_s']:.2e}" in table
 
 
 @pytest.mark.lammps

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local_jobs import LocalExecutor, LocalJob, md_environment
-from pydriver.sweep.lifecycle import (Stop, SweepRun, begin_attempt, classify, end_of_analysis, end_of_md,
+from pydriver.sweep.lifecycle import (Stop, SweepRun, begin_attempt, classify, end_of_analysis, end_of_md, final_step,
                                       install_stop_handlers, mark, restore_handlers, wants_start)
 from pydriver.sweep.progress import ProgressBoard
 from pydriver.sweep.run_state import RunState
@@ -72,7 +72,7 @@ def _handle_ended(config: SweepConfig, job: LocalJob, rc: int, by_name: dict, q:
         q.statuses[run.name] = "analyzed" if end_of_analysis(run, state, rc) else "failed"
         return
     result = end_of_md(run, state, rc, config.max_attempts)
-    board.finish(run.name, result == "done")
+    board.finish(run.name, result in ("done", "analyzed"))
     log.info("%s: MD %s (exit code %s)", run.name, result, rc)
     if result == "done" and config.analysis.enabled:
         q.analysis.append(run)
@@ -95,7 +95,7 @@ def _start_jobs(config: SweepConfig, ex: LocalExecutor, q: _Queues, board: Progr
         ex.start_md(run.name, run.run_dir, cpus_per_run, gpus_per_run, state)
         state.save(run.run_dir)
         q.statuses[run.name] = "running"
-        board.start(run.name, config.md.equil_steps + config.md.prod_steps)
+        board.start(run.name, final_step(run))
         log.info("%s: MD started (attempt %d, from step %d)", run.name, state.attempts, start_step)
 
 
@@ -132,7 +132,7 @@ def run_local(config: SweepConfig, runs: list[SweepRun], retry_failed: bool = Fa
         with ProgressBoard(len(runs), finished, live) as board:
             for run, state in q.adopted:
                 ex.adopt_md(run.name, run.run_dir, cpus_per_run, state)
-                board.start(run.name, config.md.equil_steps + config.md.prod_steps)
+                board.start(run.name, final_step(run))
                 log.info("%s: MD still running (pid %s) from an earlier sweep; watching it", run.name, state.pid)
             while q.md or q.analysis or ex.jobs:
                 for job, rc in ex.reap():

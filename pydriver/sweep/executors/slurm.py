@@ -23,7 +23,7 @@ from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local_jobs import python_environment
 from pydriver.sweep.executors.slurm_queue import (ALIVE_STATES, INTERRUPTED_STATES, Queue, final_job_state,
                                                   queue_states, sbatch, sbatch_available)
-from pydriver.sweep.lifecycle import (SweepRun, begin_attempt, classify, end_of_analysis, end_of_md,
+from pydriver.sweep.lifecycle import (SweepRun, begin_attempt, classify, end_of_analysis, end_of_md, final_step,
                                       wants_start)
 from pydriver.sweep.progress import ProgressBoard
 from pydriver.sweep.run_state import RunState, now_iso, read_exit_code
@@ -219,9 +219,9 @@ def run_slurm(config: SweepConfig, runs: list, retry_failed: bool = False, submi
                 run, state = by_name[name], RunState.load(by_name[name].run_dir)
                 status = refresh_run(config, run, state, queue)
                 if status == "running" and name not in board.runs:
-                    board.start(name, config.md.equil_steps + config.md.prod_steps)
+                    board.start(name, final_step(run))
                 if status not in ("queued", "running"):
-                    board.finish(name, status == "done")
+                    board.finish(name, status in ("done", "analyzed"))
                 if status == "done" and config.analysis.enabled:
                     to_analyse.append(run)
                 elif status == "interrupted":
