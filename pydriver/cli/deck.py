@@ -19,10 +19,14 @@ latest restart file.
 from __future__ import annotations
 
 import argparse
+import logging
 
+from pydriver.cli.main import one_line
 from pydriver.deck.model_ref import DEFAULT_DTYPE, DEVICES, DTYPES
 from pydriver.deck.settings import COUPLINGS, AdaptiveTarget, JobSettings, MDSettings
 from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
+
+log = logging.getLogger(__name__)
 
 MD = MDSettings()
 JOB = JobSettings()
@@ -139,8 +143,12 @@ class CLICommand:
             from pydriver.sweep.estimate import estimate_runs, format_seconds  # noqa: PLC0415  (runs LAMMPS)
 
             steps = md.equil_steps + md.prod_steps
-            est = estimate_runs([(out.name, out, steps)], job.time_limit_s(), f"--time {job.time}",
-                                args.model_dtype, args.cpus_per_task)[0]
+            try:
+                est = estimate_runs([(out.name, out, steps)], job.time_limit_s(), f"--time {job.time}",
+                                    args.model_dtype, args.cpus_per_task)[0]
+            except RuntimeError as exc:  # the deck is written; only the timing failed
+                log.warning("no runtime estimate: %s", one_line(exc))
+                return 0
             cap = " (up to the cap of the adaptive run)" if target else ""
             print(f"estimate: {steps} steps{cap} x {est.ms_per_step:.1f} ms/step = {format_seconds(est.seconds)}"
                   f"{'; longer than --time ' + job.time + ': the job resumes when resubmitted' if est.too_long else ''}")

@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 
 from pydriver import __version__
-from pydriver.deck.model_ref import is_checkpoint_dir
+from pydriver.deck.model_ref import check_elements, is_checkpoint_dir
 from pydriver.rundir import MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SWEEP_FORMAT, SWEEP_MANIFEST
+from pydriver.structures import read_structure
 from pydriver.sweep.adaptive import ChunkPlan
 from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local import run_local
@@ -38,6 +39,21 @@ def model_file_for(config: SweepConfig) -> Path:
     if is_checkpoint_dir(path):
         return config.output / MODEL_FOLDER / f"{path.name}-{config.model.dtype}.pt"
     return path
+
+
+def check_structures(config: SweepConfig) -> None:
+    """Every structure's elements are in the model (before any run directory is written).
+
+    Raises
+    ------
+    ValueError
+        ``structure S (FILE) has Li; model M has Na, B, H``.
+    """
+    for structure in config.structures:
+        try:
+            check_elements(set(read_structure(structure.file).get_chemical_symbols()), config.model.path)
+        except ValueError as exc:
+            raise ValueError(f"structure {structure.label} ({structure.file}): {exc}") from None
 
 
 def plan(config: SweepConfig) -> list[SweepRun]:
@@ -157,6 +173,7 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = Tr
     dict
         ``{"counts": {status: n}, "report": path or None, "runs": {name: status}}``.
     """
+    check_structures(config)
     runs = plan(config)
     config.output.mkdir(parents=True, exist_ok=True)
     model_file = export_model_once(config)

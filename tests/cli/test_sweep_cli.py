@@ -90,3 +90,22 @@ def test_output_folder_is_relative_to_the_config(config_file, tmp_path, monkeypa
     assert json.loads(capsys.readouterr().out)["counts"] == {"pending": 4}
     assert main(["sweep", "status", str(tmp_path / "sweep-scan"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"] == {"pending": 4}
+
+
+def test_structure_with_elements_outside_the_model_stops_before_writing(config_file, tmp_path, capsys,
+                                                                         example_structures_dir):
+    from ase.io import read, write
+
+    from tests.conftest import NABH_CHECKPOINT
+
+    atoms = read(example_structures_dir / "NaBH4.extxyz")
+    atoms.symbols[atoms.symbols == "Na"] = "Li"
+    write(tmp_path / "LiBH4.extxyz", atoms)
+    text = config_file.read_text().replace("model: {path: model.pt}",
+                                           f"model: {{path: {NABH_CHECKPOINT}}}")
+    config_file.write_text(text.replace("supercell: [1, 1, 1]}", "supercell: [1, 1, 1]}\n  - LiBH4.extxyz"))
+    assert main(["sweep", "run", str(config_file), "--executor", "slurm", "--no-submit"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"python -m pydriver sweep: error: structure LiBH4 ({tmp_path / 'LiBH4.extxyz'}): structure has Li; "
+        "model M3GNet-r2SCAN-NaBH has Na, B, H"]
+    assert not (tmp_path / "sweep-scan").exists()

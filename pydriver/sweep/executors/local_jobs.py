@@ -86,11 +86,11 @@ def mpirun_executable() -> str:
 def md_environment(mpi_ranks: int, threads_per_rank: int, plugin_path: str | None) -> dict[str, str]:
     """Environment for ``bash job.slurm``: plugin and MPI library paths, ``LMP``, ``MPIRUN``, threads."""
     try:
-        env = lammps_env()
+        env = lammps_env(python_environment())  # adaptive runs start this pydriver's worker
     except FileNotFoundError:
         if plugin_path is None:
             raise
-        env = dict(os.environ)  # the deck loads the plugin itself (`plugin load`)
+        env = python_environment()  # the deck loads the plugin itself (`plugin load`)
     env["LMP"] = lmp_executable()
     env["MPIRUN"] = "" if mpi_ranks == 1 else f"{mpirun_executable()} -np {mpi_ranks}"
     env["OMP_NUM_THREADS"] = str(threads_per_rank)

@@ -10,7 +10,6 @@ available).
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -36,11 +35,12 @@ SLURM_FOLDER = "slurm"
 
 
 def submit_environment() -> dict[str, str]:
-    """Environment passed to ``sbatch`` (exported to the job): the plugin and MPI library paths when known."""
+    """Environment passed to ``sbatch`` (exported to the job): the plugin and MPI library paths when known,
+    and ``PYTHONPATH`` for this ``pydriver``."""
     try:
-        return lammps_env()
+        return lammps_env(python_environment())  # adaptive runs start this pydriver's worker
     except FileNotFoundError:
-        return dict(os.environ)
+        return python_environment()
 
 
 def _job_resources(config: SweepConfig) -> dict:
