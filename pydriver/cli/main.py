@@ -17,6 +17,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydriver import __version__
 
@@ -53,7 +54,8 @@ def one_line(text: object) -> str:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """``warnings.showwarning`` replacement: one log line, ``WARNING pydriver.cli: <package>: message``."""
-    package = filename.replace("\\", "/").split("site-packages/")[-1].split("/")[0].removesuffix(".py")
+    parts = Path(filename).parts
+    package = parts[parts.index("site-packages") + 1] if "site-packages" in parts else Path(filename).stem
     log.warning("%s: %s (%s)", package, one_line(message), category.__name__)
 
 

@@ -132,3 +132,21 @@ def test_job_script_records_absolute_lmp(example_structures_dir, tmp_path):
     assert main(["deck", str(example_structures_dir / "NaBH4.extxyz"), "--model", str(model), "-o", str(out)]) == 0
     job = (out / "job.slurm").read_text()
     assert f'LMP="${{LMP:-{lmp_executable()}}}"' in job and lmp_executable().startswith("/")
+
+
+def test_library_warnings_are_one_log_line(example_structures_dir, monkeypatch, caplog, capsys):
+    import warnings
+
+    from pydriver.cli import structure
+
+    def run(args):
+        warnings.warn("Issues encountered while parsing CIF: 2 fractional coordinates rounded to ideal values",
+                      UserWarning)  # harmless: silenced
+        warnings.warn("first line\nsecond line", RuntimeWarning)
+        return 0
+
+    monkeypatch.setattr(structure.CLICommand, "run", staticmethod(run))
+    assert main(["structure", str(example_structures_dir / "NaBH4.cif")]) == 0
+    records = [r for r in caplog.records if r.name == "pydriver.cli"]
+    assert [r.getMessage() for r in records] == ["test_deck_cli: first line; second line (RuntimeWarning)"]
+    assert capsys.readouterr().err == ""
