@@ -5,6 +5,11 @@ Example::
     python -m pydriver deck examples/structures/NaBH4.extxyz --model nabh.pt --temp 400 \\
         --bh4-mass-factor 1 --b12-mass-factor 5 --equil-steps 50000 --prod-steps 1000000 -o runs/T400
 
+Adaptive production length (chunks until D is precise enough, or the cap)::
+
+    python -m pydriver deck NaBH4.extxyz --model nabh.pt --temp 500 --target-rel-error-d 0.2 \\
+        --min-prod-ps 20 --max-prod-ps 2000 --check-every-ps 20 -o runs/T500
+
 ``--model`` takes an exported model file (referenced by absolute path, or copied with
 ``--copy-model``) or a matgl checkpoint folder (exported into the run directory). Run it with
 ``cd RUN_DIR && sbatch job.slurm`` (or ``MPIRUN= bash job.slurm``); resubmitting resumes from the
@@ -13,46 +18,76 @@ latest restart file.
 
 from __future__ import annotations
 
-from pydriver.deck.settings import COUPLINGS, JobSettings, MDSettings
+import argparse
+import logging
+
+from pydriver.cli.main import one_line
+from pydriver.deck.model_ref import DEFAULT_DTYPE, DEVICES, DTYPES
+from pydriver.deck.settings import COUPLINGS, AdaptiveTarget, JobSettings, MDSettings
+from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
+
+log = logging.getLogger(__name__)
 
 MD = MDSettings()
 JOB = JobSettings()
+TARGET = AdaptiveTarget()
+
+
+def add_dt_argument(group, default: float | None, help_text: str) -> None:
+    """``--dt-ps`` (the time step in ps, as in ``analyze``), with ``--dt``/``--timestep`` as hidden aliases."""
+    group.add_argument("--dt-ps", type=float, default=default, metavar="PS", dest="dt_ps", help=help_text)
+    for alias in ("--dt", "--timestep"):
+        group.add_argument(alias, type=float, dest="dt_ps", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def _add_md_arguments(parser) -> None:
     md = parser.add_argument_group("molecular dynamics")
     md.add_argument("--temp", type=float, default=MD.temperature_K, metavar="K", help=f"temperature in K (default {MD.temperature_K})")
     md.add_argument("--pressure", type=float, default=MD.pressure_bar, metavar="BAR", help=f"pressure in bar (default {MD.pressure_bar})")
-    md.add_argument("--dt", type=float, default=MD.dt_ps, metavar="PS", help=f"time step in ps (default {MD.dt_ps})")
-    md.add_argument("--equil-steps", type=int, default=MD.equil_steps, help=f"default {MD.equil_steps}")
-    md.add_argument("--prod-steps", type=int, default=MD.prod_steps, help=f"default {MD.prod_steps}")
+    add_dt_argument(md, MD.dt_ps, f"time step in ps (default {MD.dt_ps})")
+    md.add_argument("--equil-steps", type=int, default=MD.equil_steps, help=f"equilibration steps (default {MD.equil_steps})")
+    md.add_argument("--prod-steps", type=int, default=MD.prod_steps, help=f"production steps (default {MD.prod_steps}; "
+                    "with --target-rel-error-d the cap is --max-prod-ps)")
     md.add_argument("--dump-every", type=int, default=MD.dump_every, help=f"production dump stride in steps (default {MD.dump_every})")
     md.add_argument("--dump-velocities", action="store_true", help="also dump vx vy vz")
-    md.add_argument("--thermo-every", type=int, default=MD.thermo_every, help=f"default {MD.thermo_every}")
-    md.add_argument("--restart-every", type=int, default=MD.restart_every, help=f"default {MD.restart_every}")
+    md.add_argument("--thermo-every", type=int, default=MD.thermo_every, help=f"thermo stride in steps (default {MD.thermo_every})")
+    md.add_argument("--restart-every", type=int, default=MD.restart_every, help=f"restart-file stride in steps (default {MD.restart_every})")
     md.add_argument("--seed", type=int, default=MD.seed, help=f"velocity seed (default {MD.seed})")
     md.add_argument("--tdamp", type=float, default=MD.tdamp_ps, metavar="PS", help=f"thermostat damping in ps (default {MD.tdamp_ps})")
     md.add_argument("--pdamp", type=float, default=MD.pdamp_ps, metavar="PS", help=f"barostat damping in ps (default {MD.pdamp_ps})")
     md.add_argument("--couple", choices=COUPLINGS, default=MD.couple, help="barostat coupling (auto: tri for triclinic boxes, else aniso)")
-    md.add_argument("--bh4-mass-factor", type=float, default=1.0, help="mass factor for all atoms of BH4 anions")
-    md.add_argument("--b12-mass-factor", type=float, default=1.0, help="mass factor for all atoms of B12H12 anions")
-    md.add_argument("--device", choices=("cpu", "cuda"), help="pair_style m3gnet device (default: cuda if --gpus > 0)")
+    md.add_argument("--bh4-mass-factor", type=float, default=1.0, help="mass factor for all atoms of BH4 anions (default 1)")
+    md.add_argument("--b12-mass-factor", type=float, default=1.0, help="mass factor for all atoms of B12H12 anions (default 1)")
+    md.add_argument("--device", choices=DEVICES, help="pair_style m3gnet device (default: cuda if --gpus > 0)")
     md.add_argument("--plugin", metavar="PATH", help="emit `plugin load PATH` (HPC builds without auto-loading)")
+
+
+def _add_target_arguments(parser) -> None:
+    t = parser.add_argument_group("adaptive production length (on with --target-rel-error-d)")
+    t.add_argument("--target-rel-error-d", type=float, metavar="X",
+                   help=f"stop when std(D)/D < X and the run is diffusive (e.g. {TARGET.rel_error_D})")
+    t.add_argument("--min-prod-ps", type=float, default=TARGET.min_prod_ps, metavar="PS",
+                   help=f"production before the first check (default {TARGET.min_prod_ps})")
+    t.add_argument("--max-prod-ps", type=float, default=TARGET.max_prod_ps, metavar="PS",
+                   help=f"cap on the production length (default {TARGET.max_prod_ps})")
+    t.add_argument("--check-every-ps", type=float, default=TARGET.check_every_ps, metavar="PS",
+                   help=f"production between checks (default {TARGET.check_every_ps})")
 
 
 def _add_job_arguments(parser) -> None:
     job = parser.add_argument_group("SLURM job")
-    job.add_argument("--job-name", default=JOB.job_name)
-    job.add_argument("--nodes", type=int, default=JOB.nodes)
-    job.add_argument("--ranks", type=int, default=JOB.ranks_per_node, help="MPI ranks per node")
-    job.add_argument("--cpus-per-task", type=int, default=JOB.cpus_per_task)
-    job.add_argument("--gpus", type=int, default=JOB.gpus_per_node, help="GPUs per node")
+    job.add_argument("--job-name", default=JOB.job_name, help=f"default {JOB.job_name}")
+    job.add_argument("--nodes", type=int, default=JOB.nodes, help=f"default {JOB.nodes}")
+    job.add_argument("--ranks", type=int, default=JOB.ranks_per_node, help=f"MPI ranks per node (default {JOB.ranks_per_node})")
+    job.add_argument("--cpus-per-task", type=int, default=JOB.cpus_per_task, help=f"default {JOB.cpus_per_task}")
+    job.add_argument("--gpus", type=int, default=JOB.gpus_per_node, help=f"GPUs per node (default {JOB.gpus_per_node})")
     job.add_argument("--time", default=JOB.time, help=f"wall time (default {JOB.time})")
     job.add_argument("--partition")
     job.add_argument("--account")
     job.add_argument("--module", action="append", default=[], dest="modules", help="module to load (repeatable)")
     job.add_argument("--launcher", default=JOB.launcher, help="MPI launcher (default srun; '' for none)")
-    job.add_argument("--lmp", default=JOB.lmp, help="LAMMPS executable (default lmp)")
+    job.add_argument("--lmp", default=JOB.lmp, help="LAMMPS executable written into job.slurm (default: the absolute "
+                     "path of this environment's lmp; $LMP overrides it at run time)")
 
 
 class CLICommand:
@@ -64,13 +99,18 @@ class CLICommand:
         parser.add_argument("structure", help="CIF, POSCAR or extxyz unit cell")
         parser.add_argument("--model", required=True, help="exported model .pt file or matgl checkpoint folder")
         parser.add_argument("--copy-model", action="store_true", help="copy the model file into the run directory")
-        parser.add_argument("--model-dtype", choices=("float32", "float64"), default="float64",
-                            help="precision when exporting a checkpoint folder (default float64)")
+        parser.add_argument("--model-dtype", choices=DTYPES, default=DEFAULT_DTYPE,
+                            help=f"precision when exporting a checkpoint folder (default {DEFAULT_DTYPE})")
         parser.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run directory to write")
+        parser.add_argument("--estimate", action="store_true",
+                            help="time a few MD steps of this cell and model (cached) and print the run's expected "
+                                 "wall time against --time")
         parser.add_argument("--supercell", nargs=3, type=int, metavar=("N1", "N2", "N3"),
                             help="replication (default: smallest with every width > --min-width)")
-        parser.add_argument("--min-width", type=float, default=10.0, metavar="A", help="minimum supercell width in A")
+        parser.add_argument("--min-width", type=float, default=DEFAULT_MIN_WIDTH_A, metavar="A",
+                            help=f"minimum perpendicular supercell width in A (default {DEFAULT_MIN_WIDTH_A})")
         _add_md_arguments(parser)
+        _add_target_arguments(parser)
         _add_job_arguments(parser)
 
     @staticmethod
@@ -79,8 +119,11 @@ class CLICommand:
         from pydriver.deck.writer import write_run_directory  # noqa: PLC0415
 
         device = args.device or ("cuda" if args.gpus > 0 else None)
+        target = None if args.target_rel_error_d is None else AdaptiveTarget(
+            rel_error_D=args.target_rel_error_d, min_prod_ps=args.min_prod_ps, max_prod_ps=args.max_prod_ps,
+            check_every_ps=args.check_every_ps)
         md = MDSettings(
-            temperature_K=args.temp, pressure_bar=args.pressure, dt_ps=args.dt, equil_steps=args.equil_steps,
+            temperature_K=args.temp, pressure_bar=args.pressure, dt_ps=args.dt_ps, target=target, equil_steps=args.equil_steps,
             prod_steps=args.prod_steps, dump_every=args.dump_every, dump_velocities=args.dump_velocities,
             thermo_every=args.thermo_every, restart_every=args.restart_every, seed=args.seed,
             tdamp_ps=args.tdamp, pdamp_ps=args.pdamp, couple=args.couple, device=device, plugin_path=args.plugin,
@@ -94,5 +137,19 @@ class CLICommand:
         out = write_run_directory(args.structure, args.model, args.output, md=md, job=job,
                                   replication=args.supercell, min_width_A=args.min_width,
                                   copy_model=args.copy_model, model_dtype=args.model_dtype)
-        print(f"wrote {out}/ (data.lmp, in.lammps, job.slurm, run.json); run: cd {out} && sbatch job.slurm")
+        print(f"wrote {out}/ (data.lmp, in.lammps, job.slurm, run.json); run: cd {out} && sbatch job.slurm "
+              "(or here: MPIRUN= bash job.slurm)")
+        if args.estimate:
+            from pydriver.sweep.estimate import estimate_runs, format_seconds  # noqa: PLC0415  (runs LAMMPS)
+
+            steps = md.equil_steps + md.prod_steps
+            try:
+                est = estimate_runs([(out.name, out, steps)], job.time_limit_s(), f"--time {job.time}",
+                                    args.model_dtype, args.cpus_per_task)[0]
+            except RuntimeError as exc:  # the deck is written; only the timing failed
+                log.warning("no runtime estimate: %s", one_line(exc))
+                return 0
+            cap = " (up to the cap of the adaptive run)" if target else ""
+            print(f"estimate: {steps} steps{cap} x {est.ms_per_step:.1f} ms/step = {format_seconds(est.seconds)}"
+                  f"{'; longer than --time ' + job.time + ': the job resumes when resubmitted' if est.too_long else ''}")
         return 0

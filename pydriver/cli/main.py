@@ -2,8 +2,11 @@
 
 Each subcommand module defines ``CLICommand`` with a docstring (first line = help), a static
 ``add_arguments(parser)`` and a static ``run(args)``. Expected user errors raise
-:class:`CLIError` (or ``ValueError``/``FileNotFoundError``) and end with exit code 2 and one
-line; ``-T/--traceback`` re-raises them.
+:class:`CLIError` (or ``ValueError``/``OSError`` such as ``FileNotFoundError``) and end with exit
+code 2 and exactly one stderr line, ``python -m pydriver COMMAND: error: MESSAGE``, without the
+usage block (argparse prints usage only for syntax errors); ``-T/--traceback`` re-raises them.
+Other exceptions are bugs and keep their traceback. Python warnings of the libraries we call are
+shown as one log line each (harmless ones, listed in :data:`SILENCED_WARNINGS`, not at all).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydriver import __version__
 
@@ -28,11 +33,41 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
+#: (message regex, why it is harmless): warnings not shown
+SILENCED_WARNINGS = [
+    (r"Issues encountered while parsing CIF: .*fractional coordinates rounded",
+     "pymatgen snaps coordinates within 1e-4 of special positions; the structure is as intended"),
+]
+#: exceptions that are user errors (one line, exit 2); anything else is a bug and shows a traceback
+USER_ERRORS = (ValueError, OSError)
+
+log = logging.getLogger("pydriver.cli")
+
+
 class CLIError(Exception):
     """An expected user error: printed as one line, exit code 2."""
 
 
+def one_line(text: object) -> str:
+    """``text`` on one line: line breaks of multi-problem messages become ``'; '``."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` replacement: one log line, ``WARNING pydriver.cli: <package>: message``."""
+    parts = Path(filename).parts
+    package = parts[parts.index("site-packages") + 1] if "site-packages" in parts else Path(filename).stem
+    log.warning("%s: %s (%s)", package, one_line(message), category.__name__)
+
+
+def _configure_warnings() -> None:
+    for pattern, _why in SILENCED_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    warnings.showwarning = _show_warning
+
+
 def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and one subparser per command of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(prog="python -m pydriver", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pydriver {__version__}")
     parser.add_argument("-T", "--traceback", action="store_true", help="show the full traceback on errors")
@@ -61,12 +96,13 @@ def main(args: Sequence[str] | None = None) -> int:
     if not getattr(ns, "_run", None):
         parser.print_help()
         return 0
-    try:
-        result = ns._run(ns)
-    except (CLIError, ValueError, FileNotFoundError) as exc:  # a KeyError is a bug: traceback
-        if ns.traceback:
-            raise
-        subparsers[ns.command].print_usage(sys.stderr)
-        print(f"{parser.prog} {ns.command}: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        _configure_warnings()
+        try:
+            result = ns._run(ns)
+        except (CLIError, *USER_ERRORS) as exc:
+            if ns.traceback:
+                raise
+            print(f"{parser.prog} {ns.command}: error: {one_line(exc)}", file=sys.stderr)
+            return 2
     return int(result or 0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
+
 
 class CLICommand:
     """Show anions, atom types and supercell of a structure; write data.lmp with -o."""
@@ -20,8 +22,8 @@ class CLICommand:
         parser.add_argument("structure", help="CIF, POSCAR or extxyz file")
         parser.add_argument("--supercell", nargs=3, type=int, metavar=("N1", "N2", "N3"),
                             help="replication counts (default: smallest with every width > --min-width)")
-        parser.add_argument("--min-width", type=float, default=10.0, metavar="A",
-                            help="minimum perpendicular supercell width in A (default 10)")
+        parser.add_argument("--min-width", type=float, default=DEFAULT_MIN_WIDTH_A, metavar="A",
+                            help=f"minimum perpendicular supercell width in A (default {DEFAULT_MIN_WIDTH_A})")
         parser.add_argument("-o", "--output", metavar="DATA_FILE", help="write a LAMMPS data file (atom_style full)")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 

@@ -4,25 +4,27 @@ Examples::
 
     python -m pydriver sweep run examples/sweep/tiny.yaml --dry-run
     python -m pydriver sweep run examples/sweep/tiny.yaml        # runs, analyses, reports; rerun to resume
-    python -m pydriver sweep status sweep-tiny
-    python -m pydriver report sweep-tiny -o sweep-tiny/report
+    python -m pydriver sweep status examples/sweep/tiny.yaml    # or the folder: examples/sweep/sweep-tiny
+    python -m pydriver report examples/sweep/sweep-tiny -o my-report
 
 The config (YAML or TOML) lists structures, temperatures, mass factors, MD lengths, the model and
-the executor (local or slurm); see docs/sweep.md.
+the executor (local or slurm); see docs/sweep.md. The output folder is relative to the config
+file, so these commands find the same sweep from any working directory.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 
 def _add_run_arguments(parser) -> None:
     parser.add_argument("config", help="sweep config file (.yaml, .yml or .toml)")
-    parser.add_argument("-o", "--output", metavar="DIR", help="output folder (default: from the config, "
-                        "else ./sweep-<config name>)")
+    parser.add_argument("-o", "--output", metavar="DIR", help="output folder (default: the config's `output`, "
+                        "else sweep-<config name> beside the config file)")
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their folders; write nothing")
     parser.add_argument("--executor", choices=("local", "slurm"), help="override the config's executor")
     parser.add_argument("--retry-failed", action="store_true", help="also restart runs that failed before")
@@ -32,9 +34,9 @@ def _add_run_arguments(parser) -> None:
 
 
 def _dry_run(config) -> int:
+    from pydriver.rundir import MANIFEST_FILE  # noqa: PLC0415  (imports here keep --help fast)
     from pydriver.sweep.runner import plan  # noqa: PLC0415
-    from pydriver.rundir import MANIFEST_FILE  # noqa: PLC0415
-    from pydriver.sweep.status import run_row  # noqa: PLC0415
+    from pydriver.sweep.status_table import run_row  # noqa: PLC0415
 
     runs = plan(config)
     print(f"# sweep {config.name}: {len(runs)} runs in {config.output} (executor {config.executor})")
@@ -47,13 +49,12 @@ def _dry_run(config) -> int:
 
 def _run(args) -> int:
     from pydriver.sweep.config import load_config  # noqa: PLC0415
-    from pydriver.sweep.runner import Stop, run_sweep  # noqa: PLC0415
+    from pydriver.sweep.lifecycle import Stop  # noqa: PLC0415
+    from pydriver.sweep.runner import run_sweep  # noqa: PLC0415
 
     config = load_config(args.config)
     updates = {}
     if args.output:
-        from pathlib import Path  # noqa: PLC0415
-
         updates["output"] = Path(args.output).resolve()
     if args.executor:
         updates["executor"] = args.executor
@@ -71,11 +72,29 @@ def _run(args) -> int:
     return 1 if result["counts"].get("failed") else 0
 
 
-def _status(args) -> int:
-    from pydriver.sweep.progress import format_duration  # noqa: PLC0415
-    from pydriver.sweep.status import sweep_status  # noqa: PLC0415
+def _adaptive_cells(info: dict | None, format_duration) -> list[str]:
+    """``D +- err`` and the projected remaining production of an adaptive run (``-`` otherwise)."""
+    if not info:
+        return ["-", "-"]
+    d, std = info["diffusivity_cm2_s"], info["diffusivity_std_cm2_s"]
+    d_text = f"{d:.2e} +- {std:.1e}" if d is not None else "-"
+    if info["status"] != "running":
+        return [d_text, info["status"]]
+    left = f"{info['remaining_steps']} steps"
+    if info["remaining_s"] is not None:
+        left += f" (~{format_duration(info['remaining_s'])})"
+    return [d_text, left]
 
-    status = sweep_status(args.dir)
+
+def _status(args) -> int:
+    from pydriver.sweep.config import CONFIG_SUFFIXES, load_config  # noqa: PLC0415
+    from pydriver.sweep.progress import format_duration  # noqa: PLC0415
+    from pydriver.sweep.status_table import sweep_status  # noqa: PLC0415
+
+    folder = Path(args.dir)
+    if folder.suffix in CONFIG_SUFFIXES and folder.is_file():
+        folder = load_config(folder).output
+    status = sweep_status(folder)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -83,13 +102,17 @@ def _status(args) -> int:
     from rich.table import Table  # noqa: PLC0415
 
     table = Table(title=f"sweep {status['name']}: " + ", ".join(f"{n} {s}" for s, n in status["counts"].items()))
-    for column in ("run", "status", "step", "attempts", "started", "elapsed", "job", "note"):
+    adaptive = any(row["adaptive"] for row in status["runs"])
+    columns = ["run", "status", "step", "attempts", "started", "elapsed", "job"]
+    for column in columns + (["D (cm^2/s)", "left (projected)"] if adaptive else []) + ["note"]:
         table.add_column(column)
     for row in status["runs"]:
         step = f"{row['step'] or 0}/{row['final_step']}" if row["final_step"] else "-"
-        table.add_row(row["name"], row["status"], step, str(row["attempts"]), (row["started_at"] or "-")[:19],
-                      format_duration(row["elapsed_s"]) if row["elapsed_s"] is not None else "-",
-                      str(row["job"] or "-"), row["message"][:60])
+        cells = [row["name"], row["status"], step, str(row["attempts"]), (row["started_at"] or "-")[:19],
+                 format_duration(row["elapsed_s"]) if row["elapsed_s"] is not None else "-", str(row["job"] or "-")]
+        if adaptive:
+            cells += _adaptive_cells(row["adaptive"], format_duration)
+        table.add_row(*cells, row["message"][:60])
     Console(width=200).print(table)
     return 0
 
@@ -108,7 +131,8 @@ class CLICommand:
         sub = parser.add_subparsers(dest="sweep_command", metavar="ACTION", required=True)
         _add_run_arguments(sub.add_parser("run", help="run or resume a sweep (or --dry-run to list it)"))
         status = sub.add_parser("status", help="show done/running/failed/pending runs of a sweep folder")
-        status.add_argument("dir", metavar="DIR", help="sweep output folder (holds sweep.json)")
+        status.add_argument("dir", metavar="DIR_OR_CONFIG", help="sweep output folder (holds sweep.json) or the "
+                            "sweep's config file")
         status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     @staticmethod

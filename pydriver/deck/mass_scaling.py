@@ -13,7 +13,15 @@ from collections.abc import Mapping
 
 from pydriver.structures.atom_types import AtomType
 
-_KIND = re.compile(r"^(BH4|B(\d+)H\2)$")
+#: anion kinds that can be mass-scaled: ``BH4`` and closo-boranes ``B{n}H{n}`` (e.g. ``B12H12``)
+ANION_KIND = re.compile(r"^(BH4|B(\d+)H\2)$")
+
+
+def check_anion_kind(kind: str) -> str:
+    """``kind`` if it matches :data:`ANION_KIND`, else ``ValueError`` naming it and the allowed kinds."""
+    if not ANION_KIND.match(kind):
+        raise ValueError(f"unknown anion kind {kind!r}; allowed: 'BH4' or 'B{{n}}H{{n}}' (e.g. 'B12H12')")
+    return kind
 
 
 def validate_mass_factors(mass_factors: Mapping[str, float]) -> dict[str, float]:
@@ -36,8 +44,7 @@ def validate_mass_factors(mass_factors: Mapping[str, float]) -> dict[str, float]
     """
     checked = {}
     for kind, factor in mass_factors.items():
-        if not _KIND.match(kind):
-            raise ValueError(f"unknown anion kind {kind!r} for mass scaling; allowed: 'BH4' or 'B{{n}}H{{n}}' (e.g. 'B12H12')")
+        check_anion_kind(kind)
         factor = float(factor)
         if not (factor > 0 and factor < float("inf")):
             raise ValueError(f"mass factor for {kind} must be a positive finite number, got {factor}")

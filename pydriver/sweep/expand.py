@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from pydriver.deck import JobSettings, MDSettings, write_run_directory
+from pydriver.structures import find_anions, read_structure
 from pydriver.sweep.config import SweepConfig
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,6 @@ def mass_combinations(mass_factors: dict[str, list[float]], mode: str) -> list[d
 @lru_cache(maxsize=32)
 def structure_anion_kinds(path: str) -> frozenset[str]:
     """Anion kinds present in a structure file (cached)."""
-    from pydriver.structures import find_anions, read_structure  # noqa: PLC0415
-
     return frozenset(find_anions(read_structure(path)).counts)
 
 
@@ -132,28 +132,19 @@ def expand(config: SweepConfig) -> list[RunSpec]:
     return runs
 
 
-def md_settings(config: SweepConfig, spec: RunSpec):
-    """:class:`pydriver.deck.MDSettings` of one run."""
-    from pydriver.deck import MDSettings  # noqa: PLC0415
-
-    md = config.md
-    return MDSettings(temperature_K=spec.temperature_K, pressure_bar=md.pressure_bar, dt_ps=md.dt_ps,
-                      equil_steps=md.equil_steps, prod_steps=md.prod_steps, dump_every=md.dump_every,
-                      dump_velocities=md.dump_velocities, thermo_every=md.thermo_every,
-                      restart_every=md.restart_every, seed=spec.seed, tdamp_ps=md.tdamp_ps, pdamp_ps=md.pdamp_ps,
-                      couple=md.couple, mass_factors=dict(spec.mass_factors), device=config.model.device,
-                      plugin_path=config.model.plugin_path)
+def md_settings(config: SweepConfig, spec: RunSpec) -> MDSettings:
+    """:class:`pydriver.deck.MDSettings` of one run: the ``md`` section plus this run's values."""
+    return config.md.settings(temperature_K=spec.temperature_K, seed=spec.seed, mass_factors=dict(spec.mass_factors),
+                              device=config.model.device, plugin_path=config.model.plugin_path)
 
 
-def job_settings(config: SweepConfig, spec: RunSpec):
+def job_settings(config: SweepConfig, spec: RunSpec) -> JobSettings:
     """:class:`pydriver.deck.JobSettings` of one run (the per-run ``job.slurm``)."""
-    from pydriver.deck import JobSettings  # noqa: PLC0415
-
     s = config.slurm
     return JobSettings(job_name=spec.name, nodes=s.nodes, ranks_per_node=config.mpi_ranks,
                        cpus_per_task=config.threads_per_rank, gpus_per_node=s.gpus_per_node, time=s.time,
                        partition=s.partition, account=s.account, modules=list(s.modules), launcher=s.launcher,
-                       lmp=s.lmp)
+                       lmp=s.lmp, python=s.python)
 
 
 def run_parameters(config: SweepConfig, spec: RunSpec, model_file: Path) -> dict:
@@ -173,8 +164,6 @@ def write_run(config: SweepConfig, spec: RunSpec, model_file: Path, run_dir: Pat
     ``model_file`` is the sweep's exported model, so a checkpoint folder is exported once per
     sweep instead of once per run.
     """
-    from pydriver.deck import write_run_directory  # noqa: PLC0415
-
     return write_run_directory(spec.structure_file, model_file, run_dir, md=md_settings(config, spec),
                                job=job_settings(config, spec), replication=spec.supercell,
                                min_width_A=spec.min_width_A, copy_model=False, model_dtype=config.model.dtype)

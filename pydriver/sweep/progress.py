@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydriver.rundir import LOG_FILE
-from pydriver.sweep.state import last_thermo_step
+from pydriver.sweep.outputs import inspect_outputs, last_thermo_step
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +128,12 @@ class ProgressBoard:
         """Re-read thermo steps of the running runs and redraw (or log a summary every minute)."""
         for name, progress in self.runs.items():
             progress.update(run_dirs[name] / LOG_FILE)
+            if progress.step >= progress.final_step:  # an adaptive run's next chunk
+                progress.final_step = max(progress.final_step, inspect_outputs(run_dirs[name]).final_step or 0)
             if self._progress is not None and name in self._tasks:
                 rate = progress.steps_per_s
                 info = f"{rate:.2f} steps/s ETA {format_duration(progress.eta_s)}" if rate else "starting"
-                self._progress.update(self._tasks[name], completed=progress.step, info=info)
+                self._progress.update(self._tasks[name], completed=progress.step, total=progress.final_step, info=info)
         if self._progress is None and time.monotonic() - self._last_summary > SUMMARY_EVERY_S:
             self._last_summary = time.monotonic()
             log.info("%s", self.summary())

@@ -11,16 +11,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-from dataclasses import dataclass
 from pathlib import Path
 
-from pydriver.rundir import ANALYSIS_LOG, MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SWEEP_FORMAT, SWEEP_MANIFEST
 from pydriver import __version__
+from pydriver.deck.model_ref import check_elements, is_checkpoint_dir
+from pydriver.rundir import MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SWEEP_FORMAT, SWEEP_MANIFEST
+from pydriver.structures import read_structure
+from pydriver.sweep.adaptive import ChunkPlan
 from pydriver.sweep.config import SweepConfig
-from pydriver.sweep.expand import RunSpec, expand, parameters_sha256, run_parameters, write_run
-from pydriver.sweep.state import (RunState, analysis_is_valid, atomic_write_json, current_status, inspect_outputs,
-                                  now_iso, quarantine_bad_restarts, read_json)
+from pydriver.sweep.executors.local import run_local
+from pydriver.sweep.executors.slurm import run_slurm
+from pydriver.sweep.estimate import LOCAL_LIMIT_S, estimate_runs
+from pydriver.sweep.expand import expand, job_settings, md_settings, parameters_sha256, run_parameters, write_run
+from pydriver.sweep.lifecycle import SweepRun
+from pydriver.sweep.outputs import analysis_is_valid, inspect_outputs
+from pydriver.sweep.run_state import AdaptiveState, RunState, atomic_write_json, now_iso, read_json
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +33,27 @@ log = logging.getLogger(__name__)
 _CHECKED_KEYS = ("temperature_K", "seed", "mass_factors", "equil_steps", "prod_steps", "dump_every", "dt_ps")
 
 
-@dataclass
-class SweepRun:
-    """One run of the sweep: its spec, directory and parameter hash."""
-
-    spec: RunSpec
-    run_dir: Path
-    params_sha256: str
-
-    @property
-    def name(self) -> str:
-        """Run name."""
-        return self.spec.name
-
-
 def model_file_for(config: SweepConfig) -> Path:
     """The exported model all runs use: the given ``.pt`` file, or ``OUT/model/<folder>-<dtype>.pt``."""
-    from pydriver.deck.model_ref import is_checkpoint_dir  # noqa: PLC0415
-
     path = config.model.path
     if is_checkpoint_dir(path):
         return config.output / MODEL_FOLDER / f"{path.name}-{config.model.dtype}.pt"
     return path
+
+
+def check_structures(config: SweepConfig) -> None:
+    """Every structure's elements are in the model (before any run directory is written).
+
+    Raises
+    ------
+    ValueError
+        ``structure S (FILE) has Li; model M has Na, B, H``.
+    """
+    for structure in config.structures:
+        try:
+            check_elements(set(read_structure(structure.file).get_chemical_symbols()), config.model.path)
+        except ValueError as exc:
+            raise ValueError(f"structure {structure.label} ({structure.file}): {exc}") from None
 
 
 def plan(config: SweepConfig) -> list[SweepRun]:
@@ -86,9 +90,8 @@ def write_manifest(config: SweepConfig, runs: list[SweepRun]) -> Path:
 
 
 def _check_existing(config: SweepConfig, run: SweepRun, manifest: dict) -> None:
-    expected = {"temperature_K": run.spec.temperature_K, "seed": run.spec.seed,
-                "mass_factors": run.spec.mass_factors}
-    expected.update({k: getattr(config.md, k) for k in _CHECKED_KEYS if k not in expected})
+    md = md_settings(config, run.spec)
+    expected = {k: getattr(md, k) for k in _CHECKED_KEYS}
     for key, want in expected.items():
         if manifest.get(key) != want:
             raise ValueError(f"run directory {run.run_dir} has {key}={manifest.get(key)!r} but the config "
@@ -116,76 +119,27 @@ def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path) -> None
         if state.params_sha256 is None:
             state.params_sha256 = run.params_sha256
             state.save(run.run_dir)
+        if config.md.target and AdaptiveState.load(run.run_dir) is None:
+            # the stopping rule's analysis uses the sweep's analysis options
+            AdaptiveState(chunk_end_step=ChunkPlan.from_manifest(read_json(run.run_dir / MANIFEST_FILE)).first_end,
+                          analysis_options=config.analysis.options).save(run.run_dir)
 
 
-def classify(run: SweepRun, state: RunState) -> str:
-    """Current status of a run (SLURM jobs keep their recorded status; see the slurm executor)."""
-    return current_status(state, inspect_outputs(run.run_dir))
-
-
-def mark(run: SweepRun, state: RunState, status: str, exit_code: int | None = None, message: str = "") -> None:
-    """Record the end of an attempt (``done``, ``failed``, ``interrupted``) or a status change."""
-    if status in ("done", "failed", "interrupted") and state.status in ("running", "queued"):
-        state.finish(status, exit_code, message)
+def estimate(config: SweepConfig, runs: list[SweepRun]) -> None:
+    """Log the runtime estimate of the runs whose MD is not complete (a timing failure only warns)."""
+    todo = [r for r in runs if not inspect_outputs(r.run_dir).complete]
+    if not todo:
+        return
+    if config.executor == "slurm":
+        limit_s, limit_name = job_settings(config, todo[0].spec).time_limit_s(), "SLURM time limit"
     else:
-        state.status, state.message = status, message or state.message
-    state.save(run.run_dir)
-
-
-def begin_attempt(run: SweepRun, state: RunState, executor: str) -> int:
-    """Prepare a (re)start: move truncated restart files aside, count the attempt; returns the start step."""
-    quarantine_bad_restarts(run.run_dir)
-    outputs = inspect_outputs(run.run_dir)
-    state.attempts += 1
-    state.executor, state.status, state.started_at, state.finished_at = executor, "running", now_iso(), None
-    state.start_step, state.exit_code, state.message, state.job_id = outputs.latest_restart or 0, None, "", None
-    return state.start_step
-
-
-def end_of_md(run: SweepRun, state: RunState, exit_code: int | None, max_attempts: int, note: str = "") -> str:
-    """Judge an ended MD attempt from its outputs; returns ``done``, ``interrupted`` (retry) or ``failed``.
-
-    ``exit_code`` ``None`` (or a signal) means the job was killed; ``note`` prefixes the message.
-    """
-    prefix = f"{note}: " if note else ""
-    quarantine_bad_restarts(run.run_dir)
-    outputs = inspect_outputs(run.run_dir)
-    if outputs.complete:
-        mark(run, state, "done", exit_code)
-        return "done"
-    killed = exit_code is None or exit_code < 0 or exit_code > 128
-    if killed and state.attempts < max_attempts:
-        mark(run, state, "interrupted", exit_code, f"{prefix}stopped at step {outputs.last_step}: {outputs.problem}")
-        return "interrupted"
-    where = f"{run.name}/sweep_run.log" if state.executor == "local" else f"the SLURM output of job {state.job_id}"
-    message = f"{prefix}exit code {exit_code}: {outputs.problem}; see {where}"
-    mark(run, state, "failed", exit_code, message)
-    log.error("%s failed: %s", run.name, message)
-    return "failed"
-
-
-def analysis_args(config: SweepConfig) -> list[str]:
-    """Options for ``python -m pydriver analyze`` from the config's ``analysis`` section."""
-    a = config.analysis
-    args = ["--blocks", str(a.n_blocks)]
-    if a.fit_start_ps is not None:
-        args += ["--fit-start", str(a.fit_start_ps)]
-    if a.fit_end_ps is not None:
-        args += ["--fit-end", str(a.fit_end_ps)]
-    if not a.plots:
-        args.append("--no-plots")
-    return args + list(a.extra_args)
-
-
-def end_of_analysis(run: SweepRun, state: RunState, exit_code: int) -> bool:
-    """Record an analysis result; True if ``analysis.json`` is valid."""
-    ok = exit_code == 0 and analysis_is_valid(run.run_dir)
-    if ok:
-        mark(run, state, "analyzed")
-    else:
-        mark(run, state, "done", message=f"analysis failed (exit code {exit_code}); see {run.name}/{ANALYSIS_LOG}")
-        log.error("%s: analysis failed (exit code %s); see %s", run.name, exit_code, run.run_dir / ANALYSIS_LOG)
-    return ok
+        limit_s, limit_name = LOCAL_LIMIT_S, "day a local run may take"
+    items = [(r.name, r.run_dir, md_settings(config, r.spec).equil_steps + md_settings(config, r.spec).prod_steps)
+             for r in todo]
+    try:
+        estimate_runs(items, limit_s, limit_name, config.model.dtype, config.threads_per_rank)
+    except (RuntimeError, OSError, ValueError, StopIteration) as exc:
+        log.warning("no runtime estimate: %s", exc)
 
 
 def build_sweep_report(config: SweepConfig, runs: list[SweepRun]) -> Path | None:
@@ -194,31 +148,12 @@ def build_sweep_report(config: SweepConfig, runs: list[SweepRun]) -> Path | None
     if not analysed:
         log.warning("no analysed runs: no report")
         return None
-    from pydriver.report.build import build_report  # noqa: PLC0415
+    from pydriver.report.build import build_report  # noqa: PLC0415  (imports matplotlib)
 
     out = config.output / REPORT_FOLDER
     build_report(analysed, out)
     log.info("report of %d runs: %s", len(analysed), out / "report.md")
     return out
-
-
-class Stop(Exception):
-    """SIGTERM/SIGINT received: stop the sweep's jobs and leave them resumable."""
-
-
-def _raise_stop(signum, _frame):
-    raise Stop(signal.Signals(signum).name)
-
-
-def install_stop_handlers() -> dict:
-    """Turn SIGTERM and SIGINT into :class:`Stop`; returns the previous handlers."""
-    return {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGINT)}
-
-
-def restore_handlers(previous: dict) -> None:
-    """Undo :func:`install_stop_handlers`."""
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
 
 
 def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = True, wait: bool = True,
@@ -238,18 +173,17 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = Tr
     dict
         ``{"counts": {status: n}, "report": path or None, "runs": {name: status}}``.
     """
+    check_structures(config)
     runs = plan(config)
     config.output.mkdir(parents=True, exist_ok=True)
     model_file = export_model_once(config)
     prepare(config, runs, model_file)
     write_manifest(config, runs)
+    if config.estimate:
+        estimate(config, runs)
     if config.executor == "slurm":
-        from pydriver.sweep.executors.slurm import run_slurm  # noqa: PLC0415
-
         statuses = run_slurm(config, runs, retry_failed, submit, wait, live)
     else:
-        from pydriver.sweep.schedule import run_local  # noqa: PLC0415
-
         statuses = run_local(config, runs, retry_failed, live)
     report = None
     terminal = ("analyzed", "failed") if config.analysis.enabled else ("done", "analyzed", "failed")

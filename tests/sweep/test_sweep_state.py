@@ -7,11 +7,11 @@ import subprocess
 
 import pytest
 
-from pydriver.sweep.executors.slurm import _expand_array_id
-from pydriver.sweep.runner import SweepRun, classify
-from pydriver.sweep.state import (RESTART_MAGIC, RunState, analysis_is_valid, atomic_write_json, inspect_outputs,
-                                  last_dump_frame, last_thermo_step, process_start_ticks, quarantine_bad_restarts,
-                                  read_json, restart_is_whole)
+from pydriver.sweep.executors.slurm_queue import _expand_array_id
+from pydriver.sweep.lifecycle import SweepRun, classify
+from pydriver.sweep.outputs import (RESTART_MAGIC, analysis_is_valid, inspect_outputs, last_dump_frame,
+                                    last_thermo_step, quarantine_bad_restarts, restart_is_whole)
+from pydriver.sweep.run_state import RunState, atomic_write_json, process_start_ticks, read_json
 
 N_ATOMS = 3
 

@@ -1,4 +1,4 @@
-"""Read-only status of a sweep folder: one row per run from ``sweep.json``, state files and outputs."""
+"""The status table of a sweep folder (read-only): one row per run from ``sweep.json``, state files and outputs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from pydriver.rundir import SWEEP_MANIFEST
-from pydriver.sweep.state import RunState, current_status, inspect_outputs, read_json
+from pydriver.rundir import MANIFEST_FILE, SWEEP_MANIFEST
+from pydriver.sweep.adaptive import projection, seconds_per_step
+from pydriver.sweep.executors.slurm_queue import queue_states, sbatch_available
+from pydriver.sweep.lifecycle import current_status
+from pydriver.sweep.outputs import inspect_outputs, is_adaptive
+from pydriver.sweep.run_state import AdaptiveState, RunState, read_json
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +31,20 @@ def _elapsed_s(state: RunState) -> float | None:
 
 
 def run_row(run_dir: Path, queue=None) -> dict:
-    """Status row of one run directory (``queue``: a :class:`pydriver.sweep.executors.slurm.Queue` or ``None``)."""
+    """Status row of one run directory (``queue``: a :class:`pydriver.sweep.executors.slurm_queue.Queue` or ``None``)."""
     state = RunState.load(run_dir)
     outputs = inspect_outputs(run_dir)
     status = current_status(state, outputs, queue)
-    return {"name": run_dir.name, "status": status, "step": outputs.last_step, "final_step": outputs.final_step,
-            "attempts": state.attempts, "started_at": state.started_at, "finished_at": state.finished_at,
-            "elapsed_s": _elapsed_s(state), "job": state.job_id or state.pid,
-            "message": state.message if status in ("failed", "interrupted", "done") else ""}
+    row = {"name": run_dir.name, "status": status, "step": outputs.last_step, "final_step": outputs.final_step,
+           "attempts": state.attempts, "started_at": state.started_at, "finished_at": state.finished_at,
+           "elapsed_s": _elapsed_s(state), "job": state.job_id or state.pid,
+           "message": state.message if status in ("failed", "interrupted", "done") else "", "adaptive": None}
+    manifest = read_json(run_dir / MANIFEST_FILE)
+    if is_adaptive(manifest):
+        adaptive = AdaptiveState.load(run_dir)
+        row["adaptive"] = {"status": adaptive.status if adaptive else "running",
+                           **projection(manifest, adaptive, seconds_per_step(adaptive))}
+    return row
 
 
 def sweep_status(out_dir: str | Path) -> dict:
@@ -63,8 +73,6 @@ def sweep_status(out_dir: str | Path) -> dict:
     slurm_used = manifest.get("config", {}).get("executor") == "slurm" or any(
         RunState.load(out_dir / r["run_dir"]).executor == "slurm" for r in manifest["runs"])
     if slurm_used:
-        from pydriver.sweep.executors.slurm import queue_states, sbatch_available  # noqa: PLC0415
-
         queue = queue_states() if sbatch_available() else None
     rows = [run_row(out_dir / r["run_dir"], queue) for r in manifest["runs"]]
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS_ORDER}

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from pydriver.cli.main import main
-from pydriver.sweep.state import RunState, inspect_outputs, process_alive
+from pydriver.sweep.outputs import inspect_outputs
+from pydriver.sweep.run_state import RunState, process_alive
 
 pytestmark = pytest.mark.lammps
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_NAMES = ["NaBH4_T500_bh4x1_s1", "NaBH4_T600_bh4x1_s1", "NaBH4_T500_bh4x5_s1", "NaBH4_T600_bh4x5_s1"]
 
 

@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 
 from pydriver.cli.main import main
-from pydriver.sweep.state import RunState, inspect_outputs
+from pydriver.sweep.outputs import inspect_outputs
+from pydriver.sweep.run_state import RunState
 from tests.slurm_local import start_cluster, stop_cluster
 
 pytestmark = pytest.mark.lammps
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["NaBH4_T500_bh4x1_s1", "NaBH4_T600_bh4x1_s1"]
 
 
@@ -153,3 +154,40 @@ def test_one_job_per_run(slurm_cluster, tmp_path, nabh_model_f32, example_struct
             assert len(list((sweep / name).glob("slurm-*.out"))) == 1, name
         assert RunState.load(sweep / NAMES[0]).attempts == 0 and RunState.load(sweep / NAMES[1]).attempts == 1
     check_finished(sweep, 30)
+
+
+def without_slurm_env(tmp_path: Path) -> dict:
+    """A laptop without SLURM: PATH holds only the shell tools the scripts use (no sbatch/squeue, no lmp,
+    no venv), and no SLURM_* variables."""
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "awk", "sed", "ls", "sort", "tail", "mv", "rm", "cat", "dirname", "readlink", "mkdir"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLURM_", "VIRTUAL_ENV", "LAMMPS_PLUGIN_PATH"))}
+    env.update(PATH=str(bin_dir), MPIRUN="", OMP_NUM_THREADS="1")
+    assert shutil.which("sbatch", path=env["PATH"]) is None and shutil.which("lmp", path=env["PATH"]) is None
+    return env
+
+
+def test_job_scripts_run_without_slurm(tmp_path, nabh_model_f32, example_structures_dir):
+    """The array script (task index as argument) and a run's job.slurm run directly, from another folder."""
+    config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", 20, True, "nos")
+    sweep = tmp_path / "nos"
+    assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
+    env = without_slurm_env(tmp_path)
+    script = next((sweep / "slurm").glob("array-*.slurm"))
+    usage = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert usage.returncode == 2 and "usage outside SLURM: bash" in usage.stderr and "TASK_INDEX (0..1)" in usage.stderr
+    task = subprocess.run(["bash", str(script), "0"], env=env, capture_output=True, text=True, cwd=tmp_path,
+                          timeout=300)
+    assert task.returncode == 0, task.stdout[-2000:] + task.stderr[-2000:]
+    assert (sweep / NAMES[0] / ".sweep_exit_code").read_text().strip() == "0"
+    assert not (sweep / NAMES[0] / ".sweep_job_id").exists()
+    job = subprocess.run(["bash", str(sweep / NAMES[1] / "job.slurm")], env=env, capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
+    assert main(["-q", "sweep", "run", str(config), "--executor", "local", "--no-progress"]) == 0
+    check_finished(sweep, 20)

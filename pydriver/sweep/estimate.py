@@ -1,0 +1,157 @@
+"""Runtime estimate before a sweep or deck run: ms/step of this model on this cell, times the steps.
+
+:func:`ms_per_step` times a few MD steps of a run directory's cell with its model, dtype and
+device in a short ``lmp`` run (two warm-up steps, in which TorchScript optimises the model, then
+``n_steps``; LAMMPS's ``Loop time``), and
+caches the result per cell/model/dtype/device/threads in ``step_timing.json`` under
+``$PYDRIVER_CACHE_DIR``, else ``$XDG_CACHE_HOME/pydriver``, else ``~/.cache/pydriver``.
+:func:`estimate_runs` multiplies by each run's steps (for adaptive runs: the cap) and flags runs
+that cannot finish within a limit (the SLURM time limit, or a day locally).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydriver.lammps.session import lammps_env, lmp_executable
+from pydriver.rundir import DATA_FILE, INPUT_FILE, MANIFEST_FILE
+from pydriver.sweep.run_state import atomic_write_json, read_json
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "step_timing.json"
+#: wall-time a local run may take before the estimate warns, s
+LOCAL_LIMIT_S = 86400.0
+#: in.lammps commands a timing run reuses (everything that sets up the model and the cell)
+_SETUP = ("units", "atom_style", "boundary", "newton", "plugin", "pair_style", "pair_coeff", "mass ", "neighbor",
+          "neigh_modify", "timestep")
+_LOOP = re.compile(r"^Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", re.MULTILINE)
+
+
+def cache_dir() -> Path:
+    """Folder of the timing cache (see the module docstring)."""
+    if os.environ.get("PYDRIVER_CACHE_DIR"):
+        return Path(os.environ["PYDRIVER_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pydriver"
+
+
+def timing_key(manifest: dict, dtype: str | None, threads: int) -> str:
+    """Cache key: cell (formula, atoms, supercell), model hash, dtype, device, threads per rank."""
+    model = manifest.get("model", {})
+    return "|".join(str(x) for x in (manifest.get("formula"), manifest.get("n_atoms"), manifest.get("supercell"),
+                                     (model.get("sha256") or "")[:16], dtype or model.get("dtype"),
+                                     manifest.get("device") or "default", threads))
+
+
+def timing_input(run_dir: Path, n_steps: int) -> str:
+    """A LAMMPS input that sets the run directory's cell and model up and times ``n_steps`` NVE steps."""
+    lines = [line for line in (run_dir / INPUT_FILE).read_text().splitlines() if line.startswith(_SETUP)]
+    first_pair = next(i for i, line in enumerate(lines) if line.startswith("pair_style"))
+    lines.insert(first_pair, f'read_data "{run_dir / DATA_FILE}"')
+    return "\n".join([*lines, "velocity all create 300 1 loop geom", "fix timing all nve", "thermo 1000",
+                      "run 2", f"run {n_steps}", ""])
+
+
+def measure(run_dir: Path, n_steps: int = 3, threads: int = 1, timeout_s: float = 1800) -> float:
+    """ms per MD step of a run directory's cell and model (a short ``lmp`` run here).
+
+    Raises
+    ------
+    RuntimeError
+        If LAMMPS fails (its last output lines included).
+    """
+    run_dir = Path(run_dir).resolve()
+    with tempfile.TemporaryDirectory(prefix="pydriver-timing-") as tmp:
+        script = Path(tmp) / "in.timing"
+        script.write_text(timing_input(run_dir, n_steps))
+        env = {**lammps_env(), "OMP_NUM_THREADS": str(threads)}
+        proc = subprocess.run([lmp_executable(), "-in", str(script), "-log", "none"], cwd=run_dir, env=env,
+                              capture_output=True, text=True, timeout=timeout_s)
+    loops = _LOOP.findall(proc.stdout)
+    if proc.returncode != 0 or len(loops) < 2:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
+        raise RuntimeError(f"timing run in {run_dir} failed (exit code {proc.returncode}): {tail}")
+    seconds, steps = float(loops[-1][0]), int(loops[-1][1])
+    return 1000.0 * seconds / steps
+
+
+def ms_per_step(run_dir: Path, dtype: str | None = None, threads: int = 1, n_steps: int = 3) -> float:
+    """Cached :func:`measure` (see :func:`timing_key`)."""
+    manifest = read_json(Path(run_dir) / MANIFEST_FILE) or {}
+    key = timing_key(manifest, dtype, threads)
+    path = cache_dir() / CACHE_FILE
+    cache = read_json(path) or {}
+    if key in cache:
+        return float(cache[key]["ms_per_step"])
+    value = measure(run_dir, n_steps, threads)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cache = read_json(path) or {}
+    cache[key] = {"ms_per_step": value, "n_steps": n_steps}
+    atomic_write_json(path, cache)
+    log.info("timed %s (%s atoms): %.1f ms/step", manifest.get("formula"), manifest.get("n_atoms"), value)
+    return value
+
+
+@dataclass
+class RunEstimate:
+    """Estimated wall time of one run.
+
+    Attributes
+    ----------
+    name : run name; ``steps`` MD steps (adaptive: up to the cap); ``ms_per_step`` measured rate.
+    seconds : ``steps * ms_per_step / 1000``.
+    limit_s : the limit it was compared with; ``too_long`` True when ``seconds > limit_s``.
+    """
+
+    name: str
+    steps: int
+    ms_per_step: float
+    seconds: float
+    limit_s: float
+    too_long: bool
+
+
+def format_seconds(seconds: float) -> str:
+    """``93784 -> '1d02h03m'``, ``3725 -> '1h02m'``, ``75 -> '1m15s'``."""
+    s = int(round(seconds))
+    if s >= 86400:
+        return f"{s // 86400}d{(s % 86400) // 3600:02d}h{(s % 3600) // 60:02d}m"
+    if s >= 3600:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def estimate_runs(runs: list[tuple[str, Path, int]], limit_s: float, limit_name: str, dtype: str | None = None,
+                  threads: int = 1) -> list[RunEstimate]:
+    """Estimate each run, log one line per run and the total, warn for runs over ``limit_s``.
+
+    Parameters
+    ----------
+    runs : ``(name, run_dir, steps)`` each.
+    limit_s : wall-time limit per run (or per SLURM job), s; ``limit_name`` says which in messages.
+    dtype, threads : recorded in the cache key.
+
+    Returns
+    -------
+    list of RunEstimate
+    """
+    out = []
+    for name, run_dir, steps in runs:
+        rate = ms_per_step(run_dir, dtype, threads)
+        seconds = steps * rate / 1000.0
+        est = RunEstimate(name, steps, rate, seconds, limit_s, seconds > limit_s)
+        out.append(est)
+        log.info("estimate %s: %d steps x %.1f ms/step = %s", name, steps, rate, format_seconds(seconds))
+        if est.too_long:
+            log.warning("%s needs ~%s, more than the %s (%s); it will resume in %d jobs, or shorten it",
+                        name, format_seconds(seconds), limit_name, format_seconds(limit_s),
+                        int(seconds // limit_s) + 1)
+    if out:
+        log.info("estimate: %d runs, %s in total", len(out), format_seconds(sum(e.seconds for e in out)))
+    return out

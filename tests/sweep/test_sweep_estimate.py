@@ -1,0 +1,60 @@
+"""Runtime estimate: the timing input, the cache, and warnings for runs longer than their limit."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from pydriver.cli.main import main
+from pydriver.sweep import estimate
+
+
+def write_deck(tmp_path, example_structures_dir, *extra) -> object:
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"placeholder")
+    out = tmp_path / "run"
+    assert main(["-q", "deck", str(example_structures_dir / "NaBH4.extxyz"), "--model", str(model), "--supercell",
+                 "1", "1", "1", "-o", str(out), *extra]) == 0
+    return out
+
+
+def test_timing_input_reuses_the_deck_setup(tmp_path, example_structures_dir):
+    run_dir = write_deck(tmp_path, example_structures_dir)
+    text = estimate.timing_input(run_dir, 3)
+    lines = text.splitlines()
+    assert lines.index(f'read_data "{run_dir / "data.lmp"}"') < lines.index("pair_style      m3gnet")
+    assert any(line.startswith("pair_coeff      * * ") for line in lines)
+    assert [line for line in lines if line.startswith("mass ")] == [
+        line for line in (run_dir / "in.lammps").read_text().splitlines() if line.startswith("mass ")]
+    assert lines[-2:] == ["run 2", "run 3"] and "fix timing all nve" in lines
+
+
+def test_estimate_is_cached_and_warns_over_the_limit(tmp_path, example_structures_dir, monkeypatch, caplog):
+    run_dir = write_deck(tmp_path, example_structures_dir)
+    monkeypatch.setenv("PYDRIVER_CACHE_DIR", str(tmp_path / "cache"))
+    calls = []
+    monkeypatch.setattr(estimate, "measure", lambda *a, **k: calls.append(a) or 250.0)
+    with caplog.at_level(logging.INFO, logger="pydriver.sweep.estimate"):
+        out = estimate.estimate_runs([("a", run_dir, 1000), ("b", run_dir, 100_000)], 3600.0, "SLURM time limit",
+                                     "float32", 1)
+    assert len(calls) == 1  # the second run of the same cell/model/dtype/threads uses the cache
+    assert [(e.seconds, e.too_long) for e in out] == [(250.0, False), (25_000.0, True)]
+    assert "b needs ~6h56m, more than the SLURM time limit (1h00m); it will resume in 7 jobs" in caplog.text
+    assert "estimate: 2 runs, 7h00m in total" in caplog.text
+    cache = json.loads((tmp_path / "cache" / "step_timing.json").read_text())
+    assert list(cache.values()) == [{"ms_per_step": 250.0, "n_steps": 3}]
+
+
+def test_deck_with_target_writes_an_adaptive_run(tmp_path, example_structures_dir):
+    import sys
+
+    run_dir = write_deck(tmp_path, example_structures_dir, "--target-rel-error-d", "0.25", "--min-prod-ps", "5",
+                         "--max-prod-ps", "50", "--check-every-ps", "5", "--dump-every", "20")
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["target"] == {"rel_error_D": 0.25, "min_prod_ps": 5.0, "max_prod_ps": 50.0, "check_every_ps": 5.0}
+    assert manifest["prod_steps"] == 50_000  # the cap
+    deck = (run_dir / "in.lammps").read_text()
+    assert "variable        prod_end index 100000" in deck
+    job = (run_dir / "job.slurm").read_text()
+    assert f'PYTHON="${{PYDRIVER_PYTHON:-{sys.executable}}}"' in job
+    assert 'END="$("$PYTHON" -m pydriver.sweep.worker next-chunk .)"' in job and 'run_md "$END"' in job
