@@ -36,7 +36,9 @@ def _lammps_version() -> str | None:
 
 
 def _dump_columns(md: MDSettings) -> list[str]:
-    return ["id", "type", "mol", "xu", "yu", "zu"] + (["vx", "vy", "vz"] if md.dump_velocities else [])
+    """Per-atom dump columns: ``element`` (set by ``dump_modify element``) names and colours atoms in
+    OVITO, ASE and MDAnalysis without our type map; ``type`` keeps the anion-aware LAMMPS type."""
+    return ["id", "type", "element", "mol", "xu", "yu", "zu"] + (["vx", "vy", "vz"] if md.dump_velocities else [])
 
 
 def _couple(md: MDSettings, system: LammpsSystem) -> str:

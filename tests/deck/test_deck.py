@@ -54,7 +54,8 @@ def test_run_directory_contents(tmp_path, fake_model):
     assert "mass B_BH4 21.62000000" in deck and "mass H_BH4 2.01600000" in deck
     assert "plugin load" not in deck and "plugin " not in deck
     assert "velocity all create 400.0 7 " in deck and " aniso 1.0 1.0 1.0" in deck
-    assert "custom 50 dump.lammpstrj id type mol xu yu zu vx vy vz" in deck
+    assert "custom 50 dump.lammpstrj id type element mol xu yu zu vx vy vz" in deck
+    assert "element Na B H" in deck
     slurm = (out / "job.slurm").read_text()
     assert "#SBATCH --nodes=2" in slurm and "#SBATCH --gpus-per-node=1" in slurm and "module load cuda/12" in slurm
     manifest = json.loads((out / "run.json").read_text())

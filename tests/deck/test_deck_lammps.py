@@ -54,7 +54,7 @@ def test_mass_scaled_deck_runs(tmp_path, nabh_model_f32):
     assert data["type_ids"].tolist() == [1] * 4 + [2, 3, 3, 3, 3] * 4
     assert data["molecule_ids"].tolist() == [0] * 4 + [m for m in range(1, 5) for _ in range(5)]
     assert dump_steps(out / "dump.lammpstrj") == [50, 60, 70, 80, 90, 100]
-    assert "ITEM: ATOMS id type mol xu yu zu" in (out / "dump.lammpstrj").read_text()
+    assert "ITEM: ATOMS id type element mol xu yu zu" in (out / "dump.lammpstrj").read_text()
     assert "Step" in (out / "log.lammps").read_text()
 
 

@@ -91,7 +91,10 @@ def write_synthetic_run(folder, with_analysis_files: bool = True, element_column
 
 
 def _add_element_column(path, elements: dict[int, str]) -> None:
-    """Rewrite ``id type mol ...`` dump lines as ``id type element mol ...`` (what decks will write)."""
+    """Rewrite ``id type mol ...`` dump lines as ``id type element mol ...`` (what decks write); a dump
+    that already has the column is left as it is."""
+    if "element" in next(line for line in path.read_text().splitlines() if line.startswith("ITEM: ATOMS")).split():
+        return
     out, in_atoms = [], False
     for line in path.read_text().splitlines():
         if line.startswith("ITEM: ATOMS"):
