@@ -22,7 +22,7 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.lammps
 
-BLOCK = re.compile(r"(?P<before>(?:^.*\n){0,3})^```bash[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.M)
+BLOCK = re.compile(r"(?P<before>(?:^[^\n]*\n){0,3})^```bash[ \t]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
 NOT_TESTED = re.compile(r"<!--\s*not tested:\s*(?P<reason>.*?)\s*-->")
 
 
