@@ -85,9 +85,13 @@ def find_dump(run_dir: str | Path, name: str | None = None) -> Path:
     raise FileNotFoundError(f"{run_dir}: no dump file; looked for {names}")
 
 
-def _check_format(data: dict, expected: str, what: str) -> None:
-    if data.get("format") != expected:
-        raise ValueError(f"{what}: format {data.get('format')!r}; expected {expected!r}")
+def _check_record(data: dict, expected_format: str, required: tuple[str, ...], what: str) -> None:
+    """Raise ``ValueError`` naming ``what`` if the format tag differs or required keys are missing."""
+    if data.get("format") != expected_format:
+        raise ValueError(f"{what}: format {data.get('format')!r}; expected {expected_format!r}")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ValueError(f"{what}: missing keys {missing}")
 
 
 def _known(cls, data: dict) -> dict:
@@ -159,10 +163,7 @@ class RunManifest:
         ValueError
             If the format tag is not :data:`RUN_FORMAT` or a required key is missing.
         """
-        _check_format(data, RUN_FORMAT, where)
-        missing = [k for k in ("temperature_K", "dt_ps", "types") if k not in data]
-        if missing:
-            raise ValueError(f"{where}: missing keys {missing}")
+        _check_record(data, RUN_FORMAT, ("temperature_K", "dt_ps", "types"), where)
         types, element_masses = [], {}
         for t in data["types"]:
             mass = t.get("mass_amu")
@@ -253,10 +254,7 @@ class AnalysisSummary:
         ValueError
             If the format tag is not :data:`ANALYSIS_FORMAT` or a required section is missing.
         """
-        _check_format(data, ANALYSIS_FORMAT, where)
-        missing = [k for k in ("run", "parameters", "transport") if k not in data]
-        if missing:
-            raise ValueError(f"{where}: missing sections {missing}")
+        _check_record(data, ANALYSIS_FORMAT, ("run", "parameters", "transport"), where)
         known = _known(cls, data)
         known.setdefault("pydriver_version", "unknown")
         extra = {k: v for k, v in data.items() if k not in known and k != "format"}
