@@ -121,7 +121,8 @@ class GatedEdgeStack(nn.Module):
                 dst: torch.Tensor) -> torch.Tensor:
         node_proj = self.node_lin(node_feat)
         h2 = 2 * self.hidden
-        pre = self.edge_lin(edge_feat) + node_proj[:, :h2][src] + node_proj[:, h2:][dst]
+        pre = (self.edge_lin(edge_feat) + node_proj.narrow(1, 0, h2).index_select(0, src)
+               + node_proj.narrow(1, h2, h2).index_select(0, dst))
         a = pre[:, :self.hidden]
         g = pre[:, self.hidden:]
         last = self.n == 0
