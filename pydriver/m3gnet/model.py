@@ -83,7 +83,7 @@ class InteractionBlock(nn.Module):
         dst = edge_index[1]
         edge_feat = edge_feat + self.bond_update(self.three_body(node_feat, edge_feat.shape[0], tb))
         # graph convolution (matgl M3GNetGraphConv): edge update, then messages summed at dst
-        edge_feat = edge_feat + self.edge_update(node_feat, edge_feat, src, dst) * self.edge_weight(rbf)
+        edge_feat = torch.addcmul(edge_feat, self.edge_update(node_feat, edge_feat, src, dst), self.edge_weight(rbf))
         msg = self.node_update(node_feat, edge_feat, src, dst) * self.node_weight(rbf)
         return edge_feat, torch.zeros_like(node_feat).index_add(0, dst, msg)
 
