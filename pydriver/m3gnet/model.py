@@ -58,18 +58,22 @@ class InteractionBlock(nn.Module):
         self.register_buffer("tb_weight", tb_weight.clone())
         self.register_buffer("tb_self_scale", tb_self_scale.clone())
 
-    def three_body(self, node_feat: torch.Tensor, n_edges: int, tb: List[torch.Tensor]) -> torch.Tensor:
-        """Three-body sums t_ij (E, C) of every bond (zero rows for bonds beyond the 3-body cutoff)."""
+    def three_body(self, node_feat: torch.Tensor, edge_feat: torch.Tensor, tb: List[torch.Tensor]) -> torch.Tensor:
+        """``edge_feat`` plus the bond update of the three-body sums t_ij (matgl ThreeBodyInteractions).
+
+        Bonds beyond the 3-body cutoff have t_ij = 0, hence the constant update ``bond_update(0)``: in the
+        density form the bond MLP runs on the short bonds only (about half of them).
+        """
         gate = self.atom_gate(node_feat)
         if self.density:  # tb = [short, src, dst, radial_fc, fc, mono]
             t = density_update(gate, node_feat.shape[0], tb[1], tb[2], tb[3], tb[4], tb[5],
                                self.tb_weight.to(gate.dtype), self.tb_self_scale.to(gate.dtype))
-            out = torch.zeros(n_edges, t.shape[1], dtype=t.dtype, device=t.device)
-            return out.index_copy(0, tb[0], t)
-        # tb = [triple_ij, triple_ik, basis, dst of ik]: matgl ThreeBodyInteractions, corrected indexing
+            const = self.bond_update(torch.zeros(1, t.shape[1], dtype=t.dtype, device=t.device))
+            return (edge_feat + const).index_add(0, tb[0], self.bond_update(t) - const)
+        # tb = [triple_ij, triple_ik, basis, dst of ik]: the literal sum over triples, corrected indexing
         basis = tb[2] * gate.index_select(0, tb[3])
-        out = torch.zeros(n_edges, basis.shape[1], dtype=basis.dtype, device=basis.device)
-        return out.index_add(0, tb[0], basis)
+        out = torch.zeros(edge_feat.shape[0], basis.shape[1], dtype=basis.dtype, device=basis.device)
+        return edge_feat + self.bond_update(out.index_add(0, tb[0], basis))
 
     @torch.jit.export
     def messages(self, node_feat: torch.Tensor, edge_feat: torch.Tensor, rbf: torch.Tensor, edge_index: torch.Tensor,
@@ -81,7 +85,7 @@ class InteractionBlock(nn.Module):
         """
         src = edge_index[0]
         dst = edge_index[1]
-        edge_feat = edge_feat + self.bond_update(self.three_body(node_feat, edge_feat.shape[0], tb))
+        edge_feat = self.three_body(node_feat, edge_feat, tb)
         # graph convolution (matgl M3GNetGraphConv): edge update, then messages summed at dst
         edge_feat = torch.addcmul(edge_feat, self.edge_update(node_feat, edge_feat, src, dst), self.edge_weight(rbf))
         msg = self.node_update(node_feat, edge_feat, src, dst) * self.node_weight(rbf)
