@@ -200,7 +200,8 @@ def parity(models: list[Path], driver: Path | None, device: str, tmp: Path) -> l
     return rows
 
 
-def speed(model: Path, driver: Path | None, device: str, tmp: Path, sizes: list[str], repeat: int) -> list[dict]:
+def speed(model: Path, driver: Path | None, device: str, tmp: Path, sizes: list[str], repeat: int,
+          deadline: float) -> list[dict]:
     nabh4 = read_extxyz(ROOT / "examples" / "structures" / "NaBH4.extxyz")[0]
     onbh = read_extxyz(ROOT / "examples" / "structures" / "oNBH.extxyz")[0]
     cells = {"onbh:2": supercell(onbh, 2, "oNBH_2x2x2")}
@@ -212,6 +213,9 @@ def speed(model: Path, driver: Path | None, device: str, tmp: Path, sizes: list[
         xyz = tmp / f"{frame['name']}.extxyz"
         write_extxyz(xyz, frame)
         row = {"cell": spec, "n_atoms": len(frame["symbols"]), "model": model.name}
+        if time.time() > deadline:
+            rows.append(dict(row, skipped="time budget (--budget-s) spent"))
+            continue
         try:
             p = py.timed(frame, repeat)
             row.update(py_ms=p["ms"], py_ms_first=p["ms_first"], n_edges=p["n_edges"], py_energy_eV=p["energy_eV"])
@@ -243,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--out", type=Path, default=Path("gpu_check.json"))
     ap.add_argument("--tmp", type=Path, default=Path("/tmp"))
+    ap.add_argument("--budget-s", type=float, default=240.0,
+                    help="skip remaining speed sizes once this much time has passed (recorded as skipped)")
     a = ap.parse_args(argv)
     t0 = time.time()
     models = sorted((a.carry / "models").glob("*.pt"))
@@ -258,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in (f"{NABH}-float32-density.pt", f"{NABH}-float32-triples.pt", f"{NABH}-float64-density.pt"):
         if (a.carry / "models" / name).is_file():
             sizes = a.sizes if "density" in name else a.sizes[:2]
-            report["speed"] += speed(a.carry / "models" / name, a.driver, a.device, a.tmp, sizes, a.repeat)
+            report["speed"] += speed(a.carry / "models" / name, a.driver, a.device, a.tmp, sizes, a.repeat,
+                                     t0 + a.budget_s)
     report["seconds"] = time.time() - t0
     report["parity_failures"] = bad
     a.out.write_text(json.dumps(report, indent=1))
