@@ -18,6 +18,11 @@ preloaded): ms per MD step is LAMMPS's loop time of a second ``run`` (after warm
 steps, peak RSS is that process's maximum resident set (``wait4``; with ``--ranks`` the largest
 rank). A killed process (out of memory) is recorded as ``OOM``, not skipped. LAMMPS's "% CPU use"
 is printed so that a busy machine is visible. ``--ranks N`` adds ``mpirun -np N`` x 1 thread.
+
+``--model-only``: no LAMMPS; one energy + dE/d(bond vectors) call of each exported model in this
+process (torch threads = first ``--threads``), interleaved, CPU time per call (wall time with more
+than one thread), best of ``--repeats``: the A/B used for the engine table in the README, robust on
+a shared machine.
 """
 
 from __future__ import annotations
@@ -137,6 +142,41 @@ def export(src_root: Path, out: Path, dtype: str, threebody: str | None) -> Path
     return out
 
 
+def model_only(models: dict, cells: list[str], dtypes: list[str], threads: int, repeats: int) -> None:
+    """In-process A/B of exported models (see the module docstring)."""
+    import torch  # noqa: PLC0415
+
+    from pydriver.neighbors import edge_list  # noqa: PLC0415
+
+    torch.set_num_threads(threads)
+    clock = time.process_time if threads == 1 else time.perf_counter
+    loaded = {k: torch.jit.load(str(p)) for k, p in models.items()}
+    for spec in cells:
+        name, n = spec.split(":")
+        atoms = ase.io.read(CELLS[name]) * ((int(n),) * 3)
+        edge_index, edge_vec = edge_list(atoms, 5.0)
+        edge_index = torch.from_numpy(edge_index)
+        species = torch.tensor([["Na", "B", "H"].index(s) for s in atoms.get_chemical_symbols()])
+        for dt in dtypes:
+            def call(module):
+                vec = torch.tensor(edge_vec, dtype=getattr(torch, dt), requires_grad=True)
+                torch.autograd.grad(module(species, edge_index, vec).sum(), vec)
+            variants = [v for (v, d) in loaded if d == dt]
+            for v in variants:  # warm-up: TorchScript profiling runs
+                call(loaded[(v, dt)])
+                call(loaded[(v, dt)])
+            best = {v: float("inf") for v in variants}
+            for _ in range(repeats):
+                for v in variants:
+                    t = clock()
+                    call(loaded[(v, dt)])
+                    best[v] = min(best[v], 1000 * (clock() - t))
+            ref = best.get("baseline", best[variants[0]])
+            for v in variants:
+                print(f"{spec:>9} {len(atoms):>6} {dt:>8} {threads:>3} {v:>9} {best[v]:9.1f} ms/call "
+                      f"{ref / best[v]:6.2f}x vs {'baseline' if 'baseline' in best else variants[0]}", flush=True)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", nargs="+", default=["nabh4:3", "nabh4:4", "nabh4:5", "onbh:2"],
@@ -150,14 +190,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--refenv", type=Path, help="matgl 1.3.0 reference env (../shared/tools/reference-env.sh)")
     ap.add_argument("--baseline", help="OLD_SRC_ROOT:OLD_PLUGIN_DIR: another version's exporter and plugin")
     ap.add_argument("--json", type=Path, help="write all results here")
+    ap.add_argument("--model-only", action="store_true", help="in-process model A/B without LAMMPS")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
     results: list[Result] = []
-    print(f"{'cell':>9} {'atoms':>6} {'dtype':>8} {'thr':>3} {'rk':>2} {'variant':>9} {'ms/step':>9} "
-          f"{'peak MiB':>9} {'CPU%':>5} {'vs density':>10}")
+    if not a.model_only:
+        print(f"{'cell':>9} {'atoms':>6} {'dtype':>8} {'thr':>3} {'rk':>2} {'variant':>9} {'ms/step':>9} "
+              f"{'peak MiB':>9} {'CPU%':>5} {'vs density':>10}")
     with tempfile.TemporaryDirectory(prefix="bench-m3gnet-") as tmpdir:
         tmp = Path(tmpdir)
         variants: dict[str, tuple[Path, str | None, str | None]] = {
@@ -167,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
             variants["baseline"] = (Path(old_src), None, old_plugin)
         models = {(v, dt): export(src, tmp / f"{v}_{dt}.pt", dt, tb)
                   for v, (src, tb, _) in variants.items() for dt in a.dtypes}
+        if a.model_only:
+            model_only(models, a.cells, a.dtypes, a.threads[0], a.repeats)
+            return
         for spec in a.cells:
             name, n = spec.split(":")
             atoms = ase.io.read(CELLS[name]) * ((int(n),) * 3)
