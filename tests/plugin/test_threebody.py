@@ -64,3 +64,20 @@ def test_density_equals_triples(checkpoint):
 def test_unknown_threebody_mode_is_rejected():
     with pytest.raises(ValueError, match=r"threebody 'pairs' not in \['density', 'triples'\]"):
         build_model(MODELS_DIR / NABH, "float64", "pairs")
+
+
+@pytest.mark.lammps
+@pytest.mark.parametrize("comm", ["auto", "halo"])
+def test_plugin_runs_both_formulations(exported, tmp_path, comm):
+    """Both exports through LAMMPS, serial graph and the block-by-block halo path, agree to round-off."""
+    from pydriver.lammps_eval import lammps_single_point  # noqa: PLC0415
+    from pydriver.m3gnet.export import export_checkpoint  # noqa: PLC0415
+
+    triples = export_checkpoint(MODELS_DIR / NABH, tmp_path / "triples.pt", dtype="float64", threebody="triples")
+    atoms = next(a for a, _ in golden_frames(NABH) if a.info["name"] == "nabh4_triclinic")
+    style = f"m3gnet comm {comm}"
+    ref = lammps_single_point(atoms, exported(NABH, "float64"), ["Na", "B", "H"], pair_style=style)
+    res = lammps_single_point(atoms, triples, ["Na", "B", "H"], pair_style=style)
+    assert abs(res.energy_eV - ref.energy_eV) < 1e-10
+    assert np.abs(res.forces_eV_A - ref.forces_eV_A).max() < 1e-10
+    assert np.abs(res.stress_eV_A3 - ref.stress_eV_A3).max() < 1e-12
