@@ -180,18 +180,19 @@ void PairM3GNet::init_style()
 }
 
 /* ----------------------------------------------------------------------
-   bonded pairs must stay in the neighbour list: LAMMPS drops (special_lj = 0) or flags them
-   (0 < special_lj < 1) unless special_bonds lj 1 1 1 is set
+   bonded pairs must stay in the neighbour list: LAMMPS removes a 1-2/1-3/1-4 pair when both its
+   special_bonds lj and coul factors are 0 (the default lj 0 0 0); other factors only flag the pair,
+   and collect_bonds ignores the flags
 ------------------------------------------------------------------------- */
 
 void PairM3GNet::check_special_bonds()
 {
   if (atom->molecular == Atom::ATOMIC) return;
   for (int k = 1; k <= 3; k++)
-    if (force->special_lj[k] != 1.0)
-      error->all(FLERR, "Pair style m3gnet: the system has bonds and special_bonds lj 1-{} factor {} removes "
-                 "bonded pairs from the neighbour list: add 'special_bonds lj/coul 1 1 1'", k + 1,
-                 force->special_lj[k]);
+    if (force->special_lj[k] == 0.0 && force->special_coul[k] == 0.0)
+      error->all(FLERR, "Pair style m3gnet: the system has bonds and special_bonds 1-{} factors lj {} coul {} "
+                 "remove bonded pairs from the neighbour list: add 'special_bonds lj/coul 1 1 1'", k + 1,
+                 force->special_lj[k], force->special_coul[k]);
 }
 
 /* ----------------------------------------------------------------------

@@ -62,14 +62,16 @@ def _bonded_setup(atoms, tmp_path: Path, special: str | None) -> list[str]:
 
 def test_bonds_with_default_special_bonds_are_rejected(exported, nabh4, tmp_path):
     model = exported(NABH, "float64")
-    with pytest.raises(Exception, match=r"special_bonds lj 1-2 factor 0 .*add 'special_bonds lj/coul 1 1 1'"):
+    with pytest.raises(Exception, match=r"special_bonds 1-2 factors lj 0 coul 0 remove .*add 'special_bonds lj/coul 1 1 1'"):
         _run0(_bonded_setup(nabh4, tmp_path, None), model)
 
 
-def test_bonds_with_full_special_bonds_match_atomic(exported, nabh4, tmp_path):
+@pytest.mark.parametrize("special", ["special_bonds lj/coul 1 1 1", "special_bonds lj 0.5 0.5 0.5 coul 0 0 0"])
+def test_bonds_kept_in_the_list_match_atomic(exported, nabh4, tmp_path, special):
+    """Pairs kept (factor 1) or only flagged (other factors) in the neighbour list are all bonds."""
     model = exported(NABH, "float64")
     ref = lammps_single_point(nabh4, model, ELEMENTS)
-    energy, forces = _run0(_bonded_setup(nabh4, tmp_path, "special_bonds lj/coul 1 1 1"), model)
+    energy, forces = _run0(_bonded_setup(nabh4, tmp_path, special), model)
     assert energy == pytest.approx(ref.energy_eV, abs=1e-9)
     assert np.abs(forces - ref.forces_eV_A).max() < 1e-9
 
