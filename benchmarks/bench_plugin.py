@@ -1,21 +1,41 @@
-"""Plugin speed vs the matgl 1.3.0 DGL reference on NaBH4 supercells (CPU), printed as ratios.
+"""Full LAMMPS MD steps with ``pair_style m3gnet``: new engine vs the triple formulation (CPU).
 
-    .venv/bin/python benchmarks/bench_plugin.py --refenv ../refenv [--threads 1] [--steps 10]
+    .venv/bin/python benchmarks/bench_plugin.py [--cells nabh4:3 nabh4:4 nabh4:5 onbh:2] \
+        [--dtypes float32 float64] [--threads 1 2] [--ranks 2] [--steps 5] [--repeats 2] \
+        [--refenv ../refenv] [--baseline OLD_SRC:OLD_PLUGIN_DIR] [--json out.json]
 
-For each cell (24-atom ordered NaBH4 x 2^3, 3^3, 4^3 = 192, 648, 1536 atoms) it measures, in the same
-run: LAMMPS ms/step with ``pair_style m3gnet`` (NVE, float64 and float32 exports) and the reference's
-time for one energy+forces+stress call (corrected three-body indexing, float64 and float32), both with
-the same number of threads. The reference env is built by ``../shared/tools/reference-env.sh``.
+Cells: ``nabh4:n`` is the 24-atom ordered NaBH4 cell x n^3 (3: 648, 4: 1536, 5: 3000 atoms),
+``onbh:n`` the 128-atom o-NBH cell x n^3 (2: 1024 atoms). For every cell, dtype and thread count it
+runs, interleaved (A, B, A, B, ...; the best of ``--repeats`` is kept):
+
+* ``density``: the model exported with ``--threebody density`` (default engine),
+* ``triples``: the same model exported with ``--threebody triples`` (explicit triple list),
+* ``baseline`` (``--baseline``): another source tree's exporter and plugin, e.g. the previous release,
+* ``ref`` (``--refenv``): the matgl 1.3.0 DGL reference (corrected), one energy+forces+stress call.
+
+Each LAMMPS run is its own process (``lmp`` with :func:`lammps_env`, i.e. libtorch and tcmalloc
+preloaded): ms per MD step is LAMMPS's loop time of a second ``run`` (after warm-up) divided by its
+steps, peak RSS is that process's maximum resident set (``wait4``; with ``--ranks`` the largest
+rank). A killed process (out of memory) is recorded as ``OOM``, not skipped. LAMMPS's "% CPU use"
+is printed so that a busy machine is visible. ``--ranks N`` adds ``mpirun -np N`` x 1 thread.
+
+``--model-only``: no LAMMPS; one energy + dE/d(bond vectors) call of each exported model in this
+process (torch threads = first ``--threads``), interleaved, CPU time per call (wall time with more
+than one thread), best of ``--repeats``: the A/B used for the engine table in the README, robust on
+a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import ase.io
@@ -27,7 +47,10 @@ from pydriver.lammps.session import lammps_env, lmp_executable  # noqa: E402
 from pydriver.m3gnet.export import export_checkpoint  # noqa: E402
 
 MODELS = Path(os.environ.get("M3GNET_MODELS_DIR", ROOT.parent / "shared" / "models"))
+CHECKPOINT = MODELS / "M3GNet-r2SCAN-NaBH"
 TOOLS = ROOT.parent / "shared" / "tools"
+CELLS = {"nabh4": ROOT / "examples" / "structures" / "NaBH4.extxyz",
+         "onbh": ROOT / "examples" / "structures" / "oNBH.extxyz"}
 DECK = """units metal
 atom_style atomic
 read_data data.lmp
@@ -35,9 +58,14 @@ pair_style m3gnet
 pair_coeff * * {model} Na B H
 velocity all create 300 1
 fix nve all nve
-run 1
+timestep 0.0005
+thermo 0
+run 2
 run {steps}
 """
+EXPORT = ("import sys; sys.path.insert(0, sys.argv[1]); from pydriver.m3gnet.export import export_checkpoint as e; "
+          "kw = {'threebody': sys.argv[5]} if sys.argv[5] != '-' else {}; "
+          "e(sys.argv[2], sys.argv[3], dtype=sys.argv[4], **kw)")
 REF_SCRIPT = """
 import sys, time, torch, ase.io, matgl
 sys.path.insert(0, {tools!r})
@@ -57,48 +85,167 @@ print("REF_SECONDS", best)
 """
 
 
-def plugin_ms_per_step(atoms, model: Path, steps: int, threads: int, tmp: Path) -> float:
-    write_lammps_data(tmp / "data.lmp", atoms, specorder=["Na", "B", "H"], masses=True, units="metal")
+@dataclass
+class Result:
+    cell: str
+    atoms: int
+    dtype: str
+    threads: int
+    ranks: int
+    variant: str
+    ms_per_step: float | None
+    peak_rss_MiB: float | None
+    cpu_use_percent: float | None
+    status: str
+
+
+def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, float]:
+    """Run ``cmd``; return (exit status, stdout, peak RSS of the process tree's largest process, MiB)."""
+    out_path = cwd / "stdout.txt"
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out_path.read_text(), usage.ru_maxrss / 1024
+
+
+def lammps_run(model: Path, steps: int, threads: int, ranks: int, tmp: Path,
+               plugin_dir: str | None) -> tuple[float | None, float | None, float | None, str]:
     (tmp / "in.bench").write_text(DECK.format(model=model, steps=steps))
     env = dict(lammps_env(), OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([lmp_executable(), "-in", "in.bench", "-log", "none"], cwd=tmp, env=env,
-                         capture_output=True, text=True, check=True).stdout
+    if plugin_dir:
+        env["M3GNET_PLUGIN_DIR"] = plugin_dir
+        env["LAMMPS_PLUGIN_PATH"] = plugin_dir
+    cmd = [lmp_executable(), "-in", "in.bench", "-log", "none"]
+    if ranks > 1:
+        cmd = [str(Path(sys.executable).parent / "mpirun"), "-np", str(ranks)] + cmd
+    rc, out, rss = run_measured(cmd, tmp, env)
+    if rc in (-9, 137) or "Killed" in out or "std::bad_alloc" in out or "out of memory" in out.lower():
+        return None, rss, None, "OOM"
+    if rc != 0:
+        return None, rss, None, "error: " + out.strip().splitlines()[-1][:120] if out.strip() else f"exit {rc}"
     loop = re.findall(r"Loop time of ([\d.eE+-]+) on \d+ procs for (\d+) steps", out)[-1]
-    return 1000 * float(loop[0]) / int(loop[1])
+    cpu = re.findall(r"([\d.]+)% CPU use", out)
+    return 1000 * float(loop[0]) / int(loop[1]), rss, float(cpu[-1]) if cpu else None, "ok"
 
 
 def reference_ms(refenv: Path, xyz: Path, dtype: str, threads: int) -> float:
-    script = REF_SCRIPT.format(tools=str(TOOLS), dtype=dtype, threads=threads,
-                               model=str(MODELS / "M3GNet-r2SCAN-NaBH"), xyz=str(xyz))
+    script = REF_SCRIPT.format(tools=str(TOOLS), dtype=dtype, threads=threads, model=str(CHECKPOINT), xyz=str(xyz))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out = subprocess.run([str(refenv / "bin" / "python"), "-c", script], env=env, capture_output=True,
                          text=True, check=True).stdout
     return 1000 * float(re.search(r"REF_SECONDS ([\d.eE+-]+)", out).group(1))
 
 
-def main() -> None:
+def export(src_root: Path, out: Path, dtype: str, threebody: str | None) -> Path:
+    subprocess.run([sys.executable, "-c", EXPORT, str(src_root), str(CHECKPOINT), str(out), dtype, threebody or "-"],
+                   check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return out
+
+
+def model_only(models: dict, cells: list[str], dtypes: list[str], threads: int, repeats: int) -> None:
+    """In-process A/B of exported models (see the module docstring)."""
+    import torch  # noqa: PLC0415
+
+    from pydriver.neighbors import edge_list  # noqa: PLC0415
+
+    torch.set_num_threads(threads)
+    clock = time.process_time if threads == 1 else time.perf_counter
+    loaded = {k: torch.jit.load(str(p)) for k, p in models.items()}
+    for spec in cells:
+        name, n = spec.split(":")
+        atoms = ase.io.read(CELLS[name]) * ((int(n),) * 3)
+        edge_index, edge_vec = edge_list(atoms, 5.0)
+        edge_index = torch.from_numpy(edge_index)
+        species = torch.tensor([["Na", "B", "H"].index(s) for s in atoms.get_chemical_symbols()])
+        for dt in dtypes:
+            def call(module):
+                vec = torch.tensor(edge_vec, dtype=getattr(torch, dt), requires_grad=True)
+                torch.autograd.grad(module(species, edge_index, vec).sum(), vec)
+            variants = [v for (v, d) in loaded if d == dt]
+            for v in variants:  # warm-up: TorchScript profiling runs
+                call(loaded[(v, dt)])
+                call(loaded[(v, dt)])
+            best = {v: float("inf") for v in variants}
+            for _ in range(repeats):
+                for v in variants:
+                    t = clock()
+                    call(loaded[(v, dt)])
+                    best[v] = min(best[v], 1000 * (clock() - t))
+            ref = best.get("baseline", best[variants[0]])
+            for v in variants:
+                print(f"{spec:>9} {len(atoms):>6} {dt:>8} {threads:>3} {v:>9} {best[v]:9.1f} ms/call "
+                      f"{ref / best[v]:6.2f}x vs {'baseline' if 'baseline' in best else variants[0]}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--refenv", type=Path, required=True)
-    ap.add_argument("--reps", type=int, nargs="+", default=[2, 3, 4], help="replications of the 24-atom cell")
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args()
-    base = ase.io.read(ROOT / "examples" / "structures" / "NaBH4.extxyz")
-    print(f"threads={a.threads}  (ms/step: plugin MD step incl. neighbour list; ref: one E+F+S call)")
-    print(f"{'atoms':>6} {'dtype':>8} {'plugin ms/step':>15} {'atom-steps/s':>13} {'ref ms/call':>12} {'ref/plugin':>11}")
-    with tempfile.TemporaryDirectory() as tmpdir:
+    ap.add_argument("--cells", nargs="+", default=["nabh4:3", "nabh4:4", "nabh4:5", "onbh:2"],
+                    help="NAME:N supercells (nabh4, onbh)")
+    ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--ranks", nargs="*", type=int, default=[2], help="also run mpirun -np N x 1 thread")
+    ap.add_argument("--variants", nargs="+", default=["density", "triples"], choices=["density", "triples"])
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats; the best is kept")
+    ap.add_argument("--refenv", type=Path, help="matgl 1.3.0 reference env (../shared/tools/reference-env.sh)")
+    ap.add_argument("--baseline", help="OLD_SRC_ROOT:OLD_PLUGIN_DIR: another version's exporter and plugin")
+    ap.add_argument("--json", type=Path, help="write all results here")
+    ap.add_argument("--model-only", action="store_true", help="in-process model A/B without LAMMPS")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse_args(argv)
+    results: list[Result] = []
+    if not a.model_only:
+        print(f"{'cell':>9} {'atoms':>6} {'dtype':>8} {'thr':>3} {'rk':>2} {'variant':>9} {'ms/step':>9} "
+              f"{'peak MiB':>9} {'CPU%':>5} {'vs density':>10}")
+    with tempfile.TemporaryDirectory(prefix="bench-m3gnet-") as tmpdir:
         tmp = Path(tmpdir)
-        models = {dt: export_checkpoint(MODELS / "M3GNet-r2SCAN-NaBH", tmp / f"m_{dt}.pt", dtype=dt)
-                  for dt in ("float64", "float32")}
-        for n in a.reps:
-            atoms = base * (n, n, n)
-            xyz = tmp / f"cell{n}.extxyz"
+        variants: dict[str, tuple[Path, str | None, str | None]] = {
+            v: (ROOT, v, None) for v in a.variants}
+        if a.baseline:
+            old_src, old_plugin = a.baseline.split(":")
+            variants["baseline"] = (Path(old_src), None, old_plugin)
+        models = {(v, dt): export(src, tmp / f"{v}_{dt}.pt", dt, tb)
+                  for v, (src, tb, _) in variants.items() for dt in a.dtypes}
+        if a.model_only:
+            model_only(models, a.cells, a.dtypes, a.threads[0], a.repeats)
+            return
+        for spec in a.cells:
+            name, n = spec.split(":")
+            atoms = ase.io.read(CELLS[name]) * ((int(n),) * 3)
+            write_lammps_data(tmp / "data.lmp", atoms, specorder=["Na", "B", "H"], masses=True, units="metal")
+            xyz = tmp / f"{name}{n}.extxyz"
             ase.io.write(xyz, atoms)
-            for dt, model in models.items():
-                ms = plugin_ms_per_step(atoms, model, a.steps, a.threads, tmp)
-                ref = reference_ms(a.refenv, xyz, dt, a.threads)
-                print(f"{len(atoms):>6} {dt:>8} {ms:>15.1f} {len(atoms) / ms * 1000:>13.0f} {ref:>12.1f} "
-                      f"{ref / ms:>10.2f}x", flush=True)
+            configs = [(t, 1) for t in a.threads] + [(1, r) for r in a.ranks if r > 1]
+            for dt in a.dtypes:
+                for threads, ranks in configs:
+                    best: dict[str, Result] = {}
+                    for _ in range(a.repeats):
+                        for v, (_, _, plugin) in variants.items():
+                            ms, rss, cpu, status = lammps_run(models[(v, dt)], a.steps, threads, ranks, tmp, plugin)
+                            r = Result(spec, len(atoms), dt, threads, ranks, v, ms, rss, cpu, status)
+                            if v not in best or (ms is not None and (best[v].ms_per_step is None
+                                                                     or ms < best[v].ms_per_step)):
+                                best[v] = r
+                    if a.refenv and ranks == 1:
+                        ms = reference_ms(a.refenv, xyz, dt, threads)
+                        best["ref"] = Result(spec, len(atoms), dt, threads, 1, "ref", ms, None, None, "ok")
+                    dens = best.get("density")
+                    for r in best.values():
+                        ratio = (f"{r.ms_per_step / dens.ms_per_step:9.2f}x" if dens and dens.ms_per_step
+                                 and r.ms_per_step else "")
+                        ms_txt = f"{r.ms_per_step:9.1f}" if r.ms_per_step else f"{r.status:>9}"
+                        rss_txt = f"{r.peak_rss_MiB:9.0f}" if r.peak_rss_MiB else f"{'':>9}"
+                        cpu_txt = f"{r.cpu_use_percent:5.0f}" if r.cpu_use_percent else f"{'':>5}"
+                        print(f"{spec:>9} {r.atoms:>6} {dt:>8} {threads:>3} {ranks:>2} {r.variant:>9} {ms_txt} "
+                              f"{rss_txt} {cpu_txt} {ratio:>10}", flush=True)
+                        results.append(r)
+    if a.json:
+        a.json.write_text(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                      "results": [asdict(r) for r in results]}, indent=1))
 
 
 if __name__ == "__main__":

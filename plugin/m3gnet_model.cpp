@@ -8,126 +8,52 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include <cctype>
-#include <map>
+#include "nlohmann/json.hpp"
+
 #include <sstream>
 #include <stdexcept>
 
 namespace m3gnet {
 
+// LAMMPS ships nlohmann/json with its namespace renamed to nlohmann_lmp (see its json.h)
+using json = ::nlohmann_lmp::basic_json<>;
+
 namespace {
 
-// Minimal reader for the exporter's flat JSON object; values: string, number, bool, null, [strings].
-class JsonReader {
- public:
-  explicit JsonReader(const std::string &s) : s_(s) {}
-
-  std::map<std::string, std::string> scalars;
-  std::map<std::string, std::vector<std::string>> arrays;
-
-  void parse()
-  {
-    expect('{');
-    skip_ws();
-    if (peek() == '}') return;
-    while (true) {
-      std::string key = read_string();
-      expect(':');
-      skip_ws();
-      if (peek() == '[') {
-        arrays[key] = read_array();
-      } else {
-        scalars[key] = read_scalar();
-      }
-      skip_ws();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect('}');
-      return;
-    }
-  }
-
- private:
-  const std::string &s_;
-  size_t pos_ = 0;
-
-  void skip_ws()
-  {
-    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
-  }
-  char peek()
-  {
-    if (pos_ >= s_.size()) throw std::runtime_error("metadata JSON ends early");
-    return s_[pos_];
-  }
-  void expect(char c)
-  {
-    skip_ws();
-    if (peek() != c) throw std::runtime_error(std::string("metadata JSON: expected '") + c + "'");
-    ++pos_;
-  }
-  std::string read_string()
-  {
-    expect('"');
-    std::string out;
-    while (peek() != '"') {
-      if (s_[pos_] == '\\') ++pos_;
-      out += s_[pos_++];
-    }
-    ++pos_;
-    return out;
-  }
-  std::string read_scalar()
-  {
-    skip_ws();
-    if (peek() == '"') return read_string();
-    size_t start = pos_;
-    while (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '}' && !std::isspace((unsigned char) s_[pos_]))
-      ++pos_;
-    return s_.substr(start, pos_ - start);
-  }
-  std::vector<std::string> read_array()
-  {
-    expect('[');
-    std::vector<std::string> out;
-    skip_ws();
-    if (peek() == ']') {
-      ++pos_;
-      return out;
-    }
-    while (true) {
-      out.push_back(read_scalar());
-      skip_ws();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      expect(']');
-      return out;
-    }
-  }
+// the three tensors of one evaluation on the model's device; edge_vec requires grad
+struct InputTensors {
+  torch::Tensor species, edge_index, edge_vec;
 };
 
-double to_double(const std::map<std::string, std::string> &m, const std::string &key)
+InputTensors input_tensors(const GraphInput &in, torch::Device dev, torch::Dtype dtype)
 {
-  auto it = m.find(key);
-  if (it == m.end()) throw std::runtime_error("metadata has no '" + key + "'");
-  try {
-    return std::stod(it->second);
-  } catch (std::exception &) {
-    throw std::runtime_error("metadata '" + key + "' is not a number: " + it->second);
-  }
+  const int64_t n_nodes = static_cast<int64_t>(in.species.size());
+  const int64_t n_edges = static_cast<int64_t>(in.edge_vec.size() / 3);
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  // from_blob does not copy: the non-blocking=false, copy=true .to() copies before `in` can change
+  InputTensors t;
+  t.species = torch::from_blob(const_cast<int64_t *>(in.species.data()), {n_nodes}, i64).to(dev, false, true);
+  t.edge_index =
+      torch::from_blob(const_cast<int64_t *>(in.edge_index.data()), {2, n_edges}, i64).to(dev, false, true);
+  t.edge_vec = torch::from_blob(const_cast<double *>(in.edge_vec.data()), {n_edges, 3}, torch::kFloat64)
+                   .to(dev, dtype, false, true)
+                   .requires_grad_(true);
+  return t;
 }
 
-std::string to_string(const std::map<std::string, std::string> &m, const std::string &key)
+// copy a tensor (any device and dtype) into a CPU double vector
+void tensor_to_vector(const torch::Tensor &t, std::vector<double> &buf)
 {
-  auto it = m.find(key);
-  return it == m.end() ? std::string() : it->second;
+  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  buf.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
 }    // namespace
+
+void set_num_threads(int n)
+{
+  if (n > 0 && at::get_num_threads() != n) at::set_num_threads(n);
+}
 
 std::string torch_description()
 {
@@ -137,33 +63,43 @@ std::string torch_description()
   return out.str();
 }
 
-ModelMetadata parse_metadata(const std::string &json)
+ModelMetadata parse_metadata(const std::string &text)
 {
-  JsonReader reader(json);
-  reader.parse();
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (json::exception &e) {
+    throw std::runtime_error(std::string("metadata.json is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw std::runtime_error("metadata.json is not a JSON object");
   ModelMetadata meta;
-  meta.format = to_string(reader.scalars, "format");
+  meta.format = j.value("format", std::string());
   if (meta.format != FORMAT_NAME)
     throw std::runtime_error("not written by `python -m pydriver export` (format '" + meta.format + "')");
-  meta.format_version = static_cast<int>(to_double(reader.scalars, "format_version"));
+  meta.format_version = j.value("format_version", -1);
   if (meta.format_version != FORMAT_VERSION)
     throw std::runtime_error("model file format_version " + std::to_string(meta.format_version) +
                              " but this plugin reads version " + std::to_string(FORMAT_VERSION) +
-                             ": re-export the model with the matching pydriver");
-  meta.model_name = to_string(reader.scalars, "model_name");
-  meta.elements = reader.arrays["elements"];
+                             ": re-export it with `python -m pydriver export <checkpoint> <file>`");
+  try {
+    meta.model_name = j.value("model_name", std::string());
+    meta.elements = j.at("elements").get<std::vector<std::string>>();
+    meta.cutoff_A = j.at("cutoff_A").get<double>();
+    meta.threebody_cutoff_A = j.at("threebody_cutoff_A").get<double>();
+    meta.nblocks = j.at("nblocks").get<int>();
+    meta.node_feature_dim = j.at("node_feature_dim").get<int>();
+    meta.dtype = j.at("dtype").get<std::string>();
+    meta.device = j.value("device", std::string("cpu"));
+    meta.data_mean_eV = j.at("data_mean_eV").get<double>();
+    meta.source_sha256 = j.value("source_sha256", std::string());
+    meta.calc_repuls = j.value("calc_repuls", false);
+    meta.threebody = j.value("threebody", std::string("triples"));
+  } catch (json::exception &e) {
+    throw std::runtime_error(std::string("metadata.json: ") + e.what());
+  }
   if (meta.elements.empty()) throw std::runtime_error("metadata lists no elements");
-  meta.cutoff = to_double(reader.scalars, "cutoff_A");
-  meta.threebody_cutoff = to_double(reader.scalars, "threebody_cutoff_A");
-  meta.nblocks = static_cast<int>(to_double(reader.scalars, "nblocks"));
-  meta.node_feature_dim = static_cast<int>(to_double(reader.scalars, "node_feature_dim"));
-  meta.dtype = to_string(reader.scalars, "dtype");
   if (meta.dtype != "float32" && meta.dtype != "float64")
     throw std::runtime_error("metadata dtype '" + meta.dtype + "' is not float32 or float64");
-  meta.device = to_string(reader.scalars, "device");
-  meta.data_mean = to_double(reader.scalars, "data_mean_eV");
-  meta.source_sha256 = to_string(reader.scalars, "source_sha256");
-  meta.calc_repuls = to_string(reader.scalars, "calc_repuls") == "true";
   return meta;
 }
 
@@ -212,7 +148,8 @@ Model::Model(const std::string &path, const std::string &device_request) : impl_
 
 struct Model::HaloState {
   int64_t n_nodes = 0, n_local = 0, dim = 0;
-  torch::Tensor species, edge_index, edge_vec, dist, rbf, triple_ij, triple_ik, basis;
+  torch::Tensor species, edge_index, edge_vec, dist, rbf;
+  torch::IValue threebody;                          // the model's per-step three-body geometry
   torch::Tensor edge0;                              // edge embedding (graph to edge_vec)
   std::vector<torch::Tensor> x_in, e_in, e_out, sums;  // per block
   torch::Tensor readout_energy;
@@ -224,49 +161,26 @@ void Model::compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes)
 {
   const int64_t n_nodes = static_cast<int64_t>(in.species.size());
   const int64_t n_edges = static_cast<int64_t>(in.edge_vec.size() / 3);
-  const auto dev = impl_->device;
-  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-
-  // from_blob does not copy: clone (CPU) or .to(device) copies before the inputs go out of scope
-  auto species = torch::from_blob(const_cast<int64_t *>(in.species.data()), {n_nodes}, i64).to(dev, false, true);
-  auto edge_index =
-      torch::from_blob(const_cast<int64_t *>(in.edge_index.data()), {2, n_edges}, i64).to(dev, false, true);
-  auto edge_vec = torch::from_blob(const_cast<double *>(in.edge_vec.data()), {n_edges, 3}, f64)
-                      .to(dev, impl_->dtype, false, true)
-                      .requires_grad_(true);
-
-  auto energies = impl_->module.forward({species, edge_index, edge_vec}).toTensor();
+  auto t = input_tensors(in, impl_->device, impl_->dtype);
+  auto energies = impl_->module.forward({t.species, t.edge_index, t.edge_vec}).toTensor();
   auto counted = (n_energy_nodes >= 0 && n_energy_nodes < n_nodes) ? energies.narrow(0, 0, n_energy_nodes)
                                                                      : energies;
   auto total = counted.sum();
-  auto grads = torch::autograd::grad({total}, {edge_vec}, {}, false, false, true);
+  auto grads = torch::autograd::grad({total}, {t.edge_vec}, {}, false, false, true);
 
-  auto e_cpu = energies.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  out.node_energy.assign(e_cpu.data_ptr<double>(), e_cpu.data_ptr<double>() + n_nodes);
+  tensor_to_vector(energies, out.node_energy);
   out.energy = total.detach().to(torch::kCPU, torch::kFloat64).item<double>();
-  out.edge_grad.assign(3 * n_edges, 0.0);
-  if (grads[0].defined() && n_edges > 0) {
-    auto g_cpu = grads[0].to(torch::kCPU, torch::kFloat64).contiguous();
-    std::copy(g_cpu.data_ptr<double>(), g_cpu.data_ptr<double>() + 3 * n_edges, out.edge_grad.begin());
-  }
+  if (grads[0].defined() && n_edges > 0)
+    tensor_to_vector(grads[0], out.edge_grad);
+  else
+    out.edge_grad.assign(3 * n_edges, 0.0);
 }
-
-}    // namespace m3gnet
-
-namespace m3gnet {
 
 namespace {
 torch::Tensor rows_to_tensor(const std::vector<double> &buf, int64_t n, int64_t dim, torch::Device dev,
                              torch::Dtype dtype)
 {
   return torch::from_blob(const_cast<double *>(buf.data()), {n, dim}, torch::kFloat64).to(dev, dtype, false, true);
-}
-
-void tensor_to_rows(const torch::Tensor &t, std::vector<double> &buf)
-{
-  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  buf.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 }    // namespace
 
@@ -278,21 +192,14 @@ void Model::halo_begin(const GraphInput &in, int n_local, std::vector<double> &n
   h.n_nodes = static_cast<int64_t>(in.species.size());
   h.n_local = n_local;
   h.dim = meta_.node_feature_dim;
-  const int64_t n_edges = static_cast<int64_t>(in.edge_vec.size() / 3);
-  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  h.species = torch::from_blob(const_cast<int64_t *>(in.species.data()), {h.n_nodes}, i64).to(dev, false, true);
-  h.edge_index =
-      torch::from_blob(const_cast<int64_t *>(in.edge_index.data()), {2, n_edges}, i64).to(dev, false, true);
-  h.edge_vec = torch::from_blob(const_cast<double *>(in.edge_vec.data()), {n_edges, 3}, torch::kFloat64)
-                   .to(dev, impl_->dtype, false, true)
-                   .requires_grad_(true);
+  auto t = input_tensors(in, dev, impl_->dtype);
+  h.species = t.species;
+  h.edge_index = t.edge_index;
+  h.edge_vec = t.edge_vec;
   auto &m = impl_->module;
   h.dist = torch::linalg_vector_norm(h.edge_vec, 2, {1}, false, c10::nullopt);
   h.rbf = m.get_method("radial")({h.dist}).toTensor();
-  auto tr = m.get_method("triples")({h.edge_index, h.dist, h.n_nodes}).toTuple();
-  h.triple_ij = tr->elements()[0].toTensor();
-  h.triple_ik = tr->elements()[1].toTensor();
-  h.basis = m.get_method("triple_basis")({h.edge_vec, h.dist, h.triple_ij, h.triple_ik}).toTensor();
+  h.threebody = m.get_method("threebody")({h.edge_index, h.edge_vec, h.dist, h.n_nodes});
   auto emb = m.get_method("embed")({h.species, h.rbf}).toTuple();
   h.edge0 = emb->elements()[1].toTensor();
   h.e_in.assign(meta_.nblocks, torch::Tensor());
@@ -300,7 +207,7 @@ void Model::halo_begin(const GraphInput &in, int n_local, std::vector<double> &n
   h.e_out.assign(meta_.nblocks, torch::Tensor());
   h.sums.assign(meta_.nblocks, torch::Tensor());
   h.e_in[0] = h.edge0.detach().requires_grad_(true);
-  tensor_to_rows(emb->elements()[0].toTensor(), node_feat);
+  tensor_to_vector(emb->elements()[0].toTensor(), node_feat);
 }
 
 void Model::halo_block(int b, const std::vector<double> &node_feat, std::vector<double> &node_sums)
@@ -308,12 +215,12 @@ void Model::halo_block(int b, const std::vector<double> &node_feat, std::vector<
   auto &h = *halo_;
   h.x_in[b] = rows_to_tensor(node_feat, h.n_nodes, h.dim, impl_->device, impl_->dtype).requires_grad_(true);
   auto res = impl_->module.get_method("block_messages")({static_cast<int64_t>(b), h.x_in[b], h.e_in[b], h.rbf,
-                                                        h.edge_index, h.triple_ij, h.triple_ik, h.basis})
+                                                        h.edge_index, h.threebody})
                  .toTuple();
   h.e_out[b] = res->elements()[0].toTensor();
   h.sums[b] = res->elements()[1].toTensor();
   if (b + 1 < meta_.nblocks) h.e_in[b + 1] = h.e_out[b].detach().requires_grad_(true);
-  tensor_to_rows(h.sums[b], node_sums);
+  tensor_to_vector(h.sums[b], node_sums);
 }
 
 void Model::halo_readout(const std::vector<double> &node_feat, GraphOutput &out, std::vector<double> &grad_feat)
@@ -330,7 +237,7 @@ void Model::halo_readout(const std::vector<double> &node_feat, GraphOutput &out,
   auto total = energy.sum();
   auto g = torch::autograd::grad({total}, {x, h.edge_vec}, {}, true, false, true);
   if (g[1].defined()) h.edge_vec.mutable_grad() = g[1].detach();
-  tensor_to_rows(g[0].defined() ? g[0] : torch::zeros_like(x), grad_feat);
+  tensor_to_vector(g[0].defined() ? g[0] : torch::zeros_like(x), grad_feat);
   auto e_cpu = energy.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   out.node_energy.assign(e_cpu.data_ptr<double>(), e_cpu.data_ptr<double>() + h.n_local);
   out.energy = total.detach().to(torch::kCPU, torch::kFloat64).item<double>();
@@ -355,7 +262,7 @@ void Model::halo_block_backward(int b, const std::vector<double> &grad_sums, std
     else
       h.edge_vec.mutable_grad() = g[2].detach();
   }
-  tensor_to_rows(g[0].defined() ? g[0] : torch::zeros_like(h.x_in[b]), grad_feat);
+  tensor_to_vector(g[0].defined() ? g[0] : torch::zeros_like(h.x_in[b]), grad_feat);
 }
 
 void Model::halo_end(GraphOutput &out)

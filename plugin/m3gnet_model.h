@@ -16,7 +16,7 @@
 
 namespace m3gnet {
 
-constexpr int FORMAT_VERSION = 1;
+constexpr int FORMAT_VERSION = 2;    // 2: three-body geometry from the method `threebody`
 constexpr const char *FORMAT_NAME = "pydriver-m3gnet";
 
 struct ModelMetadata {
@@ -24,15 +24,16 @@ struct ModelMetadata {
   int format_version = -1;
   std::string model_name;
   std::vector<std::string> elements;
-  double cutoff = 0.0;
-  double threebody_cutoff = 0.0;
+  double cutoff_A = 0.0;
+  double threebody_cutoff_A = 0.0;
   int nblocks = 0;
   int node_feature_dim = 0;
   std::string dtype;
   std::string device;
-  double data_mean = 0.0;
+  double data_mean_eV = 0.0;         // structure-level energy shift
   std::string source_sha256;
   bool calc_repuls = false;
+  std::string threebody;              // "density" or "triples"
 };
 
 // Inputs of one evaluation. Edges are directed src -> dst with vec = r_dst - r_src (A).
@@ -61,7 +62,7 @@ class Model {
   // Energies of the first n_energy_nodes nodes are summed and differentiated (all when < 0).
   void compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes = -1);
 
-  // ---- block-by-block protocol for an MPI halo exchange (see pair_m3gnet_halo.cpp) ----
+  // ---- block-by-block protocol for an MPI halo exchange (see pair_m3gnet_comm.cpp) ----
   // Nodes are local atoms [0, n_local) then ghosts; edges must have local sources only.
   // Feature buffers are row-major (n_nodes x node_feature_dim) doubles on the CPU.
   // halo_begin: geometry and embeddings; writes the initial node features of every node.
@@ -84,10 +85,13 @@ class Model {
   std::string device_name_;
 };
 
+// Number of torch intra-op threads of this process (LAMMPS: comm->nthreads).
+void set_num_threads(int n);
+
 // libtorch version and number of visible CUDA devices, for the start-up log.
 std::string torch_description();
 
-// Parse the metadata JSON written by the exporter (flat object; strings, numbers, string arrays).
+// Parse the metadata JSON written by the exporter; throws std::runtime_error naming the problem.
 ModelMetadata parse_metadata(const std::string &json);
 
 }    // namespace m3gnet

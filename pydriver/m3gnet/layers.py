@@ -97,33 +97,42 @@ class GatedEdgeStack(nn.Module):
     The first Linear of ``layers`` and ``gates`` is split by input block: the node blocks are applied
     once per node and gathered per edge, so the per-edge cost of the first layer drops from
     (2F + Fe) x H to Fe x H. Mathematically identical to matgl's GatedMLP on the concatenation.
+    Each path (layers ``a``, gates ``g``) has its own contiguous node projections (gathered with
+    ``index_select``, whose backward is a cheap ``index_add``), and the edge product is an ``addmm``
+    onto the gathered sum, so no (E, 2H) tensor is sliced and no extra pass over E x H is made.
     """
 
     def __init__(self, gated: GatedStack, node_dim: int) -> None:
         super().__init__()
-        first_l = gated.layers[0]
-        first_g = gated.gates[0]
-        weight = torch.cat([first_l.weight, first_g.weight], dim=0)  # (2H, 2F + Fe)
-        bias = torch.cat([first_l.bias, first_g.bias], dim=0)
-        self.hidden = int(first_l.weight.shape[0])
-        self.node_lin = nn.Linear(node_dim, 4 * self.hidden, bias=False)  # [src half; dst half]
-        self.edge_lin = nn.Linear(weight.shape[1] - 2 * node_dim, 2 * self.hidden, bias=True)
-        with torch.no_grad():
-            self.node_lin.weight.copy_(torch.cat([weight[:, :node_dim], weight[:, node_dim:2 * node_dim]], dim=0))
-            self.edge_lin.weight.copy_(weight[:, 2 * node_dim:])
-            self.edge_lin.bias.copy_(bias)
+        self.hidden = int(gated.layers[0].weight.shape[0])
+        self.src_a, self.dst_a, self.edge_a = self._split(gated.layers[0], node_dim)
+        self.src_g, self.dst_g, self.edge_g = self._split(gated.gates[0], node_dim)
         self.layers = nn.ModuleList(list(gated.layers)[1:])
         self.gates = nn.ModuleList(list(gated.gates)[1:])
         self.activate_last = gated.activate_last
         self.n = len(self.layers)
 
+    @staticmethod
+    def _split(first: nn.Linear, node_dim: int) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
+        """(src part with the bias, dst part, edge part) of a Linear on cat([v_src, v_dst, e])."""
+        weight = first.weight
+        out_dim = int(weight.shape[0])
+        src = nn.Linear(node_dim, out_dim, bias=True)
+        dst = nn.Linear(node_dim, out_dim, bias=False)
+        edge = nn.Linear(int(weight.shape[1]) - 2 * node_dim, out_dim, bias=False)
+        with torch.no_grad():
+            src.weight.copy_(weight[:, :node_dim])
+            src.bias.copy_(first.bias)
+            dst.weight.copy_(weight[:, node_dim:2 * node_dim])
+            edge.weight.copy_(weight[:, 2 * node_dim:])
+        return src, dst, edge
+
     def forward(self, node_feat: torch.Tensor, edge_feat: torch.Tensor, src: torch.Tensor,
                 dst: torch.Tensor) -> torch.Tensor:
-        node_proj = self.node_lin(node_feat)
-        h2 = 2 * self.hidden
-        pre = self.edge_lin(edge_feat) + node_proj[:, :h2][src] + node_proj[:, h2:][dst]
-        a = pre[:, :self.hidden]
-        g = pre[:, self.hidden:]
+        a = torch.addmm(self.src_a(node_feat).index_select(0, src) + self.dst_a(node_feat).index_select(0, dst),
+                        edge_feat, self.edge_a.weight.t())
+        g = torch.addmm(self.src_g(node_feat).index_select(0, src) + self.dst_g(node_feat).index_select(0, dst),
+                        edge_feat, self.edge_g.weight.t())
         last = self.n == 0
         a = nn.functional.silu(a) if (not last or self.activate_last) else a
         g = torch.sigmoid(g) if last else nn.functional.silu(g)

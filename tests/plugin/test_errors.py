@@ -71,7 +71,7 @@ def test_foreign_and_wrong_version_files(exported, tmp_path):
     meta["format_version"] = 99
     module.save(str(tmp_path / "future.pt"), _extra_files={"metadata.json": json.dumps(meta)})
     msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {tmp_path / 'future.pt'} Na B H"])
-    assert "format_version 99 but this plugin reads version 1" in msg
+    assert "format_version 99 but this plugin reads version 2: re-export it" in msg
     (tmp_path / "garbage.pt").write_bytes(b"\x00" * 64)
     msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {tmp_path / 'garbage.pt'} Na B H"])
     assert "cannot load TorchScript file" in msg
