@@ -11,19 +11,14 @@ from pathlib import Path
 
 from ase.data import atomic_numbers
 
+from pydriver.m3gnet.precision import DEFAULT_DTYPE, DEVICES, DTYPE_NAMES
 from pydriver.rundir import MODEL_FILE
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE_NAME = MODEL_FILE
-#: precisions of an exported model
-DTYPES = ("float32", "float64")
-#: the one default precision for production MD (deck, sweep, export). float32 agrees with float64
-#: to ~3e-7 eV/atom and ~7e-6 eV/A (README, parity table) and runs 2-3x faster on CPU; float64 is
-#: for validation (NVE drift, finite differences), where round-off matters.
-DEFAULT_DTYPE = "float32"
-#: devices of ``pair_style m3gnet device ...``
-DEVICES = ("cpu", "cuda")
+#: precisions (re-exported from :mod:`pydriver.m3gnet.precision`, where they are defined once)
+DTYPES = DTYPE_NAMES
 #: name of the metadata JSON inside an exported TorchScript archive (written by pydriver.m3gnet.export)
 _METADATA_SUFFIX = "/extra/metadata.json"
 

@@ -27,6 +27,7 @@ import torch
 from pydriver import __version__
 from pydriver.m3gnet.checkpoint import M3GNetCheckpoint, load_checkpoint
 from pydriver.m3gnet.model import M3GNetPES
+from pydriver.m3gnet.precision import DEVICES, DTYPE_NAMES
 from pydriver.m3gnet.threebody import THREEBODY_MODES
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "pydriver-m3gnet"
 FORMAT_VERSION = 2
 METADATA_FILE = "metadata.json"
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-DEVICES = ("cpu", "cuda")
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
 def build_model(model_dir: str | Path | M3GNetCheckpoint, dtype: str = "float64", threebody: str = "density"
