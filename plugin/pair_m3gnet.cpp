@@ -14,6 +14,7 @@
 #include "update.h"
 #include "utils.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -124,9 +125,15 @@ void PairM3GNet::coeff(int narg, char **arg)
     int idx = -1;
     for (size_t k = 0; k < meta.elements.size(); k++)
       if (meta.elements[k] == el) idx = static_cast<int>(k);
-    if (idx < 0)
-      error->all(FLERR, "Pair style m3gnet: element {} (atom type {}) not in model {} ({} elements)", el, t,
-                 meta.model_name, meta.elements.size());
+    if (idx < 0) {
+      // name the model's elements (the first 12 of a universal model) so the fix is obvious
+      std::string known;
+      const size_t shown = std::min<size_t>(meta.elements.size(), 12);
+      for (size_t k = 0; k < shown; k++) known += (k ? ", " : "") + meta.elements[k];
+      if (shown < meta.elements.size()) known += fmt::format(", ... ({} elements)", meta.elements.size());
+      error->all(FLERR, "Pair style m3gnet: element {} (atom type {}) not in model {}; it has {}", el, t,
+                 meta.model_name, known);
+    }
     type_species[t] = idx;
   }
   for (int i = 1; i <= ntypes; i++)

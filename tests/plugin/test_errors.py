@@ -55,7 +55,8 @@ def test_missing_model_file(tmp_path):
 def test_element_not_in_model_and_wrong_count(exported):
     model = exported(NABH, "float64")
     msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {model} Na B Cl"])
-    assert "element Cl (atom type 3) not in model M3GNet-r2SCAN-NaBH" in msg
+    assert "element Cl (atom type 3) not in model M3GNet-r2SCAN-NaBH; it has " in msg
+    assert all(el in msg.split("it has ")[1] for el in ("Na", "B", "H"))
     msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {model} Na B"])
     assert "3 element(s), one per atom type" in msg
 
