@@ -24,6 +24,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("structure", "pydriver.cli.structure"),
     ("deck", "pydriver.cli.deck"),
     ("sweep", "pydriver.cli.sweep"),
+    ("thermo", "pydriver.cli.thermo"),
 ]
 
 

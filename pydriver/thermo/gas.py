@@ -98,7 +98,8 @@ def ideal_gas_free_energy(molecule: Atoms, calc, temperatures_K, geometry: str, 
         vib_energies = np.real(vib.get_energies())
     n_keep = {"monatomic": 0, "linear": 3 * len(mol) - 5, "nonlinear": 3 * len(mol) - 6}[geometry]
     vib_energies = np.sort(vib_energies)[len(vib_energies) - n_keep:] if n_keep else np.array([])
-    thermo = IdealGasThermo(vib_energies=vib_energies, potentialenergy=energy_eV, atoms=mol, geometry=geometry,
+    free_mol = Atoms(mol.get_chemical_symbols(), positions=mol.get_positions())  # IdealGasThermo wants pbc off
+    thermo = IdealGasThermo(vib_energies=vib_energies, potentialenergy=energy_eV, atoms=free_mol, geometry=geometry,
                             symmetrynumber=symmetry_number, spin=spin, ignore_imag_modes=True)
     zpe = float(0.5 * vib_energies.sum())
     gibbs = []

@@ -168,7 +168,7 @@ def _thermal(ph, atoms: Atoms, temperatures_K, mesh, supercell, widths, n_disp: 
     n_im_gamma = int((gamma < -IMAGINARY_TOL_THZ).sum())
     notes = []
     if n_im_mesh:
-        notes.append(f"{n_im_mesh} imaginary modes on the {list(mesh['mesh'])} mesh (lowest {freqs.min():.3f} THz) "
+        notes.append(f"{n_im_mesh} imaginary modes on the {mesh_numbers} mesh (lowest {freqs.min():.3f} THz) "
                      "are left out of F(T) by phonopy")
     return PhononResult(temperatures_K, free, entropy, zpe, len(atoms), tuple(int(n) for n in supercell),
                         [float(w) for w in widths], n_disp, mesh_numbers, n_im_gamma, n_im_mesh,
