@@ -13,8 +13,10 @@ A run is described by a spec (YAML or JSON; :func:`load_spec`)::
     target: oNBH
     reaction: {oNBH: 1, NaBH4: -1, Na2B12H12: -1}   # per formula unit; products > 0
 
-Relative paths are relative to the spec file. Per phase: ``relax`` (default true: cell and
-positions, symmetry kept), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``.
+Relative paths are relative to the spec file. Finished phases are kept in ``OUT/phases/<name>.json``
+and reused when the structure file, model and settings are unchanged (resume / add a phase). Per phase: ``relax`` (default true: cell and
+positions, symmetry kept), ``refine_symprec`` (snap to the space group found at this tolerance, A,
+before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``.
 """
 
 from __future__ import annotations
@@ -106,9 +108,14 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
         record.update(kind="ideal gas (ASE IdealGasThermo)", static_energy_eV=res.energy_eV, gas=res.as_dict(),
                       free_energy_eV=np.asarray(res.gibbs_energy_eV).tolist())
     else:
+        if phase.get("refine_symprec"):  # snap to the symmetry found at this tolerance (fewer displacements)
+            from ase.spacegroup.symmetrize import refine_symmetry
+
+            refine_symmetry(atoms, symprec=float(phase["refine_symprec"]))
         if phase.get("relax", True):
             atoms, info = relax_cell(atoms, calc, **relax_opts)
             record["relaxation"] = info
+        record["space_group"] = _space_group(atoms)
         atoms.calc = calc
         static = float(atoms.get_potential_energy())
         fu, n_fu = _formula_unit_factor(atoms, phase.get("formula_unit"))
@@ -125,6 +132,13 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
                   wall_s=round(time.time() - t0, 1))
     log.info("%s: E = %.5f eV/atom (%.0f s)", phase["name"], record["static_energy_per_atom_eV"], record["wall_s"])
     return record
+
+
+def _space_group(atoms, symprec: float = 1e-3) -> str:
+    import spglib
+
+    ds = spglib.get_symmetry_dataset((atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers), symprec=symprec)
+    return f"{ds.international} ({ds.number})"
 
 
 def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3):
@@ -189,13 +203,32 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
     relax_opts = {**RELAX_DEFAULTS, **spec.get("relax", {})}
     records = {}
     for phase in spec["phases"]:
-        records[phase["name"]] = run_phase(phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts)
+        key = _cache_key(phase, spec, relax_opts)
+        cached = out_dir / "phases" / f"{phase['name']}.json"
+        if cached.is_file() and json.loads(cached.read_text()).get("cache_key") == key:
+            log.info("%s: reusing %s (same structure file, model and settings)", phase["name"], cached)
+            records[phase["name"]] = json.loads(cached.read_text())
+        else:
+            records[phase["name"]] = run_phase(phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts)
+            records[phase["name"]]["cache_key"] = key
+            cached.parent.mkdir(exist_ok=True)
+            cached.write_text(json.dumps(records[phase["name"]], indent=2, default=float) + "\n")
         _write(out_dir, spec, records, None)
     results = analyse(records, spec, temps)
     _write(out_dir, spec, records, results)
     if plots:
         _plots(out_dir, records, results, spec)
     return {"phases": records, **results}
+
+
+def _cache_key(phase: dict, spec: dict, relax_opts: dict) -> str:
+    """SHA-256 over the structure file's bytes, the model, dtype, temperatures and all phase settings."""
+    import hashlib
+
+    h = hashlib.sha256(Path(phase["file"]).read_bytes())
+    h.update(json.dumps([phase, spec["model"], spec.get("dtype", "float64"), spec.get("min_width_A", 10.0),
+                         spec.get("temperatures_K"), relax_opts], sort_keys=True, default=str).encode())
+    return h.hexdigest()
 
 
 def _write(out_dir: Path, spec: dict, records: dict, results: dict | None) -> None:
