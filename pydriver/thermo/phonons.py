@@ -45,6 +45,9 @@ class PhononResult:
     n_imaginary_gamma, n_imaginary_mesh : modes below -:data:`IMAGINARY_TOL_THZ` at Gamma and on
         the whole mesh (these are left out of the free energy).
     lowest_frequency_THz : lowest frequency on the mesh (negative = imaginary), in THz.
+    gamma_frequencies_THz : (3 n_atoms,) frequencies at Gamma, in THz.
+    soft_mode_displacement_A : (n_atoms, 3) atomic displacement pattern of the lowest Gamma mode
+        (eigenvector / sqrt(mass), largest displacement 1 A) if that mode is imaginary, else None.
     wall_s : wall time of the force calls and the phonon calculation, in s.
     """
 
@@ -62,6 +65,8 @@ class PhononResult:
     lowest_frequency_THz: float
     wall_s: float
     notes: list[str] = field(default_factory=list)
+    gamma_frequencies_THz: list[float] = field(default_factory=list)
+    soft_mode_displacement_A: list[list[float]] | None = None
 
     def free_energy_at(self, temperature_K: float) -> float:
         """F_vib per unit cell (eV) at ``temperature_K`` (linear interpolation on the grid)."""
@@ -130,7 +135,8 @@ def phonon_free_energy(atoms: Atoms, calc, temperatures_K, min_width_A: float = 
 
     t0 = time.time()
     supercell = tuple(supercell) if supercell is not None else minimal_replication(atoms.cell.array, min_width_A)
-    ph = Phonopy(_phonopy_atoms(atoms), supercell_matrix=np.diag(supercell), primitive_matrix=None, symprec=symprec)
+    # primitive_matrix "P": F per the given cell (phonopy >= 4 reduces None to the primitive cell)
+    ph = Phonopy(_phonopy_atoms(atoms), supercell_matrix=np.diag(supercell), primitive_matrix="P", symprec=symprec)
     ph.generate_displacements(distance=displacement_A, is_plusminus=is_plusminus)
     displaced = ph.supercells_with_displacements
     widths = perpendicular_widths_A(np.diag(supercell) @ atoms.cell.array)
@@ -157,8 +163,12 @@ def _thermal(ph, atoms: Atoms, temperatures_K, mesh, supercell, widths, n_disp: 
     freqs = np.asarray(ph.mesh.frequencies)  # (n_irreducible_q, n_bands), THz
     weights = np.asarray(ph.mesh.weights)
     mesh_numbers = [int(n) for n in ph.mesh.mesh_numbers]
-    ph.run_qpoints([[0.0, 0.0, 0.0]])
+    ph.run_qpoints([[0.0, 0.0, 0.0]], with_eigenvectors=True)
     gamma = np.asarray(ph.qpoints.frequencies[0])
+    soft = None
+    if gamma[0] < -IMAGINARY_TOL_THZ:
+        vec = np.real(np.asarray(ph.qpoints.eigenvectors[0])[:, 0]).reshape(-1, 3) / np.sqrt(atoms.get_masses())[:, None]
+        soft = (vec / np.linalg.norm(vec, axis=1).max()).tolist()
     ph.run_thermal_properties(temperatures=temperatures_K)
     tp = ph.thermal_properties
     free = np.asarray(tp.free_energy) * KJ_MOL_TO_EV
@@ -172,4 +182,4 @@ def _thermal(ph, atoms: Atoms, temperatures_K, mesh, supercell, widths, n_disp: 
                      "are left out of F(T) by phonopy")
     return PhononResult(temperatures_K, free, entropy, zpe, len(atoms), tuple(int(n) for n in supercell),
                         [float(w) for w in widths], n_disp, mesh_numbers, n_im_gamma, n_im_mesh,
-                        float(freqs.min()), round(t_forces_s + time.time() - t0, 1), notes)
+                        float(freqs.min()), round(t_forces_s + time.time() - t0, 1), notes, gamma.tolist(), soft)

@@ -16,7 +16,9 @@ A run is described by a spec (YAML or JSON; :func:`load_spec`)::
 Relative paths are relative to the spec file. Finished phases are kept in ``OUT/phases/<name>.json``
 and reused when the structure file, model and settings are unchanged (resume / add a phase). Per phase: ``relax`` (default true: cell and
 positions, symmetry kept), ``refine_symprec`` (snap to the space group found at this tolerance, A,
-before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``.
+before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``, ``follow_soft_modes``
+(up to this many times: displace along an imaginary Gamma mode by ``soft_mode_amplitude_A``, default
+0.1 A, relax again in the remaining subgroup, redo the phonons), ``write_relaxed`` (extxyz path).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def load_spec(path: str | Path) -> dict:
         if "name" not in phase or "file" not in phase:
             raise ValueError(f"thermo spec {path}: every phase needs name and file, got {phase}")
         phase["file"] = str((base / phase["file"]).resolve())
+        if phase.get("write_relaxed"):
+            phase["write_relaxed"] = str((base / phase["write_relaxed"]).resolve())
     names = [p["name"] for p in spec["phases"]]
     for key in ("target",):
         if spec.get(key) and spec[key] not in names:
@@ -112,15 +116,30 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
             from ase.spacegroup.symmetrize import refine_symmetry
 
             refine_symmetry(atoms, symprec=float(phase["refine_symprec"]))
-        if phase.get("relax", True):
-            atoms, info = relax_cell(atoms, calc, **relax_opts)
-            record["relaxation"] = info
-        record["space_group"] = _space_group(atoms)
+        record["soft_mode_steps"] = []
+        for attempt in range(int(phase.get("follow_soft_modes", 0)) + 1):
+            if phase.get("relax", True):
+                atoms, info = relax_cell(atoms, calc, **relax_opts)
+                record["relaxation"] = info
+            record["space_group"] = _space_group(atoms)
+            res = phonon_free_energy(atoms, calc, temperatures_K, min_width_A=min_width_A,
+                                     supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"))
+            if res.soft_mode_displacement_A is None or attempt == int(phase.get("follow_soft_modes", 0)):
+                break
+            # imaginary mode at Gamma: not a minimum. Displace along it (the relaxation then keeps the
+            # subgroup that the displacement leaves) and relax again
+            atoms.calc = calc
+            e_before = float(atoms.get_potential_energy())
+            record["soft_mode_steps"].append({"space_group": record["space_group"], "gamma_lowest_THz": res.gamma_frequencies_THz[0],
+                                              "n_imaginary_gamma": res.n_imaginary_gamma, "energy_eV": e_before})
+            log.info("%s: imaginary Gamma mode %.2f THz in %s; following it", phase["name"], res.gamma_frequencies_THz[0],
+                     record["space_group"])
+            atoms.positions += float(phase.get("soft_mode_amplitude_A", 0.1)) * np.asarray(res.soft_mode_displacement_A)
         atoms.calc = calc
         static = float(atoms.get_potential_energy())
         fu, n_fu = _formula_unit_factor(atoms, phase.get("formula_unit"))
-        res = phonon_free_energy(atoms, calc, temperatures_K, min_width_A=min_width_A,
-                                 supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"))
+        if phase.get("write_relaxed"):  # the structure the free energy belongs to
+            ase.io.write(phase["write_relaxed"], atoms, format="extxyz")
         a, b, c, al, be, ga = atoms.cell.cellpar()
         record.update(kind="crystal, harmonic phonons (phonopy)", static_energy_eV=static, phonons=res.as_dict(),
                       lattice={"a_A": a, "b_A": b, "c_A": c, "alpha_deg": al, "beta_deg": be, "gamma_deg": ga,

@@ -75,3 +75,20 @@ def test_phonopy_matches_ase_phonons(nacl_and_calc, tmp_path):
 def _gamma_mesh(mesh) -> np.ndarray:
     """Scaled q-points of a Gamma-centred grid (every point, no symmetry reduction)."""
     return np.array(np.meshgrid(*[np.arange(n) / n for n in mesh], indexing="ij")).reshape(3, -1).T
+
+
+def test_free_energy_is_per_given_cell(nacl_and_calc):
+    """The conventional rock-salt cell (8 atoms) has 4x the free energy of the primitive cell (2 atoms):
+    F is per the cell passed in, not per phonopy's primitive cell."""
+    from ase.build import make_supercell
+
+    atoms, calc = nacl_and_calc
+    conventional = make_supercell(atoms, np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1]]))
+    assert len(conventional) == 8
+    temps = [300.0]
+    prim = phonon_free_energy(atoms, calc, temps, supercell=(4, 4, 4), mesh=(8, 8, 8))
+    conv = phonon_free_energy(conventional, calc, temps, supercell=(2, 2, 2), mesh=(4, 4, 4))
+    assert conv.n_atoms == 8
+    # the two supercells differ (128 vs 64 atoms), hence a few meV/atom; per-primitive-cell output
+    # would give a ratio of 1 instead of 4 (a difference of ~1 eV here)
+    assert conv.free_energy_eV[0] == pytest.approx(4 * prim.free_energy_eV[0], abs=8 * 3e-3)
