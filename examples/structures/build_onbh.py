@@ -136,6 +136,13 @@ def rank_site_set(params: FrameworkParams, anions: Atoms, site_set: str, args) -
     return block, records
 
 
+def _previous_prerelax(path: Path) -> dict:
+    """(site set, sites) -> pre-relaxation record of an earlier run's onbh_orderings.json."""
+    old = json.loads(Path(path).read_text())
+    return {(r["site_set"], tuple(r["sites"])): r["prerelax"] for block in old["site_sets"].values()
+            for r in block["orderings"] if r.get("prerelax")}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build, order, relax and write o-NBH (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -156,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pressure-tol", type=float, default=0.05, help="GPa")
     parser.add_argument("--search-framework", action="store_true",
                         help="redo the framework grid search (~5 min) instead of using its stored result")
+    parser.add_argument("--resume", type=Path, metavar="ORDERINGS_JSON",
+                        help="take the pre-relaxation energies from an interrupted run's onbh_orderings.json "
+                             "(orderings it did not reach are skipped) and go on with the final relaxations")
     parser.add_argument("--order-only", action="store_true", help="stop after the Ewald ranking (no model)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -198,7 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     calc64 = M3GNetCalculator.from_checkpoint(args.model_dir, dtype="float64")
     t0 = time.time()
     pre = []
+    previous = _previous_prerelax(args.resume) if args.resume else {}
     for rec in records:
+        key = (rec["site_set"], tuple(rec["sites"]))
+        if args.resume:  # energies of an interrupted run; the structure is rebuilt for the final stage
+            if key in previous:
+                rec["prerelax"] = {**previous[key], "resumed_from": str(args.resume)}
+                pre.append((rec, None))
+            continue
         atoms = with_na(anions, np.array(rec["na_frac"]))
         relaxed, info = relax_free(atoms, calc32, args.prerelax_steps, args.fmax, args.pressure_tol)
         rec["prerelax"] = {**info, **final_energy(relaxed, calc32)}
@@ -211,8 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     pre.sort(key=lambda p: p[0]["prerelax"]["energy_per_atom_eV"])
     finals = []
     for rec, atoms in pre[: args.n_final]:
-        relaxed, info = relax_free(atoms, calc32, args.max_steps - args.prerelax_steps, args.fmax, args.pressure_tol)
-        rec["final"] = {"relaxation": info, "after": describe(relaxed), "space_group_0.1": spacegroup(relaxed, 0.1),
+        if atoms is None:  # resumed: relax from the unrelaxed ordering with the full step budget
+            start = "unrelaxed ordering"
+            relaxed, info = relax_free(with_na(anions, np.array(rec["na_frac"])), calc32, args.max_steps, args.fmax,
+                                       args.pressure_tol)
+        else:
+            start = "pre-relaxed structure"
+            relaxed, info = relax_free(atoms, calc32, args.max_steps - args.prerelax_steps, args.fmax, args.pressure_tol)
+        rec["final"] = {"started_from": start, "relaxation": info, "after": describe(relaxed), "space_group_0.1": spacegroup(relaxed, 0.1),
                         "space_group_0.01": spacegroup(relaxed, 0.01), **final_energy(relaxed, calc64)}
         rec["final"]["anions"] = find_anions(relaxed).counts
         log.info("%s ordering %d final: %.5f eV/atom, %s", rec["site_set"], rec["rank"], rec["final"]["energy_per_atom_eV"],
