@@ -4,6 +4,7 @@ published ones within the acceptance bounds, and the provenance is recorded."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_cif_extxyz_json_agree(example_structures_dir, name):
 
 def test_onbh_matches_the_published_cell(example_structures_dir):
     atoms = read_structure(example_structures_dir / "oNBH.extxyz")
-    assert atoms.get_chemical_formula(mode="hill") == "B52H64Na12"
+    assert sorted(Counter(atoms.get_chemical_symbols()).items()) == [("B", 52), ("H", 64), ("Na", 12)]
     assert find_anions(atoms).counts == {"B12H12": 4, "BH4": 4}
     assert np.allclose(atoms.cell.angles(), 90.0, atol=1.0)
     rel = np.array(atoms.cell.lengths()) / np.array(ONBH_PUBLISHED_A) - 1
