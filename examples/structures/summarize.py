@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     de = e_fu["oNBH"] - e_fu["NaBH4"] - e_fu["Na2B12H12"]
     out["oNBH_minus_parents_static_eV_per_fu"] = de
     out["oNBH_minus_parents_static_meV_per_atom"] = 1e3 * de / 32
+    # against the low-temperature NaBH4 (P4_2/nmc) reached by following the imaginary modes of the F-43m model
+    low_t = json.loads((HERE / "references" / "soft_mode" / "NaBH4_soft_mode_result.json").read_text())
+    e_low = low_t["static_energy_eV"] / low_t["n_formula_units"]
+    out["NaBH4_lowT_P42nmc"] = {"energy_per_atom_eV": low_t["static_energy_per_atom_eV"], "energy_per_fu_eV": e_low,
+                                "lattice": low_t["lattice"]}
+    out["oNBH_minus_parents_lowT_NaBH4_static_eV_per_fu"] = e_fu["oNBH"] - e_low - e_fu["Na2B12H12"]
     if args.thermo:
         thermo = json.loads(args.thermo.read_text())
         out["thermo"] = {"e_above_hull_eV_atom": thermo["e_above_hull_eV_atom"],
