@@ -25,6 +25,8 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import minimize
+from scipy.spatial import Delaunay
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +86,6 @@ def tetrahedral_voids(cell: np.ndarray, centres_frac: np.ndarray, merge_tol_A: f
     -------
     Voids, sorted by fractional coordinates; one entry per distinct site in the cell.
     """
-    from scipy.spatial import Delaunay
-
     cell = np.asarray(cell, dtype=float)
     centres_frac = np.asarray(centres_frac, dtype=float) % 1.0
     shifts = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=float)
@@ -172,7 +172,7 @@ def ewald_matrix(cell: np.ndarray, frac_coords: np.ndarray, charges: np.ndarray,
     charges : (n,) point charges, in units of e.
     eta : Ewald splitting parameter (1/A^2); pymatgen's default if ``None``.
     """
-    from pymatgen.analysis.ewald import EwaldSummation
+    from pymatgen.analysis.ewald import EwaldSummation  # heavy: pymatgen
     from pymatgen.core import Lattice, Structure
 
     structure = Structure(Lattice(cell), ["H"] * len(frac_coords), frac_coords,
@@ -306,8 +306,6 @@ def centre_sites(cell: np.ndarray, sites_frac: np.ndarray, atoms_frac: np.ndarra
     -------
     (n_sites, 3) fractional coordinates in [0, 1).
     """
-    from scipy.optimize import minimize
-
     cell = np.asarray(cell, dtype=float)
     inv = np.linalg.inv(cell)
     shifts = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=float)

@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from ase import Atoms
+from ase.optimize import BFGS
+from ase.thermochemistry import IdealGasThermo
+from ase.vibrations import Vibrations
 
 from pydriver.thermo.units import BAR_TO_PA
 
@@ -57,8 +60,6 @@ class GasResult:
 
 def relax_molecule(molecule: Atoms, calc, fmax_eV_A: float = 1e-3, box_A: float = 15.0) -> Atoms:
     """Relax ``molecule`` (positions only, BFGS) centred in a cubic periodic box of edge ``box_A`` (A)."""
-    from ase.optimize import BFGS
-
     mol = molecule.copy()
     mol.set_cell([box_A] * 3)
     mol.pbc = True
@@ -84,9 +85,6 @@ def ideal_gas_free_energy(molecule: Atoms, calc, temperatures_K, geometry: str, 
     pressure_bar : partial pressure, in bar.
     displacement_A : finite-difference step of the vibrational analysis, in A.
     """
-    from ase.thermochemistry import IdealGasThermo
-    from ase.vibrations import Vibrations
-
     if geometry not in ("monatomic", "linear", "nonlinear"):
         raise ValueError(f"geometry {geometry!r} not in ('monatomic', 'linear', 'nonlinear')")
     t0 = time.time()

@@ -14,7 +14,7 @@ import numpy as np
 
 
 def _entries(free_energies_eV: Mapping[str, float], compositions: Mapping[str, str]) -> dict:
-    from pymatgen.analysis.phase_diagram import PDEntry
+    from pymatgen.analysis.phase_diagram import PDEntry  # heavy: pymatgen
     from pymatgen.core import Composition
 
     return {name: PDEntry(Composition(compositions[name]), float(free_energies_eV[name]), name=name)
@@ -33,7 +33,7 @@ def energies_above_hull(free_energies_eV: Mapping[str, float], compositions: Map
     ------
     ValueError if an element has no elemental phase (pymatgen needs the terminal entries).
     """
-    from pymatgen.analysis.phase_diagram import PhaseDiagram
+    from pymatgen.analysis.phase_diagram import PhaseDiagram  # heavy: pymatgen
 
     entries = _entries(free_energies_eV, compositions)
     diagram = PhaseDiagram(list(entries.values()))
@@ -42,7 +42,7 @@ def energies_above_hull(free_energies_eV: Mapping[str, float], compositions: Map
 
 def plot_hull(free_energies_eV: Mapping[str, float], compositions: Mapping[str, str], path, title: str) -> None:
     """Save pymatgen's plot (matplotlib backend, unstable phases shown) of the hull to ``path``."""
-    import matplotlib
+    import matplotlib  # heavy: plotting only
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

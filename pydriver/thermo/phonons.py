@@ -101,7 +101,7 @@ def harmonic_free_energy(frequencies_THz: np.ndarray, temperature_K: float, cuto
 
 
 def _phonopy_atoms(atoms: Atoms):
-    from phonopy.structure.atoms import PhonopyAtoms
+    from phonopy.structure.atoms import PhonopyAtoms  # heavy: phonopy
 
     return PhonopyAtoms(symbols=atoms.get_chemical_symbols(), cell=atoms.cell.array,
                         scaled_positions=atoms.get_scaled_positions(), masses=atoms.get_masses())
@@ -131,7 +131,7 @@ def phonon_free_energy(atoms: Atoms, calc, temperatures_K, min_width_A: float = 
     -------
     PhononResult
     """
-    from phonopy import Phonopy
+    from phonopy import Phonopy  # heavy: phonopy
 
     t0 = time.time()
     supercell = tuple(supercell) if supercell is not None else minimal_replication(atoms.cell.array, min_width_A)

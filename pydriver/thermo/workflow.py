@@ -23,12 +23,24 @@ before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``, `
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from pathlib import Path
 
+import ase.io
 import numpy as np
+import spglib
+import yaml
+from ase.constraints import FixSymmetry
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS, FIRE
+from ase.spacegroup.symmetrize import refine_symmetry
+
+from pydriver.thermo.gas import ideal_gas_free_energy
+from pydriver.thermo.hull import energies_above_hull, plot_hull, reaction_free_energy, sign_change_temperature
+from pydriver.thermo.phonons import phonon_free_energy
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +51,6 @@ RELAX_DEFAULTS = {"fmax_eV_A": 0.002, "pressure_tol_GPa": 0.02, "max_steps": 200
 
 def load_spec(path: str | Path) -> dict:
     """Read a spec (YAML or JSON) and resolve relative file paths against its folder."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"thermo spec {path} not found")
@@ -68,7 +78,7 @@ def load_spec(path: str | Path) -> dict:
 
 def make_calculator(model: str, dtype: str = "float64"):
     """ASE calculator from an exported ``.pt`` file or a matgl checkpoint directory."""
-    from pydriver.calculator import M3GNetCalculator
+    from pydriver.calculator import M3GNetCalculator  # heavy: torch
 
     if Path(model).is_dir():
         return M3GNetCalculator.from_checkpoint(model, dtype=dtype)
@@ -79,7 +89,7 @@ def make_calculator(model: str, dtype: str = "float64"):
 
 def _formula_unit_factor(atoms, formula_unit: str | None) -> tuple[str, float]:
     """(formula unit, number of formula units in ``atoms``)."""
-    from pymatgen.core import Composition
+    from pymatgen.core import Composition  # heavy: pymatgen
 
     comp = Composition(atoms.get_chemical_formula())
     if formula_unit is None:
@@ -94,10 +104,6 @@ def _formula_unit_factor(atoms, formula_unit: str | None) -> tuple[str, float]:
 
 def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float, relax_opts: dict) -> dict:
     """Relax one phase and compute its free energies on ``temperatures_K``; a JSON-ready record."""
-    import ase.io
-
-    from pydriver.thermo.gas import ideal_gas_free_energy
-    from pydriver.thermo.phonons import phonon_free_energy
 
     atoms = ase.io.read(phase["file"])
     record: dict = {"name": phase["name"], "file": phase["file"], "formula": atoms.get_chemical_formula(),
@@ -113,8 +119,6 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
                       free_energy_eV=np.asarray(res.gibbs_energy_eV).tolist())
     else:
         if phase.get("refine_symprec"):  # snap to the symmetry found at this tolerance (fewer displacements)
-            from ase.spacegroup.symmetrize import refine_symmetry
-
             refine_symmetry(atoms, symprec=float(phase["refine_symprec"]))
         record["soft_mode_steps"] = []
         for attempt in range(int(phase.get("follow_soft_modes", 0)) + 1):
@@ -154,8 +158,6 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
 
 
 def _space_group(atoms, symprec: float = 1e-3) -> str:
-    import spglib
-
     ds = spglib.get_symmetry_dataset((atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers), symprec=symprec)
     return f"{ds.international} ({ds.number})"
 
@@ -163,10 +165,6 @@ def _space_group(atoms, symprec: float = 1e-3) -> str:
 def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3):
     """Tight relaxation of cell and positions keeping the space group (FixSymmetry, FrechetCellFilter,
     FIRE then BFGS); ``pressure_tol_GPa`` is the stress criterion. Returns (atoms, info)."""
-    from ase.constraints import FixSymmetry
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS, FIRE
-
     eV_A3_to_GPa = 160.21766208
     atoms = atoms.copy()
     atoms.calc = calc
@@ -188,8 +186,6 @@ def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps
 
 def analyse(records: dict[str, dict], spec: dict, temperatures_K: np.ndarray) -> dict:
     """Hulls at the static energies and at each requested temperature; the reaction dG(T)."""
-    from pydriver.thermo.hull import energies_above_hull, reaction_free_energy, sign_change_temperature
-
     comps = {n: r["formula"] for n, r in records.items()}
     requested = [float(t) for t in spec.get("temperatures_K", [300.0, 650.0])]
     hulls = {"static": energies_above_hull({n: r["static_energy_eV"] for n, r in records.items()}, comps)}
@@ -212,7 +208,7 @@ def analyse(records: dict[str, dict], spec: dict, temperatures_K: np.ndarray) ->
 
 def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
     """Run the whole pipeline for ``spec`` (see the module docstring); writes ``thermo.json`` and plots."""
-    import torch
+    import torch  # heavy
 
     torch.set_num_threads(1)
     out_dir = Path(out_dir)
@@ -242,8 +238,6 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
 
 def _cache_key(phase: dict, spec: dict, relax_opts: dict) -> str:
     """SHA-256 over the structure file's bytes, the model, dtype, temperatures and all phase settings."""
-    import hashlib
-
     h = hashlib.sha256(Path(phase["file"]).read_bytes())
     h.update(json.dumps([phase, spec["model"], spec.get("dtype", "float64"), spec.get("min_width_A", 10.0),
                          spec.get("temperatures_K"), relax_opts], sort_keys=True, default=str).encode())
@@ -257,12 +251,10 @@ def _write(out_dir: Path, spec: dict, records: dict, results: dict | None) -> No
 
 
 def _plots(out_dir: Path, records: dict, results: dict, spec: dict) -> None:
-    import matplotlib
+    import matplotlib  # heavy: plotting only
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from pydriver.thermo.hull import plot_hull
 
     comps = {n: r["formula"] for n, r in records.items()}
     plot_hull({n: r["static_energy_eV"] for n, r in records.items()}, comps, out_dir / "hull_static.png", "static (0 K)")
