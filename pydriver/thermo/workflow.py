@@ -15,7 +15,7 @@ A run is described by a spec (YAML or JSON; :func:`load_spec`)::
 
 Relative paths are relative to the spec file. Finished phases are kept in ``OUT/phases/<name>.json``
 and reused when the structure file, model and settings are unchanged (resume / add a phase). Per phase: ``relax`` (default true: cell and
-positions, symmetry kept), ``refine_symprec`` (snap to the space group found at this tolerance, A,
+positions, symmetry kept; a dict overrides the spec's ``relax`` options, e.g. ``{max_steps: 100}``), ``refine_symprec`` (snap to the space group found at this tolerance, A,
 before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``, ``follow_soft_modes``
 (up to this many times: displace along an imaginary Gamma mode by ``soft_mode_amplitude_A``, default
 0.1 A, relax again in the remaining subgroup, redo the phonons), ``write_relaxed`` (extxyz path).
@@ -122,9 +122,10 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
             refine_symmetry(atoms, symprec=float(phase["refine_symprec"]))
         record["soft_mode_steps"] = []
         for attempt in range(int(phase.get("follow_soft_modes", 0)) + 1):
-            if phase.get("relax", True):
-                atoms, info = relax_cell(atoms, calc, **relax_opts)
-                record["relaxation"] = info
+            if phase.get("relax", True):  # true, false or a dict overriding the spec's relax options
+                opts = {**relax_opts, **(phase["relax"] if isinstance(phase["relax"], dict) else {})}
+                atoms, info = relax_cell(atoms, calc, **opts)
+                record["relaxation"] = {**info, **opts}
             record["space_group"] = _space_group(atoms)
             res = phonon_free_energy(atoms, calc, temperatures_K, min_width_A=min_width_A,
                                      supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"))
