@@ -123,7 +123,7 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
         record["soft_mode_steps"] = []
         for attempt in range(int(phase.get("follow_soft_modes", 0)) + 1):
             if phase.get("relax", True):  # true, false or a dict overriding the spec's relax options
-                opts = {**relax_opts, **(phase["relax"] if isinstance(phase["relax"], dict) else {})}
+                opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
                 atoms, info = relax_cell(atoms, calc, **opts)
                 record["relaxation"] = {**info, **opts}
             record["space_group"] = _space_group(atoms)
