@@ -30,6 +30,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("deck", "pydriver.cli.deck"),
     ("sweep", "pydriver.cli.sweep"),
     ("render", "pydriver.cli.render"),
+    ("thermo", "pydriver.cli.thermo"),
 ]
 
 

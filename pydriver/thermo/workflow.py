@@ -1,0 +1,274 @@
+"""The ``python -m pydriver thermo`` pipeline: relax, phonons / ideal gas, hull and reaction dG(T).
+
+A run is described by a spec (YAML or JSON; :func:`load_spec`)::
+
+    model: ../../shared/models/M3GNet-r2SCAN-NaBH   # matgl directory or exported .pt
+    dtype: float64
+    temperatures_K: [300, 650]        # hulls at these T, plus the static (no phonon) hull
+    min_width_A: 10                   # phonon supercells: every perpendicular width above this
+    phases:
+      - {name: Na, file: Na_bcc.extxyz}
+      - {name: H2, file: H2.extxyz, gas: {geometry: linear, symmetry_number: 2}}
+      - {name: oNBH, file: oNBH.extxyz, formula_unit: Na3B13H16, supercell: [1, 1, 1]}
+    target: oNBH
+    reaction: {oNBH: 1, NaBH4: -1, Na2B12H12: -1}   # per formula unit; products > 0
+
+Relative paths are relative to the spec file. Finished phases are kept in ``OUT/phases/<name>.json``
+and reused when the structure file, model and settings are unchanged (resume / add a phase). Per phase: ``relax`` (default true: cell and
+positions, symmetry kept; a dict overrides the spec's ``relax`` options, e.g. ``{max_steps: 100}``), ``refine_symprec`` (snap to the space group found at this tolerance, A,
+before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``, ``follow_soft_modes``
+(up to this many times: displace along an imaginary Gamma mode by ``soft_mode_amplitude_A``, default
+0.1 A, relax again in the remaining subgroup, redo the phonons), ``write_relaxed`` (extxyz path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import spglib
+import yaml
+from ase.constraints import FixSymmetry
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS, FIRE
+from ase.spacegroup.symmetrize import refine_symmetry
+
+from pydriver.thermo.gas import ideal_gas_free_energy
+from pydriver.thermo.hull import energies_above_hull, plot_hull, reaction_free_energy, sign_change_temperature
+from pydriver.thermo.phonons import phonon_free_energy
+
+log = logging.getLogger(__name__)
+
+#: temperature grid for dG(T) and the sign change, in K
+DENSE_T_K = np.arange(0.0, 1001.0, 10.0)
+RELAX_DEFAULTS = {"fmax_eV_A": 0.002, "pressure_tol_GPa": 0.02, "max_steps": 2000}
+
+
+def load_spec(path: str | Path) -> dict:
+    """Read a spec (YAML or JSON) and resolve relative file paths against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"thermo spec {path} not found")
+    spec = yaml.safe_load(path.read_text())
+    for key in ("phases", "model"):
+        if key not in spec:
+            raise ValueError(f"thermo spec {path}: missing key {key!r} (needs model, phases)")
+    base = path.parent
+    spec["model"] = str((base / spec["model"]).resolve()) if not Path(spec["model"]).is_absolute() else spec["model"]
+    for phase in spec["phases"]:
+        if "name" not in phase or "file" not in phase:
+            raise ValueError(f"thermo spec {path}: every phase needs name and file, got {phase}")
+        phase["file"] = str((base / phase["file"]).resolve())
+        if phase.get("write_relaxed"):
+            phase["write_relaxed"] = str((base / phase["write_relaxed"]).resolve())
+    names = [p["name"] for p in spec["phases"]]
+    for key in ("target",):
+        if spec.get(key) and spec[key] not in names:
+            raise ValueError(f"{key} {spec[key]!r} is not a phase; phases: {names}")
+    bad = sorted(set(spec.get("reaction", {})) - set(names))
+    if bad:
+        raise ValueError(f"reaction phases {bad} are not phases; phases: {names}")
+    return spec
+
+
+def make_calculator(model: str, dtype: str = "float64"):
+    """ASE calculator from an exported ``.pt`` file or a matgl checkpoint directory."""
+    from pydriver.calculator import M3GNetCalculator  # heavy: torch
+
+    if Path(model).is_dir():
+        return M3GNetCalculator.from_checkpoint(model, dtype=dtype)
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"model {model} is neither an exported file nor a checkpoint directory")
+    return M3GNetCalculator(model)
+
+
+def _formula_unit_factor(atoms, formula_unit: str | None) -> tuple[str, float]:
+    """(formula unit, number of formula units in ``atoms``)."""
+    from pymatgen.core import Composition  # heavy: pymatgen
+
+    comp = Composition(atoms.get_chemical_formula())
+    if formula_unit is None:
+        reduced, factor = comp.get_reduced_composition_and_factor()
+        return reduced.formula.replace(" ", ""), float(factor)
+    fu = Composition(formula_unit)
+    factor = comp.num_atoms / fu.num_atoms
+    if not comp.almost_equals(fu * factor):
+        raise ValueError(f"formula unit {formula_unit} does not divide the cell {comp.formula}")
+    return formula_unit, float(factor)
+
+
+def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float, relax_opts: dict) -> dict:
+    """Relax one phase and compute its free energies on ``temperatures_K``; a JSON-ready record."""
+
+    atoms = ase.io.read(phase["file"])
+    record: dict = {"name": phase["name"], "file": phase["file"], "formula": atoms.get_chemical_formula(),
+                    "n_atoms": len(atoms)}
+    t0 = time.time()
+    if "gas" in phase:
+        gas = phase["gas"]
+        res = ideal_gas_free_energy(atoms, calc, temperatures_K, gas.get("geometry", "linear"),
+                                    int(gas.get("symmetry_number", 1)), float(gas.get("spin", 0.0)),
+                                    float(gas.get("pressure_bar", 1.0)))
+        fu, n_fu = _formula_unit_factor(atoms, phase.get("formula_unit"))
+        record.update(kind="ideal gas (ASE IdealGasThermo)", static_energy_eV=res.energy_eV, gas=res.as_dict(),
+                      free_energy_eV=np.asarray(res.gibbs_energy_eV).tolist())
+    else:
+        if phase.get("refine_symprec"):  # snap to the symmetry found at this tolerance (fewer displacements)
+            refine_symmetry(atoms, symprec=float(phase["refine_symprec"]))
+        record["soft_mode_steps"] = []
+        for attempt in range(int(phase.get("follow_soft_modes", 0)) + 1):
+            if phase.get("relax", True):  # true, false or a dict overriding the spec's relax options
+                opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
+                atoms, info = relax_cell(atoms, calc, **opts)
+                record["relaxation"] = {**info, **opts}
+            record["space_group"] = _space_group(atoms)
+            res = phonon_free_energy(atoms, calc, temperatures_K, min_width_A=min_width_A,
+                                     supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"))
+            if res.soft_mode_displacement_A is None or attempt == int(phase.get("follow_soft_modes", 0)):
+                break
+            # imaginary mode at Gamma: not a minimum. Displace along it (the relaxation then keeps the
+            # subgroup that the displacement leaves) and relax again
+            atoms.calc = calc
+            e_before = float(atoms.get_potential_energy())
+            record["soft_mode_steps"].append({"space_group": record["space_group"], "gamma_lowest_THz": res.gamma_frequencies_THz[0],
+                                              "n_imaginary_gamma": res.n_imaginary_gamma, "energy_eV": e_before})
+            log.info("%s: imaginary Gamma mode %.2f THz in %s; following it", phase["name"], res.gamma_frequencies_THz[0],
+                     record["space_group"])
+            atoms.positions += float(phase.get("soft_mode_amplitude_A", 0.1)) * np.asarray(res.soft_mode_displacement_A)
+        atoms.calc = calc
+        static = float(atoms.get_potential_energy())
+        fu, n_fu = _formula_unit_factor(atoms, phase.get("formula_unit"))
+        if phase.get("write_relaxed"):  # the structure the free energy belongs to
+            ase.io.write(phase["write_relaxed"], atoms, format="extxyz")
+        a, b, c, al, be, ga = atoms.cell.cellpar()
+        record.update(kind="crystal, harmonic phonons (phonopy)", static_energy_eV=static, phonons=res.as_dict(),
+                      lattice={"a_A": a, "b_A": b, "c_A": c, "alpha_deg": al, "beta_deg": be, "gamma_deg": ga,
+                               "volume_A3": atoms.get_volume()},
+                      free_energy_eV=(static + np.asarray(res.free_energy_eV)).tolist())
+        if res.n_imaginary_mesh:
+            record["note"] = res.notes[0]
+    record.update(formula_unit=fu, n_formula_units=n_fu, static_energy_per_atom_eV=record["static_energy_eV"] / len(atoms),
+                  wall_s=round(time.time() - t0, 1))
+    log.info("%s: E = %.5f eV/atom (%.0f s)", phase["name"], record["static_energy_per_atom_eV"], record["wall_s"])
+    return record
+
+
+def _space_group(atoms, symprec: float = 1e-3) -> str:
+    ds = spglib.get_symmetry_dataset((atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers), symprec=symprec)
+    return f"{ds.international} ({ds.number})"
+
+
+def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3):
+    """Tight relaxation of cell and positions keeping the space group (FixSymmetry, FrechetCellFilter,
+    FIRE then BFGS); ``pressure_tol_GPa`` is the stress criterion. Returns (atoms, info)."""
+    eV_A3_to_GPa = 160.21766208
+    atoms = atoms.copy()
+    atoms.calc = calc
+    atoms.set_constraint(FixSymmetry(atoms, symprec=symprec))
+    factor = pressure_tol_GPa / eV_A3_to_GPa * atoms.get_volume() / fmax_eV_A
+    filt = FrechetCellFilter(atoms, exp_cell_factor=factor)
+    t0 = time.time()
+    fire = FIRE(filt, logfile=None)
+    fire.run(fmax=0.02, steps=max_steps)
+    bfgs = BFGS(filt, logfile=None)
+    converged = bool(bfgs.run(fmax=fmax_eV_A, steps=max_steps))
+    fmax = float(np.linalg.norm(atoms.get_forces(), axis=1).max())
+    pressure = float(-atoms.get_stress()[:3].mean() * eV_A3_to_GPa)
+    atoms.set_constraint()
+    out = atoms.copy()
+    return out, {"steps": int(fire.nsteps + bfgs.nsteps), "converged": converged, "max_force_eV_A": fmax,
+                 "pressure_GPa": pressure, "wall_s": round(time.time() - t0, 1)}
+
+
+def analyse(records: dict[str, dict], spec: dict, temperatures_K: np.ndarray) -> dict:
+    """Hulls at the static energies and at each requested temperature; the reaction dG(T)."""
+    comps = {n: r["formula"] for n, r in records.items()}
+    requested = [float(t) for t in spec.get("temperatures_K", [300.0, 650.0])]
+    hulls = {"static": energies_above_hull({n: r["static_energy_eV"] for n, r in records.items()}, comps)}
+    for t in requested:
+        g = {n: float(np.interp(t, temperatures_K, r["free_energy_eV"])) for n, r in records.items()}
+        hulls[f"{t:g}K"] = energies_above_hull(g, comps)
+    out: dict = {"e_above_hull_eV_atom": hulls}
+    if spec.get("reaction"):
+        per_fu = {n: np.asarray(r["free_energy_eV"]) / r["n_formula_units"] for n, r in records.items()}
+        static_fu = {n: r["static_energy_eV"] / r["n_formula_units"] for n, r in records.items()}
+        dg = reaction_free_energy(per_fu, spec["reaction"])
+        out["reaction"] = {"coefficients": spec["reaction"],
+                           "formula_units": {n: records[n]["formula_unit"] for n in spec["reaction"]},
+                           "dE_static_eV_per_fu": float(reaction_free_energy(static_fu, spec["reaction"])),
+                           "dG_eV_per_fu": {f"{t:g}K": float(np.interp(t, temperatures_K, dg)) for t in requested},
+                           "temperatures_K": temperatures_K.tolist(), "dG_curve_eV_per_fu": dg.tolist(),
+                           "sign_change_K": sign_change_temperature(temperatures_K, dg)}
+    return out
+
+
+def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
+    """Run the whole pipeline for ``spec`` (see the module docstring); writes ``thermo.json`` and plots."""
+    import torch  # heavy
+
+    torch.set_num_threads(1)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    calc = calc or make_calculator(spec["model"], spec.get("dtype", "float64"))
+    temps = np.union1d(DENSE_T_K, np.asarray(spec.get("temperatures_K", [300.0, 650.0]), dtype=float))
+    relax_opts = {**RELAX_DEFAULTS, **spec.get("relax", {})}
+    records = {}
+    for phase in spec["phases"]:
+        key = _cache_key(phase, spec, relax_opts)
+        cached = out_dir / "phases" / f"{phase['name']}.json"
+        if cached.is_file() and json.loads(cached.read_text()).get("cache_key") == key:
+            log.info("%s: reusing %s (same structure file, model and settings)", phase["name"], cached)
+            records[phase["name"]] = json.loads(cached.read_text())
+        else:
+            records[phase["name"]] = run_phase(phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts)
+            records[phase["name"]]["cache_key"] = key
+            cached.parent.mkdir(exist_ok=True)
+            cached.write_text(json.dumps(records[phase["name"]], indent=2, default=float) + "\n")
+        _write(out_dir, spec, records, None)
+    results = analyse(records, spec, temps)
+    _write(out_dir, spec, records, results)
+    if plots:
+        _plots(out_dir, records, results, spec)
+    return {"phases": records, **results}
+
+
+def _cache_key(phase: dict, spec: dict, relax_opts: dict) -> str:
+    """SHA-256 over the structure file's bytes, the model, dtype, temperatures and all phase settings."""
+    h = hashlib.sha256(Path(phase["file"]).read_bytes())
+    h.update(json.dumps([phase, spec["model"], spec.get("dtype", "float64"), spec.get("min_width_A", 10.0),
+                         spec.get("temperatures_K"), relax_opts], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _write(out_dir: Path, spec: dict, records: dict, results: dict | None) -> None:
+    payload = {"spec": spec, "phases": records, **(results or {}), "complete": results is not None,
+               "units": "energies eV (per cell unless named per_fu / per atom), temperatures K, frequencies THz"}
+    (out_dir / "thermo.json").write_text(json.dumps(payload, indent=2, default=float) + "\n")
+
+
+def _plots(out_dir: Path, records: dict, results: dict, spec: dict) -> None:
+    import matplotlib  # heavy: plotting only
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    comps = {n: r["formula"] for n, r in records.items()}
+    plot_hull({n: r["static_energy_eV"] for n, r in records.items()}, comps, out_dir / "hull_static.png", "static (0 K)")
+    temps = np.asarray(results["reaction"]["temperatures_K"]) if "reaction" in results else DENSE_T_K
+    for t in spec.get("temperatures_K", [300.0, 650.0]):
+        g = {n: float(np.interp(t, temps, r["free_energy_eV"])) for n, r in records.items()}
+        plot_hull(g, comps, out_dir / f"hull_{float(t):g}K.png", f"{float(t):g} K (harmonic phonons, ideal gas 1 bar)")
+    if "reaction" in results:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot(temps, 1e3 * np.asarray(results["reaction"]["dG_curve_eV_per_fu"]))
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xlabel("T (K)")
+        ax.set_ylabel("dG (meV per formula unit)")
+        ax.set_title(" ".join(f"{c:+g} {p}" for p, c in spec["reaction"].items()))
+        fig.savefig(out_dir / "dG.png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
