@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from pydriver.calculator import M3GNetCalculator
+    from pydriver.m3gnet.calculator import M3GNetCalculator
 
     torch.set_num_threads(1)
     calc32 = M3GNetCalculator.from_checkpoint(args.model_dir, dtype="float32")

@@ -76,7 +76,7 @@ def software(model_dir: Path, script: str) -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {"model": Path(model_dir).name, "relaxation_dtype": "float32", "energy_dtype": "float64",
-            "calculator": "pydriver.calculator.M3GNetCalculator", "script": script, "versions": versions}
+            "calculator": "pydriver.m3gnet.calculator.M3GNetCalculator", "script": script, "versions": versions}
 
 
 def write_outputs(name: str, atoms: Atoms, provenance: dict, out_dir: Path, software_info: dict) -> None:

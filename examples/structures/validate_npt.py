@@ -47,7 +47,7 @@ def cellpar_from_box(lmp) -> np.ndarray:
 
 def run_phase(name: str, model: Path, steps: int, sample_every: int, seed: int, workdir: Path) -> dict:
     """NPT of one phase; lattice statistics of the unit cell."""
-    from pydriver.lammps_session import start_lammps
+    from pydriver.lammps.session import start_lammps
 
     file, temperature_K, published, source = PHASES[name]
     atoms = read_structure(HERE / file)

@@ -116,7 +116,7 @@ def phonon_free_energy(atoms: Atoms, calc, temperatures_K, min_width_A: float = 
     Parameters
     ----------
     atoms : relaxed unit cell (relax tightly first: residual forces show up as imaginary modes).
-    calc : ASE calculator giving forces (eV/A), e.g. :class:`pydriver.calculator.M3GNetCalculator`.
+    calc : ASE calculator giving forces (eV/A), e.g. :class:`pydriver.m3gnet.calculator.M3GNetCalculator`.
     temperatures_K : temperatures, in K.
     min_width_A : every perpendicular width of the supercell exceeds this, in A (ignored if
         ``supercell`` is given).

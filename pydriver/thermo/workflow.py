@@ -78,7 +78,7 @@ def load_spec(path: str | Path) -> dict:
 
 def make_calculator(model: str, dtype: str = "float64"):
     """ASE calculator from an exported ``.pt`` file or a matgl checkpoint directory."""
-    from pydriver.calculator import M3GNetCalculator  # heavy: torch
+    from pydriver.m3gnet.calculator import M3GNetCalculator  # heavy: torch
 
     if Path(model).is_dir():
         return M3GNetCalculator.from_checkpoint(model, dtype=dtype)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from pydriver.lammps_session import lammps_env
+from pydriver.lammps.session import lammps_env
 from tests.conftest import EXAMPLE_STRUCTURES
 from tests.golden import NABH
 
@@ -25,7 +25,7 @@ import numpy as np
 import ase.io
 from ase.data import atomic_masses, atomic_numbers
 from ase.io.lammpsdata import write_lammps_data
-from pydriver.lammps_session import start_lammps
+from pydriver.lammps.session import start_lammps
 
 def rss_kB():
     for line in open("/proc/self/status"):

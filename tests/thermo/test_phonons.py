@@ -32,7 +32,7 @@ def nacl_and_calc(exported):
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
 
-    from pydriver.calculator import M3GNetCalculator
+    from pydriver.m3gnet.calculator import M3GNetCalculator
 
     if not (MODELS_DIR / MP).is_dir():
         pytest.fail(f"model {MODELS_DIR / MP} missing")
