@@ -147,7 +147,7 @@ def model_only(models: dict, cells: list[str], dtypes: list[str], threads: int, 
     """In-process A/B of exported models (see the module docstring)."""
     import torch  # noqa: PLC0415
 
-    from pydriver.neighbors import edge_list  # noqa: PLC0415
+    from pydriver.m3gnet.neighbors import edge_list  # noqa: PLC0415
 
     torch.set_num_threads(threads)
     clock = time.process_time if threads == 1 else time.perf_counter

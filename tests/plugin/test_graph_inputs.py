@@ -10,7 +10,7 @@ import pytest
 from ase.data import atomic_masses, atomic_numbers
 from ase.io.lammpsdata import write_lammps_data
 
-from pydriver.lammps_eval import lammps_single_point
+from pydriver.lammps.single_point import lammps_single_point
 from pydriver.lammps.session import start_lammps
 from tests.golden import NABH, golden_frames
 

@@ -14,7 +14,7 @@ from ase import Atoms
 from ase.build import bulk
 
 from pydriver.m3gnet.export import build_model
-from pydriver.neighbors import edge_list
+from pydriver.m3gnet.neighbors import edge_list
 from tests.conftest import MODELS_DIR
 from tests.golden import CHECKPOINTS, NABH, golden_frames
 
@@ -70,7 +70,7 @@ def test_unknown_threebody_mode_is_rejected():
 @pytest.mark.parametrize("comm", ["auto", "halo"])
 def test_plugin_runs_both_formulations(exported, tmp_path, comm):
     """Both exports through LAMMPS, serial graph and the block-by-block halo path, agree to round-off."""
-    from pydriver.lammps_eval import lammps_single_point  # noqa: PLC0415
+    from pydriver.lammps.single_point import lammps_single_point  # noqa: PLC0415
     from pydriver.m3gnet.export import export_checkpoint  # noqa: PLC0415
 
     triples = export_checkpoint(MODELS_DIR / NABH, tmp_path / "triples.pt", dtype="float64", threebody="triples")
