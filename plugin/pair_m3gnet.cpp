@@ -195,6 +195,9 @@ void PairM3GNet::init_style()
 void PairM3GNet::check_special_bonds()
 {
   if (atom->molecular == Atom::ATOMIC) return;
+  // a molecular atom style without bonds, angles or dihedrals (our decks: atom_style full for the
+  // molecule IDs) has no special pairs to remove
+  if (atom->nbonds + atom->nangles + atom->ndihedrals + atom->nimpropers == 0) return;
   for (int k = 1; k <= 3; k++)
     if (force->special_lj[k] == 0.0 && force->special_coul[k] == 0.0)
       error->all(FLERR, "Pair style m3gnet: the system has bonds and special_bonds 1-{} factors lj {} coul {} "
