@@ -1,5 +1,9 @@
 """Synthetic trajectories with known answers and a LAMMPS text-dump writer (tests, benchmarks).
 
+Kept in the package, not under tests/, because users need it too: to check the analysis on their
+machine against an exact answer before trusting it on real runs, and to build demos such as
+``examples/report_demo/make_report_demo.py``.
+
 * :func:`random_walk` -- Gaussian random walk with a set diffusivity: MSD = 6 D t exactly.
 * :func:`rigid_rotors` -- molecules spinning at a set angular speed (rotation analysis).
 * :func:`write_lammps_dump` -- writes ``dump custom`` text (optionally gzip, triclinic, images).

@@ -1,6 +1,8 @@
 """Single-point energy, forces, stress and per-atom quantities of ASE ``Atoms`` through LAMMPS.
 
-Used to validate the plugin against the reference and the ASE calculator (same conventions:
+Users call it to get LAMMPS's numbers for a structure they hold in Python (one call, no deck), e.g.
+to compare the plugin with the ASE calculator or another code; the tests validate the plugin with it
+against the reference and the ASE calculator (same conventions:
 forces in eV/A in the ASE frame, stress in eV/A^3 with ASE's sign). Triclinic cells are rotated
 into LAMMPS's restricted form and results rotated back (``ase.calculators.lammps.Prism``).
 """
