@@ -1,7 +1,6 @@
 """`analyze` on trajectories no one here wrote: element columns, any file name, XDATCAR, extxyz, no
 framework, uneven frames, several inputs with -o; D equal to pymatgen-analysis-diffusion."""
 
-import importlib
 import json
 import logging
 
@@ -9,26 +8,13 @@ import numpy as np
 import pytest
 
 from pydriver.analysis.synthetic import random_walk, write_lammps_dump
-from pydriver.cli import main as cli_main
+from pydriver.cli.main import main
 
 N_NA, N_B, N_FRAMES = 16, 8, 120
 DT_PS, DUMP_EVERY = 0.002, 50
 DT_FRAME_PS = DT_PS * DUMP_EVERY
 TEMPERATURE_K = 600.0
 CELL = np.array([[12.0, 0.0, 0.0], [2.0, 11.0, 0.0], [-1.5, 1.0, 13.0]])  # triclinic, NVT
-
-
-@pytest.fixture
-def main(monkeypatch):
-    """The real dispatcher, limited to subcommands whose modules exist in this checkout."""
-    def importable(module):
-        try:
-            importlib.import_module(module)
-            return True
-        except ImportError:
-            return False
-    monkeypatch.setattr(cli_main, "COMMANDS", [c for c in cli_main.COMMANDS if importable(c[1])])
-    return cli_main.main
 
 
 def frames(seed=0, with_framework=True):
@@ -61,7 +47,7 @@ def pymatgen_d(dump_path):
                                              step_skip=DUMP_EVERY, smoothed=False)
 
 
-def test_element_column_dump_any_name_equals_pymatgen(tmp_path, main):
+def test_element_column_dump_any_name_equals_pymatgen(tmp_path):
     pos, elements = frames()
     types = np.where(elements == "Na", 1, 2)
     path = write_lammps_dump(tmp_path / "my.custom", pos, types, np.repeat(CELL[None], N_FRAMES, 0),
@@ -79,7 +65,7 @@ def test_element_column_dump_any_name_equals_pymatgen(tmp_path, main):
     assert per_atom["msd_A2"] == pytest.approx(((pos[-1, :N_NA] - pos[0, :N_NA]) ** 2).sum(axis=1), abs=2.0)
 
 
-def test_xdatcar_and_extxyz_give_the_dump_result(tmp_path, main):
+def test_xdatcar_and_extxyz_give_the_dump_result(tmp_path):
     from ase import Atoms
     from ase.io import write
 
@@ -102,7 +88,7 @@ def test_xdatcar_and_extxyz_give_the_dump_result(tmp_path, main):
     assert src == "ase:vasp-xdatcar"
 
 
-def test_no_framework_atoms(tmp_path, main):
+def test_no_framework_atoms(tmp_path):
     pos, elements = frames(seed=2, with_framework=False)
     path = write_lammps_dump(tmp_path / "na_only.dump.gz", pos, np.ones(N_NA, int),
                              steps=np.arange(N_FRAMES) * DUMP_EVERY,
@@ -115,7 +101,7 @@ def test_no_framework_atoms(tmp_path, main):
     assert res["diagnostics"]["loglog_slope"] == pytest.approx(1.0, abs=0.2)
 
 
-def test_uneven_frames_error_names_steps_or_longest_part(tmp_path, main, capsys, caplog):
+def test_uneven_frames_error_names_steps_or_longest_part(tmp_path, capsys, caplog):
     pos, elements = frames(seed=3)
     steps = np.arange(N_FRAMES) * 10
     steps[40:] += 5  # one odd interval: 390 -> 405
@@ -132,14 +118,14 @@ def test_uneven_frames_error_names_steps_or_longest_part(tmp_path, main, capsys,
     assert any("longest evenly spaced part only: steps 405..1195" in w for w in res["warnings"])
 
 
-def test_file_without_elements_or_types_is_a_one_line_error(tmp_path, main, capsys):
+def test_file_without_elements_or_types_is_a_one_line_error(tmp_path, capsys):
     pos, _ = frames(seed=5)
     path = write_lammps_dump(tmp_path / "plain.dump", pos, np.ones(N_NA + N_B, int))
     assert main(["analyze", str(path), "--temp", "600", "--dt-ps", "0.002"]) == 2
     assert "names no elements; give --types" in capsys.readouterr().err
 
 
-def test_unreadable_file_is_a_one_line_error(tmp_path, main, capsys):
+def test_unreadable_file_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("hello world\n")
     assert main(["analyze", str(tmp_path / "notes.txt"), "--temp", "600", "--dt-ps", "0.002"]) == 2
     assert "notes.txt: not a LAMMPS text dump, and ASE cannot read it" in capsys.readouterr().err

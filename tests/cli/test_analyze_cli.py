@@ -1,6 +1,5 @@
 """`python -m pydriver analyze` and `report` end to end on synthetic run directories."""
 
-import importlib
 import json
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 
 from pydriver.analysis.diffusion import BOLTZMANN_EV_K
 from pydriver.analysis.synthetic import random_walk, rigid_rotors, write_lammps_dump
-from pydriver.cli import main as cli_main
+from pydriver.cli.main import main
 
 EA_EV, D0_CM2_S = 0.2, 1e-3
 N_NA, N_BH4, N_FRAMES, DT_FRAME_PS = 32, 8, 400, 0.1
@@ -16,19 +15,6 @@ BH4 = np.array([[0, 0, 0], [0.7, 0.7, 0.7], [0.7, -0.7, -0.7], [-0.7, 0.7, -0.7]
 TYPES = [{"type": 1, "label": "Na", "element": "Na", "anion": None, "mass_amu": 22.98977},
          {"type": 2, "label": "B_BH4", "element": "B", "anion": "BH4", "mass_amu": 10.811},
          {"type": 3, "label": "H_BH4", "element": "H", "anion": "BH4", "mass_amu": 1.008}]
-
-
-@pytest.fixture
-def main(monkeypatch):
-    """The real dispatcher, limited to subcommands whose modules exist in this checkout."""
-    def importable(module):
-        try:
-            importlib.import_module(module)
-            return True
-        except ImportError:
-            return False
-    monkeypatch.setattr(cli_main, "COMMANDS", [c for c in cli_main.COMMANDS if importable(c[1])])
-    return cli_main.main
 
 
 def make_run(folder, temperature_K, mass_factor=1.0, with_run_json=True, seed=0):
@@ -51,7 +37,7 @@ def make_run(folder, temperature_K, mass_factor=1.0, with_run_json=True, seed=0)
     return d
 
 
-def test_analyze_writes_analysis_json(tmp_path, main):
+def test_analyze_writes_analysis_json(tmp_path):
     d_true = make_run(tmp_path / "r500", 500.0)
     assert main(["analyze", str(tmp_path / "r500"), "--max-frames", "50"]) == 0
     res = json.loads((tmp_path / "r500" / "analysis.json").read_text())
@@ -66,7 +52,7 @@ def test_analyze_writes_analysis_json(tmp_path, main):
         assert (tmp_path / "r500" / name).is_file()
 
 
-def test_analyze_without_run_json_needs_options(tmp_path, main, capsys):
+def test_analyze_without_run_json_needs_options(tmp_path, capsys):
     make_run(tmp_path / "bare", 500.0, with_run_json=False)
     assert main(["analyze", str(tmp_path / "bare")]) == 2
     assert "--temp" in capsys.readouterr().err
@@ -76,7 +62,7 @@ def test_analyze_without_run_json_needs_options(tmp_path, main, capsys):
     assert res["transport"]["fit_end_ps"] == 10.0 and res["run"]["metadata_source"] == "options"
 
 
-def test_report_recovers_activation_energy(tmp_path, main):
+def test_report_recovers_activation_energy(tmp_path):
     runs = []
     for i, t in enumerate((400.0, 500.0, 600.0, 800.0)):
         make_run(tmp_path / "runs" / f"T{t:g}", t, seed=i)
@@ -98,12 +84,12 @@ def test_report_recovers_activation_energy(tmp_path, main):
     assert rot[5.0] < rot[1.0]  # heavier anions rotate slower
 
 
-def test_report_without_analyses_is_an_error(tmp_path, main, capsys):
+def test_report_without_analyses_is_an_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "analysis.json" in capsys.readouterr().err
 
 
-def test_analyze_help_shows_defaults_from_the_library_and_dt_ps(main, capsys):
+def test_analyze_help_shows_defaults_from_the_library_and_dt_ps(capsys):
     from pydriver.analysis.active import DEFAULT_ACTIVE_THRESHOLD_A2
     from pydriver.analysis.diagnostics import DEFAULT_MIN_MSD_A2
 
@@ -115,7 +101,7 @@ def test_analyze_help_shows_defaults_from_the_library_and_dt_ps(main, capsys):
     assert f"run, A^2 (default {DEFAULT_MIN_MSD_A2})" in text and "(default 10% of the run)" in text
 
 
-def test_a_keyerror_is_a_bug_not_a_user_error(tmp_path, main, monkeypatch):
+def test_a_keyerror_is_a_bug_not_a_user_error(tmp_path, monkeypatch):
     import pydriver.cli.analyze as analyze_cli
 
     def broken(*args, **kwargs):
