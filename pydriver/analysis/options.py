@@ -59,8 +59,3 @@ class AnalysisOptions:
         if "diffusive_slope_range" in data:
             data["diffusive_slope_range"] = tuple(data["diffusive_slope_range"])
         return cls(**data)
-
-
-def options_dict(opts: AnalysisOptions) -> dict:
-    """Options as a JSON-ready dict (same as :meth:`AnalysisOptions.to_dict`)."""
-    return opts.to_dict()

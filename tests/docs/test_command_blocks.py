@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -130,7 +129,10 @@ CHECKS = {("README.md", 1): _check_quick_start_energy}
 
 
 def test_sandbox_keeps_checkout_clean(tmp_path):
+    """Files the commands write land in the sandbox, not in the checkout, and ../shared resolves."""
     root = _sandbox(tmp_path)
-    (root / "m.pt").write_text("x")
-    assert not (REPO_ROOT / "m.pt").exists() or (REPO_ROOT / "m.pt").read_text() != "x"
-    shutil.rmtree(root)
+    probe = "sandbox-probe-written-by-tests.txt"
+    (root / probe).write_text("x")
+    assert (tmp_path / "main" / probe).read_text() == "x"
+    assert not (REPO_ROOT / probe).exists()
+    assert (root / ".." / "shared" / "models").resolve() == (REPO_ROOT.parent / "shared" / "models").resolve()
