@@ -22,7 +22,7 @@ import argparse
 import logging
 
 from pydriver.cli.main import one_line
-from pydriver.deck.model_ref import DEFAULT_DTYPE, DEVICES, DTYPES
+from pydriver.m3gnet.precision import DEFAULT_DTYPE, DEVICES, DTYPE_NAMES
 from pydriver.deck.settings import COUPLINGS, AdaptiveTarget, JobSettings, MDSettings
 from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
 
@@ -99,7 +99,7 @@ class CLICommand:
         parser.add_argument("structure", help="CIF, POSCAR or extxyz unit cell")
         parser.add_argument("--model", required=True, help="exported model .pt file or matgl checkpoint folder")
         parser.add_argument("--copy-model", action="store_true", help="copy the model file into the run directory")
-        parser.add_argument("--model-dtype", choices=DTYPES, default=DEFAULT_DTYPE,
+        parser.add_argument("--model-dtype", choices=DTYPE_NAMES, default=DEFAULT_DTYPE,
                             help=f"precision when exporting a checkpoint folder (default {DEFAULT_DTYPE})")
         parser.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run directory to write")
         parser.add_argument("--estimate", action="store_true",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from pydriver.deck.model_ref import DEFAULT_DTYPE, DEVICES, DTYPES
+from pydriver.m3gnet.precision import DEFAULT_DTYPE, DEVICES, DTYPE_NAMES
 
 
 class CLICommand:
@@ -28,7 +28,7 @@ class CLICommand:
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("model_dir", help="matgl checkpoint folder")
         parser.add_argument("output", help="output TorchScript file (e.g. model.pt)")
-        parser.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE,
+        parser.add_argument("--dtype", choices=DTYPE_NAMES, default=DEFAULT_DTYPE,
                             help=f"precision of the exported model (default: {DEFAULT_DTYPE})")
         parser.add_argument("--device", choices=DEVICES, default="cpu",
                             help="default device recorded for the plugin (default: cpu)")

@@ -11,14 +11,12 @@ from pathlib import Path
 
 from ase.data import atomic_numbers
 
-from pydriver.m3gnet.precision import DEFAULT_DTYPE, DEVICES, DTYPE_NAMES
+from pydriver.m3gnet.precision import DEFAULT_DTYPE, DTYPE_NAMES
 from pydriver.rundir import MODEL_FILE
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE_NAME = MODEL_FILE
-#: precisions (re-exported from :mod:`pydriver.m3gnet.precision`, where they are defined once)
-DTYPES = DTYPE_NAMES
 #: name of the metadata JSON inside an exported TorchScript archive (written by pydriver.m3gnet.export)
 _METADATA_SUFFIX = "/extra/metadata.json"
 
@@ -89,7 +87,7 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
     model : an exported model file (``python -m pydriver export``) or a matgl checkpoint folder.
     run_dir : the run directory (exports and copies go to ``run_dir/model.pt``).
     copy : copy an exported file into the run directory instead of referencing it.
-    dtype : precision of an on-the-fly export, one of :data:`DTYPES`.
+    dtype : precision of an on-the-fly export, one of :data:`pydriver.m3gnet.precision.DTYPE_NAMES`.
 
     Returns
     -------
@@ -103,8 +101,8 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
         If ``model`` is neither a file nor a checkpoint folder.
     """
     source = Path(model).expanduser().resolve()
-    if dtype not in DTYPES:
-        raise ValueError(f"model dtype must be one of {DTYPES}, got {dtype!r}")
+    if dtype not in DTYPE_NAMES:
+        raise ValueError(f"model dtype must be one of {DTYPE_NAMES}, got {dtype!r}")
     if is_checkpoint_dir(source):
         from pydriver.m3gnet.export import export_checkpoint  # noqa: PLC0415  (imports torch)
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 from pydriver.deck.mass_scaling import validate_mass_factors
-from pydriver.deck.model_ref import DEVICES
+from pydriver.m3gnet.precision import DEVICES
 
 #: barostat couplings (``auto``: ``tri`` for a triclinic box, else ``aniso``)
 COUPLINGS = ("auto", "tri", "aniso", "iso")

@@ -15,11 +15,12 @@ from pathlib import Path
 from ase import Atoms
 
 from pydriver import __version__
-from pydriver.deck.model_ref import DEFAULT_DTYPE, check_elements, resolve_model
+from pydriver.deck.model_ref import check_elements, resolve_model
 from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE, render
 from pydriver.deck.settings import JobSettings, MDSettings
 from pydriver.lammps.session import lmp_executable
+from pydriver.m3gnet.precision import DEFAULT_DTYPE
 from pydriver.rundir import DATA_FILE, INPUT_FILE, JOB_FILE, RESTART_DIR, RunManifest, template_names
 from pydriver.structures import LammpsSystem, prepare_system, read_structure
 from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from pydriver.analysis.options import AnalysisOptions
 from pydriver.deck.mass_scaling import check_anion_kind, validate_mass_factors
-from pydriver.deck.model_ref import DEFAULT_DTYPE, DEVICES, DTYPES
+from pydriver.m3gnet.precision import DEFAULT_DTYPE, DEVICES, DTYPE_NAMES
 from pydriver.deck.settings import AdaptiveTarget, MDSettings
 from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
 
@@ -148,7 +148,7 @@ class ModelConfig(_Section):
     """The potential: an exported ``.pt`` file or a matgl checkpoint folder (exported once per sweep)."""
 
     path: Path
-    dtype: Literal[DTYPES] = DEFAULT_DTYPE
+    dtype: Literal[DTYPE_NAMES] = DEFAULT_DTYPE
     device: Literal[DEVICES] | None = None
     plugin_path: str | None = None
 
