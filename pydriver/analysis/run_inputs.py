@@ -153,7 +153,7 @@ def read_data_mol_ids(path: Path) -> dict[int, int] | None:
 THERMO_COLUMNS = {"Temp": "thermo_temperature_K", "Volume": "thermo_volume_A3", "Press": "thermo_pressure_bar"}
 
 
-def _thermo_rows(path: Path) -> list[tuple[list[str], list[float]]]:
+def thermo_rows(path: Path) -> list[tuple[list[str], list[float]]]:
     """(header, values) of every thermo row in ``log.lammps``, in file order."""
     header, out = None, []
     for line in path.read_text(errors="replace").splitlines():
@@ -184,11 +184,15 @@ def production_thermo(path: Path, production_start_step: int | None = None) -> d
     -------
     dict -- ``thermo_temperature_K``, ``thermo_temperature_std_K``, ``thermo_volume_A3``,
     ``thermo_volume_std_A3``, ``thermo_pressure_bar``, ``thermo_pressure_std_bar`` (those present),
-    ``thermo_n_rows``, ``thermo_first_step``, ``thermo_last_step``; empty without thermo rows.
+    ``thermo_n_rows``, ``thermo_first_step``, ``thermo_last_step``; with the box columns
+    ``Lx Ly Lz`` (and ``Xy Xz Yz``, as the decks print them) also the simulation box's lattice
+    parameters ``thermo_cell_lengths_A`` (a, b, c), ``thermo_cell_angles_deg`` (alpha, beta, gamma)
+    and their standard deviations over the rows (``..._std_A``, ``..._std_deg``); empty without
+    thermo rows.
     """
     if not path.is_file():
         return {}
-    rows = _thermo_rows(path)
+    rows = thermo_rows(path)
     if production_start_step is None and rows:
         last_header = rows[-1][0]
         start = len(rows)
@@ -213,4 +217,38 @@ def production_thermo(path: Path, production_start_step: int | None = None) -> d
             out[key] = float(values.mean())
             std = float(values.std(ddof=1)) if values.size > 1 else float("nan")  # one row: undefined
             out[key.replace(f"_{unit}", f"_std_{unit}")] = std
+    cellpar = box_cellpar([r for r in by_step.values()])
+    if cellpar is not None:
+        std = cellpar.std(axis=0, ddof=1) if len(cellpar) > 1 else np.full(6, np.nan)
+        out.update(thermo_cell_lengths_A=cellpar[:, :3].mean(axis=0).tolist(),
+                   thermo_cell_lengths_std_A=std[:3].tolist(),
+                   thermo_cell_angles_deg=cellpar[:, 3:].mean(axis=0).tolist(),
+                   thermo_cell_angles_std_deg=std[3:].tolist())
     return out
+
+
+def box_cellpar(records: list[dict]) -> np.ndarray | None:
+    """Lattice parameters of the box in each thermo row that has ``Lx Ly Lz`` (tilts ``Xy Xz Yz`` if present).
+
+    Parameters
+    ----------
+    records : thermo rows as {column header: value}.
+
+    Returns
+    -------
+    (n_rows, 6) array of a, b, c (A) and alpha, beta, gamma (deg), or ``None`` when a row lacks the box
+    columns. Box to lattice parameters: LAMMPS manual, "Triclinic (non-orthogonal) simulation boxes"
+    (a = lx; b = sqrt(ly^2 + xy^2); c = sqrt(lz^2 + xz^2 + yz^2); cos alpha = (xy xz + ly yz)/(b c),
+    cos beta = xz/c, cos gamma = xy/b).
+    """
+    if not records or not all({"Lx", "Ly", "Lz"} <= r.keys() for r in records):
+        return None
+    lx, ly, lz = (np.array([r[k] for r in records]) for k in ("Lx", "Ly", "Lz"))
+    xy, xz, yz = (np.array([r.get(k, 0.0) for r in records]) for k in ("Xy", "Xz", "Yz"))
+    a = lx
+    b = np.sqrt(ly**2 + xy**2)
+    c = np.sqrt(lz**2 + xz**2 + yz**2)
+    alpha = np.degrees(np.arccos((xy * xz + ly * yz) / (b * c)))
+    beta = np.degrees(np.arccos(xz / c))
+    gamma = np.degrees(np.arccos(xy / b))
+    return np.column_stack([a, b, c, alpha, beta, gamma])

@@ -69,6 +69,50 @@ class _Section(BaseModel):
         return data
 
 
+def _checked_temperatures(value: list[float]) -> list[float]:
+    for t in value:
+        if not t > 0:
+            raise ValueError(f"temperature {t} K must be > 0")
+    duplicates = sorted({t for t in value if value.count(t) > 1})
+    if duplicates:
+        raise ValueError(f"temperatures {duplicates} K listed more than once")
+    return [float(t) for t in value]
+
+
+def _checked_mass_factors(value: dict[str, list[float]]) -> dict[str, list[float]]:
+    for kind, factors in value.items():
+        check_anion_kind(kind)
+        if not factors:
+            raise ValueError(f"mass_factors.{kind} is empty; give at least one factor, e.g. [1]")
+        for factor in factors:
+            validate_mass_factors({kind: factor})
+        if len(set(factors)) != len(factors):
+            raise ValueError(f"mass_factors.{kind} {factors} lists a factor more than once")
+    return value
+
+
+class ScanConfig(_Section):
+    """One temperature x mass-factor scan of a structure (``structures[i].scans``).
+
+    Keys left out take the sweep's top-level ``temperatures_K``, ``mass_factors`` and
+    ``mass_mode``. Runs that two scans share (same temperature, factors and seed) run once.
+    """
+
+    temperatures_K: list[float] | None = Field(default=None, min_length=1)
+    mass_factors: dict[str, list[float]] | None = None
+    mass_mode: Literal[MASS_MODES] | None = None
+
+    @field_validator("temperatures_K")
+    @classmethod
+    def _check_temperatures(cls, value: list[float] | None) -> list[float] | None:
+        return None if value is None else _checked_temperatures(value)
+
+    @field_validator("mass_factors")
+    @classmethod
+    def _check_mass_factors(cls, value: dict[str, list[float]] | None) -> dict[str, list[float]] | None:
+        return None if value is None else _checked_mass_factors(value)
+
+
 class StructureConfig(_Section):
     """One structure of the scan.
 
@@ -78,12 +122,16 @@ class StructureConfig(_Section):
     name : short name used in run names (default: the file stem); letters, digits, ``.``, ``-``.
     supercell : explicit replication (n1, n2, n3); default: the sweep's supercell rule.
     min_width_A : minimum perpendicular supercell width for this structure, in A.
+    scans : this structure's own temperature x mass-factor scans (default: one scan with the
+        sweep's top-level keys), e.g. a temperature series at natural masses plus a
+        mass-factor experiment at one temperature.
     """
 
     file: Path
     name: str | None = None
     supercell: tuple[int, int, int] | None = None
     min_width_A: float | None = Field(default=None, gt=0)
+    scans: list[ScanConfig] | None = Field(default=None, min_length=1)
 
     @field_validator("name")
     @classmethod
@@ -244,26 +292,12 @@ class SweepConfig(_Section):
     @field_validator("temperatures_K")
     @classmethod
     def _check_temperatures(cls, value: list[float]) -> list[float]:
-        for t in value:
-            if not t > 0:
-                raise ValueError(f"temperature {t} K must be > 0")
-        duplicates = sorted({t for t in value if value.count(t) > 1})
-        if duplicates:
-            raise ValueError(f"temperatures {duplicates} K listed more than once")
-        return [float(t) for t in value]
+        return _checked_temperatures(value)
 
     @field_validator("mass_factors")
     @classmethod
     def _check_mass_factors(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
-        for kind, factors in value.items():
-            check_anion_kind(kind)
-            if not factors:
-                raise ValueError(f"mass_factors.{kind} is empty; give at least one factor, e.g. [1]")
-            for factor in factors:
-                validate_mass_factors({kind: factor})
-            if len(set(factors)) != len(factors):
-                raise ValueError(f"mass_factors.{kind} {factors} lists a factor more than once")
-        return value
+        return _checked_mass_factors(value)
 
     @field_validator("seeds")
     @classmethod

@@ -127,8 +127,22 @@ def format_seconds(seconds: float) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def wall_seconds(seconds: list[float], slots: int) -> float:
+    """Wall time of runs started in list order, each on the first free of ``slots`` (s).
+
+    The local executor and a SLURM array with ``max_concurrent`` start runs in this order as
+    slots free up (greedy list scheduling), so this is the makespan they reach when every run takes
+    its estimate. ``slots`` < 1 counts as 1.
+    """
+    free_at = [0.0] * max(1, int(slots))
+    for s in seconds:
+        i = min(range(len(free_at)), key=free_at.__getitem__)
+        free_at[i] += s
+    return max(free_at) if seconds else 0.0
+
+
 def estimate_runs(runs: list[tuple[str, Path, int]], limit_s: float, limit_name: str, dtype: str | None = None,
-                  threads: int = 1) -> list[RunEstimate]:
+                  threads: int = 1, parallel: int | None = None) -> list[RunEstimate]:
     """Estimate each run, log one line per run and the total, warn for runs over ``limit_s``.
 
     Parameters
@@ -136,6 +150,8 @@ def estimate_runs(runs: list[tuple[str, Path, int]], limit_s: float, limit_name:
     runs : ``(name, run_dir, steps)`` each.
     limit_s : wall-time limit per run (or per SLURM job), s; ``limit_name`` says which in messages.
     dtype, threads : recorded in the cache key.
+    parallel : runs at a time; when > 1 the total line also gives the wall time
+        (:func:`wall_seconds`).
 
     Returns
     -------
@@ -153,5 +169,11 @@ def estimate_runs(runs: list[tuple[str, Path, int]], limit_s: float, limit_name:
                         name, format_seconds(seconds), limit_name, format_seconds(limit_s),
                         int(seconds // limit_s) + 1)
     if out:
-        log.info("estimate: %d runs, %s in total", len(out), format_seconds(sum(e.seconds for e in out)))
+        total = format_seconds(sum(e.seconds for e in out))
+        if parallel and parallel > 1 and len(out) > 1:
+            wall = format_seconds(wall_seconds([e.seconds for e in out], parallel))
+            log.info("estimate: %d runs, %s in total; about %s of wall time with %d runs at a time", len(out), total,
+                     wall, parallel)
+        else:
+            log.info("estimate: %d runs, %s in total", len(out), total)
     return out

@@ -110,26 +110,27 @@ def expand(config: SweepConfig) -> list[RunSpec]:
     ValueError
         If two runs would get the same name.
     """
-    runs: list[RunSpec] = []
-    combos = mass_combinations(config.mass_factors, config.mass_mode)
+    runs: dict[str, RunSpec] = {}
     for structure in config.structures:
         present = structure_anion_kinds(str(structure.file))
         seen = set()
-        for combo in combos:
-            factors = {k: (float(v) if k in present else 1.0) for k, v in combo.items()}
-            key = tuple(factors.items())
-            if key in seen:
-                continue
-            seen.add(key)
-            for temperature_K, seed in itertools.product(config.temperatures_K, config.seed_list):
-                name = run_name(structure.label, temperature_K, factors, seed)
-                runs.append(RunSpec(name, structure.label, str(structure.file), float(temperature_K), factors,
-                                    int(seed), structure.supercell, structure.min_width_A or config.min_width_A))
-    names = [r.name for r in runs]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"run names {dup[:3]} are not unique; check structure names and numbers")
-    return runs
+        for scan in structure.scans or [None]:
+            temperatures_K = (scan and scan.temperatures_K) or config.temperatures_K
+            combos = mass_combinations((scan and scan.mass_factors) or config.mass_factors,
+                                       (scan and scan.mass_mode) or config.mass_mode)
+            for combo in combos:
+                factors = {k: (float(v) if k in present else 1.0) for k, v in combo.items()}
+                for temperature_K, seed in itertools.product(temperatures_K, config.seed_list):
+                    key = (tuple(sorted(factors.items())), float(temperature_K), seed)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    name = run_name(structure.label, temperature_K, factors, seed)
+                    if name in runs:
+                        raise ValueError(f"run name {name!r} is not unique; check structure names and numbers")
+                    runs[name] = RunSpec(name, structure.label, str(structure.file), float(temperature_K), factors,
+                                         int(seed), structure.supercell, structure.min_width_A or config.min_width_A)
+    return list(runs.values())
 
 
 def md_settings(config: SweepConfig, spec: RunSpec) -> MDSettings:

@@ -19,7 +19,7 @@ from pydriver.rundir import MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SWEEP_FO
 from pydriver.structures import read_structure
 from pydriver.sweep.adaptive import ChunkPlan
 from pydriver.sweep.config import SweepConfig
-from pydriver.sweep.executors.local import run_local
+from pydriver.sweep.executors.local import local_parallel_runs, run_local
 from pydriver.sweep.executors.slurm import run_slurm
 from pydriver.sweep.estimate import LOCAL_LIMIT_S, estimate_runs
 from pydriver.sweep.expand import expand, job_settings, md_settings, parameters_sha256, run_parameters, write_run
@@ -132,12 +132,14 @@ def estimate(config: SweepConfig, runs: list[SweepRun]) -> None:
         return
     if config.executor == "slurm":
         limit_s, limit_name = job_settings(config, todo[0].spec).time_limit_s(), "SLURM time limit"
+        parallel = config.slurm.max_concurrent or len(todo)
     else:
         limit_s, limit_name = LOCAL_LIMIT_S, "day a local run may take"
+        parallel = local_parallel_runs(config)
     items = [(r.name, r.run_dir, md_settings(config, r.spec).equil_steps + md_settings(config, r.spec).prod_steps)
              for r in todo]
     try:
-        estimate_runs(items, limit_s, limit_name, config.model.dtype, config.threads_per_rank)
+        estimate_runs(items, limit_s, limit_name, config.model.dtype, config.threads_per_rank, parallel)
     except (RuntimeError, OSError, ValueError, StopIteration) as exc:
         log.warning("no runtime estimate: %s", exc)
 

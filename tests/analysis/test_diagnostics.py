@@ -108,3 +108,23 @@ def test_diagnostics_criteria_validation():
         DiffusiveCriteria(1.2, 0.8)
     out = diffusive_diagnostics(np.arange(10.0), 30 * np.arange(10.0), 1.0, 9.0, 0.7)
     assert out["diffusive"] and out["msd_end_of_window_A2"] == 270.0
+
+
+def test_production_thermo_lattice_parameters_of_a_triclinic_box(tmp_path):
+    """Box columns -> a, b, c, alpha, beta, gamma: exact against ASE's cellpar of the same cells."""
+    from ase.geometry import cell_to_cellpar, cellpar_to_cell
+
+    pars = np.array([[6.9, 10.4, 7.1, 88.0, 91.0, 92.5], [7.0, 10.5, 7.2, 89.0, 91.4, 90.5]])
+    rows = []
+    for i, par in enumerate(pars):
+        cell = cellpar_to_cell(par)  # a along x, b in the xy plane: LAMMPS's restricted triclinic form
+        rows.append(f"{100 * (i + 1)} {cell[0, 0]} {cell[1, 1]} {cell[2, 2]} {cell[1, 0]} {cell[2, 0]} {cell[2, 1]}")
+        assert np.allclose(cell_to_cellpar(cell), par)
+    log = tmp_path / "log.lammps"
+    log.write_text("Step Lx Ly Lz Xy Xz Yz\n" + "\n".join(rows) + "\nLoop time\n")
+    thermo = production_thermo(log)
+    assert thermo["thermo_cell_lengths_A"] == pytest.approx(pars[:, :3].mean(axis=0), abs=1e-9)
+    assert thermo["thermo_cell_angles_deg"] == pytest.approx(pars[:, 3:].mean(axis=0), abs=1e-9)
+    assert thermo["thermo_cell_lengths_std_A"] == pytest.approx(pars[:, :3].std(axis=0, ddof=1), abs=1e-9)
+    log.write_text("Step Temp\n0 300\nLoop time\n")
+    assert "thermo_cell_lengths_A" not in production_thermo(log)

@@ -43,6 +43,19 @@ def test_estimate_is_cached_and_warns_over_the_limit(tmp_path, example_structure
     assert "estimate: 2 runs, 7h00m in total" in caplog.text
     cache = json.loads((tmp_path / "cache" / "step_timing.json").read_text())
     assert list(cache.values()) == [{"ms_per_step": 250.0, "n_steps": 3}]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pydriver.sweep.estimate"):
+        estimate.estimate_runs([("a", run_dir, 1000), ("b", run_dir, 100_000), ("c", run_dir, 10_000)], 1e9,
+                               "day", "float32", 1, parallel=2)
+    # b alone on one slot (6h56m), a then c on the other: the wall time is b's
+    assert "estimate: 3 runs, 7h42m in total; about 6h56m of wall time with 2 runs at a time" in caplog.text
+
+
+def test_wall_seconds_is_the_makespan_of_list_scheduling():
+    assert estimate.wall_seconds([10, 10, 10, 10], 2) == 20
+    assert estimate.wall_seconds([30, 10, 10, 10], 2) == 30
+    assert estimate.wall_seconds([5, 5, 5], 1) == 15 == estimate.wall_seconds([5, 5, 5], 0)
+    assert estimate.wall_seconds([], 4) == 0
 
 
 def test_deck_with_target_writes_an_adaptive_run(tmp_path, example_structures_dir):

@@ -55,6 +55,27 @@ def test_dry_run_expansion_order_and_dedup(example_structures_dir, model, tmp_pa
     assert not (tmp_path / "out").exists()  # planning writes nothing
 
 
+def test_structure_scans_union_without_repeats(example_structures_dir, model, tmp_path):
+    """A temperature series plus a mass experiment at one temperature: the shared run exists once."""
+    cfg = config_from_dict({
+        "structures": [{"file": str(example_structures_dir / "oNBH.extxyz"), "name": "oNBH",
+                        "scans": [{"temperatures_K": [500, 600]},
+                                  {"temperatures_K": [600], "mass_factors": {"BH4": [1, 5], "B12H12": [1, 5]}}]},
+                       {"file": str(example_structures_dir / "NaBH4.extxyz"), "name": "NaBH4"}],
+        "temperatures_K": [700], "mass_factors": {"BH4": [1], "B12H12": [1]},
+        "model": {"path": model}, "output": str(tmp_path / "out")})
+    names = [r.name for r in expand(cfg)]
+    assert names == ["oNBH_T500_bh4x1_b12x1_s1", "oNBH_T600_bh4x1_b12x1_s1", "oNBH_T600_bh4x1_b12x5_s1",
+                     "oNBH_T600_bh4x5_b12x1_s1", "oNBH_T600_bh4x5_b12x5_s1",
+                     "NaBH4_T700_bh4x1_b12x1_s1"]  # no scans: the top-level keys
+    with pytest.raises(ValueError, match=r"structures.0.scans.0.temperatures_K.*listed more than once"):
+        config_from_dict({"structures": [{"file": str(example_structures_dir / "oNBH.extxyz"),
+                                          "scans": [{"temperatures_K": [500, 500]}]}], "model": {"path": model}})
+    with pytest.raises(ValueError, match="unknown key 'temperature'"):
+        config_from_dict({"structures": [{"file": str(example_structures_dir / "oNBH.extxyz"),
+                                          "scans": [{"temperature": [500]}]}], "model": {"path": model}})
+
+
 def test_prepare_writes_decks_and_refuses_changed_parameters(example_structures_dir, model, tmp_path):
     data = {"structures": [{"file": str(example_structures_dir / "NaBH4.extxyz"), "supercell": [1, 1, 1]}],
             "temperatures_K": [450], "mass_factors": {"BH4": [1, 3]}, "model": {"path": model},

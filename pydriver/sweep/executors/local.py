@@ -51,6 +51,11 @@ def _initial_queues(config: SweepConfig, runs: list[SweepRun], retry_failed: boo
     return q
 
 
+def local_parallel_runs(config: SweepConfig) -> int:
+    """How many MD runs the local executor runs at once for this config (CPU and GPU budget)."""
+    return _resources(config)[3]
+
+
 def _resources(config: SweepConfig) -> tuple[int, int, int, int]:
     """(cpus per run, gpus per run, cpu budget, max parallel MD jobs)."""
     cpus_per_run = config.mpi_ranks * config.threads_per_rank

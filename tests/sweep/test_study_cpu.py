@@ -1,0 +1,92 @@
+"""The CPU study (examples/study_cpu): its config cannot rot, and its committed results agree with themselves.
+
+* The committed ``study.yaml`` loads and expands into the runs its README lists.
+* Its pipeline (same structures, model, dtype, analysis options, adaptive target) runs end to end
+  on one short run of the cheapest structure with the real plugin: MD, analysis, report.
+* The committed results were made by that config: one finished (or capped) run per expanded run,
+  each manifest's parameters equal to what the config writes today, and every number of the
+  committed report equal to the run's ``analysis.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pydriver.cli.main import main
+from pydriver.report.rows import run_row
+from pydriver.sweep.config import config_from_dict, load_config
+from pydriver.sweep.expand import expand
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STUDY = REPO_ROOT / "examples" / "study_cpu"
+CONFIG = STUDY / "study.yaml"
+RESULTS = STUDY / "results"
+#: report columns that must equal the run's analysis.json (through run_row, the report's own reader)
+CHECKED_COLUMNS = ("diffusivity_cm2_s", "diffusivity_std_cm2_s", "conductivity_mS_cm", "conductivity_std_mS_cm",
+                   "active_fraction", "temperature_K", "measured_temperature_K", "diffusive", "loglog_slope")
+
+
+def test_study_config_expands_to_the_documented_runs():
+    config = load_config(CONFIG)
+    names = [r.name for r in expand(config)]
+    assert len(names) == len(set(names))
+    readme = (STUDY / "README.md").read_text()
+    for name in names:
+        assert f"`{name}`" in readme, f"{name} is not listed in examples/study_cpu/README.md"
+    assert config.model.dtype == "float32" and config.md.dt_ps == 0.001
+
+
+@pytest.mark.lammps
+def test_study_pipeline_on_one_short_run(tmp_path, monkeypatch, capsys):
+    """The study's own config with one structure, one temperature and a few steps: MD -> analysis -> report."""
+    data = yaml.safe_load(CONFIG.read_text())
+    cheapest = next(s for s in data["structures"] if s["name"] == "NaBH4")
+    cheapest["scans"] = [{"temperatures_K": [cheapest["scans"][0]["temperatures_K"][0]]}]
+    data["structures"] = [cheapest]
+    data["md"].update(equil_steps=20, thermo_every=10, restart_every=20, dump_every=2)
+    data["md"]["target"] = {**data["md"]["target"], "min_prod_ps": 0.04, "max_prod_ps": 0.08, "check_every_ps": 0.04}
+    data["output"] = str(tmp_path / "out")
+    config = config_from_dict(data, str(CONFIG), base_dir=STUDY)
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(json.loads(config.model_dump_json())))
+    monkeypatch.chdir(tmp_path)
+    assert main(["-q", "sweep", "run", str(tmp_path / "study.yaml"), "--no-progress"]) == 0
+    [run] = expand(config)
+    analysis = json.loads((tmp_path / "out" / run.name / "analysis.json").read_text())
+    assert analysis["run"]["temperature_K"] == run.temperature_K
+    assert analysis["run"]["n_atoms"] == 24 and analysis["run"]["last_step"] == 100  # capped at 0.08 ps
+    report = json.loads((tmp_path / "out" / "report" / "report.json").read_text())
+    [row] = report["runs"]
+    assert row["diffusivity_cm2_s"] == pytest.approx(analysis["transport"]["diffusivity_cm2_s"], rel=1e-12)
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9, abs=0)
+    return a == b
+
+
+@pytest.mark.skipif(not (RESULTS / "report" / "report.json").is_file(), reason="study results not committed yet")
+def test_committed_results_agree_with_the_config_and_themselves():
+    config = load_config(CONFIG)
+    expected = {r.name: r for r in expand(config)}
+    report = json.loads((RESULTS / "report" / "report.json").read_text())
+    rows = {Path(r["run_dir"]).name: r for r in report["runs"]}
+    assert sorted(rows) == sorted(expected), "the committed report is not the committed config's runs"
+    for name, row in rows.items():
+        manifest = json.loads((RESULTS / name / "run.json").read_text())
+        assert manifest["temperature_K"] == expected[name].temperature_K
+        assert {k: float(v) for k, v in manifest["mass_factors"].items()} == expected[name].mass_factors
+        analysis = json.loads((RESULTS / name / "analysis.json").read_text())
+        assert _equal(row["diffusivity_cm2_s"], analysis["transport"]["diffusivity_cm2_s"])
+        assert _equal(row["conductivity_mS_cm"], analysis["transport"]["conductivity_mS_cm"])
+        assert _equal(row["active_fraction"], analysis["active"]["active_fraction"])
+        for kind, rotation in analysis["rotation"].items():
+            assert _equal(row[f"rotation_{kind}_rad_ps"], rotation["rotation_rate_rad_ps"])
+        fresh = run_row(RESULTS / name / "analysis.json")
+        for column in CHECKED_COLUMNS:
+            assert _equal(row.get(column), fresh.get(column)), (name, column, row.get(column), fresh.get(column))
