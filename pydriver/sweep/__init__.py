@@ -8,11 +8,18 @@ Typical use::
 See ``docs/sweep.md``.
 """
 
-from pydriver.sweep.config import DEFAULT_TEMPERATURES_K, SweepConfig, config_from_dict, load_config
-from pydriver.sweep.expand import RunSpec, expand, run_name
-from pydriver.sweep.lifecycle import Stop
-from pydriver.sweep.runner import plan, run_sweep
-from pydriver.sweep.status_table import sweep_status
+from importlib import import_module
 
-__all__ = ["DEFAULT_TEMPERATURES_K", "RunSpec", "Stop", "SweepConfig", "config_from_dict", "expand",
-           "load_config", "plan", "run_name", "run_sweep", "sweep_status"]
+#: public name -> module that defines it. Imported on first use (PEP 562), so that the worker
+#: subprocesses (``python -m pydriver.sweep.worker``) start without the executors, and runpy does
+#: not find the worker already imported by this package.
+_EXPORTS = {"DEFAULT_TEMPERATURES_K": "config", "SweepConfig": "config", "config_from_dict": "config",
+            "load_config": "config", "RunSpec": "expand", "expand": "expand", "run_name": "expand",
+            "Stop": "lifecycle", "plan": "runner", "run_sweep": "runner", "sweep_status": "status_table"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"pydriver.sweep.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'pydriver.sweep' has no attribute {name!r}")

@@ -94,3 +94,16 @@ def test_worker_passes_options_to_the_analysis_api(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["pydriver.sweep.worker: error: unknown analysis options ['n_blok']; known: "
                    f"{sorted(AnalysisOptions.__dataclass_fields__)}"]
+
+
+def test_worker_entry_point_starts_clean(tmp_path):
+    """`python -m pydriver.sweep.worker` prints only its own one-line error: the package does not import the
+    worker first (runpy's "found in sys.modules" RuntimeWarning landed in every run's sweep_run.log)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "pydriver.sweep.worker", "analyze",
+                           str(tmp_path / "missing")], capture_output=True, text=True, cwd=PACKAGE.parent)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"pydriver.sweep.worker: error: run directory not found: "
+                                                f"{tmp_path / 'missing'}"]
