@@ -33,14 +33,16 @@ def _runs_table(rows: list[dict]) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         bound = "≤ " if r["diffusive"] is False else ""
+        # a ratio of two upper bounds bounds nothing: not shown for runs that are not diffusive
+        haven = "n/a (not diffusive)" if r["diffusive"] is False else _pm(r['haven_ratio'], r['haven_ratio_std'])
         diffusive = {True: "yes", None: "unknown (no diagnostics: re-run analyze)"}.get(
             r["diffusive"], f"**no**: {r['not_diffusive_reason']}")
         lines.append(
             f"| {r['structure']} | {r['mass_factors']} | {r['temperature_K']:g} | {_temperature(r)} | "
             f"{bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'])} | "
             f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'])} | "
-            f"{_pm(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'])} | "
-            f"{_pm(r['haven_ratio'], r['haven_ratio_std'])} | {_num(r.get('loglog_slope'), '.2f')} | "
+            f"{bound}{_pm(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'])} | "
+            f"{haven} | {_num(r.get('loglog_slope'), '.2f')} | "
             f"{_num(r.get('msd_end_of_window_A2'), '.3g')} | {diffusive} | {_num(r['active_fraction'], '.2f')} |")
     hot = [r for r in rows if r.get("temperature_warning")]
     if hot:

@@ -154,6 +154,9 @@ def test_report_markdown_and_html_name_runs_as_people_do(tmp_path):
     assert "| Na3(BH4)(B12H12) (oNBH) | BH4 x5 | 600 | 597 ± 9 |" in md
     assert "{" not in md and "Na12B52H64" not in md
     assert "| Na3(BH4)(B12H12) (oNBH) | unscaled | 450 | 447 ± 9 | ≤ " in md and "**no**: log-log MSD slope" in md
+    row_450 = next(line for line in md.splitlines() if "| unscaled | 450 |" in line).split(" | ")
+    # not diffusive: D, sigma and charge D are upper bounds, the Haven ratio (a ratio of two bounds) is not shown
+    assert [c.startswith("≤ ") for c in row_450[4:7]] == [True, True, True] and row_450[7] == "n/a (not diffusive)"
     assert "undefined" in md and "charge diffusivity -1e-07" in md  # Haven ratio: undefined, with reason
     assert "| BH4 | 1.5 ± 0.05 |" in md and "| B12H12 | 0.4 ± 0.02 |" in md
     assert "(extrapolated)" in md and "excluded: not diffusive" in md
