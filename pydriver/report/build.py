@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from pathlib import Path
 
 from pydriver.analysis.run_output import json_ready
@@ -75,11 +76,13 @@ def build_report(paths, out_dir, mode: str = "sigma_T", n_bootstrap: int = 2000)
 
     Returns
     -------
-    dict -- the content of ``report.json``.
+    dict -- the content of ``report.json``; each run's ``run_dir`` is relative to ``out_dir``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = [run_row(p) for p in find_analyses(paths)]
+    for row in rows:  # relative to the report folder: a report committed or moved with its runs stays valid
+        row["run_dir"] = os.path.relpath(Path(row["run_dir"]).resolve(), out_dir.resolve())
     groups = arrhenius_groups(rows, mode, n_bootstrap)
     figures = _figures(out_dir, rows, groups, mode)
     warnings = [w for g in groups.values() for w in g["warnings"]]

@@ -164,7 +164,11 @@ def test_report_markdown_and_html_name_runs_as_people_do(tmp_path):
     html = (tmp_path / "rep" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(report["figures"]) == 3
     assert 'src="arrhenius.png"' not in html and "<table>" in html
-    json.loads((tmp_path / "rep" / "report.json").read_text())  # strict JSON (no NaN)
+    saved = json.loads((tmp_path / "rep" / "report.json").read_text())  # strict JSON (no NaN)
+    # run folders relative to the report: no path of this machine in a report that is committed or moved
+    assert str(tmp_path) not in (tmp_path / "rep" / "report.json").read_text() + (tmp_path / "rep" / "report.csv").read_text()
+    assert {(tmp_path / "rep" / r["run_dir"]).resolve() for r in saved["runs"]} == {
+        (tmp_path / "runs" / n).resolve() for n in ("T450", "T500", "T600", "T700", "T600_m5")}
 
 
 def test_runs_without_diagnostics_are_included_with_a_warning():
