@@ -1,0 +1,110 @@
+#!/usr/bin/env python
+"""Markdown tables of the CPU study for the READMEs, read from the committed report (no hand copying).
+
+    .venv/bin/python examples/study_cpu/summarize.py [examples/study_cpu/results/report/report.json]
+
+Prints: per structure and temperature D, sigma (upper bounds marked), diffusive or why not, active
+Na fraction and anion rotation rates; the Arrhenius fits (Ea, sigma at 300 K, or why there is
+none); and the anion-mass experiment (one row per mass-factor combination at its temperature).
+Values are those of ``report.json`` (= each run's ``analysis.json``; tests/sweep/test_study_cpu.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _pm(value, std, fmt: str = ".2g", std_fmt: str | None = None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:{fmt}}" + (f" ± {std:{std_fmt or fmt}}" if std is not None else "")
+
+
+def _rotation(row: dict, kind: str) -> str:
+    return _pm(row.get(f"rotation_{kind}_rad_ps"), row.get(f"rotation_{kind}_std_rad_ps"), ".3g", ".2g")
+
+
+def runs_table(rows: list[dict]) -> str:
+    """Unscaled runs: structure, T, D, sigma, diffusive, active fraction, rotation rates."""
+    lines = ["| structure | T set (K) | T measured (K) | D (cm²/s) | σ (mS/cm) | Na diffusive? | active Na | "
+             "BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted((r for r in rows if r["mass_factors"] == "unscaled"),
+                    key=lambda r: (r["structure"], r["temperature_K"])):
+        bound = "≤ " if r["diffusive"] is False else ""
+        why = "yes" if r["diffusive"] else f"no ({_short_reason(r['not_diffusive_reason'])})"
+        lines.append(f"| {r['structure']} | {r['temperature_K']:g} | {r['measured_temperature_K']:.0f} ± "
+                     f"{r['measured_temperature_std_K']:.0f} | {bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], '.2e', '.1e')} | "
+                     f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], '.3g', '.2g')} | {why} | "
+                     f"{r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | {_rotation(r, 'B12H12')} |")
+    return "\n".join(lines)
+
+
+def _short_reason(reason: str | None) -> str:
+    """'MSD 8.1 Å² < 21 Å², slope 0.65' from the diagnostics' sentence."""
+    if not reason:
+        return "?"
+    parts = []
+    for clause in reason.split("; "):
+        if clause.startswith("log-log MSD slope"):
+            parts.append("slope " + clause.split()[3])
+        elif clause.startswith("mean Na MSD"):
+            words = clause.split()
+            i = words.index("window")
+            parts.append(f"MSD {words[i + 1]} Å² < 21 Å²")
+        else:
+            parts.append(clause)
+    return ", ".join(parts)
+
+
+def arrhenius_table(groups: dict) -> str:
+    """One row per group: points used, Ea with 95 % interval, sigma(300 K), or the reason for no fit."""
+    lines = ["| group | diffusive points used | Ea (eV) [95 % interval] | σ(300 K) (mS/cm) [95 % interval] |", "|---|---|---|---|"]
+    for name, g in groups.items():
+        used = sum(p["included"] for p in g["points"])
+        fit = g.get("fit")
+        if fit is None:
+            lines.append(f"| {name} | {used} of {len(g['points'])} | no fit: {g['fit_reason']} | |")
+            continue
+        ext = g["at_300K"]
+        label = " (extrapolated)" if ext["extrapolated"] else ""
+        lines.append(f"| {name} | {used} of {len(g['points'])} | {fit['ea_eV']:.2f} "
+                     f"[{fit['ea_ci95_eV'][0]:.2f}, {fit['ea_ci95_eV'][1]:.2f}] | {ext['value']:.3g} "
+                     f"[{ext['ci95_low']:.3g}, {ext['ci95_high']:.3g}]{label} |")
+    return "\n".join(lines)
+
+
+def mass_table(rows: list[dict]) -> str:
+    """The mass experiment: rows at the temperature where more than one mass combination ran."""
+    by_t: dict = {}
+    for r in rows:
+        by_t.setdefault((r["structure"], r["temperature_K"]), []).append(r)
+    lines = ["| structure | T (K) | mass factors | D (cm²/s) | active Na | BH4 rotation (rad/ps) | "
+             "B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|"]
+    for (structure, t), group in sorted(by_t.items()):
+        if len(group) < 2:
+            continue
+        for r in sorted(group, key=lambda r: (r["mass_factors"] != "unscaled", r["mass_factors"])):
+            bound = "≤ " if r["diffusive"] is False else ""
+            lines.append(f"| {structure} | {t:g} | {r['mass_factors']} | "
+                         f"{bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], '.2e', '.1e')} | "
+                         f"{r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | {_rotation(r, 'B12H12')} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the three tables."""
+    argv = sys.argv[1:] if argv is None else argv
+    path = Path(argv[0]) if argv else HERE / "results" / "report" / "report.json"
+    report = json.loads(path.read_text())
+    print("### Runs (unscaled masses)\n\n" + runs_table(report["runs"]))
+    print("\n### Arrhenius fits\n\n" + arrhenius_table(report["arrhenius"]))
+    print("\n### Anion-mass experiment\n\n" + mass_table(report["runs"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
