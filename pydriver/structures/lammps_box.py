@@ -5,7 +5,10 @@ LAMMPS wants lattice vectors ``a = (lx, 0, 0)``, ``b = (xy, ly, 0)``, ``c = (xz,
 (https://docs.lammps.org/Howto_triclinic.html). A general cell is rotated into that frame
 (a along x, b in the xy plane), made right-handed (c -> -c describes the same lattice), and its
 tilts are reduced by unimodular basis changes (c -> c - n b, c -> c - m a, b -> b - k a), which
-leave the lattice, hence the crystal, unchanged.
+leave the lattice, hence the crystal, unchanged. Tilts smaller than :data:`TILT_TOL` times the
+longest edge are numerical noise (a freely relaxed orthorhombic cell keeps off-diagonal elements of
+~1e-7 A) and are set to zero, so that such a cell gets an orthogonal box (and a deck's ``couple auto``
+the ``aniso`` barostat, not ``tri``, under which the cell would shear).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TILT_TOL = 1e-9
+#: relative tilt below which a box is orthogonal (1e-6: 6e-5 deg of cell angle)
+TILT_TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class LammpsBox:
 
     @property
     def is_triclinic(self) -> bool:
-        """True if any tilt is non-zero (relative tolerance 1e-9)."""
+        """True if any tilt exceeds :data:`TILT_TOL` times the longest edge."""
         scale = max(self.lx_A, self.ly_A, self.lz_A)
         return any(abs(t) > TILT_TOL * scale for t in (self.xy_A, self.xz_A, self.yz_A))
 
@@ -88,6 +92,11 @@ def to_lammps_frame(cell: np.ndarray, positions_A: np.ndarray) -> tuple[LammpsBo
         cell = cell * np.array([[1], [1], [-1]])
         frac = frac * np.array([1, 1, -1])
     lower = _lower_triangular(cell)
+    tilts = (1, 0), (2, 0), (2, 1)
+    scale = np.abs(np.diag(lower)).max()
+    for i, j in tilts:
+        if abs(lower[i, j]) <= TILT_TOL * scale:
+            lower[i, j] = 0.0  # numerical noise: the same fractional coordinates in the orthogonal cell
     reduced = _reduce_tilts(lower)
     positions_lammps_A = frac @ lower
     box = LammpsBox(reduced[0, 0], reduced[1, 1], reduced[2, 2], reduced[1, 0], reduced[2, 0], reduced[2, 1])

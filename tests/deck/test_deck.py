@@ -81,6 +81,28 @@ def test_plugin_couple_and_copy(tmp_path, fake_model):
     assert 'if "${resume} == 0" then "change_box all triclinic"' in (forced / "in.lammps").read_text()
 
 
+def test_relaxation_noise_in_the_cell_gives_an_orthogonal_box_and_aniso(tmp_path, fake_model, example_structures_dir):
+    """The relaxed o-NBH cell has off-diagonal elements of ~1e-7 A: its deck must get an orthogonal box and the
+    `aniso` barostat (with `tri` the orthorhombic cell sheared to alpha ~ 88 deg in the CPU study), while a real
+    tilt (monoclinic Na2B12H12, beta = 91 deg) keeps `tri`."""
+    from pydriver.structures import read_structure
+    from pydriver.structures.lammps_box import to_lammps_frame
+
+    onbh = read_structure(example_structures_dir / "oNBH.extxyz")
+    off_diagonal = onbh.cell.array[~np.eye(3, dtype=bool)]
+    assert 1e-9 < np.abs(off_diagonal).max() < 1e-6  # the noise this test is about
+    box, positions = to_lammps_frame(onbh.cell.array, onbh.positions)
+    assert not box.is_triclinic and (box.xy_A, box.xz_A, box.yz_A) == (0.0, 0.0, 0.0)
+    # same fractional coordinates; the box differs from the cell by the noise only
+    assert positions @ np.linalg.inv(box.cell) == pytest.approx(onbh.get_scaled_positions(wrap=False), abs=1e-12)
+    assert box.cell == pytest.approx(np.diag(onbh.cell.lengths()), abs=1e-6)
+    deck = (write_run_directory(onbh, fake_model, tmp_path / "onbh") / "in.lammps").read_text()
+    assert " aniso 1.0 1.0 1.0" in deck and " tri " not in deck
+    mono = read_structure(example_structures_dir / "Na2B12H12.extxyz")
+    deck = (write_run_directory(mono, fake_model, tmp_path / "mono") / "in.lammps").read_text()
+    assert " tri 1.0 1.0 1.0" in deck
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("temperature_K", -5.0, "temperature_K must be > 0"),
     ("couple", "xyz", "couple must be one of"),
