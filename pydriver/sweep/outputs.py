@@ -113,9 +113,12 @@ class Outputs:
     final_step : last MD step (equilibration + production).
     latest_restart : step of the newest whole restart file (``None``: none).
     last_step : newest step seen in ``log.lammps`` thermo output or restart files.
-    complete : MD finished (whole final restart, whole dump frame at the final step).
+    complete : MD finished (whole final restart, whole dump frame at the final step; or, after the
+        trajectory and restarts were deleted to save space, an analysis of the whole run).
     analyzed : ``analysis.json`` valid and newer than the dump.
     problem : why the outputs are not complete (empty when complete).
+    trajectory_removed : complete and analysed, its dump deleted afterwards (kept results of a
+        finished sweep; the run is not redone).
     """
 
     deck_ok: bool
@@ -125,6 +128,7 @@ class Outputs:
     complete: bool = False
     analyzed: bool = False
     problem: str = ""
+    trajectory_removed: bool = False
 
 
 def last_thermo_step(log_path: Path, max_bytes: int = 1 << 15) -> int | None:
@@ -188,6 +192,9 @@ def inspect_outputs(run_dir: Path) -> Outputs:
     thermo = last_thermo_step(run_dir / manifest.get("log_file", LOG_FILE))
     last = max([s for s in (latest, thermo) if s is not None], default=None)
     out = Outputs(True, final, latest, last)
+    if not undecided and _analysed_then_trajectory_removed(run_dir, final, thermo):
+        out.complete = out.analyzed = out.trajectory_removed = True
+        return out
     if latest is None or latest < final:
         out.problem = f"no whole restart file at the final step {final} (latest: {latest})"
         return out
@@ -202,6 +209,14 @@ def inspect_outputs(run_dir: Path) -> Outputs:
     out.complete = True
     out.analyzed = analysis_is_valid(run_dir)
     return out
+
+
+def _analysed_then_trajectory_removed(run_dir: Path, final: int, thermo_step: int | None) -> bool:
+    """No dump file, but LAMMPS reached ``final`` (log.lammps) and ``analysis.json`` covers the run to ``final``."""
+    if any((run_dir / name).exists() for name in DUMP_NAMES) or thermo_step is None or thermo_step < final:
+        return False
+    data = read_json(run_dir / ANALYSIS_FILE)
+    return bool(data and "transport" in data and (data.get("run") or {}).get("last_step") == final)
 
 
 def analysis_is_valid(run_dir: Path) -> bool:

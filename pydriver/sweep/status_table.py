@@ -39,6 +39,8 @@ def run_row(run_dir: Path, queue=None) -> dict:
            "attempts": state.attempts, "started_at": state.started_at, "finished_at": state.finished_at,
            "elapsed_s": _elapsed_s(state), "job": state.job_id or state.pid,
            "message": state.message if status in ("failed", "interrupted", "done") else "", "adaptive": None}
+    if outputs.trajectory_removed:
+        row["message"] = "dump and restart files removed after the analysis"
     manifest = read_json(run_dir / MANIFEST_FILE)
     if is_adaptive(manifest):
         adaptive = AdaptiveState.load(run_dir)

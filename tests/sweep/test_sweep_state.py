@@ -101,6 +101,26 @@ def test_complete_partial_and_analysed(tmp_path):
     assert not out.complete and "partial frame" in out.problem
 
 
+def test_finished_run_with_its_trajectory_deleted_stays_finished(tmp_path):
+    """Deleting dumps and restarts of an analysed run (to save space, or committed results without them) must not
+    make the sweep redo it: complete and analysed when log.lammps reached the final step and analysis.json covers it."""
+    run = fake_run(tmp_path, 100)
+    (run.run_dir / "dump.lammpstrj").unlink()
+    for path in (run.run_dir / "restart").iterdir():
+        path.unlink()
+    assert not inspect_outputs(run.run_dir).complete  # no analysis: the run must be redone
+    (run.run_dir / "analysis.json").write_text(json.dumps({"transport": {}, "run": {"last_step": 80}}))
+    assert not inspect_outputs(run.run_dir).complete  # analysed only to step 80
+    (run.run_dir / "analysis.json").write_text(json.dumps({"transport": {}, "run": {"last_step": 100}}))
+    out = inspect_outputs(run.run_dir)
+    assert out.complete and out.analyzed and out.trajectory_removed and out.problem == ""
+    state = RunState(status="analyzed", executor="local")
+    assert classify(run, state) == "analyzed"
+    log = run.run_dir / "log.lammps"
+    log.write_text(log.read_text().replace("  100  0.1", "  90  0.09"))  # LAMMPS did not reach the end
+    assert not inspect_outputs(run.run_dir).complete
+
+
 def test_classify_pending_interrupted_running(tmp_path):
     run = fake_run(tmp_path, 0)
     assert classify(run, RunState()) == "pending"
