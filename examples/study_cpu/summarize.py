@@ -30,21 +30,22 @@ def _rotation(row: dict, kind: str) -> str:
 
 def runs_table(rows: list[dict]) -> str:
     """Unscaled runs: structure, T, D, sigma, diffusive, active fraction, rotation rates."""
-    lines = ["| structure | T set (K) | T measured (K) | D (cm²/s) | σ (mS/cm) | Na diffusive? | active Na | "
-             "BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| structure | T set (K) | T measured (K) | D (cm²/s) | σ (mS/cm) | Na MSD at fit end (Å²) | Na diffusive? | "
+             "active Na | BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted((r for r in rows if r["mass_factors"] == "unscaled"),
                     key=lambda r: (r["structure"], r["temperature_K"])):
         bound = "≤ " if r["diffusive"] is False else ""
         why = "yes" if r["diffusive"] else f"no ({_short_reason(r['not_diffusive_reason'])})"
         lines.append(f"| {r['structure']} | {r['temperature_K']:g} | {r['measured_temperature_K']:.0f} ± "
                      f"{r['measured_temperature_std_K']:.0f} | {bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], '.2e', '.1e')} | "
-                     f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], '.3g', '.2g')} | {why} | "
+                     f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], '.3g', '.2g')} | "
+                     f"{r['msd_end_of_window_A2']:.3g} | {why} | "
                      f"{r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | {_rotation(r, 'B12H12')} |")
     return "\n".join(lines)
 
 
 def _short_reason(reason: str | None) -> str:
-    """'MSD 8.1 Å² < 21 Å², slope 0.65' from the diagnostics' sentence."""
+    """'slope 0.65, MSD < 21 Å²' from the diagnostics' sentence (the MSD itself is its own column)."""
     if not reason:
         return "?"
     parts = []
@@ -52,9 +53,7 @@ def _short_reason(reason: str | None) -> str:
         if clause.startswith("log-log MSD slope"):
             parts.append("slope " + clause.split()[3])
         elif clause.startswith("mean Na MSD"):
-            words = clause.split()
-            i = words.index("window")
-            parts.append(f"MSD {words[i + 1]} Å² < 21 Å²")
+            parts.append("MSD < 21 Å²")
         else:
             parts.append(clause)
     return ", ".join(parts)
@@ -82,8 +81,8 @@ def mass_table(rows: list[dict]) -> str:
     by_t: dict = {}
     for r in rows:
         by_t.setdefault((r["structure"], r["temperature_K"]), []).append(r)
-    lines = ["| structure | T (K) | mass factors | D (cm²/s) | active Na | BH4 rotation (rad/ps) | "
-             "B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| structure | T (K) | mass factors | D (cm²/s) | Na MSD at fit end (Å²) | active Na | "
+             "BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|"]
     for (structure, t), group in sorted(by_t.items()):
         if len(group) < 2:
             continue
@@ -91,7 +90,8 @@ def mass_table(rows: list[dict]) -> str:
             bound = "≤ " if r["diffusive"] is False else ""
             lines.append(f"| {structure} | {t:g} | {r['mass_factors']} | "
                          f"{bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], '.2e', '.1e')} | "
-                         f"{r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | {_rotation(r, 'B12H12')} |")
+                         f"{r['msd_end_of_window_A2']:.3g} | {r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | "
+                         f"{_rotation(r, 'B12H12')} |")
     return "\n".join(lines)
 
 
