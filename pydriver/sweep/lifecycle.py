@@ -14,10 +14,10 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydriver.rundir import ANALYSIS_LOG
+from pydriver.rundir import ANALYSIS_LOG, MANIFEST_FILE
 from pydriver.sweep.expand import RunSpec
-from pydriver.sweep.outputs import Outputs, analysis_is_valid, inspect_outputs, quarantine_bad_restarts
-from pydriver.sweep.run_state import RunState, now_iso, process_alive
+from pydriver.sweep.outputs import Outputs, analysis_is_valid, inspect_outputs, is_adaptive, quarantine_bad_restarts
+from pydriver.sweep.run_state import RunState, now_iso, process_alive, read_json
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,16 @@ def classify(run: SweepRun, state: RunState) -> str:
     return current_status(state, inspect_outputs(run.run_dir))
 
 
-def final_step(run: SweepRun) -> int:
-    """The step the run's MD is heading for now (adaptive runs: the end of the current chunk)."""
-    return inspect_outputs(run.run_dir).final_step or 0
+def final_step(run: SweepRun) -> tuple[int, bool]:
+    """(the step the run's MD may reach, whether that is only an upper bound).
+
+    Adaptive runs: their cap (equilibration + the longest production), an upper bound, so that
+    progress percentages and ETAs do not jump back at each new chunk (they did: 99 % then 88 %).
+    """
+    manifest = read_json(run.run_dir / MANIFEST_FILE)
+    if is_adaptive(manifest):
+        return int(manifest["equil_steps"]) + int(manifest["prod_steps"]), True
+    return inspect_outputs(run.run_dir).final_step or 0, False
 
 
 def mark(run: SweepRun, state: RunState, status: str, exit_code: int | None = None, message: str = "") -> None:

@@ -27,10 +27,12 @@ class RunProgress:
     Attributes
     ----------
     first_step, first_time : first thermo observation of this attempt (step, monotonic s).
-    step : newest thermo step; ``final_step`` the run's last step.
+    step : newest thermo step; ``final_step`` the run's last step (``upper_bound``: an adaptive
+        run's cap, which it may not reach).
     """
 
     final_step: int
+    upper_bound: bool = False
     first_step: int | None = None
     first_time: float | None = None
     step: int = 0
@@ -108,9 +110,9 @@ class ProgressBoard:
         if self._progress is not None:
             self._progress.stop()
 
-    def start(self, name: str, final_step: int) -> None:
-        """A run's MD started (or was adopted)."""
-        self.runs[name] = RunProgress(final_step)
+    def start(self, name: str, final_step: int, upper_bound: bool = False) -> None:
+        """A run's MD started (or was adopted); ``upper_bound``: ``final_step`` is an adaptive run's cap."""
+        self.runs[name] = RunProgress(final_step, upper_bound)
         if self._progress is not None:
             self._tasks[name] = self._progress.add_task(name, total=final_step, completed=0, info="")
 
@@ -132,15 +134,18 @@ class ProgressBoard:
                 progress.final_step = max(progress.final_step, inspect_outputs(run_dirs[name]).final_step or 0)
             if self._progress is not None and name in self._tasks:
                 rate = progress.steps_per_s
-                info = f"{rate:.2f} steps/s ETA {format_duration(progress.eta_s)}" if rate else "starting"
+                eta = ("≤ " if progress.upper_bound else "") + format_duration(progress.eta_s)
+                info = f"{rate:.2f} steps/s ETA {eta}" if rate else "starting"
                 self._progress.update(self._tasks[name], completed=progress.step, total=progress.final_step, info=info)
         if self._progress is None and time.monotonic() - self._last_summary > SUMMARY_EVERY_S:
             self._last_summary = time.monotonic()
             log.info("%s", self.summary())
 
     def summary(self) -> str:
-        """``'3/8 runs done; running: a 45% (ETA 3m00s), b 10% (ETA ?)'``."""
-        parts = [f"{n} {100 * p.step / max(p.final_step, 1):.0f}% (ETA {format_duration(p.eta_s)})"
+        """``'3/8 runs done; running: a 45% (ETA 3m00s), b 10% of its cap (ETA ≤ 9m00s)'`` (b adaptive)."""
+        parts = [f"{n} {100 * p.step / max(p.final_step, 1):.0f}%"
+                 + (f" of its cap (ETA ≤ {format_duration(p.eta_s)})" if p.upper_bound
+                    else f" (ETA {format_duration(p.eta_s)})")
                  for n, p in self.runs.items()]
         running = f"; running: {', '.join(parts)}" if parts else ""
         return f"{self.done_runs}/{self.total_runs} runs done{running}"

@@ -100,7 +100,7 @@ def _start_jobs(config: SweepConfig, ex: LocalExecutor, q: _Queues, board: Progr
         ex.start_md(run.name, run.run_dir, cpus_per_run, gpus_per_run, state)
         state.save(run.run_dir)
         q.statuses[run.name] = "running"
-        board.start(run.name, final_step(run))
+        board.start(run.name, *final_step(run))
         log.info("%s: MD started (attempt %d, from step %d)", run.name, state.attempts, start_step)
 
 
@@ -137,7 +137,7 @@ def run_local(config: SweepConfig, runs: list[SweepRun], retry_failed: bool = Fa
         with ProgressBoard(len(runs), finished, live) as board:
             for run, state in q.adopted:
                 ex.adopt_md(run.name, run.run_dir, cpus_per_run, state)
-                board.start(run.name, final_step(run))
+                board.start(run.name, *final_step(run))
                 log.info("%s: MD still running (pid %s) from an earlier sweep; watching it", run.name, state.pid)
             while q.md or q.analysis or ex.jobs:
                 for job, rc in ex.reap():

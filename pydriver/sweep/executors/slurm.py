@@ -219,7 +219,7 @@ def run_slurm(config: SweepConfig, runs: list, retry_failed: bool = False, submi
                 run, state = by_name[name], RunState.load(by_name[name].run_dir)
                 status = refresh_run(config, run, state, queue)
                 if status == "running" and name not in board.runs:
-                    board.start(name, final_step(run))
+                    board.start(name, *final_step(run))
                 if status not in ("queued", "running"):
                     board.finish(name, status in ("done", "analyzed"))
                 if status == "done" and config.analysis.enabled:
