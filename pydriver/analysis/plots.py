@@ -47,9 +47,9 @@ def plot_msd(path, lag_time_ps, msd_by_label: dict, fit_start_ps: float, fit_end
     ax.set_xlabel("lag time (ps)")
     ax.set_ylabel(r"MSD ($\AA^2$)")
     if title:
-        ax.set_title(title, fontsize=9)
-    if flag:
-        ax.text(0.02, 0.97, flag, transform=ax.transAxes, va="top", fontsize=8, color="tab:red")
+        ax.set_title(title, fontsize=9, pad=14 if flag else 6)
+    if flag:  # between the title and the axes, where neither curves nor the legend can cover it
+        ax.text(0.5, 1.01, flag, transform=ax.transAxes, ha="center", va="bottom", fontsize=8, color="tab:red")
     ax.legend(fontsize=7, loc="best")
     return save_figure(fig, path, plt)
 

@@ -128,3 +128,40 @@ def test_production_thermo_lattice_parameters_of_a_triclinic_box(tmp_path):
     assert thermo["thermo_cell_lengths_std_A"] == pytest.approx(pars[:, :3].std(axis=0, ddof=1), abs=1e-9)
     log.write_text("Step Temp\n0 300\nLoop time\n")
     assert "thermo_cell_lengths_A" not in production_thermo(log)
+
+
+def test_msd_plot_flag_is_not_covered_by_the_legend_or_curves(tmp_path):
+    """The 'not diffusive' flag sat under the legend in the study's plots; it now sits between title and axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pydriver.analysis import plots
+
+    captured = {}
+    real_save = plots.save_figure
+
+    def keep(fig, path, plt_module):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        renderer = fig.canvas.get_renderer()
+        captured["flag"] = next(t for t in ax.texts if "upper bound" in t.get_text()).get_window_extent(renderer)
+        captured["legend"] = ax.get_legend().get_window_extent(renderer)
+        captured["axes"] = ax.get_window_extent(renderer)
+        captured["title"] = ax.title.get_window_extent(renderer)
+        return real_save(fig, path, plt_module)
+
+    lag = np.linspace(0, 8, 200)
+    msd = {f"X{i}_A": 0.5 * i * lag for i in range(5)} | {"Na": 3 + 2 * lag}
+    plots.save_figure = keep
+    try:
+        plots.plot_msd(tmp_path / "msd.png", lag, msd, 0.8, 4.0, 2e-5, title="o-NBH, 700 K",
+                       flag="not diffusive: D is an upper bound")
+    finally:
+        plots.save_figure = real_save
+    plt.close("all")
+    flag = captured["flag"]
+    assert not flag.overlaps(captured["legend"]) and not flag.overlaps(captured["title"])
+    assert flag.y0 >= captured["axes"].y1 - 1  # above the plotting area: no curve can cross it
+    assert (tmp_path / "msd.png").stat().st_size > 10_000
