@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from pydriver.report.markdown import bounded
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -37,8 +39,9 @@ def runs_table(rows: list[dict]) -> str:
         bound = "≤ " if r["diffusive"] is False else ""
         why = "yes" if r["diffusive"] else f"no ({_short_reason(r['not_diffusive_reason'])})"
         lines.append(f"| {r['structure']} | {r['temperature_K']:g} | {r['measured_temperature_K']:.0f} ± "
-                     f"{r['measured_temperature_std_K']:.0f} | {bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], '.2e', '.1e')} | "
-                     f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], '.3g', '.2g')} | "
+                     f"{r['measured_temperature_std_K']:.0f} | "
+                     f"{bounded(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], bound, '.2e', '.1e')} | "
+                     f"{bounded(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], bound, '.3g', '.2g')} | "
                      f"{r['msd_end_of_window_A2']:.3g} | {why} | "
                      f"{r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | {_rotation(r, 'B12H12')} |")
     return "\n".join(lines)
@@ -89,7 +92,7 @@ def mass_table(rows: list[dict]) -> str:
         for r in sorted(group, key=lambda r: (r["mass_factors"] != "unscaled", r["mass_factors"])):
             bound = "≤ " if r["diffusive"] is False else ""
             lines.append(f"| {structure} | {t:g} | {r['mass_factors']} | "
-                         f"{bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], '.2e', '.1e')} | "
+                         f"{bounded(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], bound, '.2e', '.1e')} | "
                          f"{r['msd_end_of_window_A2']:.3g} | {r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | "
                          f"{_rotation(r, 'B12H12')} |")
     return "\n".join(lines)

@@ -21,6 +21,14 @@ def _pm(value, error, spec: str = ".3g", err_spec: str = ".2g") -> str:
     return f"{format(value, spec)} ± {_num(error, err_spec)}"
 
 
+def bounded(value, error, bound: str, spec: str = ".3g", err_spec: str = ".2g") -> str:
+    """``value ± error`` with the upper-bound mark of a run that is not diffusive; a fitted value <= 0 there
+    (no net displacement beyond vibration) reads ``≈ 0 (fit -5.7e-08 ± 2.3e-06)``, not a negative bound."""
+    if bound and value is not None and np.isfinite(value) and value <= 0:
+        return f"≈ 0 (fit {value:.2g} ± {_num(error, err_spec)})"
+    return f"{bound}{_pm(value, error, spec, err_spec)}"
+
+
 def _temperature(r: dict) -> str:
     if r.get("measured_temperature_K") is None:
         return f"{r['temperature_K']:g} (set point)"
@@ -39,9 +47,9 @@ def _runs_table(rows: list[dict]) -> list[str]:
             r["diffusive"], f"**no**: {r['not_diffusive_reason']}")
         lines.append(
             f"| {r['structure']} | {r['mass_factors']} | {r['temperature_K']:g} | {_temperature(r)} | "
-            f"{bound}{_pm(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'])} | "
-            f"{bound}{_pm(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'])} | "
-            f"{bound}{_pm(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'])} | "
+            f"{bounded(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], bound)} | "
+            f"{bounded(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], bound)} | "
+            f"{bounded(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'], bound)} | "
             f"{haven} | {_num(r.get('loglog_slope'), '.2f')} | "
             f"{_num(r.get('msd_end_of_window_A2'), '.3g')} | {diffusive} | {_num(r['active_fraction'], '.2f')} |")
     hot = [r for r in rows if r.get("temperature_warning")]

@@ -178,3 +178,11 @@ def test_runs_without_diagnostics_are_included_with_a_warning():
     assert all(p["included"] for p in g["points"])
     assert g["warnings"] == ["Arrhenius fit NaBH4, unscaled: run NaBH4_T600 (600 K) has no diffusive-regime "
                              "diagnostics (analysed by an older pydriver); included unchecked, re-run analyze"]
+
+
+def test_a_fit_at_or_below_zero_of_a_run_that_is_not_diffusive_reads_as_zero_not_a_negative_bound():
+    from pydriver.report.markdown import bounded
+
+    assert bounded(-5.72e-08, 2.3e-06, "≤ ") == "≈ 0 (fit -5.7e-08 ± 2.3e-06)"  # Na2B12H12 at 298 K in the study
+    assert bounded(6.14e-05, 2.0e-05, "≤ ") == "≤ 6.14e-05 ± 2e-05"
+    assert bounded(-1e-07, 1e-08, "") == "-1e-07 ± 1e-08"  # diffusive runs are shown as fitted
