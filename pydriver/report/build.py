@@ -29,20 +29,22 @@ __all__ = ["MIN_ARRHENIUS_POINTS", "arrhenius_groups", "build_report", "find_ana
 
 
 def _mass_series(rows: list[dict], column: str, err_column: str | None) -> dict:
-    """label -> (mass factors, values, errors): one series per structure, scaled anion kind and T."""
+    """label -> (mass factors, values, errors): one series per structure, temperature and scaled anion
+    kind(s), only where that temperature has scaled runs; each series starts at the unscaled run of the
+    same structure and temperature (temperature series without a mass experiment give none)."""
     series: dict = {}
+    groups: dict = {}
     for row in rows:
-        if row.get(column) is None:
-            continue
-        same = [r for r in rows if r["structure"] == row["structure"] and r["scaled_anions"] != "none"]
-        kinds = [row["scaled_anions"]] if row["scaled_anions"] != "none" else (
-            sorted({r["scaled_anions"] for r in same}) or ["none"])
-        for kind in kinds:
-            scaled = f"{kind} scaled" if kind != "none" else "unscaled"
-            x, y, e = series.setdefault(f"{row['structure']}, {scaled}, {row['temperature_K']:g} K", ([], [], []))
-            x.append(row["mass_factor"])
-            y.append(row[column])
-            e.append(row.get(err_column) if err_column else None)
+        if row.get(column) is not None:
+            groups.setdefault((row["structure"], row["temperature_K"]), []).append(row)
+    for (structure, temperature_K), members in groups.items():
+        unscaled = [r for r in members if r["scaled_anions"] == "none"]
+        for kind in sorted({r["scaled_anions"] for r in members} - {"none"}):
+            points = sorted(unscaled + [r for r in members if r["scaled_anions"] == kind],
+                            key=lambda r: r["mass_factor"])
+            label = f"{structure}, {kind.replace('+', ' + ')} scaled, {temperature_K:g} K"
+            series[label] = ([r["mass_factor"] for r in points], [r[column] for r in points],
+                             [r.get(err_column) if err_column else None for r in points])
     return series
 
 

@@ -186,3 +186,18 @@ def test_a_fit_at_or_below_zero_of_a_run_that_is_not_diffusive_reads_as_zero_not
     assert bounded(-5.72e-08, 2.3e-06, "≤ ") == "≈ 0 (fit -5.7e-08 ± 2.3e-06)"  # Na2B12H12 at 298 K in the study
     assert bounded(6.14e-05, 2.0e-05, "≤ ") == "≤ 6.14e-05 ± 2e-05"
     assert bounded(-1e-07, 1e-08, "") == "-1e-07 ± 1e-08"  # diffusive runs are shown as fitted
+
+
+def test_mass_series_only_where_a_temperature_has_scaled_runs():
+    """The study's rotation plot had 21 legend entries: one per run, also for temperatures without any scaled run."""
+    from pydriver.report.build import _mass_series
+
+    def row(t, scaled, factor, value, structure="o-NBH"):
+        return {"structure": structure, "temperature_K": t, "scaled_anions": scaled, "mass_factor": factor, "v": value}
+
+    rows = [row(523, "none", 1, 5.5), row(700, "none", 1, 6.4), row(950, "none", 1, 7.5), row(950, "B12H12", 5, 4.6),
+            row(950, "BH4", 5, 7.2), row(950, "B12H12+BH4", 5, 4.6), row(298, "none", 1, 3.9, "Na2B12H12")]
+    series = _mass_series(rows, "v", None)
+    assert series == {"o-NBH, B12H12 scaled, 950 K": ([1, 5], [7.5, 4.6], [None, None]),
+                      "o-NBH, B12H12 + BH4 scaled, 950 K": ([1, 5], [7.5, 4.6], [None, None]),
+                      "o-NBH, BH4 scaled, 950 K": ([1, 5], [7.5, 7.2], [None, None])}
