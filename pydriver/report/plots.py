@@ -42,6 +42,26 @@ def _group_points(ax, g: dict, color, marker: str) -> None:
                     markerfacecolor=color if included else "none", label=label, zorder=3)
 
 
+#: candidate labels of the Arrhenius plot's temperature axis, K
+TEMPERATURE_TICKS_K = (300, 350, 400, 450, 500, 600, 700, 800, 1000, 1200, 1500, 2000, 250, 200, 150, 100)
+#: closest two temperature labels may sit on the 1000/T axis (1/K); matplotlib's own ticks crowded
+#: 800-1000 K into one unreadable label in the CPU study's plot
+MIN_TICK_SPACING = 0.12
+
+
+def temperature_ticks_K(xlim_inverse_kK: tuple[float, float]) -> list[float]:
+    """Temperatures (K) to label on the top axis of an Arrhenius plot with ``1000/T`` limits ``xlim``:
+    the candidates inside the limits, in :data:`TEMPERATURE_TICKS_K` order of preference, none closer
+    than :data:`MIN_TICK_SPACING` to another."""
+    lo, hi = sorted(xlim_inverse_kK)
+    kept: list[float] = []
+    for t in TEMPERATURE_TICKS_K:
+        x = 1000.0 / t
+        if lo <= x <= hi and all(abs(x - 1000.0 / k) >= MIN_TICK_SPACING for k in kept):
+            kept.append(float(t))
+    return sorted(kept)
+
+
 def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     """Arrhenius plot of every group: points (hollow when excluded), fit, 300 K extrapolation, T axis on top."""
     plt = pyplot()
@@ -70,6 +90,7 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     ax.set_xlabel("1000 / T (1/K)")
     ax.set_ylabel(Y_LABELS[mode])
     top = ax.secondary_xaxis("top", functions=(_inverse_thousand, _inverse_thousand))
+    top.set_xticks(temperature_ticks_K(ax.get_xlim()))
     top.set_xlabel("T (K)")
     ax.legend(fontsize=6, loc="best")
     fig.tight_layout()

@@ -201,3 +201,13 @@ def test_mass_series_only_where_a_temperature_has_scaled_runs():
     assert series == {"o-NBH, B12H12 scaled, 950 K": ([1, 5], [7.5, 4.6], [None, None]),
                       "o-NBH, B12H12 + BH4 scaled, 950 K": ([1, 5], [7.5, 4.6], [None, None]),
                       "o-NBH, BH4 scaled, 950 K": ([1, 5], [7.5, 7.2], [None, None])}
+
+
+def test_temperature_axis_labels_do_not_crowd():
+    from pydriver.report.plots import MIN_TICK_SPACING, temperature_ticks_K
+
+    ticks = temperature_ticks_K((0.95, 3.5))  # the CPU study: 950 K to 298 K
+    assert 300.0 in ticks and 1000.0 in ticks
+    x = sorted(1000.0 / np.array(ticks))
+    assert min(np.diff(x)) >= MIN_TICK_SPACING
+    assert temperature_ticks_K((1.9, 2.1)) == [500.0]
