@@ -40,7 +40,7 @@ def run_row(run_dir: Path, queue=None) -> dict:
            "elapsed_s": _elapsed_s(state), "job": state.job_id or state.pid,
            "message": state.message if status in ("failed", "interrupted", "done") else "", "adaptive": None}
     if outputs.trajectory_removed:
-        row["message"] = "dump and restart files removed after the analysis"
+        row["message"] = "dump deleted after analysis"
     manifest = read_json(run_dir / MANIFEST_FILE)
     if is_adaptive(manifest):
         adaptive = AdaptiveState.load(run_dir)
