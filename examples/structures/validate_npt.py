@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis.run_inputs import thermo_rows, box_cellpar
+from pydriver.analysis.run_inputs import box_cellpar, production_records
 from pydriver.rundir import LOG_FILE, MANIFEST_FILE, RunManifest
 from pydriver.structures import read_structure
 
@@ -57,17 +57,14 @@ def lattice_series(run_dir: Path) -> tuple[RunManifest, np.ndarray, np.ndarray]:
         If ``log.lammps`` has no production rows with the box columns ``Lx Ly Lz``.
     """
     manifest = RunManifest.from_dict(json.loads((run_dir / MANIFEST_FILE).read_text()), str(run_dir / MANIFEST_FILE))
-    start = manifest.production_start_step or 0
-    by_step = {int(values[0]): dict(zip(header, values)) for header, values in thermo_rows(run_dir / LOG_FILE)
-               if header[0] == "Step" and int(values[0]) >= start}
-    records = [by_step[s] for s in sorted(by_step)]
+    records = production_records(run_dir / LOG_FILE, manifest.production_start_step or 0)
     cellpar = box_cellpar(records)
     if cellpar is None or len(records) < 4:
         raise ValueError(f"{run_dir / LOG_FILE}: fewer than 4 production thermo rows with Lx Ly Lz")
     rep = np.array(manifest.supercell or [1, 1, 1], dtype=float)
     cellpar[:, :3] /= rep
     volume = np.array([r["Volume"] for r in records]) / rep.prod()
-    return manifest, np.array(sorted(by_step)), np.column_stack([cellpar, volume])
+    return manifest, np.array([int(r["Step"]) for r in records]), np.column_stack([cellpar, volume])
 
 
 def validate_run(name: str, run_dir: Path) -> dict:

@@ -153,7 +153,7 @@ def read_data_mol_ids(path: Path) -> dict[int, int] | None:
 THERMO_COLUMNS = {"Temp": "thermo_temperature_K", "Volume": "thermo_volume_A3", "Press": "thermo_pressure_bar"}
 
 
-def thermo_rows(path: Path) -> list[tuple[list[str], list[float]]]:
+def _thermo_rows(path: Path) -> list[tuple[list[str], list[float]]]:
     """(header, values) of every thermo row in ``log.lammps``, in file order."""
     header, out = None, []
     for line in path.read_text(errors="replace").splitlines():
@@ -168,6 +168,35 @@ def thermo_rows(path: Path) -> list[tuple[list[str], list[float]]]:
             except ValueError:
                 continue
     return out
+
+
+def production_records(path: Path, production_start_step: int | None = None) -> list[dict[str, float]]:
+    """Thermo rows of the production part of ``log.lammps`` as {column header: value}, in step order.
+
+    Parameters
+    ----------
+    path : ``log.lammps`` (may be absent: no rows).
+    production_start_step : rows with ``Step >= production_start_step`` (a step written twice, e.g.
+        after a restart, counts once, the later row); default: the last thermo block.
+    """
+    if not path.is_file():
+        return []
+    rows = _thermo_rows(path)
+    if production_start_step is None and rows:
+        last_header = rows[-1][0]
+        start = len(rows)
+        while start > 0 and rows[start - 1][0] is last_header:
+            start -= 1
+        rows = rows[start:]
+    by_step: dict[int, dict[str, float]] = {}
+    for header, values in rows:
+        if "Step" not in header:
+            continue
+        record = dict(zip(header, values))
+        step = int(record["Step"])
+        if production_start_step is None or step >= production_start_step:
+            by_step[step] = record
+    return [by_step[step] for step in sorted(by_step)]
 
 
 def production_thermo(path: Path, production_start_step: int | None = None) -> dict:
@@ -190,23 +219,7 @@ def production_thermo(path: Path, production_start_step: int | None = None) -> d
     and their standard deviations over the rows (``..._std_A``, ``..._std_deg``); empty without
     thermo rows.
     """
-    if not path.is_file():
-        return {}
-    rows = thermo_rows(path)
-    if production_start_step is None and rows:
-        last_header = rows[-1][0]
-        start = len(rows)
-        while start > 0 and rows[start - 1][0] is last_header:
-            start -= 1
-        rows = rows[start:]
-    by_step: dict[int, dict[str, float]] = {}
-    for header, values in rows:
-        if "Step" not in header:
-            continue
-        record = dict(zip(header, values))
-        step = int(record["Step"])
-        if production_start_step is None or step >= production_start_step:
-            by_step[step] = record
+    by_step = {int(r["Step"]): r for r in production_records(path, production_start_step)}
     if not by_step:
         return {}
     out: dict = {"thermo_n_rows": len(by_step), "thermo_first_step": min(by_step), "thermo_last_step": max(by_step)}
