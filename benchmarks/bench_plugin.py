@@ -9,6 +9,8 @@ Cells: ``nabh4:n`` is the 24-atom ordered NaBH4 cell x n^3 (3: 648, 4: 1536, 5: 
 runs, interleaved (A, B, A, B, ...; the best of ``--repeats`` is kept):
 
 * ``density``: the model exported with ``--threebody density`` (default engine),
+* ``compiled``: the density model exported with ``--compile`` (AOTInductor energy + gradient, used on one
+  rank; MPI ranks run its TorchScript part, so ``--ranks`` rows equal ``density``),
 * ``triples``: the same model exported with ``--threebody triples`` (explicit triple list),
 * ``baseline`` (``--baseline``): another source tree's exporter and plugin, e.g. the previous release,
 * ``ref`` (``--refenv``): the matgl 1.3.0 DGL reference (corrected), one energy+forces+stress call.
@@ -65,6 +67,7 @@ run {steps}
 """
 EXPORT = ("import sys; sys.path.insert(0, sys.argv[1]); from pydriver.m3gnet.export import export_checkpoint as e; "
           "kw = {'threebody': sys.argv[5]} if sys.argv[5] != '-' else {}; "
+          "kw.update({'compiled': True} if sys.argv[6] == '1' else {}); "
           "e(sys.argv[2], sys.argv[3], dtype=sys.argv[4], **kw)")
 REF_SCRIPT = """
 import sys, time, torch, ase.io, matgl
@@ -137,8 +140,9 @@ def reference_ms(refenv: Path, xyz: Path, dtype: str, threads: int) -> float:
     return 1000 * float(re.search(r"REF_SECONDS ([\d.eE+-]+)", out).group(1))
 
 
-def export(src_root: Path, out: Path, dtype: str, threebody: str | None) -> Path:
-    subprocess.run([sys.executable, "-c", EXPORT, str(src_root), str(CHECKPOINT), str(out), dtype, threebody or "-"],
+def export(src_root: Path, out: Path, dtype: str, threebody: str | None, compiled: bool = False) -> Path:
+    subprocess.run([sys.executable, "-c", EXPORT, str(src_root), str(CHECKPOINT), str(out), dtype, threebody or "-",
+                    "1" if compiled else "0"],
                    check=True, capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
     return out
 
@@ -151,7 +155,14 @@ def model_only(models: dict, cells: list[str], dtypes: list[str], threads: int, 
 
     torch.set_num_threads(threads)
     clock = time.process_time if threads == 1 else time.perf_counter
-    loaded = {k: torch.jit.load(str(p)) for k, p in models.items()}
+    from pydriver.m3gnet.compiled import COMPILED_FILE, load_package  # noqa: PLC0415
+
+    loaded = {}
+    for (v, dt), p in models.items():
+        extra = {COMPILED_FILE.format(device="cpu"): ""}
+        module = torch.jit.load(str(p), _extra_files=extra)
+        package = load_package(extra[COMPILED_FILE.format(device="cpu")]) if v == "compiled" else None
+        loaded[(v, dt)] = (module, package) if package is not None else module
     for spec in cells:
         name, n = spec.split(":")
         atoms = ase.io.read(CELLS[name]) * ((int(n),) * 3)
@@ -161,6 +172,10 @@ def model_only(models: dict, cells: list[str], dtypes: list[str], threads: int, 
         for dt in dtypes:
             def call(module):
                 vec = torch.tensor(edge_vec, dtype=getattr(torch, dt), requires_grad=True)
+                if isinstance(module, tuple):  # (TorchScript model, compiled package)
+                    short = module[0].short_bonds(torch.linalg.norm(vec.detach(), dim=1))
+                    module[1](species, edge_index, vec.detach(), short, torch.ones(len(species), dtype=vec.dtype))
+                    return
                 torch.autograd.grad(module(species, edge_index, vec).sum(), vec)
             variants = [v for (v, d) in loaded if d == dt]
             for v in variants:  # warm-up: TorchScript profiling runs
@@ -185,7 +200,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--ranks", nargs="*", type=int, default=[2], help="also run mpirun -np N x 1 thread")
-    ap.add_argument("--variants", nargs="+", default=["density", "triples"], choices=["density", "triples"])
+    ap.add_argument("--variants", nargs="+", default=["compiled", "density", "triples"],
+                    choices=["compiled", "density", "triples"])
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats; the best is kept")
     ap.add_argument("--refenv", type=Path, help="matgl 1.3.0 reference env (../shared/tools/reference-env.sh)")
@@ -204,11 +220,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-m3gnet-") as tmpdir:
         tmp = Path(tmpdir)
         variants: dict[str, tuple[Path, str | None, str | None]] = {
-            v: (ROOT, v, None) for v in a.variants}
+            v: (ROOT, "density" if v == "compiled" else v, None) for v in a.variants}
         if a.baseline:
             old_src, old_plugin = a.baseline.split(":")
             variants["baseline"] = (Path(old_src), None, old_plugin)
-        models = {(v, dt): export(src, tmp / f"{v}_{dt}.pt", dt, tb)
+        print("exporting", ", ".join(f"{v} {dt}" for v in variants for dt in a.dtypes),
+              "(compiled: 1-2 min each)", flush=True)
+        models = {(v, dt): export(src, tmp / f"{v}_{dt}.pt", dt, tb, v == "compiled")
                   for v, (src, tb, _) in variants.items() for dt in a.dtypes}
         if a.model_only:
             model_only(models, a.cells, a.dtypes, a.threads[0], a.repeats)

@@ -4,14 +4,19 @@
 
 #include "m3gnet_model.h"
 
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
 #include "nlohmann/json.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace m3gnet {
 
@@ -94,6 +99,10 @@ ModelMetadata parse_metadata(const std::string &text)
     meta.source_sha256 = j.value("source_sha256", std::string());
     meta.calc_repuls = j.value("calc_repuls", false);
     meta.threebody = j.value("threebody", std::string("triples"));
+    if (j.contains("compiled"))
+      for (auto &[dev, entry] : j.at("compiled").items())
+        meta.compiled[dev] = CompiledPackage{entry.at("file").get<std::string>(), entry.at("torch").get<std::string>(),
+                                             entry.value("threads", 1)};
   } catch (json::exception &e) {
     throw std::runtime_error(std::string("metadata.json: ") + e.what());
   }
@@ -107,11 +116,66 @@ struct Model::Impl {
   torch::jit::Module module;
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat64;
+  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> aoti;    // compiled energy + gradient, if used
+  int aoti_threads = 0;                                               // its CPU thread count (0: any)
+  bool aoti_forced = false;                                           // compiled yes: whatever the threads
 };
 
-Model::Model(const std::string &path, const std::string &device_request) : impl_(new Impl)
+namespace {
+
+// the loader takes a path: write the package bytes to a private temporary file, load, remove it
+std::unique_ptr<torch::inductor::AOTIModelPackageLoader> load_package(const std::string &bytes)
 {
-  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
+  const char *tmpdir = std::getenv("TMPDIR");
+  std::string name = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/m3gnet-XXXXXX.pt2";
+  std::vector<char> buf(name.begin(), name.end());
+  buf.push_back('\0');
+  const int fd = mkstemps(buf.data(), 4);
+  if (fd < 0) throw std::runtime_error("cannot create a temporary file for the compiled package in " + name);
+  close(fd);
+  const std::string path(buf.data());
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+      std::remove(path.c_str());
+      throw std::runtime_error("cannot write the compiled package to " + path);
+    }
+  }
+  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader;
+  try {
+    loader = std::make_unique<torch::inductor::AOTIModelPackageLoader>(path);
+  } catch (const std::exception &e) {
+    std::remove(path.c_str());
+    std::string msg = e.what();
+    throw std::runtime_error("cannot load the compiled package: " + msg.substr(0, msg.find('\n')));
+  }
+  std::remove(path.c_str());
+  return loader;
+}
+
+}    // namespace
+
+bool Model::compiled() const { return static_cast<bool>(impl_->aoti); }
+
+bool Model::uses_compiled(int nthreads) const
+{
+  return impl_->aoti && (impl_->aoti_forced || impl_->aoti_threads == 0 || impl_->aoti_threads == nthreads);
+}
+
+std::string Model::engine_note(int nthreads) const
+{
+  if (!impl_->aoti) return engine_note_;
+  if (!uses_compiled(nthreads))
+    return "TorchScript (the compiled package runs " + std::to_string(impl_->aoti_threads) + " thread(s), this run " +
+        std::to_string(nthreads) + ": TorchScript's threads are faster; compiled serves 1-thread ranks)";
+  return engine_note_;
+}
+
+Model::Model(const std::string &path, const std::string &device_request, CompiledUse use) : impl_(new Impl)
+{
+  // the compiled packages' names are only known from the metadata: ask for every device's
+  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}, {"compiled_cpu.pt2", ""}, {"compiled_cuda.pt2", ""}};
   torch::jit::Module module;
   try {
     module = torch::jit::load(path, torch::kCPU, extra);
@@ -144,6 +208,31 @@ Model::Model(const std::string &path, const std::string &device_request) : impl_
   module.eval();
   for (auto p : module.parameters()) p.requires_grad_(false);    // only dE/d(edge_vec) is needed
   impl_->module = module;
+
+  // compiled energy + gradient (AOTInductor): only a package built for this device by this libtorch
+  const std::string dev_type = impl_->device.is_cuda() ? "cuda" : "cpu";
+  auto it = meta_.compiled.find(dev_type);
+  std::string reason;
+  if (use == CompiledUse::NO) {
+    reason = "compiled no";
+  } else if (it == meta_.compiled.end()) {
+    reason = "the file has no compiled package for " + dev_type + " (export with --compile)";
+  } else if (it->second.torch.substr(0, it->second.torch.find('+')) != TORCH_VERSION) {
+    reason = "its " + dev_type + " package was built by torch " + it->second.torch + ", this plugin uses libtorch " +
+        TORCH_VERSION + " (re-export with --compile)";
+  } else if (extra[it->second.file].empty()) {
+    reason = "the metadata names " + it->second.file + " but the file does not hold it";
+  }
+  if (!reason.empty()) {
+    if (use == CompiledUse::YES) throw std::runtime_error("compiled yes but " + reason);
+    engine_note_ = "TorchScript (" + reason + ")";
+    return;
+  }
+  impl_->aoti = load_package(extra[it->second.file]);
+  impl_->aoti_threads = impl_->device.is_cuda() ? 0 : it->second.threads;
+  impl_->aoti_forced = use == CompiledUse::YES;
+  engine_note_ = "compiled energy+gradient (AOTInductor package built by torch " + it->second.torch + ", " +
+      (impl_->aoti_threads ? std::to_string(impl_->aoti_threads) + " thread(s))" : std::string("cuda)"));
 }
 
 struct Model::HaloState {
@@ -162,6 +251,22 @@ void Model::compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes)
   const int64_t n_nodes = static_cast<int64_t>(in.species.size());
   const int64_t n_edges = static_cast<int64_t>(in.edge_vec.size() / 3);
   auto t = input_tensors(in, impl_->device, impl_->dtype);
+  if (uses_compiled(at::get_num_threads()) && n_nodes >= 2 && n_edges >= 2) {
+    // the package's inputs: see pydriver/m3gnet/compiled.py; sizes below 2 take the TorchScript path
+    auto vec = t.edge_vec.detach();
+    auto dist = torch::linalg_vector_norm(vec, 2, {1}, false, c10::nullopt);
+    auto short_ids = impl_->module.get_method("short_bonds")({dist}).toTensor();
+    if (short_ids.size(0) >= 2) {
+      auto weight = torch::zeros({n_nodes}, vec.options());
+      const int64_t n_counted = (n_energy_nodes >= 0 && n_energy_nodes < n_nodes) ? n_energy_nodes : n_nodes;
+      weight.narrow(0, 0, n_counted).fill_(1.0);
+      auto res = impl_->aoti->run({t.species, t.edge_index, vec, short_ids, weight});
+      tensor_to_vector(res[0], out.node_energy);
+      out.energy = res[0].narrow(0, 0, n_counted).sum().to(torch::kCPU, torch::kFloat64).item<double>();
+      tensor_to_vector(res[1], out.edge_grad);
+      return;
+    }
+  }
   auto energies = impl_->module.forward({t.species, t.edge_index, t.edge_vec}).toTensor();
   auto counted = (n_energy_nodes >= 0 && n_energy_nodes < n_nodes) ? energies.narrow(0, 0, n_energy_nodes)
                                                                      : energies;

@@ -10,6 +10,7 @@
 #define M3GNET_MODEL_H
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,13 @@ namespace m3gnet {
 
 constexpr int FORMAT_VERSION = 2;    // 2: three-body geometry from the method `threebody`
 constexpr const char *FORMAT_NAME = "pydriver-m3gnet";
+
+// an AOTInductor package of the energy + gradient stored in the model file (pydriver.m3gnet.compiled)
+struct CompiledPackage {
+  std::string file;                   // extra-file name inside the TorchScript archive
+  std::string torch;                  // torch version that built it ("2.13.0+cpu")
+  int threads = 1;                    // OpenMP threads its CPU code was generated for (0: cuda)
+};
 
 struct ModelMetadata {
   std::string format;
@@ -34,7 +42,11 @@ struct ModelMetadata {
   std::string source_sha256;
   bool calc_repuls = false;
   std::string threebody;              // "density" or "triples"
+  std::map<std::string, CompiledPackage> compiled;    // by device type ("cpu", "cuda")
 };
+
+// pair_style m3gnet compiled auto|yes|no: use the file's compiled package when it fits / require it / never
+enum class CompiledUse { AUTO, YES, NO };
 
 // Inputs of one evaluation. Edges are directed src -> dst with vec = r_dst - r_src (A).
 struct GraphInput {
@@ -52,13 +64,18 @@ struct GraphOutput {
 class Model {
  public:
   // Throws std::runtime_error with a one-line message on any problem.
-  Model(const std::string &path, const std::string &device_request);
+  Model(const std::string &path, const std::string &device_request, CompiledUse use = CompiledUse::AUTO);
   ~Model();
   Model(const Model &) = delete;
   Model &operator=(const Model &) = delete;
 
   const ModelMetadata &metadata() const { return meta_; }
   const std::string &device_name() const { return device_name_; }
+  // whether compute() runs the compiled package with `nthreads` torch threads (graphs of >= 2 nodes,
+  // bonds and short bonds; CPU packages only with the thread count they were generated for), and why
+  bool compiled() const;
+  bool uses_compiled(int nthreads) const;
+  std::string engine_note(int nthreads) const;
   // Energies of the first n_energy_nodes nodes are summed and differentiated (all when < 0).
   void compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes = -1);
 
@@ -83,6 +100,7 @@ class Model {
   std::unique_ptr<HaloState> halo_;
   ModelMetadata meta_;
   std::string device_name_;
+  std::string engine_note_;
 };
 
 // Number of torch intra-op threads of this process (LAMMPS: comm->nthreads).

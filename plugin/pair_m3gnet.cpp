@@ -59,7 +59,7 @@ void PairM3GNet::allocate()
 }
 
 /* ----------------------------------------------------------------------
-   pair_style m3gnet [device cpu|cuda|cuda:N] [comm auto|halo|shell]
+   pair_style m3gnet [device cpu|cuda|cuda:N] [comm auto|halo|shell] [compiled auto|yes|no]
 ------------------------------------------------------------------------- */
 
 void PairM3GNet::settings(int narg, char **arg)
@@ -85,8 +85,19 @@ void PairM3GNet::settings(int narg, char **arg)
       else
         error->all(FLERR, "Pair style m3gnet: comm '{}' is not auto, halo or shell", arg[iarg + 1]);
       iarg += 2;
+    } else if (strcmp(arg[iarg], "compiled") == 0) {
+      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "pair_style m3gnet compiled", error);
+      if (strcmp(arg[iarg + 1], "auto") == 0)
+        compiled_use = m3gnet::CompiledUse::AUTO;
+      else if (strcmp(arg[iarg + 1], "yes") == 0)
+        compiled_use = m3gnet::CompiledUse::YES;
+      else if (strcmp(arg[iarg + 1], "no") == 0)
+        compiled_use = m3gnet::CompiledUse::NO;
+      else
+        error->all(FLERR, "Pair style m3gnet: compiled '{}' is not auto, yes or no", arg[iarg + 1]);
+      iarg += 2;
     } else {
-      error->all(FLERR, "Pair style m3gnet: unknown keyword '{}' (allowed: device, comm)", arg[iarg]);
+      error->all(FLERR, "Pair style m3gnet: unknown keyword '{}' (allowed: device, comm, compiled)", arg[iarg]);
     }
   }
 }
@@ -108,7 +119,7 @@ void PairM3GNet::coeff(int narg, char **arg)
   model_path = utils::get_potential_file_path(arg[2]);
   if (model_path.empty()) error->all(FLERR, "Pair style m3gnet: cannot open model file {}", arg[2]);
   try {
-    model = std::make_unique<m3gnet::Model>(model_path, device_request);
+    model = std::make_unique<m3gnet::Model>(model_path, device_request, compiled_use);
   } catch (std::exception &e) {
     error->all(FLERR, "Pair style m3gnet: {}", e.what());
   }
@@ -183,6 +194,12 @@ void PairM3GNet::init_style()
       utils::logmesg(lmp, "Pair style m3gnet: one rank, graph over owned atoms and their periodic images\n");
     utils::logmesg(lmp, "Pair style m3gnet: {} torch thread(s) per MPI rank (OMP_NUM_THREADS or package omp)\n",
                    comm->nthreads);
+    const bool halo = comm_mode == CommMode::HALO || (comm_mode == CommMode::AUTO && comm->nprocs > 1);
+    if (halo && model->compiled())
+      utils::logmesg(lmp, "Pair style m3gnet: engine TorchScript (comm halo runs the model block by block; the "
+                     "compiled package serves one rank and comm shell)\n");
+    else
+      utils::logmesg(lmp, "Pair style m3gnet: engine {}\n", model->engine_note(comm->nthreads));
   }
 }
 

@@ -1,7 +1,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
    m3gnet-lammps: pair_style m3gnet (LAMMPS plugin)
 
-   pair_style m3gnet [device cpu|cuda|cuda:N] [comm auto|halo|shell]
+   pair_style m3gnet [device cpu|cuda|cuda:N] [comm auto|halo|shell] [compiled auto|yes|no]
    pair_coeff * * model.pt El1 El2 ...   (one element per atom type; repeats allowed; no NULL)
 
    Runs an M3GNet potential exported by `python -m pydriver export` (TorchScript) through libtorch.
@@ -59,6 +59,7 @@ class PairM3GNet : public Pair {
 
   std::unique_ptr<m3gnet::Model> model;
   std::string device_request;     // from pair_style; empty: the model's default
+  m3gnet::CompiledUse compiled_use = m3gnet::CompiledUse::AUTO;    // from pair_style
   std::string model_path;
   std::vector<int> type_species;  // LAMMPS type (1..ntypes) -> model species index
   double cutoff_A;                // model cutoff

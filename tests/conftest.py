@@ -77,3 +77,30 @@ def exported(tmp_path_factory):
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def compiled_models(tmp_path_factory) -> dict[str, Path]:
+    """float64 exports with a compiled CPU package (``export --compile``) of the NaBH and MatPES checkpoints.
+
+    The two cover both radial bases (spherical Bessel; smooth Bessel with ``use_smooth``); the compiled
+    graph is traced from the same model code for every checkpoint. Each compile takes ~90 s (C++ of the
+    generated kernels); both run at once, one core each.
+    """
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    out = tmp_path_factory.mktemp("compiled")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    procs = {}
+    for checkpoint in ("M3GNet-r2SCAN-NaBH", "M3GNet-MatPES-r2SCAN-v2025.1-PES"):
+        path = out / f"{checkpoint}.pt"
+        cmd = [sys.executable, "-m", "pydriver", "export", str(MODELS_DIR / checkpoint), str(path),
+               "--dtype", "float64", "--compile"]
+        procs[checkpoint] = (subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                              text=True), path)
+    for checkpoint, (proc, path) in procs.items():
+        text = proc.communicate()[0]
+        assert proc.returncode == 0, f"export --compile of {checkpoint} failed:\n{text[-2000:]}"
+        assert '"compiled": ["cpu"]' in text, text[-500:]
+    return {checkpoint: path for checkpoint, (_, path) in procs.items()}

@@ -26,13 +26,17 @@ class M3GNetCalculator(Calculator):
     ----------
     model_path : file written by ``python -m pydriver export`` (or :func:`export_checkpoint`).
     device : "cpu" or "cuda" (default: the device recorded in the file, falling back to cpu).
+    compiled : use the file's AOTInductor package for this device (:mod:`pydriver.m3gnet.compiled`):
+        None (default) when the file has one built by this torch version for torch's current thread count
+        (CPU packages run one thread), True to require it (ValueError otherwise), False for TorchScript.
 
     Provides ``energy``, ``free_energy``, ``energies`` (per atom), ``forces`` and ``stress``.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, model_path: str | Path, device: str | None = None, **kwargs) -> None:
+    def __init__(self, model_path: str | Path, device: str | None = None, compiled: bool | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.model_path = Path(model_path)
         self.metadata = read_metadata(self.model_path)
@@ -43,6 +47,29 @@ class M3GNetCalculator(Calculator):
         self.model = torch.jit.load(str(self.model_path), map_location=self.device)
         self.elements = list(self.metadata["elements"])
         self.cutoff_A = float(self.metadata["cutoff_A"])
+        self.compiled = self._load_compiled(compiled)
+
+    def _load_compiled(self, request: bool | None):  # noqa: ANN202  (an AOTInductor callable or None)
+        if request is False:
+            return None
+        entry = self.metadata.get("compiled", {}).get(self.device.type)
+        reason = None
+        if entry is None:
+            reason = f"{self.model_path} has no compiled package for {self.device.type} (export with --compile)"
+        elif entry["torch"] != torch.__version__:
+            reason = (f"{self.model_path}'s {self.device.type} package was built by torch {entry['torch']}, "
+                      f"not {torch.__version__}")
+        elif self.device.type == "cpu" and request is None and entry.get("threads", 1) != torch.get_num_threads():
+            reason = f"its cpu package runs {entry.get('threads', 1)} thread(s), torch uses {torch.get_num_threads()}"
+        if reason is not None:
+            if request:
+                raise ValueError(reason)
+            return None
+        from pydriver.m3gnet.compiled import load_package  # noqa: PLC0415  (inductor: heavy)
+
+        extra = {entry["file"]: ""}
+        torch.jit.load(str(self.model_path), map_location="cpu", _extra_files=extra)
+        return load_package(extra[entry["file"]])
 
     @classmethod
     def from_checkpoint(cls, model_dir: str | Path, dtype: str = "float64", **kwargs) -> M3GNetCalculator:
@@ -65,10 +92,17 @@ class M3GNetCalculator(Calculator):
         edge_index_np, edge_vec_np = edge_list(atoms, self.cutoff_A)
         edge_index = torch.from_numpy(edge_index_np).to(self.device)
         edge_vec = torch.tensor(edge_vec_np, dtype=self.dtype, device=self.device, requires_grad=True)
-        energies = self.model(species, edge_index, edge_vec)
-        energies = energies.double() + self.metadata["data_mean_eV"] / len(atoms)
-        energy = energies.sum()
-        (grad,) = torch.autograd.grad(energy, [edge_vec])
+        short = self.model.short_bonds(torch.linalg.norm(edge_vec.detach(), dim=1)) if self.compiled else None
+        if self.compiled is not None and len(atoms) >= 2 and edge_vec.shape[0] >= 2 and short.shape[0] >= 2:
+            ones = torch.ones(len(atoms), dtype=self.dtype, device=self.device)
+            energies, grad = self.compiled(species, edge_index, edge_vec.detach(), short, ones)
+            energies = energies.double() + self.metadata["data_mean_eV"] / len(atoms)
+            energy = energies.sum()
+        else:  # TorchScript (also for graphs below the compiled package's minimum sizes)
+            energies = self.model(species, edge_index, edge_vec)
+            energies = energies.double() + self.metadata["data_mean_eV"] / len(atoms)
+            energy = energies.sum()
+            (grad,) = torch.autograd.grad(energy, [edge_vec])
         g = grad.double().cpu().numpy()
         forces = np.zeros((len(atoms), 3))
         np.add.at(forces, edge_index_np[0], g)

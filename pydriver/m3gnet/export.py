@@ -9,7 +9,10 @@ File format (contract between exporter, plugin and later tools): a TorchScript a
 (structure-level energy shift, divided evenly over atoms), ``use_smooth``, ``calc_repuls``,
 ``source_sha256`` (of model.json+model.pt+state.pt), ``exporter`` (pydriver version),
 ``threebody`` ("density"|"triples": formulation of the three-body sum, see
-:mod:`pydriver.m3gnet.threebody`).
+:mod:`pydriver.m3gnet.threebody`), and, when compiled, ``compiled``: {device: {"file": extra-file name,
+"torch": torch version that built it}} for AOTInductor packages of the energy + gradient stored as extra
+files of the archive ("threads": OpenMP threads the CPU code was generated for, 0 for cuda;
+:mod:`pydriver.m3gnet.compiled`; optional, older readers ignore them).
 
 format_version 2: the per-step three-body geometry comes from the method ``threebody`` as a list of
 tensors passed to ``block_messages`` (version 1 had ``triples``/``triple_basis`` and three tensors).
@@ -75,7 +78,7 @@ def build_model(model_dir: str | Path | M3GNetCheckpoint, dtype: str = "float64"
 
 
 def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | Path, dtype: str = "float64",
-                      device: str = "cpu", threebody: str = "density") -> Path:
+                      device: str = "cpu", threebody: str = "density", compiled: bool = False) -> Path:
     """Write ``out_path`` (TorchScript + metadata) from the matgl checkpoint in ``model_dir``.
 
     Parameters
@@ -87,6 +90,10 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     device : default device recorded for the plugin ("cpu" or "cuda"); the file loads on either.
     threebody : "density" (default, O(bonds) memory) or "triples" (matgl's literal sum over bond
         pairs, kept as the reference and benchmark baseline).
+    compiled : also compile the energy + gradient for ``device`` with AOTInductor and store the package
+        in the file (1-2 min; the plugin then uses it on one-thread ranks outside ``comm halo``, see
+        :mod:`pydriver.m3gnet.compiled`).
+        Needs the density form, a C++ compiler, and for cuda a CUDA device.
 
     Returns
     -------
@@ -94,13 +101,25 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     """
     if device not in DEVICES:
         raise ValueError(f"device {device!r} not in {list(DEVICES)}")
+    if compiled and threebody != "density":
+        raise ValueError("only the density three-body form can be compiled (threebody='density')")
     model, meta = build_model(model_dir, dtype, threebody)
     meta["device"] = device
+    extra: dict[str, bytes | str] = {}
+    if compiled:
+        from pydriver.m3gnet.compiled import COMPILED_FILE, CPU_THREADS, compile_bytes  # noqa: PLC0415 (heavy)
+
+        name = COMPILED_FILE.format(device=device)
+        extra[name] = compile_bytes(model, len(meta["elements"]), device)
+        meta["compiled"] = {device: {"file": name, "torch": torch.__version__,
+                                     "threads": CPU_THREADS if device == "cpu" else 0}}
+        model = model.to("cpu")
     scripted = torch.jit.script(model)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    torch.jit.save(scripted, str(tmp), _extra_files={METADATA_FILE: json.dumps(meta, indent=1)})
+    extra[METADATA_FILE] = json.dumps(meta, indent=1)
+    torch.jit.save(scripted, str(tmp), _extra_files=extra)
     tmp.replace(out)
     log.info("exported %s (%s, %d elements, cutoff %.2f A) to %s", meta["model_name"], dtype,
              len(meta["elements"]), meta["cutoff_A"], out)

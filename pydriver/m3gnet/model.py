@@ -211,17 +211,27 @@ class M3GNetPES(nn.Module):
         triples: [triple_ij, triple_ik, triple basis (T, C), dst of ik].
         """
         if self.density:
-            short = torch.nonzero(dist <= self.threebody_cutoff).reshape(-1)
-            src = edge_index[0].index_select(0, short)
-            dst = edge_index[1].index_select(0, short)
-            d = dist.index_select(0, short)
-            unit = edge_vec.index_select(0, short) / d[:, None]
-            fc = polynomial_cutoff(d, self.threebody_cutoff)
-            radial_fc = self.triple_radial(d) * fc[:, None]
-            return [short, src, dst, radial_fc, fc, monomials(unit, self.mono_parent, self.mono_coord)]
+            return self.density_geometry(edge_index, edge_vec, dist, self.short_bonds(dist))
         triple_ij, triple_ik = self.triples(edge_index, dist, n_nodes)
         basis = self.triple_basis(edge_vec, dist, triple_ij, triple_ik)
         return [triple_ij, triple_ik, basis, edge_index[1].index_select(0, triple_ik)]
+
+    @torch.jit.export
+    def short_bonds(self, dist: torch.Tensor) -> torch.Tensor:
+        """Ids of the bonds within the three-body cutoff (Es,) int64, ascending."""
+        return torch.nonzero(dist <= self.threebody_cutoff).reshape(-1)
+
+    @torch.jit.export
+    def density_geometry(self, edge_index: torch.Tensor, edge_vec: torch.Tensor, dist: torch.Tensor,
+                         short: torch.Tensor) -> List[torch.Tensor]:
+        """Density-form three-body geometry of the short bonds ``short`` (see :meth:`threebody`)."""
+        src = edge_index[0].index_select(0, short)
+        dst = edge_index[1].index_select(0, short)
+        d = dist.index_select(0, short)
+        unit = edge_vec.index_select(0, short) / d[:, None]
+        fc = polynomial_cutoff(d, self.threebody_cutoff)
+        radial_fc = self.triple_radial(d) * fc[:, None]
+        return [short, src, dst, radial_fc, fc, monomials(unit, self.mono_parent, self.mono_coord)]
 
     # ------------------------------------------------------------------ network parts
     @torch.jit.export
@@ -270,10 +280,14 @@ class M3GNetPES(nn.Module):
         return 0.5 * self.zbl_ke_eV_A * torch.zeros_like(z).index_add(0, src, e_ij)
 
     def forward(self, species: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor) -> torch.Tensor:
-        n_nodes = species.shape[0]
         dist = torch.linalg.norm(edge_vec, dim=1)
+        tb = self.threebody(edge_index, edge_vec, dist, species.shape[0])
+        return self.energies_from_geometry(species, edge_index, dist, tb)
+
+    def energies_from_geometry(self, species: torch.Tensor, edge_index: torch.Tensor, dist: torch.Tensor,
+                               tb: List[torch.Tensor]) -> torch.Tensor:
+        """Per-node energies (N,) in eV from bond lengths and the three-body geometry ``tb``."""
         rbf = self.bond_basis(dist)
-        tb = self.threebody(edge_index, edge_vec, dist, n_nodes)
         node_feat, edge_feat = self.embed(species, rbf)
         for blk in self.blocks:
             node_feat, edge_feat = blk(node_feat, edge_feat, rbf, edge_index, tb)

@@ -1,0 +1,161 @@
+"""Ahead-of-time compiled energy + gradient of M3GNet (AOTInductor), for the plugin and the calculator.
+
+Why hand-written: the TorchScript model spends ~70 % of a step in unfused per-bond elementwise work
+(gated MLPs and their backward, issue 11). Inductor fuses it; AOTInductor packages the result as a
+shared library that C++ loads without Python (``torch::inductor::AOTIModelPackageLoader``), the route
+NequIP/Allegro take for their LAMMPS models.
+
+CPU packages are compiled for ONE thread (:data:`CPU_THREADS`): Inductor bakes the OpenMP thread count
+into the generated code, and its multi-threaded kernels lose to TorchScript's (648-atom NaBH4, float32,
+tcmalloc, in-process A/B: 1 thread compiled 632 ms vs TorchScript 905 ms; 2 threads TorchScript 568 ms,
+compiled for 2 threads 756 ms, compiled with run-time thread counts 718-989 ms). So the compiled path
+serves one-thread ranks (one process per core: the sweep's local runs, serial jobs); the plugin and the
+calculator use TorchScript when more threads are set.
+
+The compiled function (one graph: forward and the input-gradient backward, traced with ``make_fx``)::
+
+    (species (N,) int64, edge_index (2, E) int64, edge_vec (E, 3) A, short (Es,) int64, node_weight (N,))
+        -> (node_energy (N,) eV, dE/d edge_vec (E, 3) eV/A)   with E = sum_i node_weight_i node_energy_i
+
+``short`` are the ids of the bonds within the three-body cutoff (``M3GNetPES.short_bonds``, computed by the
+caller because its length is data-dependent); ``node_weight`` is 1 for counted nodes and 0 for the rest
+(ghost nodes of the plugin's ``comm shell``). N, E and Es are dynamic (at least 2 each). The three-body
+sum is the density form (:mod:`pydriver.m3gnet.threebody`).
+
+Packages are specific to the device (cpu/cuda) and to the torch version that built them; the exporter
+stores them inside the model file (``compiled_<device>.pt2`` extra files, metadata ``compiled``) and the
+plugin falls back to TorchScript, saying why, when none fits. Parity: float64 compiled = TorchScript to
+round-off (``tests/m3gnet/test_compiled.py``, ``tests/plugin/test_compiled_plugin.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from pydriver.m3gnet.model import M3GNetPES
+
+log = logging.getLogger(__name__)
+
+COMPILED_FILE = "compiled_{device}.pt2"  # extra file in the exported TorchScript archive
+CPU_THREADS = 1  # OpenMP threads baked into CPU packages (see the module docstring)
+
+EnergyGradient = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+
+
+def energy_gradient(model: M3GNetPES) -> EnergyGradient:
+    """The eager function that is compiled (see the module docstring for inputs and outputs).
+
+    Raises
+    ------
+    ValueError
+        If ``model`` uses the triple formulation (only the density form is compiled).
+    """
+    if not model.density:
+        raise ValueError("only the density three-body form can be compiled (export with threebody='density')")
+
+    def fn(species: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor, short: torch.Tensor,
+           node_weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        edge_vec = edge_vec.detach().requires_grad_(True)
+        with torch.enable_grad():
+            dist = torch.linalg.norm(edge_vec, dim=1)
+            tb = model.density_geometry(edge_index, edge_vec, dist, short)
+            energies = model.energies_from_geometry(species, edge_index, dist, tb)
+            (grad,) = torch.autograd.grad((energies * node_weight).sum(), [edge_vec])
+        return energies.detach(), grad
+
+    return fn
+
+
+def example_graph(model: M3GNetPES, n_elements: int, device: str = "cpu", seed: int = 0
+                  ) -> tuple[torch.Tensor, ...]:
+    """A small periodic graph to trace with: 27 atoms on a jittered 2.3 A cubic lattice.
+
+    N, E and Es differ from each other and from every fixed dimension of the model, so that tracing
+    keeps them as three independent symbols.
+    """
+    from ase import Atoms  # noqa: PLC0415  (ase: a dependency of the model package's neighbour lists)
+
+    from pydriver.m3gnet.neighbors import edge_list  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(*[np.arange(3)] * 3, indexing="ij"), -1).reshape(-1, 3) * 2.3
+    atoms = Atoms(numbers=[1] * len(grid), positions=grid + rng.normal(0, 0.15, grid.shape), cell=[6.9] * 3,
+                  pbc=True)
+    index, vec = edge_list(atoms, model.cutoff)
+    dtype = model.node_embedding.weight.dtype
+    edge_vec = torch.tensor(vec, dtype=dtype, device=device)
+    short = model.short_bonds(torch.linalg.norm(edge_vec, dim=1))
+    species = torch.tensor(rng.integers(0, n_elements, len(atoms)), device=device)
+    node_weight = torch.ones(len(atoms), dtype=dtype, device=device)
+    return species, torch.from_numpy(index).to(device), edge_vec, short, node_weight
+
+
+class _Traced(torch.nn.Module):
+    """``torch.export`` needs a module; this one runs the traced forward + backward graph."""
+
+    def __init__(self, graph: torch.nn.Module) -> None:
+        super().__init__()
+        self.traced = graph
+
+    def forward(self, species, edge_index, edge_vec, short, node_weight):  # noqa: ANN001, ANN201
+        return self.traced(species, edge_index, edge_vec, short, node_weight)
+
+
+def compile_package(model: M3GNetPES, n_elements: int, out_path: str | Path, device: str = "cpu") -> Path:
+    """Compile ``model``'s energy + gradient with AOTInductor into the package ``out_path`` (.pt2).
+
+    Takes 1-2 minutes on a 2-core CPU (C++ compilation of the generated kernels); needs a C++ compiler
+    (and a CUDA device for ``device="cuda"``). CPU code is generated for :data:`CPU_THREADS` thread(s).
+
+    Raises
+    ------
+    ValueError
+        For the triple formulation or a CUDA compile without a CUDA device.
+    """
+    from torch.export import Dim  # noqa: PLC0415
+    from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("a CUDA package must be compiled on a machine with a CUDA device")
+    fn = energy_gradient(model)
+    model = model.to(device)
+    example = example_graph(model, n_elements, device)
+    t0 = time.perf_counter()
+    # the model's weights are real tensors: they become constants of the traced graph
+    graph = make_fx(fn, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
+    n_nodes, n_edges, n_short = Dim("n_nodes", min=2), Dim("n_edges", min=2), Dim("n_short", min=2)
+    program = torch.export.export(_Traced(graph), example, strict=False,
+                                  dynamic_shapes=({0: n_nodes}, {1: n_edges}, {0: n_edges}, {0: n_short},
+                                                  {0: n_nodes}))
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(CPU_THREADS)  # Inductor generates CPU loops for the current thread count
+    try:
+        torch._inductor.aoti_compile_and_package(program, package_path=str(out))
+    finally:
+        torch.set_num_threads(threads)
+    log.info("compiled energy + gradient for %s in %.0f s (%s)", device, time.perf_counter() - t0, out)
+    return out
+
+
+def compile_bytes(model: M3GNetPES, n_elements: int, device: str = "cpu") -> bytes:
+    """:func:`compile_package` into memory (the bytes the exporter stores in the model file)."""
+    with tempfile.TemporaryDirectory(prefix="m3gnet-aoti-") as tmp:
+        path = compile_package(model, n_elements, Path(tmp) / "model.pt2", device)
+        return path.read_bytes()
+
+
+def load_package(data: bytes) -> EnergyGradient:
+    """A callable of the module docstring's signature from package bytes (for the ASE calculator)."""
+    with tempfile.TemporaryDirectory(prefix="m3gnet-aoti-") as tmp:
+        path = Path(tmp) / "model.pt2"
+        path.write_bytes(data)
+        return torch._inductor.aoti_load_package(str(path))

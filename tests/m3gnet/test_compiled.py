@@ -1,0 +1,89 @@
+"""The AOTInductor-compiled energy + gradient (``export --compile``) against the golden data and TorchScript.
+
+float64 compiled = TorchScript to round-off (Inductor fuses and reorders sums: 1e-12 relative); the
+golden tolerances are those of the core-engine issue.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pydriver.m3gnet.calculator import M3GNetCalculator
+from pydriver.m3gnet.compiled import COMPILED_FILE, energy_gradient, load_package
+from pydriver.m3gnet.export import build_model, export_checkpoint, read_metadata
+from pydriver.m3gnet.neighbors import edge_list
+from tests.conftest import MODELS_DIR
+from tests.golden import MATPES, NABH, TOL, golden_frames
+
+
+@pytest.mark.parametrize("checkpoint", [NABH, MATPES])
+def test_compiled_calculator_matches_reference_and_torchscript(compiled_models, checkpoint):
+    path = compiled_models[checkpoint]
+    meta = read_metadata(path)
+    assert meta["compiled"]["cpu"] == {"file": COMPILED_FILE.format(device="cpu"), "torch": torch.__version__,
+                                       "threads": 1}
+    compiled = M3GNetCalculator(path, compiled=True)
+    scripted = M3GNetCalculator(path, compiled=False)
+    assert compiled.compiled is not None and scripted.compiled is None
+    tol = TOL["float64"]
+    for atoms, ref in golden_frames(checkpoint):
+        name = atoms.info["name"]
+        a, b = atoms.copy(), atoms.copy()
+        a.calc, b.calc = compiled, scripted
+        n = len(atoms)
+        assert abs(a.get_potential_energy() - ref["energy"]) / n < tol["energy_eV_atom"], name
+        assert np.abs(a.get_forces() - np.array(ref["forces"])).max() < tol["force_eV_A"], name
+        assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), rel=1e-12, abs=1e-10), name
+        np.testing.assert_allclose(a.get_forces(), b.get_forces(), atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(a.get_stress(), b.get_stress(), atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(a.get_potential_energies(), b.get_potential_energies(), atol=1e-10, err_msg=name)
+
+
+def test_node_weight_differentiates_the_counted_nodes_only(compiled_models):
+    """Ghost nodes of ``comm shell`` have weight 0: the gradient is that of the owned nodes' energy sum."""
+    path = compiled_models[NABH]
+    atoms = next(a for a, _ in golden_frames(NABH) if a.info["name"] == "nabh4_ordered")
+    extra = {COMPILED_FILE.format(device="cpu"): ""}
+    module = torch.jit.load(str(path), _extra_files=extra)
+    package = load_package(extra[COMPILED_FILE.format(device="cpu")])
+    index, vec = edge_list(atoms, 5.0)
+    species = torch.tensor([["Na", "B", "H"].index(s) for s in atoms.get_chemical_symbols()])
+    index = torch.from_numpy(index)
+    edge_vec = torch.tensor(vec, requires_grad=True)
+    weight = torch.zeros(len(atoms), dtype=torch.float64)
+    weight[:5] = 1.0
+    short = module.short_bonds(torch.linalg.norm(edge_vec.detach(), dim=1))
+    energies, grad = package(species, index, edge_vec.detach(), short, weight)
+    ref = module(species, index, edge_vec)
+    (ref_grad,) = torch.autograd.grad(ref[:5].sum(), [edge_vec])
+    torch.testing.assert_close(energies, ref.detach(), rtol=0, atol=1e-10)
+    torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-10)
+    assert float(grad.abs().sum()) > 0.0
+
+
+def test_compile_needs_the_density_form(tmp_path):
+    model, _ = build_model(MODELS_DIR / NABH, "float64", threebody="triples")
+    with pytest.raises(ValueError, match="only the density three-body form can be compiled"):
+        energy_gradient(model)
+    with pytest.raises(ValueError, match="only the density three-body form can be compiled"):
+        export_checkpoint(MODELS_DIR / NABH, tmp_path / "m.pt", threebody="triples", compiled=True)
+
+
+def test_calculator_auto_follows_the_thread_count(compiled_models):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert M3GNetCalculator(compiled_models[NABH]).compiled is not None
+        torch.set_num_threads(2)
+        assert M3GNetCalculator(compiled_models[NABH]).compiled is None
+        assert M3GNetCalculator(compiled_models[NABH], compiled=True).compiled is not None
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_calculator_requires_a_package_only_when_asked(nabh_model_f64):
+    assert M3GNetCalculator(nabh_model_f64).compiled is None  # auto: TorchScript
+    with pytest.raises(ValueError, match="has no compiled package for cpu \\(export with --compile\\)"):
+        M3GNetCalculator(nabh_model_f64, compiled=True)

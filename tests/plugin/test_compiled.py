@@ -1,0 +1,106 @@
+"""``pair_style m3gnet compiled ...``: the AOTInductor package through the real plugin.
+
+Parity with the golden data (float64, core-engine tolerances) and with the TorchScript path of the same
+file (round-off), per-atom energy/virial bookkeeping, an MD trajectory with neighbour-list rebuilds (the
+graph changes size every few steps), the engine line in the log, and the errors.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.io.lammpsdata import write_lammps_data
+
+from pydriver.lammps.session import lammps_env
+from pydriver.lammps.single_point import lammps_single_point
+from tests.golden import MATPES, NABH, TOL, golden_frames
+from tests.plugin.test_errors import _error_of
+
+pytestmark = pytest.mark.lammps
+
+
+@pytest.mark.parametrize("checkpoint", [NABH, MATPES])
+def test_compiled_plugin_matches_reference_and_torchscript(compiled_models, checkpoint):
+    model = compiled_models[checkpoint]
+    elements = ["Na", "B", "H"] if checkpoint == NABH else None
+    tol = TOL["float64"]
+    for atoms, ref in golden_frames(checkpoint):
+        name = atoms.info["name"]
+        res = lammps_single_point(atoms, model, elements, pair_style="m3gnet compiled yes")
+        old = lammps_single_point(atoms, model, elements, pair_style="m3gnet compiled no")
+        n = len(atoms)
+        assert abs(res.energy_eV - ref["energy"]) / n < tol["energy_eV_atom"], name
+        assert np.abs(res.forces_eV_A - np.array(ref["forces"])).max() < tol["force_eV_A"], name
+        assert np.abs(res.stress_eV_A3 - np.array(ref["stress"])).max() < tol["stress_eV_A3"], name
+        assert res.energy_eV == pytest.approx(old.energy_eV, rel=1e-12, abs=1e-10), name
+        np.testing.assert_allclose(res.forces_eV_A, old.forces_eV_A, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(res.stress_eV_A3, old.stress_eV_A3, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(res.energies_eV, old.energies_eV, atol=1e-10, err_msg=name)
+        assert res.energies_eV.sum() == pytest.approx(res.energy_eV, abs=1e-8 * n)
+        np.testing.assert_allclose(res.atom_stress_sum_eV_A3, res.stress_eV_A3, atol=1e-10)
+
+
+DECK = """units metal
+atom_style atomic
+read_data data.lmp
+pair_style m3gnet compiled {mode}
+pair_coeff * * {model} Na B H
+velocity all create 900.0 4928459 mom yes rot yes dist gaussian
+timestep 0.001
+neighbor 0.3 bin
+neigh_modify every 1 delay 0 check yes
+fix nve all nve
+thermo 10
+thermo_style custom step temp pe etotal
+thermo_modify format float %.12f
+run 60
+write_dump all custom final.dump id x y z modify sort id format float %.12f
+"""
+
+
+def _md(tmp: Path, model: Path, mode: str, atoms, steps: int = 60, threads: int = 1) -> tuple[str, np.ndarray]:
+    tmp.mkdir()
+    write_lammps_data(tmp / "data.lmp", atoms, specorder=["Na", "B", "H"], masses=True, units="metal")
+    (tmp / "in.md").write_text(DECK.format(model=model, mode=mode).replace("run 60", f"run {steps}"))
+    env = dict(lammps_env(), OMP_NUM_THREADS=str(threads))
+    out = subprocess.run([str(Path(sys.executable).parent / "lmp"), "-in", "in.md"], cwd=tmp, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    xyz = np.loadtxt(tmp / "final.dump", skiprows=9)[:, 1:]
+    return out.stdout, xyz
+
+
+def test_compiled_md_follows_the_torchscript_trajectory(compiled_models, tmp_path):
+    """60 steps of 1 fs at 900 K (neighbour lists rebuilt as atoms move): same positions to 1e-8 A."""
+    atoms = next(a for a, _ in golden_frames(NABH) if a.info["name"] == "nabh4_ordered") * (2, 1, 1)
+    log_c, x_c = _md(tmp_path / "compiled", compiled_models[NABH], "yes", atoms)
+    log_t, x_t = _md(tmp_path / "torchscript", compiled_models[NABH], "no", atoms)
+    assert "engine compiled energy+gradient (AOTInductor package built by torch" in log_c
+    assert "engine TorchScript (compiled no)" in log_t
+    rebuilds = int(log_c.split("Neighbor list builds = ")[1].split()[0])
+    assert rebuilds >= 2, "the graph never changed during the run"
+    assert np.abs(x_c - x_t).max() < 1e-8
+    assert np.abs(x_c - atoms.positions).max() > 0.01  # the atoms moved
+
+
+def test_thread_count_selects_the_engine(compiled_models, tmp_path):
+    """CPU packages run one thread: with 2 threads ``compiled auto`` takes TorchScript and says why."""
+    atoms = next(a for a, _ in golden_frames(NABH) if a.info["name"] == "nabh4_ordered")
+    log_1, x_1 = _md(tmp_path / "one", compiled_models[NABH], "auto", atoms, steps=0, threads=1)
+    log_2, x_2 = _md(tmp_path / "two", compiled_models[NABH], "auto", atoms, steps=0, threads=2)
+    assert "engine compiled energy+gradient" in log_1 and "1 thread(s))" in log_1
+    assert "engine TorchScript (the compiled package runs 1 thread(s), this run 2" in log_2
+    pe = [float(log.split("Step")[1].splitlines()[1].split()[2]) for log in (log_1, log_2)]
+    assert pe[0] == pytest.approx(pe[1], rel=1e-12)
+
+
+def test_compiled_keyword_errors(exported):
+    plain = exported(NABH, "float64")
+    msg = _error_of(["pair_style m3gnet compiled yes", f"pair_coeff * * {plain} Na B H"])
+    assert "compiled yes but the file has no compiled package for cpu (export with --compile)" in msg
+    assert msg.count("Pair style m3gnet:") == 1
+    assert "compiled 'fast' is not auto, yes or no" in _error_of(["pair_style m3gnet compiled fast"])
