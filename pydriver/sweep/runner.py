@@ -34,10 +34,11 @@ _CHECKED_KEYS = ("temperature_K", "seed", "mass_factors", "equil_steps", "prod_s
 
 
 def model_file_for(config: SweepConfig) -> Path:
-    """The exported model all runs use: the given ``.pt`` file, or ``OUT/model/<folder>-<dtype>.pt``."""
+    """The exported model all runs use: the given ``.pt`` file, or ``OUT/model/<folder>-<dtype>[-compiled].pt``."""
     path = config.model.path
     if is_checkpoint_dir(path):
-        return config.output / MODEL_FOLDER / f"{path.name}-{config.model.dtype}.pt"
+        suffix = "-compiled" if config.model.compile else ""
+        return config.output / MODEL_FOLDER / f"{path.name}-{config.model.dtype}{suffix}.pt"
     return path
 
 
@@ -72,8 +73,9 @@ def export_model_once(config: SweepConfig) -> Path:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    log.info("exporting %s (%s) to %s", config.model.path, config.model.dtype, target)
-    export_checkpoint(config.model.path, tmp, dtype=config.model.dtype)
+    log.info("exporting %s (%s%s) to %s", config.model.path, config.model.dtype,
+             ", compiling: 1-2 min" if config.model.compile else "", target)
+    export_checkpoint(config.model.path, tmp, dtype=config.model.dtype, compiled=config.model.compile)
     os.replace(tmp, target)
     return target
 

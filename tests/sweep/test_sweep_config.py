@@ -94,3 +94,27 @@ def test_yaml_and_toml_files_resolve_relative_paths(tmp_path, example_structures
         load_config(tmp_path / "list.yaml")
     with pytest.raises(ValueError, match=r"suffix '.json' not one of"):
         load_config(tmp_path / "scan.json")
+
+
+def test_model_compile_exports_a_compiled_file_once(tmp_path, example_structures_dir, monkeypatch):
+    """``model.compile: true`` exports the checkpoint folder with the AOTInductor package, to its own file."""
+    import pydriver.m3gnet.export as export_mod
+    from pydriver.sweep.runner import export_model_once, model_file_for
+    from tests.conftest import NABH_CHECKPOINT
+
+    calls = []
+
+    def fake_export(source, out, dtype="float64", compiled=False, **_):
+        calls.append((Path(source).name, dtype, compiled))
+        Path(out).write_bytes(b"model")
+        return Path(out)
+
+    monkeypatch.setattr(export_mod, "export_checkpoint", fake_export)
+    raw = {"structures": [str(example_structures_dir / "NaBH4.extxyz")], "output": str(tmp_path / "out"),
+           "model": {"path": str(NABH_CHECKPOINT), "compile": True}}
+    cfg = config_from_dict(raw, default_name="c")
+    assert model_file_for(cfg).name == "M3GNet-r2SCAN-NaBH-float32-compiled.pt"
+    assert export_model_once(cfg) == model_file_for(cfg) and export_model_once(cfg).read_bytes() == b"model"
+    assert calls == [("M3GNet-r2SCAN-NaBH", "float32", True)]
+    raw["model"]["compile"] = False
+    assert model_file_for(config_from_dict(raw, default_name="c")).name == "M3GNet-r2SCAN-NaBH-float32.pt"
