@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_plugin.py [--cells nabh4:3 nabh4:4 nabh4:5 onbh:2] \
         [--dtypes float32 float64] [--threads 1 2] [--ranks 2] [--steps 5] [--repeats 2] \
         [--refenv ../refenv] [--baseline OLD_SRC:OLD_PLUGIN_DIR] [--json out.json]
+    .venv/bin/python benchmarks/bench_plugin.py --table out.json [more.json ...]   # README table
 
 Cells: ``nabh4:n`` is the 24-atom ordered NaBH4 cell x n^3 (3: 648, 4: 1536, 5: 3000 atoms),
 ``onbh:n`` the 128-atom o-NBH cell x n^3 (2: 1024 atoms). For every cell, dtype and thread count it
@@ -193,6 +194,38 @@ def model_only(models: dict, cells: list[str], dtypes: list[str], threads: int, 
                       f"{ref / best[v]:6.2f}x vs {'baseline' if 'baseline' in best else variants[0]}", flush=True)
 
 
+def markdown_table(results: list[dict]) -> str:
+    """README table from ``--json`` results: one row per cell, dtype and threads/ranks, ms per MD step.
+
+    The DGL column is the reference's energy+forces+stress call on as many cores (the ranks rows: DGL with
+    that many threads); the ratio is DGL over the fastest engine of the row.
+    """
+    rows: dict[tuple, dict[str, dict]] = {}
+    for r in results:
+        key = (r["cell"], r["atoms"], r["dtype"], r["threads"], r["ranks"])
+        rows.setdefault(key, {})[r["variant"]] = r
+    refs = {(k[0], k[2], k[3]): v["ref"] for k, v in rows.items() if "ref" in v}
+    lines = ["| cell | atoms | dtype | threads x ranks | compiled | density | triples | DGL reference | "
+             "DGL / fastest | peak RSS MiB (compiled / density) |", "|---" * 10 + "|"]
+
+    def ms(r: dict | None) -> str:
+        if r is None:
+            return "-"
+        return f"{r['ms_per_step']:.0f}" if r["ms_per_step"] else r["status"]
+
+    for (cell, atoms, dtype, threads, ranks), v in rows.items():
+        ref = v.get("ref") or refs.get((cell, dtype, threads * ranks))
+        engines = [v[k]["ms_per_step"] for k in ("compiled", "density", "triples") if k in v and v[k]["ms_per_step"]]
+        ratio = f"{ref['ms_per_step'] / min(engines):.2f}x" if ref and engines else "-"
+        rss = " / ".join(f"{v[k]['peak_rss_MiB']:.0f}" if k in v and v[k]["peak_rss_MiB"] else "-"
+                         for k in ("compiled", "density"))
+        note = " (halo: TorchScript)" if ranks > 1 and "compiled" in v else ""
+        ref_txt = ms(ref) + (f" ({threads * ranks} threads)" if ranks > 1 and ref else "")
+        lines.append(f"| {cell} | {atoms} | {dtype} | {threads} x {ranks} | {ms(v.get('compiled'))}{note} | "
+                     f"{ms(v.get('density'))} | {ms(v.get('triples'))} | {ref_txt} | {ratio} | {rss} |")
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", nargs="+", default=["nabh4:3", "nabh4:4", "nabh4:5", "onbh:2"],
@@ -208,11 +241,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--baseline", help="OLD_SRC_ROOT:OLD_PLUGIN_DIR: another version's exporter and plugin")
     ap.add_argument("--json", type=Path, help="write all results here")
     ap.add_argument("--model-only", action="store_true", help="in-process model A/B without LAMMPS")
+    ap.add_argument("--table", nargs="+", type=Path, metavar="JSON",
+                    help="print the README table of earlier --json results and exit")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
+    if a.table:
+        print(markdown_table([r for path in a.table for r in json.loads(path.read_text())["results"]]))
+        return
     results: list[Result] = []
     if not a.model_only:
         print(f"{'cell':>9} {'atoms':>6} {'dtype':>8} {'thr':>3} {'rk':>2} {'variant':>9} {'ms/step':>9} "
