@@ -219,7 +219,8 @@ def markdown_table(results: list[dict]) -> str:
         ratio = f"{ref['ms_per_step'] / min(engines):.2f}x" if ref and engines else "-"
         rss = " / ".join(f"{v[k]['peak_rss_MiB']:.0f}" if k in v and v[k]["peak_rss_MiB"] else "-"
                          for k in ("compiled", "density"))
-        note = " (halo: TorchScript)" if ranks > 1 and "compiled" in v else ""
+        # compiled auto runs the package on one-thread single ranks only; elsewhere the file's TorchScript
+        note = " (TorchScript)" if (ranks > 1 or threads > 1) and "compiled" in v else ""
         ref_txt = ms(ref) + (f" ({threads * ranks} threads)" if ranks > 1 and ref else "")
         lines.append(f"| {cell} | {atoms} | {dtype} | {threads} x {ranks} | {ms(v.get('compiled'))}{note} | "
                      f"{ms(v.get('density'))} | {ms(v.get('triples'))} | {ref_txt} | {ratio} | {rss} |")
