@@ -87,3 +87,10 @@ def test_calculator_requires_a_package_only_when_asked(nabh_model_f64):
     assert M3GNetCalculator(nabh_model_f64).compiled is None  # auto: TorchScript
     with pytest.raises(ValueError, match="has no compiled package for cpu \\(export with --compile\\)"):
         M3GNetCalculator(nabh_model_f64, compiled=True)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present: the compile would run")
+def test_cuda_package_needs_a_cuda_device(tmp_path):
+    with pytest.raises(ValueError, match="a CUDA package must be compiled on a machine with a CUDA device"):
+        export_checkpoint(MODELS_DIR / NABH, tmp_path / "m.pt", device="cuda", compiled=True)
+    assert not (tmp_path / "m.pt").exists()
