@@ -168,7 +168,7 @@ std::string Model::engine_note(int nthreads) const
   if (!impl_->aoti) return engine_note_;
   if (!uses_compiled(nthreads))
     return "TorchScript (the compiled package runs " + std::to_string(impl_->aoti_threads) + " thread(s), this run " +
-        std::to_string(nthreads) + ": TorchScript's threads are faster; compiled serves 1-thread ranks)";
+        std::to_string(nthreads) + ": TorchScript's threads measured faster, README Performance; compiled serves 1-thread ranks)";
   return engine_note_;
 }
 

@@ -69,13 +69,13 @@ void PairM3GNet::settings(int narg, char **arg)
   int iarg = 0;
   while (iarg < narg) {
     if (strcmp(arg[iarg], "device") == 0) {
-      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "pair_style m3gnet device", error);
+      if (iarg + 1 >= narg) error->all(FLERR, "Pair style m3gnet: keyword 'device' needs a value");
       device_request = arg[iarg + 1];
       if (device_request != "cpu" && device_request != "cuda" && device_request.rfind("cuda:", 0) != 0)
         error->all(FLERR, "Pair style m3gnet: device '{}' is not cpu, cuda or cuda:N", device_request);
       iarg += 2;
     } else if (strcmp(arg[iarg], "comm") == 0) {
-      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "pair_style m3gnet comm", error);
+      if (iarg + 1 >= narg) error->all(FLERR, "Pair style m3gnet: keyword 'comm' needs a value");
       if (strcmp(arg[iarg + 1], "auto") == 0)
         comm_mode = CommMode::AUTO;
       else if (strcmp(arg[iarg + 1], "halo") == 0)
@@ -86,7 +86,7 @@ void PairM3GNet::settings(int narg, char **arg)
         error->all(FLERR, "Pair style m3gnet: comm '{}' is not auto, halo or shell", arg[iarg + 1]);
       iarg += 2;
     } else if (strcmp(arg[iarg], "compiled") == 0) {
-      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "pair_style m3gnet compiled", error);
+      if (iarg + 1 >= narg) error->all(FLERR, "Pair style m3gnet: keyword 'compiled' needs a value");
       if (strcmp(arg[iarg + 1], "auto") == 0)
         compiled_use = m3gnet::CompiledUse::AUTO;
       else if (strcmp(arg[iarg + 1], "yes") == 0)

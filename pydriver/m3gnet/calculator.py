@@ -7,6 +7,7 @@ eV/A^3).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from pydriver.m3gnet.export import DTYPES, export_checkpoint, read_metadata
 from pydriver.m3gnet.neighbors import edge_list
+
+log = logging.getLogger(__name__)
 
 
 class M3GNetCalculator(Calculator):
@@ -64,6 +67,8 @@ class M3GNetCalculator(Calculator):
         if reason is not None:
             if request:
                 raise ValueError(reason)
+            if entry is not None:  # a package is there but not used: say why
+                log.info("%s: TorchScript, not the compiled package (%s)", self.model_path.name, reason)
             return None
         from pydriver.m3gnet.compiled import load_package  # noqa: PLC0415  (inductor: heavy)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -128,21 +129,23 @@ def compile_package(model: M3GNetPES, n_elements: int, out_path: str | Path, dev
     model = model.to(device)
     example = example_graph(model, n_elements, device)
     t0 = time.perf_counter()
-    # the model's weights are real tensors: they become constants of the traced graph
-    graph = make_fx(fn, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
-    n_nodes, n_edges, n_short = Dim("n_nodes", min=2), Dim("n_edges", min=2), Dim("n_short", min=2)
-    program = torch.export.export(_Traced(graph), example, strict=False,
-                                  dynamic_shapes=({0: n_nodes}, {1: n_edges}, {0: n_edges}, {0: n_short},
-                                                  {0: n_nodes}))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
-    torch.set_num_threads(CPU_THREADS)  # Inductor generates CPU loops for the current thread count
-    try:
-        torch._inductor.aoti_compile_and_package(program, package_path=str(out))
-    finally:
-        torch.set_num_threads(threads)
-    log.info("compiled energy + gradient for %s in %.0f s (%s)", device, time.perf_counter() - t0, out)
+    with warnings.catch_warnings():  # torch-internal deprecation notices of the export machinery
+        warnings.simplefilter("ignore", FutureWarning)
+        # the model's weights are real tensors: they become constants of the traced graph
+        graph = make_fx(fn, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
+        n_nodes, n_edges, n_short = Dim("n_nodes", min=2), Dim("n_edges", min=2), Dim("n_short", min=2)
+        program = torch.export.export(_Traced(graph), example, strict=False,
+                                      dynamic_shapes=({0: n_nodes}, {1: n_edges}, {0: n_edges}, {0: n_short},
+                                                      {0: n_nodes}))
+        torch.set_num_threads(CPU_THREADS)  # Inductor generates CPU loops for the current thread count
+        try:
+            torch._inductor.aoti_compile_and_package(program, package_path=str(out))
+        finally:
+            torch.set_num_threads(threads)
+    log.info("compiled energy + gradient for %s in %.0f s", device, time.perf_counter() - t0)
     return out
 
 

@@ -103,6 +103,8 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
         raise ValueError(f"device {device!r} not in {list(DEVICES)}")
     if compiled and threebody != "density":
         raise ValueError("only the density three-body form can be compiled (threebody='density')")
+    if compiled and device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("a CUDA package must be compiled on a machine with a CUDA device")
     model, meta = build_model(model_dir, dtype, threebody)
     meta["device"] = device
     extra: dict[str, bytes | str] = {}

@@ -104,3 +104,5 @@ def test_compiled_keyword_errors(exported):
     assert "compiled yes but the file has no compiled package for cpu (export with --compile)" in msg
     assert msg.count("Pair style m3gnet:") == 1
     assert "compiled 'fast' is not auto, yes or no" in _error_of(["pair_style m3gnet compiled fast"])
+    assert "Pair style m3gnet: keyword 'compiled' needs a value" in _error_of(["pair_style m3gnet compiled"])
+    assert "Pair style m3gnet: keyword 'comm' needs a value" in _error_of(["pair_style m3gnet comm"])
