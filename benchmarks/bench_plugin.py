@@ -133,12 +133,16 @@ def lammps_run(model: Path, steps: int, threads: int, ranks: int, tmp: Path,
     return 1000 * float(loop[0]) / int(loop[1]), rss, float(cpu[-1]) if cpu else None, "ok"
 
 
-def reference_ms(refenv: Path, xyz: Path, dtype: str, threads: int) -> float:
+def reference_ms(refenv: Path, xyz: Path, dtype: str, threads: int) -> tuple[float | None, str]:
+    """ms per DGL reference call and a status ("ok", "OOM" when the process was killed, "error: ...")."""
     script = REF_SCRIPT.format(tools=str(TOOLS), dtype=dtype, threads=threads, model=str(CHECKPOINT), xyz=str(xyz))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([str(refenv / "bin" / "python"), "-c", script], env=env, capture_output=True,
-                         text=True, check=True).stdout
-    return 1000 * float(re.search(r"REF_SECONDS ([\d.eE+-]+)", out).group(1))
+    proc = subprocess.run([str(refenv / "bin" / "python"), "-c", script], env=env, capture_output=True, text=True)
+    if proc.returncode in (-9, 137) or "out of memory" in proc.stderr.lower():
+        return None, "OOM"
+    if proc.returncode != 0:
+        return None, "error: " + (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1][:120]
+    return 1000 * float(re.search(r"REF_SECONDS ([\d.eE+-]+)", proc.stdout).group(1)), "ok"
 
 
 def export(src_root: Path, out: Path, dtype: str, threebody: str | None, compiled: bool = False) -> Path:
@@ -216,7 +220,7 @@ def markdown_table(results: list[dict]) -> str:
     for (cell, atoms, dtype, threads, ranks), v in rows.items():
         ref = v.get("ref") or refs.get((cell, dtype, threads * ranks))
         engines = [v[k]["ms_per_step"] for k in ("compiled", "density", "triples") if k in v and v[k]["ms_per_step"]]
-        ratio = f"{ref['ms_per_step'] / min(engines):.2f}x" if ref and engines else "-"
+        ratio = f"{ref['ms_per_step'] / min(engines):.2f}x" if ref and ref["ms_per_step"] and engines else "-"
         rss = " / ".join(f"{v[k]['peak_rss_MiB']:.0f}" if k in v and v[k]["peak_rss_MiB"] else "-"
                          for k in ("compiled", "density"))
         # compiled auto runs the package on one-thread single ranks only; elsewhere the file's TorchScript
@@ -288,8 +292,8 @@ def main(argv: list[str] | None = None) -> None:
                                                                      or ms < best[v].ms_per_step)):
                                 best[v] = r
                     if a.refenv and ranks == 1:
-                        ms = reference_ms(a.refenv, xyz, dt, threads)
-                        best["ref"] = Result(spec, len(atoms), dt, threads, 1, "ref", ms, None, None, "ok")
+                        ms, status = reference_ms(a.refenv, xyz, dt, threads)
+                        best["ref"] = Result(spec, len(atoms), dt, threads, 1, "ref", ms, None, None, status)
                     dens = best.get("density")
                     for r in best.values():
                         ratio = (f"{r.ms_per_step / dens.ms_per_step:9.2f}x" if dens and dens.ms_per_step
