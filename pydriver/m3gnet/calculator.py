@@ -47,15 +47,17 @@ class M3GNetCalculator(Calculator):
             device = self.metadata["device"] if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.dtype = DTYPES[self.metadata["dtype"]]
-        self.model = torch.jit.load(str(self.model_path), map_location=self.device)
+        entry = self.metadata.get("compiled", {}).get(self.device.type)
+        extra = {entry["file"]: ""} if entry is not None and compiled is not False else {}
+        self.model = torch.jit.load(str(self.model_path), map_location=self.device, _extra_files=extra)
         self.elements = list(self.metadata["elements"])
         self.cutoff_A = float(self.metadata["cutoff_A"])
-        self.compiled = self._load_compiled(compiled)
+        self.compiled = self._load_compiled(compiled, entry, extra)
 
-    def _load_compiled(self, request: bool | None):  # noqa: ANN202  (an AOTInductor callable or None)
+    def _load_compiled(self, request: bool | None, entry: dict | None, extra: dict):  # noqa: ANN202
+        """The AOTInductor callable of the package in ``extra`` (read with the model), or None, saying why."""
         if request is False:
             return None
-        entry = self.metadata.get("compiled", {}).get(self.device.type)
         reason = None
         if entry is None:
             reason = f"{self.model_path} has no compiled package for {self.device.type} (export with --compile)"
@@ -72,8 +74,6 @@ class M3GNetCalculator(Calculator):
             return None
         from pydriver.m3gnet.compiled import load_package  # noqa: PLC0415  (inductor: heavy)
 
-        extra = {entry["file"]: ""}
-        torch.jit.load(str(self.model_path), map_location="cpu", _extra_files=extra)
         return load_package(extra[entry["file"]])
 
     @classmethod
@@ -97,17 +97,16 @@ class M3GNetCalculator(Calculator):
         edge_index_np, edge_vec_np = edge_list(atoms, self.cutoff_A)
         edge_index = torch.from_numpy(edge_index_np).to(self.device)
         edge_vec = torch.tensor(edge_vec_np, dtype=self.dtype, device=self.device, requires_grad=True)
-        short = self.model.short_bonds(torch.linalg.norm(edge_vec.detach(), dim=1)) if self.compiled else None
+        short = (self.model.short_bonds(torch.linalg.norm(edge_vec.detach(), dim=1)) if self.compiled is not None
+                 else None)
         if self.compiled is not None and len(atoms) >= 2 and edge_vec.shape[0] >= 2 and short.shape[0] >= 2:
             ones = torch.ones(len(atoms), dtype=self.dtype, device=self.device)
             energies, grad = self.compiled(species, edge_index, edge_vec.detach(), short, ones)
-            energies = energies.double() + self.metadata["data_mean_eV"] / len(atoms)
-            energy = energies.sum()
         else:  # TorchScript (also for graphs below the compiled package's minimum sizes)
             energies = self.model(species, edge_index, edge_vec)
-            energies = energies.double() + self.metadata["data_mean_eV"] / len(atoms)
-            energy = energies.sum()
-            (grad,) = torch.autograd.grad(energy, [edge_vec])
+            (grad,) = torch.autograd.grad(energies.sum(), [edge_vec])
+        energies = energies.detach().double() + self.metadata["data_mean_eV"] / len(atoms)
+        energy = energies.sum()
         g = grad.double().cpu().numpy()
         forces = np.zeros((len(atoms), 3))
         np.add.at(forces, edge_index_np[0], g)

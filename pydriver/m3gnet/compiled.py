@@ -50,6 +50,17 @@ CPU_THREADS = 1  # OpenMP threads baked into CPU packages (see the module docstr
 EnergyGradient = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
 
+def check_compilable(threebody: str, device: str = "cpu") -> None:
+    """Raise ValueError unless a model of this three-body form can be compiled for ``device`` here.
+
+    Only the density form is compiled; a CUDA package needs a CUDA device on this machine.
+    """
+    if threebody != "density":
+        raise ValueError("only the density three-body form can be compiled (export with threebody='density')")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("a CUDA package must be compiled on a machine with a CUDA device")
+
+
 def energy_gradient(model: M3GNetPES) -> EnergyGradient:
     """The eager function that is compiled (see the module docstring for inputs and outputs).
 
@@ -58,8 +69,7 @@ def energy_gradient(model: M3GNetPES) -> EnergyGradient:
     ValueError
         If ``model`` uses the triple formulation (only the density form is compiled).
     """
-    if not model.density:
-        raise ValueError("only the density three-body form can be compiled (export with threebody='density')")
+    check_compilable(model.threebody_mode)
 
     def fn(species: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor, short: torch.Tensor,
            node_weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,9 +84,8 @@ def energy_gradient(model: M3GNetPES) -> EnergyGradient:
     return fn
 
 
-def example_graph(model: M3GNetPES, n_elements: int, device: str = "cpu", seed: int = 0
-                  ) -> tuple[torch.Tensor, ...]:
-    """A small periodic graph to trace with: 27 atoms on a jittered 2.3 A cubic lattice.
+def example_graph(model: M3GNetPES, device: str = "cpu", seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """A small periodic graph to trace with: 27 atoms of random species on a jittered 2.3 A cubic lattice.
 
     N, E and Es differ from each other and from every fixed dimension of the model, so that tracing
     keeps them as three independent symbols.
@@ -93,7 +102,7 @@ def example_graph(model: M3GNetPES, n_elements: int, device: str = "cpu", seed: 
     dtype = model.node_embedding.weight.dtype
     edge_vec = torch.tensor(vec, dtype=dtype, device=device)
     short = model.short_bonds(torch.linalg.norm(edge_vec, dim=1))
-    species = torch.tensor(rng.integers(0, n_elements, len(atoms)), device=device)
+    species = torch.tensor(rng.integers(0, model.node_embedding.weight.shape[0], len(atoms)), device=device)
     node_weight = torch.ones(len(atoms), dtype=dtype, device=device)
     return species, torch.from_numpy(index).to(device), edge_vec, short, node_weight
 
@@ -109,7 +118,7 @@ class _Traced(torch.nn.Module):
         return self.traced(species, edge_index, edge_vec, short, node_weight)
 
 
-def compile_package(model: M3GNetPES, n_elements: int, out_path: str | Path, device: str = "cpu") -> Path:
+def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu") -> Path:
     """Compile ``model``'s energy + gradient with AOTInductor into the package ``out_path`` (.pt2).
 
     Takes 1-2 minutes on a 2-core CPU (C++ compilation of the generated kernels); needs a C++ compiler
@@ -123,11 +132,10 @@ def compile_package(model: M3GNetPES, n_elements: int, out_path: str | Path, dev
     from torch.export import Dim  # noqa: PLC0415
     from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
 
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("a CUDA package must be compiled on a machine with a CUDA device")
+    check_compilable(model.threebody_mode, device)
     fn = energy_gradient(model)
     model = model.to(device)
-    example = example_graph(model, n_elements, device)
+    example = example_graph(model, device)
     t0 = time.perf_counter()
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -149,10 +157,10 @@ def compile_package(model: M3GNetPES, n_elements: int, out_path: str | Path, dev
     return out
 
 
-def compile_bytes(model: M3GNetPES, n_elements: int, device: str = "cpu") -> bytes:
+def compile_bytes(model: M3GNetPES, device: str = "cpu") -> bytes:
     """:func:`compile_package` into memory (the bytes the exporter stores in the model file)."""
     with tempfile.TemporaryDirectory(prefix="m3gnet-aoti-") as tmp:
-        path = compile_package(model, n_elements, Path(tmp) / "model.pt2", device)
+        path = compile_package(model, Path(tmp) / "model.pt2", device)
         return path.read_bytes()
 
 

@@ -101,10 +101,10 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     """
     if device not in DEVICES:
         raise ValueError(f"device {device!r} not in {list(DEVICES)}")
-    if compiled and threebody != "density":
-        raise ValueError("only the density three-body form can be compiled (threebody='density')")
-    if compiled and device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("a CUDA package must be compiled on a machine with a CUDA device")
+    if compiled:  # before the checkpoint is loaded
+        from pydriver.m3gnet.compiled import check_compilable  # noqa: PLC0415 (compiled: only for --compile)
+
+        check_compilable(threebody, device)
     model, meta = build_model(model_dir, dtype, threebody)
     meta["device"] = device
     extra: dict[str, bytes | str] = {}
@@ -112,7 +112,7 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
         from pydriver.m3gnet.compiled import COMPILED_FILE, CPU_THREADS, compile_bytes  # noqa: PLC0415 (heavy)
 
         name = COMPILED_FILE.format(device=device)
-        extra[name] = compile_bytes(model, len(meta["elements"]), device)
+        extra[name] = compile_bytes(model, device)
         meta["compiled"] = {device: {"file": name, "torch": torch.__version__,
                                      "threads": CPU_THREADS if device == "cpu" else 0}}
         model = model.to("cpu")
