@@ -117,8 +117,6 @@ struct Model::Impl {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat64;
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> aoti;    // compiled energy + gradient, if used
-  int aoti_threads = 0;                                               // its CPU thread count (0: any)
-  bool aoti_forced = false;                                           // compiled yes: whatever the threads
 };
 
 namespace {
@@ -156,21 +154,7 @@ std::unique_ptr<torch::inductor::AOTIModelPackageLoader> load_package(const std:
 
 }    // namespace
 
-bool Model::compiled() const { return static_cast<bool>(impl_->aoti); }
-
-bool Model::uses_compiled(int nthreads) const
-{
-  return impl_->aoti && (impl_->aoti_forced || impl_->aoti_threads == 0 || impl_->aoti_threads == nthreads);
-}
-
-std::string Model::engine_note(int nthreads) const
-{
-  if (!impl_->aoti) return engine_note_;
-  if (!uses_compiled(nthreads))
-    return "TorchScript (the compiled package runs " + std::to_string(impl_->aoti_threads) + " thread(s), this run " +
-        std::to_string(nthreads) + ": TorchScript's threads measured faster, README Performance; compiled serves 1-thread ranks)";
-  return engine_note_;
-}
+bool Model::uses_compiled() const { return static_cast<bool>(impl_->aoti); }
 
 Model::Model(const std::string &path, const std::string &device_request, CompiledUse use) : impl_(new Impl)
 {
@@ -229,10 +213,10 @@ Model::Model(const std::string &path, const std::string &device_request, Compile
     return;
   }
   impl_->aoti = load_package(extra[it->second.file]);
-  impl_->aoti_threads = impl_->device.is_cuda() ? 0 : it->second.threads;
-  impl_->aoti_forced = use == CompiledUse::YES;
-  engine_note_ = "compiled energy+gradient (AOTInductor package built by torch " + it->second.torch + ", " +
-      (impl_->aoti_threads ? std::to_string(impl_->aoti_threads) + " thread(s))" : std::string("cuda)"));
+  engine_note_ = "compiled energy+gradient (AOTInductor package built by torch " + it->second.torch +
+      (impl_->device.is_cuda() ? std::string(", cuda)")
+                               : ": fused loops on " + std::to_string(it->second.threads) +
+                                     " thread, matrix products on the run's threads)");
 }
 
 struct Model::HaloState {
@@ -251,7 +235,7 @@ void Model::compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes)
   const int64_t n_nodes = static_cast<int64_t>(in.species.size());
   const int64_t n_edges = static_cast<int64_t>(in.edge_vec.size() / 3);
   auto t = input_tensors(in, impl_->device, impl_->dtype);
-  if (uses_compiled(at::get_num_threads()) && n_nodes >= 2 && n_edges >= 2) {
+  if (uses_compiled() && n_nodes >= 2 && n_edges >= 2) {
     // the package's inputs: see pydriver/m3gnet/compiled.py; sizes below 2 take the TorchScript path
     auto vec = t.edge_vec.detach();
     auto dist = torch::linalg_vector_norm(vec, 2, {1}, false, c10::nullopt);

@@ -71,11 +71,10 @@ class Model {
 
   const ModelMetadata &metadata() const { return meta_; }
   const std::string &device_name() const { return device_name_; }
-  // whether compute() runs the compiled package with `nthreads` torch threads (graphs of >= 2 nodes,
-  // bonds and short bonds; CPU packages only with the thread count they were generated for), and why
-  bool compiled() const;
-  bool uses_compiled(int nthreads) const;
-  std::string engine_note(int nthreads) const;
+  // whether compute() runs the compiled package (graphs of >= 2 nodes, bonds and short bonds; any
+  // thread count: its fused loops run one thread, its matrix products torch's threads), and why
+  bool uses_compiled() const;
+  const std::string &engine_note() const { return engine_note_; }
   // Energies of the first n_energy_nodes nodes are summed and differentiated (all when < 0).
   void compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes = -1);
 

@@ -195,11 +195,11 @@ void PairM3GNet::init_style()
     utils::logmesg(lmp, "Pair style m3gnet: {} torch thread(s) per MPI rank (OMP_NUM_THREADS or package omp)\n",
                    comm->nthreads);
     const bool halo = comm_mode == CommMode::HALO || (comm_mode == CommMode::AUTO && comm->nprocs > 1);
-    if (halo && model->compiled())
+    if (halo && model->uses_compiled())
       utils::logmesg(lmp, "Pair style m3gnet: engine TorchScript (comm halo runs the model block by block; the "
                      "compiled package serves one rank and comm shell)\n");
     else
-      utils::logmesg(lmp, "Pair style m3gnet: engine {}\n", model->engine_note(comm->nthreads));
+      utils::logmesg(lmp, "Pair style m3gnet: engine {}\n", model->engine_note());
   }
 }
 

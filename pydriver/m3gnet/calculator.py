@@ -30,8 +30,9 @@ class M3GNetCalculator(Calculator):
     model_path : file written by ``python -m pydriver export`` (or :func:`export_checkpoint`).
     device : "cpu" or "cuda" (default: the device recorded in the file, falling back to cpu).
     compiled : use the file's AOTInductor package for this device (:mod:`pydriver.m3gnet.compiled`):
-        None (default) when the file has one built by this torch version for torch's current thread count
-        (CPU packages run one thread), True to require it (ValueError otherwise), False for TorchScript.
+        None (default) when the file has one built by this torch version (any thread count: its fused loops
+        run one thread, its matrix products torch's threads), True to require it (ValueError otherwise),
+        False for TorchScript.
 
     Provides ``energy``, ``free_energy``, ``energies`` (per atom), ``forces`` and ``stress``.
     """
@@ -64,8 +65,6 @@ class M3GNetCalculator(Calculator):
         elif entry["torch"] != torch.__version__:
             reason = (f"{self.model_path}'s {self.device.type} package was built by torch {entry['torch']}, "
                       f"not {torch.__version__}")
-        elif self.device.type == "cpu" and request is None and entry.get("threads", 1) != torch.get_num_threads():
-            reason = f"its cpu package runs {entry.get('threads', 1)} thread(s), torch uses {torch.get_num_threads()}"
         if reason is not None:
             if request:
                 raise ValueError(reason)

@@ -71,16 +71,21 @@ def test_compile_needs_the_density_form(tmp_path):
         export_checkpoint(MODELS_DIR / NABH, tmp_path / "m.pt", threebody="triples", compiled=True)
 
 
-def test_calculator_auto_follows_the_thread_count(compiled_models):
+def test_calculator_uses_the_package_with_any_thread_count(compiled_models):
+    """Auto takes the package with 1 and 2 torch threads; forces agree with TorchScript to 1e-10 eV/A."""
+    atoms = next(a for a, _ in golden_frames(NABH) if a.info["name"] == "nabh4_ordered")
     threads = torch.get_num_threads()
+    forces = []
     try:
-        torch.set_num_threads(1)
-        assert M3GNetCalculator(compiled_models[NABH]).compiled is not None
-        torch.set_num_threads(2)
-        assert M3GNetCalculator(compiled_models[NABH]).compiled is None
-        assert M3GNetCalculator(compiled_models[NABH], compiled=True).compiled is not None
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            calc = M3GNetCalculator(compiled_models[NABH])
+            assert calc.compiled is not None
+            forces.append(calc.get_forces(atoms.copy()))
+        reference = M3GNetCalculator(compiled_models[NABH], compiled=False).get_forces(atoms.copy())
     finally:
         torch.set_num_threads(threads)
+    assert np.abs(forces[0] - reference).max() < 1e-10 and np.abs(forces[1] - reference).max() < 1e-10
 
 
 def test_calculator_requires_a_package_only_when_asked(nabh_model_f64):
@@ -94,3 +99,20 @@ def test_cuda_package_needs_a_cuda_device(tmp_path):
     with pytest.raises(ValueError, match="a CUDA package must be compiled on a machine with a CUDA device"):
         export_checkpoint(MODELS_DIR / NABH, tmp_path / "m.pt", device="cuda", compiled=True)
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_unfuse_bias_pass_rewrites_addmm_and_keeps_values():
+    """The CPU post-grad pass turns every addmm into mm + add (the add then fuses into the next loop)."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from pydriver.m3gnet.compiled import _UnfuseBiasAddmm
+
+    lin = torch.nn.Linear(5, 3).double()
+    x = torch.randn(7, 5, dtype=torch.float64)
+    graph = make_fx(lambda t: torch.nn.functional.silu(lin(t)))(x)
+    assert any(n.target is torch.ops.aten.addmm.default for n in graph.graph.nodes)
+    _UnfuseBiasAddmm()(graph.graph)
+    graph.recompile()
+    targets = [n.target for n in graph.graph.nodes]
+    assert torch.ops.aten.addmm.default not in targets and torch.ops.aten.mm.default in targets
+    assert torch.allclose(graph(x), torch.nn.functional.silu(lin(x)), rtol=0, atol=1e-14)

@@ -87,15 +87,19 @@ def test_compiled_md_follows_the_torchscript_trajectory(compiled_models, tmp_pat
     assert np.abs(x_c - atoms.positions).max() > 0.01  # the atoms moved
 
 
-def test_thread_count_selects_the_engine(compiled_models, tmp_path):
-    """CPU packages run one thread: with 2 threads ``compiled auto`` takes TorchScript and says why."""
+def test_compiled_package_serves_any_thread_count(compiled_models, tmp_path):
+    """``compiled auto`` runs the package with 1 and 2 threads (its matrix products use the threads), and
+    10 MD steps follow the 2-thread TorchScript trajectory."""
     atoms = next(a for a, _ in golden_frames(NABH) if a.info["name"] == "nabh4_ordered")
-    log_1, x_1 = _md(tmp_path / "one", compiled_models[NABH], "auto", atoms, steps=0, threads=1)
-    log_2, x_2 = _md(tmp_path / "two", compiled_models[NABH], "auto", atoms, steps=0, threads=2)
-    assert "engine compiled energy+gradient" in log_1 and "1 thread(s))" in log_1
-    assert "engine TorchScript (the compiled package runs 1 thread(s), this run 2" in log_2
-    pe = [float(log.split("Step")[1].splitlines()[1].split()[2]) for log in (log_1, log_2)]
-    assert pe[0] == pytest.approx(pe[1], rel=1e-12)
+    log_1, x_1 = _md(tmp_path / "one", compiled_models[NABH], "auto", atoms, steps=10, threads=1)
+    log_2, x_2 = _md(tmp_path / "two", compiled_models[NABH], "auto", atoms, steps=10, threads=2)
+    log_t, x_t = _md(tmp_path / "ts", compiled_models[NABH], "no", atoms, steps=10, threads=2)
+    for log in (log_1, log_2):
+        assert "engine compiled energy+gradient" in log and "matrix products on the run's threads" in log
+    assert "2 torch thread(s) per MPI rank" in log_2
+    pe = [float(log.split("Step")[1].splitlines()[1].split()[2]) for log in (log_1, log_2, log_t)]
+    assert pe[0] == pytest.approx(pe[2], rel=1e-12) and pe[1] == pytest.approx(pe[2], rel=1e-12)
+    assert np.abs(x_1 - x_t).max() < 1e-9 and np.abs(x_2 - x_t).max() < 1e-9
 
 
 def test_compiled_keyword_errors(exported):
