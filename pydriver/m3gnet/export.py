@@ -91,7 +91,7 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     threebody : "density" (default, O(bonds) memory) or "triples" (matgl's literal sum over bond
         pairs, kept as the reference and benchmark baseline).
     compiled : also compile the energy + gradient for ``device`` with AOTInductor and store the package
-        in the file (1-2 min; the plugin then uses it on one-thread ranks outside ``comm halo``, see
+        in the file (1-2 min; the plugin then uses it on single ranks and ``comm shell``, any thread count, see
         :mod:`pydriver.m3gnet.compiled`).
         Needs the density form, a C++ compiler, and for cuda a CUDA device.
 

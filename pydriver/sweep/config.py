@@ -199,7 +199,7 @@ class ModelConfig(_Section):
     dtype: Literal[DTYPE_NAMES] = DEFAULT_DTYPE
     device: Literal[DEVICES] | None = None
     plugin_path: str | None = None
-    #: export a checkpoint folder with ``--compile`` (AOTInductor; ~1.4x faster one-thread runs, README)
+    #: export a checkpoint folder with ``--compile`` (AOTInductor; 1.6-1.9x faster one-thread runs, README)
     compile: bool = False
 
 
