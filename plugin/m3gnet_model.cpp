@@ -209,7 +209,7 @@ Model::Model(const std::string &path, const std::string &device_request, Compile
   }
   if (!reason.empty()) {
     if (use == CompiledUse::YES) throw std::runtime_error("compiled yes but " + reason);
-    engine_note_ = "TorchScript (" + reason + ")";
+    engine_note_ = "TorchScript: " + reason;
     return;
   }
   impl_->aoti = load_package(extra[it->second.file]);

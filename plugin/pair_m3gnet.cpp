@@ -170,6 +170,10 @@ void PairM3GNet::init_style()
   if (atom->tag_enable == 0) error->all(FLERR, "Pair style m3gnet: requires atom IDs");
   if (force->newton_pair == 0) error->all(FLERR, "Pair style m3gnet: requires newton pair on");
   check_special_bonds();
+  const bool halo = comm_mode == CommMode::HALO || (comm_mode == CommMode::AUTO && comm->nprocs > 1);
+  if (halo && compiled_use == m3gnet::CompiledUse::YES)
+    error->all(FLERR, "Pair style m3gnet: compiled yes needs one MPI rank or comm shell (comm halo runs the "
+               "model block by block, through TorchScript)");
   m3gnet::set_num_threads(comm->nthreads);
   feat_dim = model->metadata().node_feature_dim;
   comm_forward = comm_reverse = feat_dim;
@@ -194,10 +198,9 @@ void PairM3GNet::init_style()
       utils::logmesg(lmp, "Pair style m3gnet: one rank, graph over owned atoms and their periodic images\n");
     utils::logmesg(lmp, "Pair style m3gnet: {} torch thread(s) per MPI rank (OMP_NUM_THREADS or package omp)\n",
                    comm->nthreads);
-    const bool halo = comm_mode == CommMode::HALO || (comm_mode == CommMode::AUTO && comm->nprocs > 1);
     if (halo && model->uses_compiled())
-      utils::logmesg(lmp, "Pair style m3gnet: engine TorchScript (comm halo runs the model block by block; the "
-                     "compiled package serves one rank and comm shell)\n");
+      utils::logmesg(lmp, "Pair style m3gnet: engine TorchScript: comm halo runs the model block by block; the "
+                     "compiled package serves one rank and comm shell\n");
     else
       utils::logmesg(lmp, "Pair style m3gnet: engine {}\n", model->engine_note());
   }

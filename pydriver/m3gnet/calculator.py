@@ -41,6 +41,8 @@ class M3GNetCalculator(Calculator):
 
     def __init__(self, model_path: str | Path, device: str | None = None, compiled: bool | None = None,
                  **kwargs) -> None:
+        if compiled not in (None, True, False):
+            raise ValueError(f"compiled={compiled!r}: use None (auto), True or False")
         super().__init__(**kwargs)
         self.model_path = Path(model_path)
         self.metadata = read_metadata(self.model_path)

@@ -90,6 +90,8 @@ def test_calculator_uses_the_package_with_any_thread_count(compiled_models):
 
 def test_calculator_requires_a_package_only_when_asked(nabh_model_f64):
     assert M3GNetCalculator(nabh_model_f64).compiled is None  # auto: TorchScript
+    with pytest.raises(ValueError, match="compiled='no': use None \\(auto\\), True or False"):
+        M3GNetCalculator(nabh_model_f64, compiled="no")
     with pytest.raises(ValueError, match="has no compiled package for cpu \\(export with --compile\\)"):
         M3GNetCalculator(nabh_model_f64, compiled=True)
 

@@ -80,7 +80,7 @@ def test_compiled_md_follows_the_torchscript_trajectory(compiled_models, tmp_pat
     log_c, x_c = _md(tmp_path / "compiled", compiled_models[NABH], "yes", atoms)
     log_t, x_t = _md(tmp_path / "torchscript", compiled_models[NABH], "no", atoms)
     assert "engine compiled energy+gradient (AOTInductor package built by torch" in log_c
-    assert "engine TorchScript (compiled no)" in log_t
+    assert "engine TorchScript: compiled no" in log_t
     rebuilds = int(log_c.split("Neighbor list builds = ")[1].split()[0])
     assert rebuilds >= 2, "the graph never changed during the run"
     assert np.abs(x_c - x_t).max() < 1e-8
@@ -110,3 +110,11 @@ def test_compiled_keyword_errors(exported):
     assert "compiled 'fast' is not auto, yes or no" in _error_of(["pair_style m3gnet compiled fast"])
     assert "Pair style m3gnet: keyword 'compiled' needs a value" in _error_of(["pair_style m3gnet compiled"])
     assert "Pair style m3gnet: keyword 'comm' needs a value" in _error_of(["pair_style m3gnet comm"])
+
+
+def test_compiled_yes_under_comm_halo_is_an_error(compiled_models):
+    msg = _error_of(["pair_style m3gnet comm halo compiled yes", f"pair_coeff * * {compiled_models[NABH]} Na B H",
+                     "run 0"])
+    assert ("Pair style m3gnet: compiled yes needs one MPI rank or comm shell (comm halo runs the model block by "
+            "block, through TorchScript)") in msg
+    assert msg.count("Pair style m3gnet:") == 1
