@@ -10,9 +10,9 @@ into its fused loops, and its multi-threaded loops lose (their sums over bonds b
 three-body density sum took 106 ms on 2 threads vs 6 ms on one, 648-atom NaBH4, float32). The matrix
 products are extern calls that use torch's threads at run time, so one package serves every thread
 count (full LAMMPS MD steps, float32, README Performance: 1 thread 1.56-1.87x TorchScript; 2 threads
-as fast within the noise or faster, 648-3000 NaBH4 atoms). Tried and dropped: sums over bonds as reductions over padded
-neighbour tables built in the graph (no atomics, loops for 2 threads: no faster than this package with
-2 threads, slower with one) and run-time thread counts (``cpp.dynamic_threads``).
+as fast within the noise or faster, 648-3000 NaBH4 atoms). Tried and dropped: sums over bonds as
+reductions over padded neighbour tables built in the graph (no atomics, loops for 2 threads: no faster
+than this package with 2 threads, slower with one) and run-time thread counts (``cpp.dynamic_threads``).
 
 On the CPU the bias of every Linear is added after the matrix product (:class:`_UnfuseBiasAddmm`), so
 that the add fuses into the activation: 1.1-1.2x on one thread.
