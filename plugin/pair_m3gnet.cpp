@@ -192,7 +192,7 @@ void PairM3GNet::init_style()
   if (comm->me == 0) {
     if (comm_mode == CommMode::SHELL)
       utils::logmesg(lmp, "Pair style m3gnet: comm shell, ghost cutoff {:.3f} A\n", comm->cutghostuser);
-    else if (comm_mode == CommMode::HALO || comm->nprocs > 1)
+    else if (halo)
       utils::logmesg(lmp, "Pair style m3gnet: comm halo, {} node features exchanged per block\n", feat_dim);
     else
       utils::logmesg(lmp, "Pair style m3gnet: one rank, graph over owned atoms and their periodic images\n");
