@@ -3,14 +3,17 @@
 #
 #   Here (project venv):   benchmarks/gpu_check.sh --prepare
 #       exports the models into benchmarks/gpu_driver/carry/models (NaBH float32 density+triples,
-#       float64 density for all three checkpoints) and copies LAMMPS's nlohmann/json.hpp into
-#       benchmarks/gpu_driver/carry/include (git-ignored; carry that folder, ~10 MiB).
+#       float64 density for all three checkpoints), copies LAMMPS's nlohmann/json.hpp into
+#       carry/include, the NaBH checkpoint into carry/checkpoints (the GPU side compiles it) and
+#       downloads the ase wheel into carry/wheels (git-ignored; carry that folder, ~17 MiB).
 #   GPU machine:           benchmarks/gpu_check.sh [--device cuda|cpu] [--out gpu_check.json] [--sizes ...]
 #       needs python3 with torch (CUDA build) and numpy, cmake and a C++17 compiler; no LAMMPS, no
 #       network. Builds benchmarks/gpu_driver (plugin/m3gnet_model.cpp + driver.cpp) into
 #       build/gpu_driver, then runs benchmarks/gpu_driver/gpu_check.py: parity of Python and C++
-#       against the committed float64 golden data, and ms per evaluation up to 12,288 atoms.
-#       Exit status 0 only if every parity check passes. PYTHON=... picks the interpreter.
+#       against the committed float64 golden data, and ms per evaluation up to 12,288 atoms; meanwhile
+#       it exports the NaBH checkpoint with AOTInductor packages built there for the device (float64
+#       and float32, gpu_driver/compile_models.py) and checks and times those too.
+#       Exit status 0 only if every parity check and compile passes. PYTHON=... picks the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -31,6 +34,11 @@ if [ "${1:-}" = "--prepare" ]; then
   for ck in M3GNet-r2SCAN-NaBH M3GNet-MP-2021.2.8-PES M3GNet-MatPES-r2SCAN-v2025.1-PES; do
     export_one "$ck" float64 density
   done
+  chmod -R u+w "$CARRY" 2>/dev/null || true; rm -rf "$CARRY/checkpoints" "$CARRY/wheels"
+  mkdir -p "$CARRY/checkpoints" "$CARRY/wheels"
+  cp -r "$models/M3GNet-r2SCAN-NaBH" "$CARRY/checkpoints/" && chmod -R u+w "$CARRY/checkpoints"
+  ase=$("$PY" -c "import ase; print(ase.__version__)")
+  "$PY" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$CARRY/wheels" "ase==$ase"
   du -sh "$CARRY"
   exit 0
 fi
@@ -49,9 +57,17 @@ done
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'devices', torch.cuda.device_count())"
 [ -d "$CARRY/models" ] || { echo "no $CARRY/models: run benchmarks/gpu_check.sh --prepare where the project venv is" >&2; exit 2; }
 
+# the compile processes need pydriver (this checkout) and ase (a carried wheel; no network there)
+SITE=build/gpu_site
+if ls "$CARRY"/wheels/*.whl >/dev/null 2>&1 && ! "$PY" -c "import ase" 2>/dev/null; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check --upgrade \
+    --target "$SITE" "$CARRY"/wheels/*.whl
+fi
+export PYTHONPATH="$PWD:$PWD/$SITE${PYTHONPATH:+:$PYTHONPATH}"
+
 DRIVER_ARGS=()
 mkdir -p build
-if cmake -S benchmarks/gpu_driver -B build/gpu_driver -DPython_EXECUTABLE="$(command -v "$PY")" \
+if cmake -S benchmarks/gpu_driver -B build/gpu_driver -DPython_EXECUTABLE="$("$PY" -c "import sys; print(sys.executable)")" \
      -DM3GNET_JSON_INCLUDE="$PWD/$CARRY/include" >build/gpu_driver.log 2>&1 \
    && cmake --build build/gpu_driver -j "$(nproc)" >>build/gpu_driver.log 2>&1; then
   DRIVER_ARGS=(--driver build/gpu_driver/m3gnet_driver)

@@ -2,10 +2,13 @@
    m3gnet_driver: the plugin's LAMMPS-free model wrapper (plugin/m3gnet_model.*) on an extxyz file
 
    m3gnet_driver MODEL.pt STRUCTURES.extxyz [--device cpu|cuda] [--repeat N] [--elements El1,El2,...]
+                 [--compiled auto|yes|no]
 
    For every frame: builds the periodic graph (cell list, all images within the model cutoff),
    evaluates energy and forces (F_src += g, F_dst -= g from dE/d(edge vector)) N times, and prints
-   one JSON object per line: name, n_atoms, n_edges, energy_eV, forces_eV_A, ms (best), ms_first.
+   one JSON object per line: name, n_atoms, n_edges, device, compiled (whether the file's AOTInductor
+   package ran; --compiled as pair_style m3gnet's keyword), energy_eV, forces_eV_A, ms (best), ms_first.
+   The engine line of the plugin's log goes to stderr.
    Used by benchmarks/gpu_check.sh; no LAMMPS needed.
 ------------------------------------------------------------------------- */
 
@@ -160,7 +163,7 @@ void build_graph(const Frame &f, double cutoff_A, m3gnet::GraphInput &g)
 }
 
 void print_json(const Frame &f, const m3gnet::GraphInput &g, const m3gnet::GraphOutput &out, double ms_best,
-                double ms_first, const std::string &device)
+                double ms_first, const m3gnet::Model &model)
 {
   const size_t n = f.symbols.size();
   const size_t n_edges = g.edge_vec.size() / 3;
@@ -173,7 +176,8 @@ void print_json(const Frame &f, const m3gnet::GraphInput &g, const m3gnet::Graph
   std::ostringstream js;
   js.precision(17);
   js << "{\"name\": \"" << f.name << "\", \"n_atoms\": " << n << ", \"n_edges\": " << n_edges
-     << ", \"device\": \"" << device << "\", \"energy_eV\": " << out.energy << ", \"ms\": " << ms_best
+     << ", \"device\": \"" << model.device_name() << "\", \"compiled\": " << (model.uses_compiled() ? "true" : "false")
+     << ", \"energy_eV\": " << out.energy << ", \"ms\": " << ms_best
      << ", \"ms_first\": " << ms_first << ", \"forces_eV_A\": [";
   for (size_t i = 0; i < 3 * n; i++) js << (i ? ", " : "") << forces[i];
   js << "]}";
@@ -186,23 +190,32 @@ int main(int argc, char **argv)
 {
   if (argc < 3) {
     std::cerr << "usage: m3gnet_driver MODEL.pt STRUCTURES.extxyz [--device cpu|cuda] [--repeat N] "
-                 "[--elements El1,El2,...]\n";
+                 "[--elements El1,El2,...] [--compiled auto|yes|no]\n";
     return 2;
   }
-  std::string device, elements_arg;
+  std::string device, elements_arg, compiled = "auto";
   int repeat = 3;
   for (int k = 3; k + 1 < argc; k += 2) {
     std::string key = argv[k];
     if (key == "--device") device = argv[k + 1];
     else if (key == "--repeat") repeat = std::max(1, std::stoi(argv[k + 1]));
     else if (key == "--elements") elements_arg = argv[k + 1];
+    else if (key == "--compiled") compiled = argv[k + 1];
     else {
       std::cerr << "unknown option " << key << "\n";
       return 2;
     }
   }
+  if (compiled != "auto" && compiled != "yes" && compiled != "no") {
+    std::cerr << "--compiled " << compiled << ": use auto, yes or no\n";
+    return 2;
+  }
+  const auto use = compiled == "yes" ? m3gnet::CompiledUse::YES
+      : compiled == "no"             ? m3gnet::CompiledUse::NO
+                                     : m3gnet::CompiledUse::AUTO;
   try {
-    m3gnet::Model model(argv[1], device);
+    m3gnet::Model model(argv[1], device, use);
+    std::cerr << "m3gnet_driver: engine " << model.engine_note() << "\n";
     const auto &meta = model.metadata();
     for (const auto &f : read_extxyz(argv[2])) {
       m3gnet::GraphInput g;
@@ -222,7 +235,7 @@ int main(int argc, char **argv)
         best = std::min(best, ms);
       }
       out.energy += meta.data_mean_eV;
-      print_json(f, g, out, best, first, model.device_name());
+      print_json(f, g, out, best, first, model);
     }
   } catch (std::exception &e) {
     std::cerr << "m3gnet_driver: " << e.what() << "\n";

@@ -1,11 +1,17 @@
 """GPU check without LAMMPS: the exported models through Python (torch.jit) and the C++ driver.
 
-Needs only torch and numpy (no ase, no pydriver, no LAMMPS), so that it runs on a bare GPU machine.
+The checks need only torch and numpy (no ase, no pydriver, no LAMMPS), so that they run on a bare GPU
+machine; the compile processes import pydriver (this repository on PYTHONPATH) with scipy, sympy and
+ase (``gpu_check.sh`` installs the carried ase wheel).
 Inputs come from ``carry/`` (written by ``benchmarks/gpu_check.sh --prepare``): exported models
 (``<checkpoint>-<dtype>-<threebody>.pt``) and the repository's golden data. Writes one JSON.
 
 Parity: every golden structure, every carried model, Python and driver, against the committed
-float64 reference (tolerances of tests/golden.py). Speed: NaBH4 supercells and the 1024-atom o-NBH
+float64 reference (tolerances of tests/golden.py). Compiled: the NaBH checkpoint (``carry/checkpoints``)
+is exported here with an AOTInductor package for the device (``compile_models.py``, one process per
+dtype, running while the TorchScript checks do: a package only loads into the torch that built it);
+those files go through the same parity (Python through ``aoti_load_package``, the driver with
+``--compiled yes``) and speed runs. Speed: NaBH4 supercells and the 1024-atom o-NBH
 cell, ms per energy+forces evaluation (best of ``--repeat``; the first call, which includes
 TorchScript profiling and CUDA start-up, is reported separately).
 """
@@ -15,8 +21,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -130,14 +138,22 @@ def neighbor_graph(pos: torch.Tensor, cell: torch.Tensor, cutoff_A: float) -> tu
 
 
 class PythonModel:
-    """An exported model through torch.jit: energy and forces (eV, eV/A) of one frame."""
+    """An exported model through torch.jit, or through its AOTInductor package: energy and forces (eV, eV/A)."""
 
-    def __init__(self, path: Path, device: str) -> None:
-        extra = {"metadata.json": ""}
+    def __init__(self, path: Path, device: str, compiled: bool = False) -> None:
+        self.device = torch.device(device)
+        package = f"compiled_{self.device.type}.pt2"
+        extra = {"metadata.json": "", package: ""} if compiled else {"metadata.json": ""}
         self.module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
         self.meta = json.loads(extra["metadata.json"])
-        self.device = torch.device(device)
         self.dtype = torch.float32 if self.meta["dtype"] == "float32" else torch.float64
+        self.package = None
+        if compiled:  # the package's inputs and outputs: pydriver/m3gnet/compiled.py
+            if not extra[package]:
+                raise ValueError(f"{path.name} holds no {package}")
+            pt2 = Path(tempfile.mkdtemp(prefix="gpu-check-")) / package
+            pt2.write_bytes(extra[package] if isinstance(extra[package], bytes) else extra[package].encode("latin-1"))
+            self.package = torch._inductor.aoti_load_package(str(pt2))
 
     def graph(self, frame: dict):
         pos = torch.tensor(frame["positions"], dtype=torch.float64, device=self.device)
@@ -147,10 +163,17 @@ class PythonModel:
         return species, edge_index, edge_vec
 
     def evaluate(self, species, edge_index, edge_vec) -> tuple[float, np.ndarray]:
-        vec = edge_vec.to(self.dtype).requires_grad_(True)
-        energies = self.module(species, edge_index, vec)
-        total = energies.sum()
-        (grad,) = torch.autograd.grad(total, [vec])
+        if self.package is not None:
+            vec = edge_vec.to(self.dtype)
+            short = self.module.short_bonds(torch.linalg.norm(vec, dim=1))
+            weight = torch.ones(species.shape[0], dtype=self.dtype, device=self.device)
+            energies, grad = self.package(species, edge_index, vec, short, weight)
+            total = energies.sum()
+        else:
+            vec = edge_vec.to(self.dtype).requires_grad_(True)
+            energies = self.module(species, edge_index, vec)
+            total = energies.sum()
+            (grad,) = torch.autograd.grad(total, [vec])
         forces = torch.zeros(species.shape[0], 3, dtype=torch.float64, device=self.device)
         forces.index_add_(0, edge_index[0], grad.double())
         forces.index_add_(0, edge_index[1], -grad.double())
@@ -170,8 +193,10 @@ class PythonModel:
 
 
 def run_driver(driver: Path, model: Path, xyz: Path, device: str, repeat: int) -> list[dict]:
-    out = subprocess.run([str(driver), str(model), str(xyz), "--device", device, "--repeat", str(repeat)],
-                         capture_output=True, text=True, timeout=900)
+    """The C++ driver's JSON lines; a ``*-compiled.pt`` model must run its package (``--compiled yes``)."""
+    compiled = "yes" if model.stem.endswith("-compiled") else "no"
+    out = subprocess.run([str(driver), str(model), str(xyz), "--device", device, "--repeat", str(repeat),
+                          "--compiled", compiled], capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         raise RuntimeError(f"driver failed on {xyz.name}: {out.stderr.strip()[-500:]}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
@@ -184,7 +209,7 @@ def parity(models: list[Path], driver: Path | None, device: str, tmp: Path) -> l
         ref = json.loads((GOLDEN / f"golden_{ckpt}.json").read_text())["frames"]
         xyz = GOLDEN / ("structures_nabh.extxyz" if ckpt == NABH else "structures_extra.extxyz")
         frames = read_extxyz(xyz)
-        py = PythonModel(path, device)
+        py = PythonModel(path, device, compiled=threebody == "compiled")
         drv = run_driver(driver, path, xyz, device, 1) if driver else [None] * len(frames)
         for frame, r, d in zip(frames, ref, drv):
             n = len(frame["symbols"])
@@ -206,7 +231,7 @@ def speed(model: Path, driver: Path | None, device: str, tmp: Path, sizes: list[
     onbh = read_extxyz(ROOT / "examples" / "structures" / "oNBH.extxyz")[0]
     cells = {"onbh:2": supercell(onbh, 2, "oNBH_2x2x2")}
     cells.update({f"nabh4:{n}": supercell(nabh4, n, f"NaBH4_{n}x{n}x{n}") for n in range(1, 9)})
-    py = PythonModel(model, device)
+    py = PythonModel(model, device, compiled=model.stem.endswith("-compiled"))
     rows = []
     for spec in sizes:
         frame = cells[spec]
@@ -227,7 +252,8 @@ def speed(model: Path, driver: Path | None, device: str, tmp: Path, sizes: list[
         if driver:
             try:
                 d = run_driver(driver, model, xyz, device, repeat)[0]
-                row.update(cpp_ms=d["ms"], cpp_ms_first=d["ms_first"], cpp_energy_eV=d["energy_eV"])
+                row.update(cpp_ms=d["ms"], cpp_ms_first=d["ms_first"], cpp_energy_eV=d["energy_eV"],
+                           cpp_compiled=d["compiled"])
                 if "py_energy_eV" in row:
                     row["cpp_vs_py_dE_eV_atom"] = abs(d["energy_eV"] - row["py_energy_eV"]) / row["n_atoms"]
             except RuntimeError as exc:
@@ -235,6 +261,49 @@ def speed(model: Path, driver: Path | None, device: str, tmp: Path, sizes: list[
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
+
+
+def start_compiles(carry: Path, out_dir: Path, device: str, dtypes: list[str], tmp: Path) -> dict:
+    """Start one ``compile_models.py`` process per dtype (they run while the TorchScript checks do).
+
+    Returns {dtype: (process, output model path, log path, start time)}.
+    """
+    ckpt = carry / "checkpoints" / NABH
+    if not dtypes or not ckpt.is_dir():
+        return {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    jobs = {}
+    for dtype in dtypes:
+        model = out_dir / f"{NABH}-{dtype}-compiled.pt"
+        log = tmp / f"gpu-check-compile-{dtype}.log"
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("compile_models.py")), str(ckpt),
+                                 str(model), "--dtype", dtype, "--device", device],
+                                stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+        jobs[dtype] = (proc, model, log, time.time())
+    return jobs
+
+
+def finish_compiles(jobs: dict, deadline: float) -> tuple[list[Path], list[dict]]:
+    """Wait for the compile processes until ``deadline``: the compiled models and one record per dtype."""
+    models, records = [], []
+    for dtype, (proc, model, log, _) in jobs.items():
+        try:
+            rc = proc.wait(timeout=max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = None
+        text = log.read_text().strip()
+        done = [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]  # compile_models.py's own line
+        record = {"dtype": dtype, "model": model.name, "ok": rc == 0 and model.is_file(),
+                  "seconds": done[-1]["seconds"] if done else None}
+        if not record["ok"]:
+            record["error"] = "timed out (--compile-timeout-s)" if rc is None else text[-500:]
+        else:
+            models.append(model)
+        print(json.dumps({"compile": record}), flush=True)
+        records.append(record)
+    return models, records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,30 +316,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--out", type=Path, default=Path("gpu_check.json"))
     ap.add_argument("--tmp", type=Path, default=Path("/tmp"))
-    ap.add_argument("--budget-s", type=float, default=240.0,
+    ap.add_argument("--budget-s", type=float, default=270.0,
                     help="skip remaining speed sizes once this much time has passed (recorded as skipped)")
+    ap.add_argument("--compile-dtypes", nargs="*", default=["float64", "float32"],
+                    help="AOTInductor packages to build here from carry/checkpoints (none: TorchScript only)")
+    ap.add_argument("--compiled-dir", type=Path, default=Path("build/gpu_compiled"))
+    ap.add_argument("--compile-timeout-s", type=float, default=200.0)
     a = ap.parse_args(argv)
     t0 = time.time()
     models = sorted((a.carry / "models").glob("*.pt"))
     if not models:
         print(f"no models in {a.carry / 'models'}: run benchmarks/gpu_check.sh --prepare first", file=sys.stderr)
         return 2
+    jobs = start_compiles(a.carry, a.compiled_dir, a.device, a.compile_dtypes, a.tmp)
     report = {"device": a.device, "torch": torch.__version__,
               "cuda_device": torch.cuda.get_device_name(0) if a.device.startswith("cuda") else None}
     report["parity"] = parity(models, a.driver, a.device, a.tmp)
+    compiled, report["compile"] = finish_compiles(jobs, t0 + a.compile_timeout_s)
+    report["parity"] += parity(compiled, a.driver, a.device, a.tmp)
     bad = [r for r in report["parity"] if not r["ok"]]
-    print(f"parity: {len(report['parity']) - len(bad)}/{len(report['parity'])} within tolerance", flush=True)
+    bad_compile = [r for r in report["compile"] if not r["ok"]]
+    print(f"parity: {len(report['parity']) - len(bad)}/{len(report['parity'])} within tolerance "
+          f"({len(compiled)} compiled model(s))", flush=True)
     report["speed"] = []
-    for name in (f"{NABH}-float32-density.pt", f"{NABH}-float32-triples.pt", f"{NABH}-float64-density.pt"):
-        if (a.carry / "models" / name).is_file():
-            sizes = a.sizes if "density" in name else a.sizes[:2]
-            report["speed"] += speed(a.carry / "models" / name, a.driver, a.device, a.tmp, sizes, a.repeat,
-                                     t0 + a.budget_s)
+    found = {p.name: p for p in [*models, *compiled]}
+    for name in (f"{NABH}-float32-compiled.pt", f"{NABH}-float32-density.pt", f"{NABH}-float32-triples.pt",
+                 f"{NABH}-float64-density.pt", f"{NABH}-float64-compiled.pt"):
+        if name in found:
+            sizes = a.sizes if "triples" not in name else a.sizes[:2]
+            report["speed"] += speed(found[name], a.driver, a.device, a.tmp, sizes, a.repeat, t0 + a.budget_s)
     report["seconds"] = time.time() - t0
     report["parity_failures"] = bad
+    report["compile_failures"] = bad_compile
     a.out.write_text(json.dumps(report, indent=1))
     print(f"wrote {a.out} ({report['seconds']:.0f} s)")
-    return 0 if not bad else 1
+    return 0 if not bad and not bad_compile else 1
 
 
 if __name__ == "__main__":
