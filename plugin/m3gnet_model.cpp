@@ -213,10 +213,15 @@ Model::Model(const std::string &path, const std::string &device_request, Compile
     return;
   }
   impl_->aoti = load_package(extra[it->second.file]);
-  engine_note_ = "compiled energy+gradient (AOTInductor package built by torch " + it->second.torch +
-      (impl_->device.is_cuda() ? std::string(", cuda)")
-                               : ": fused loops on " + std::to_string(it->second.threads) +
-                                     " thread, matrix products on the run's threads)");
+  std::string where;
+  if (impl_->device.is_cuda())
+    where = ", cuda)";
+  else if (it->second.threads == 0)    // pydriver.m3gnet.cpu_loops: loops take the run's OpenMP threads
+    where = ": fused loops and matrix products on the run's threads)";
+  else
+    where = ": fused loops on " + std::to_string(it->second.threads) + " thread" +
+        (it->second.threads == 1 ? "" : "s") + ", matrix products on the run's threads)";
+  engine_note_ = "compiled energy+gradient (AOTInductor package built by torch " + it->second.torch + where;
 }
 
 struct Model::HaloState {

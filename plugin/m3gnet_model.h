@@ -24,7 +24,7 @@ constexpr const char *FORMAT_NAME = "pydriver-m3gnet";
 struct CompiledPackage {
   std::string file;                   // extra-file name inside the TorchScript archive
   std::string torch;                  // torch version that built it ("2.13.0+cpu")
-  int threads = 1;                    // OpenMP threads its CPU code was generated for (0: cuda)
+  int threads = 1;                    // OpenMP threads of its CPU loops (0: the run's count; cuda)
 };
 
 struct ModelMetadata {
@@ -72,7 +72,7 @@ class Model {
   const ModelMetadata &metadata() const { return meta_; }
   const std::string &device_name() const { return device_name_; }
   // whether compute() runs the compiled package (graphs of >= 2 nodes, bonds and short bonds; any
-  // thread count: its fused loops run one thread, its matrix products torch's threads), and why
+  // thread count: its loops and matrix products use torch's threads), and why
   bool uses_compiled() const;
   const std::string &engine_note() const { return engine_note_; }
   // Energies of the first n_energy_nodes nodes are summed and differentiated (all when < 0).

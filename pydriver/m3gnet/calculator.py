@@ -30,8 +30,8 @@ class M3GNetCalculator(Calculator):
     model_path : file written by ``python -m pydriver export`` (or :func:`export_checkpoint`).
     device : "cpu" or "cuda" (default: the device recorded in the file, falling back to cpu).
     compiled : use the file's AOTInductor package for this device (:mod:`pydriver.m3gnet.compiled`):
-        None (default) when the file has one built by this torch version (any thread count: its fused loops
-        run one thread, its matrix products torch's threads), True to require it (ValueError otherwise),
+        None (default) when the file has one built by this torch version (any thread count: its loops and
+        matrix products run on torch's threads), True to require it (ValueError otherwise),
         False for TorchScript.
 
     Provides ``energy``, ``free_energy``, ``energies`` (per atom), ``forces`` and ``stress``.

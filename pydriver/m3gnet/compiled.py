@@ -5,14 +5,13 @@ Why hand-written: the TorchScript model spends ~70 % of a step in unfused per-bo
 shared library that C++ loads without Python (``torch::inductor::AOTIModelPackageLoader``), the route
 NequIP/Allegro take for their LAMMPS models.
 
-CPU packages are compiled for ONE thread (:data:`CPU_THREADS`): Inductor bakes the OpenMP thread count
-into its fused loops, and its multi-threaded loops lose (their sums over bonds become atomic adds: the
-three-body density sum took 106 ms on 2 threads vs 6 ms on one, 648-atom NaBH4, float32). The matrix
-products are extern calls that use torch's threads at run time, so one package serves every thread
-count (full LAMMPS MD steps, float32, README Performance: 1 thread 1.56-1.87x TorchScript; 2 threads
-as fast within the noise or faster, 648-3000 NaBH4 atoms). Tried and dropped: sums over bonds as
-reductions over padded neighbour tables built in the graph (no atomics, loops for 2 threads: no faster
-than this package with 2 threads, slower with one) and run-time thread counts (``cpp.dynamic_threads``).
+CPU packages run their fused loops on the run's thread count (``cpp.dynamic_threads`` with the code
+generation rules of :mod:`pydriver.m3gnet.cpu_loops`: no atomic adds, no parallel region per bond),
+and their matrix products are extern calls on torch's threads, so one package serves every thread
+count: in-process, 648-atom NaBH4, float32, 2 threads 330 ms vs 464 ms for the earlier one-thread
+package, no slower on one thread (:data:`THREADS_RUN_TIME` in the metadata). Where this torch lacks the
+hooks of those rules, the package is compiled for one thread (``threads`` 1), as before. Tried and
+dropped: sums over bonds as reductions over padded neighbour tables built in the graph (no faster).
 
 On the CPU the bias of every Linear is added after the matrix product (:class:`_UnfuseBiasAddmm`), so
 that the add fuses into the activation: 1.1-1.2x on one thread.
@@ -35,6 +34,7 @@ round-off (``tests/m3gnet/test_compiled.py``, ``tests/plugin/test_compiled_plugi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -51,7 +51,8 @@ from pydriver.m3gnet.model import M3GNetPES
 log = logging.getLogger(__name__)
 
 COMPILED_FILE = "compiled_{device}.pt2"  # extra file in the exported TorchScript archive
-CPU_THREADS = 1  # OpenMP threads baked into CPU packages (see the module docstring)
+THREADS_RUN_TIME = 0  # metadata "threads" of a CPU package whose loops take the run's thread count
+EXAMPLE_GRID = 7  # example graph: 7^3 = 343 atoms (Inductor's loop decisions use its sizes as hints)
 
 EnergyGradient = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
@@ -91,19 +92,20 @@ def energy_gradient(model: M3GNetPES) -> EnergyGradient:
 
 
 def example_graph(model: M3GNetPES, device: str = "cpu", seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """A small periodic graph to trace with: 27 atoms of random species on a jittered 2.3 A cubic lattice.
+    """A periodic graph to trace with: 343 atoms of random species on a jittered 2.3 A cubic lattice.
 
     N, E and Es differ from each other and from every fixed dimension of the model, so that tracing
-    keeps them as three independent symbols.
+    keeps them as three independent symbols; their sizes (343, ~12,900, ~7,600) are the hints with which
+    Inductor decides which loops to parallelise, so they are of a production cell's order.
     """
     from ase import Atoms  # noqa: PLC0415  (ase: a dependency of the model package's neighbour lists)
 
     from pydriver.m3gnet.neighbors import edge_list  # noqa: PLC0415
 
     rng = np.random.default_rng(seed)
-    grid = np.stack(np.meshgrid(*[np.arange(3)] * 3, indexing="ij"), -1).reshape(-1, 3) * 2.3
-    atoms = Atoms(numbers=[1] * len(grid), positions=grid + rng.normal(0, 0.15, grid.shape), cell=[6.9] * 3,
-                  pbc=True)
+    grid = np.stack(np.meshgrid(*[np.arange(EXAMPLE_GRID)] * 3, indexing="ij"), -1).reshape(-1, 3) * 2.3
+    atoms = Atoms(numbers=[1] * len(grid), positions=grid + rng.normal(0, 0.15, grid.shape),
+                  cell=[2.3 * EXAMPLE_GRID] * 3, pbc=True)
     index, vec = edge_list(atoms, model.cutoff)
     dtype = model.node_embedding.weight.dtype
     edge_vec = torch.tensor(vec, dtype=dtype, device=device)
@@ -146,15 +148,24 @@ class _UnfuseBiasAddmm(CustomGraphPass):
             node.replace_all_uses_with(total)
             graph.erase_node(node)
 
+    def __init__(self, threads: int = THREADS_RUN_TIME) -> None:
+        self.threads = threads
+
     def uuid(self) -> str:
-        return "pydriver-unfuse-bias-addmm-1"
+        return f"pydriver-unfuse-bias-addmm-1-threads-{self.threads}"
 
 
-def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu") -> Path:
+def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu") -> tuple[Path, int]:
     """Compile ``model``'s energy + gradient with AOTInductor into the package ``out_path`` (.pt2).
 
     Takes 1-2 minutes on a 2-core CPU (C++ compilation of the generated kernels); needs a C++ compiler
-    (and a CUDA device for ``device="cuda"``). CPU code is generated for :data:`CPU_THREADS` thread(s).
+    (and a CUDA device for ``device="cuda"``).
+
+    Returns
+    -------
+    (path, threads): ``threads`` for the metadata: :data:`THREADS_RUN_TIME` (0) for a CPU package whose
+    loops take the run's thread count, 1 where this torch lacks the hooks of :mod:`pydriver.m3gnet.cpu_loops`
+    (a one-thread package), 0 for CUDA.
 
     Raises
     ------
@@ -164,6 +175,8 @@ def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu")
     from torch.export import Dim  # noqa: PLC0415
     from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
 
+    from pydriver.m3gnet.cpu_loops import UnsupportedInductor, run_time_thread_loops  # noqa: PLC0415
+
     check_compilable(model.threebody_mode, device)
     fn = energy_gradient(model)
     model = model.to(device)
@@ -172,30 +185,39 @@ def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu")
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch_threads = torch.get_num_threads()
-    with warnings.catch_warnings():  # torch-internal deprecation notices of the export machinery
-        warnings.simplefilter("ignore", FutureWarning)
+    threads = THREADS_RUN_TIME
+    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+        warnings.simplefilter("ignore", FutureWarning)  # torch-internal notices of the export machinery
         # the model's weights are real tensors: they become constants of the traced graph
         graph = make_fx(fn, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
         n_nodes, n_edges, n_short = Dim("n_nodes", min=2), Dim("n_edges", min=2), Dim("n_short", min=2)
         program = torch.export.export(_Traced(graph), example, strict=False,
                                       dynamic_shapes=({0: n_nodes}, {1: n_edges}, {0: n_edges}, {0: n_short},
                                                       {0: n_nodes}))
-        torch.set_num_threads(CPU_THREADS)  # Inductor generates CPU loops for the current thread count
-        unfuse = _UnfuseBiasAddmm() if device == "cpu" else None  # GPUs: Inductor's own rule
+        if device == "cpu":
+            try:
+                stack.enter_context(run_time_thread_loops())
+                torch.set_num_threads(2)  # loop decisions for more than one thread; run time sets the count
+            except UnsupportedInductor as exc:
+                log.warning("compiling a one-thread CPU package (%s)", exc)
+                threads = 1
+                torch.set_num_threads(1)  # Inductor generates CPU loops for the current thread count
+        # the custom pass's uuid enters Inductor's cache key: packages of either loop form never mix
+        unfuse = _UnfuseBiasAddmm(threads) if device == "cpu" else None  # GPUs: Inductor's own rule
         try:
             with torch._inductor.config.patch({"post_grad_custom_post_pass": unfuse}):
                 torch._inductor.aoti_compile_and_package(program, package_path=str(out))
         finally:
             torch.set_num_threads(torch_threads)
     log.info("compiled energy + gradient for %s in %.0f s", device, time.perf_counter() - t0)
-    return out
+    return out, threads
 
 
-def compile_bytes(model: M3GNetPES, device: str = "cpu") -> bytes:
-    """:func:`compile_package` into memory (the bytes the exporter stores in the model file)."""
+def compile_bytes(model: M3GNetPES, device: str = "cpu") -> tuple[bytes, int]:
+    """:func:`compile_package` into memory: (package bytes the exporter stores in the model file, threads)."""
     with tempfile.TemporaryDirectory(prefix="m3gnet-aoti-") as tmp:
-        path = compile_package(model, Path(tmp) / "model.pt2", device)
-        return path.read_bytes()
+        path, threads = compile_package(model, Path(tmp) / "model.pt2", device)
+        return path.read_bytes(), threads
 
 
 def load_package(data: bytes) -> EnergyGradient:

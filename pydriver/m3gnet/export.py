@@ -11,7 +11,7 @@ File format (contract between exporter, plugin and later tools): a TorchScript a
 ``threebody`` ("density"|"triples": formulation of the three-body sum, see
 :mod:`pydriver.m3gnet.threebody`), and, when compiled, ``compiled``: {device: {"file": extra-file name,
 "torch": torch version that built it}} for AOTInductor packages of the energy + gradient stored as extra
-files of the archive ("threads": OpenMP threads the CPU code was generated for, 0 for cuda;
+files of the archive ("threads": OpenMP threads of the CPU loops, 0 for the run's count and for cuda;
 :mod:`pydriver.m3gnet.compiled`; optional, older readers ignore them).
 
 format_version 2: the per-step three-body geometry comes from the method ``threebody`` as a list of
@@ -109,12 +109,11 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     meta["device"] = device
     extra: dict[str, bytes | str] = {}
     if compiled:
-        from pydriver.m3gnet.compiled import COMPILED_FILE, CPU_THREADS, compile_bytes  # noqa: PLC0415 (heavy)
+        from pydriver.m3gnet.compiled import COMPILED_FILE, compile_bytes  # noqa: PLC0415 (heavy)
 
         name = COMPILED_FILE.format(device=device)
-        extra[name] = compile_bytes(model, device)
-        meta["compiled"] = {device: {"file": name, "torch": torch.__version__,
-                                     "threads": CPU_THREADS if device == "cpu" else 0}}
+        extra[name], threads = compile_bytes(model, device)
+        meta["compiled"] = {device: {"file": name, "torch": torch.__version__, "threads": threads}}
         model = model.to("cpu")
     scripted = torch.jit.script(model)
     out = Path(out_path)
