@@ -131,7 +131,7 @@ def lammps_run(model: Path, steps: int, threads: int, ranks: int, tmp: Path,
         return None, rss, None, ("error: " + out.strip().splitlines()[-1][:120] if out.strip() else f"exit {rc}"), None
     loop = re.findall(r"Loop time of ([\d.eE+-]+) on \d+ procs for (\d+) steps", out)[-1]
     cpu = re.findall(r"([\d.]+)% CPU use", out)
-    engine = re.search(r"Pair style m3gnet: engine (\S+)", out)
+    engine = re.search(r"Pair style m3gnet: engine (\w+)", out)
     return (1000 * float(loop[0]) / int(loop[1]), rss, float(cpu[-1]) if cpu else None, "ok",
             engine.group(1) if engine else None)
 
@@ -228,7 +228,7 @@ def markdown_table(results: list[dict]) -> str:
                          for k in ("compiled", "density"))
         # the compiled file runs its TorchScript model under comm halo (ranks), and before session 5 also with
         # threads; results since then record what the log said
-        engine = v["compiled"].get("engine") if "compiled" in v else None
+        engine = (v["compiled"].get("engine") or "").rstrip(":") or None if "compiled" in v else None
         old_rule = "compiled" in v and engine is None and (ranks > 1 or threads > 1)
         note = " (TorchScript)" if engine == "TorchScript" or old_rule else ""
         ref_txt = ms(ref) + (f" ({threads * ranks} threads)" if ranks > 1 and ref else "")
