@@ -116,7 +116,8 @@ def neighbor_graph(pos: torch.Tensor, cell: torch.Tensor, cutoff_A: float) -> tu
     rank = torch.arange(len(flat), device=dev) - start[flat[order]]
     table = torch.full((n_bins, int(counts.max())), -1, dtype=torch.long, device=dev)
     table[flat[order], rank] = order
-    grid = torch.stack(torch.meshgrid(*[torch.arange(int(x), device=dev) for x in nb], indexing="ij"), -1).reshape(-1, 3)
+    axes = [torch.arange(int(x), device=dev) for x in nb]
+    grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     src, dst, vecs = [], [], []
     for off in itertools.product(*[range(-r, r + 1) for r in reach]):
         t = grid + torch.tensor(off, device=dev)

@@ -131,8 +131,12 @@ class _UnfuseBiasAddmm(CustomGraphPass):
 
     Why: on the CPU, Inductor keeps ``addmm`` as one extern call that first copies the broadcast bias
     into the (E, H) output (13 % of a 648-atom step); as ``mm`` + add, the add fuses into the SiLU that
-    follows. Inductor does this itself only on GPUs (``should_prefer_unfused_addmm``).
+    follows. Inductor does this itself only on GPUs (``should_prefer_unfused_addmm``). ``threads`` (the
+    package's loop form, as in the metadata) only enters :meth:`uuid`, i.e. Inductor's cache key.
     """
+
+    def __init__(self, threads: int = THREADS_RUN_TIME) -> None:
+        self.threads = threads
 
     def __call__(self, graph: torch.fx.Graph) -> None:
         aten = torch.ops.aten
@@ -147,9 +151,6 @@ class _UnfuseBiasAddmm(CustomGraphPass):
             total.meta = dict(node.meta)
             node.replace_all_uses_with(total)
             graph.erase_node(node)
-
-    def __init__(self, threads: int = THREADS_RUN_TIME) -> None:
-        self.threads = threads
 
     def uuid(self) -> str:
         return f"pydriver-unfuse-bias-addmm-1-threads-{self.threads}"
