@@ -227,7 +227,7 @@ def markdown_table(results: list[dict]) -> str:
         rss = " / ".join(f"{v[k]['peak_rss_MiB']:.0f}" if k in v and v[k]["peak_rss_MiB"] else "-"
                          for k in ("compiled", "density"))
         # the compiled file runs its TorchScript model under comm halo (ranks), and before session 5 also with
-        # threads; results since then record what the log said
+        # threads; results since then record what the log said (session-6 JSON: "TorchScript:", colon included)
         engine = (v["compiled"].get("engine") or "").rstrip(":") or None if "compiled" in v else None
         old_rule = "compiled" in v and engine is None and (ranks > 1 or threads > 1)
         note = " (TorchScript)" if engine == "TorchScript" or old_rule else ""

@@ -1,8 +1,9 @@
 """GPU check without LAMMPS: the exported models through Python (torch.jit) and the C++ driver.
 
-The checks need only torch and numpy (no ase, no pydriver, no LAMMPS), so that they run on a bare GPU
-machine; the compile processes import pydriver (this repository on PYTHONPATH) with scipy, sympy and
-ase (``gpu_check.sh`` installs the carried ase wheel).
+The TorchScript checks need only torch and numpy (no ase, no pydriver, no LAMMPS), so that they run on
+a bare GPU machine; the compile processes and the Python side of the compiled checks import pydriver
+(this repository on PYTHONPATH) with scipy, sympy and ase (``gpu_check.sh`` installs the carried ase
+wheel).
 Inputs come from ``carry/`` (written by ``benchmarks/gpu_check.sh --prepare``): exported models
 (``<checkpoint>-<dtype>-<threebody>.pt``) and the repository's golden data. Writes one JSON.
 
@@ -24,7 +25,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -152,9 +152,10 @@ class PythonModel:
         if compiled:  # the package's inputs and outputs: pydriver/m3gnet/compiled.py
             if not extra[package]:
                 raise ValueError(f"{path.name} holds no {package}")
-            pt2 = Path(tempfile.mkdtemp(prefix="gpu-check-")) / package
-            pt2.write_bytes(extra[package] if isinstance(extra[package], bytes) else extra[package].encode("latin-1"))
-            self.package = torch._inductor.aoti_load_package(str(pt2))
+            # pydriver is importable wherever a compiled file exists: compile_models.py made it with pydriver
+            from pydriver.m3gnet.compiled import load_package  # noqa: PLC0415
+
+            self.package = load_package(extra[package])
 
     def graph(self, frame: dict):
         pos = torch.tensor(frame["positions"], dtype=torch.float64, device=self.device)
@@ -267,7 +268,7 @@ def speed(model: Path, driver: Path | None, device: str, tmp: Path, sizes: list[
 def start_compiles(carry: Path, out_dir: Path, device: str, dtypes: list[str], tmp: Path) -> dict:
     """Start one ``compile_models.py`` process per dtype (they run while the TorchScript checks do).
 
-    Returns {dtype: (process, output model path, log path, start time)}.
+    Returns {dtype: (process, output model path, log path)}.
     """
     ckpt = carry / "checkpoints" / NABH
     if not dtypes or not ckpt.is_dir():
@@ -281,14 +282,14 @@ def start_compiles(carry: Path, out_dir: Path, device: str, dtypes: list[str], t
         proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("compile_models.py")), str(ckpt),
                                  str(model), "--dtype", dtype, "--device", device],
                                 stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-        jobs[dtype] = (proc, model, log, time.time())
+        jobs[dtype] = (proc, model, log)
     return jobs
 
 
 def finish_compiles(jobs: dict, deadline: float) -> tuple[list[Path], list[dict]]:
     """Wait for the compile processes until ``deadline``: the compiled models and one record per dtype."""
     models, records = [], []
-    for dtype, (proc, model, log, _) in jobs.items():
+    for dtype, (proc, model, log) in jobs.items():
         try:
             rc = proc.wait(timeout=max(1.0, deadline - time.time()))
         except subprocess.TimeoutExpired:
