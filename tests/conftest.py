@@ -90,6 +90,8 @@ def compiled_models(tmp_path_factory) -> dict[str, Path]:
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
+    import torch  # noqa: PLC0415
+
     out = tmp_path_factory.mktemp("compiled")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     procs = {}
@@ -102,5 +104,5 @@ def compiled_models(tmp_path_factory) -> dict[str, Path]:
     for checkpoint, (proc, path) in procs.items():
         text = proc.communicate()[0]
         assert proc.returncode == 0, f"export --compile of {checkpoint} failed:\n{text[-2000:]}"
-        assert '"compiled": ["cpu"]' in text, text[-500:]
+        assert f'"compiled": {{"cpu": {{"torch": "{torch.__version__}", "threads": 0}}}}' in text, text[-500:]
     return {checkpoint: path for checkpoint, (_, path) in procs.items()}

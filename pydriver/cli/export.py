@@ -48,6 +48,8 @@ class CLICommand:
         meta = read_metadata(out)
         summary = {k: meta[k] for k in ("model_name", "dtype", "device", "cutoff_A", "threebody_cutoff_A", "nblocks")}
         summary["n_elements"] = len(meta["elements"])
-        summary["compiled"] = sorted(meta.get("compiled", {}))
+        # the metadata entry without its archive file name: {device: {"torch": ..., "threads": ...}}
+        summary["compiled"] = {dev: {k: v for k, v in entry.items() if k != "file"}
+                               for dev, entry in meta.get("compiled", {}).items()}
         print(f"wrote {out}: {json.dumps(summary)}")
         return 0

@@ -12,7 +12,8 @@ def test_export_writes_model(tmp_path, capsys):
     assert main(["export", str(MODELS_DIR / "M3GNet-r2SCAN-NaBH"), str(out), "--dtype", "float32"]) == 0
     meta = read_metadata(out)
     assert meta["dtype"] == "float32" and meta["elements"] == ["H", "B", "Na"]
-    assert '"model_name": "M3GNet-r2SCAN-NaBH"' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert '"model_name": "M3GNet-r2SCAN-NaBH"' in printed and '"compiled": {}' in printed
 
 
 def test_export_bad_folder_exits_2(tmp_path, capsys):
