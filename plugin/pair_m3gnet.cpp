@@ -170,14 +170,15 @@ void PairM3GNet::init_style()
   if (atom->tag_enable == 0) error->all(FLERR, "Pair style m3gnet: requires atom IDs");
   if (force->newton_pair == 0) error->all(FLERR, "Pair style m3gnet: requires newton pair on");
   check_special_bonds();
-  const bool halo = comm_mode == CommMode::HALO || (comm_mode == CommMode::AUTO && comm->nprocs > 1);
+  const GraphMode mode = graph_mode();
+  const bool halo = mode == GraphMode::HALO;
   if (halo && compiled_use == m3gnet::CompiledUse::YES)
     error->all(FLERR, "Pair style m3gnet: compiled yes needs one MPI rank or comm shell (comm halo runs the "
                "model block by block, through TorchScript)");
   m3gnet::set_num_threads(comm->nthreads);
   feat_dim = model->metadata().node_feature_dim;
   comm_forward = comm_reverse = feat_dim;
-  if (comm_mode == CommMode::SHELL) {
+  if (mode == GraphMode::SHELL) {
     // every atom whose features reach an owned atom's energy must be a ghost with its own neighbours
     const double need = shell_cutoff() + neighbor->skin;
     if (comm->cutghostuser > 0.0 && comm->cutghostuser < need)
@@ -190,7 +191,7 @@ void PairM3GNet::init_style()
     neighbor->add_request(this, NeighConst::REQ_FULL);
   }
   if (comm->me == 0) {
-    if (comm_mode == CommMode::SHELL)
+    if (mode == GraphMode::SHELL)
       utils::logmesg(lmp, "Pair style m3gnet: comm shell, ghost cutoff {:.3f} A\n", comm->cutghostuser);
     else if (halo)
       utils::logmesg(lmp, "Pair style m3gnet: comm halo, {} node features exchanged per block\n", feat_dim);
@@ -223,6 +224,18 @@ void PairM3GNet::check_special_bonds()
       error->all(FLERR, "Pair style m3gnet: the system has bonds and special_bonds 1-{} factors lj {} coul {} "
                  "remove bonded pairs from the neighbour list: add 'special_bonds lj/coul 1 1 1'", k + 1,
                  force->special_lj[k], force->special_coul[k]);
+}
+
+/* ----------------------------------------------------------------------
+   comm auto: one rank builds the graph over its owned atoms (ghosts are their periodic images),
+   several exchange node features per block (halo); comm halo / comm shell as asked at any rank count
+------------------------------------------------------------------------- */
+
+PairM3GNet::GraphMode PairM3GNet::graph_mode() const
+{
+  if (comm_mode == CommMode::SHELL) return GraphMode::SHELL;
+  if (comm_mode == CommMode::HALO || comm->nprocs > 1) return GraphMode::HALO;
+  return GraphMode::SERIAL;
 }
 
 /* ----------------------------------------------------------------------
@@ -381,14 +394,14 @@ void PairM3GNet::tally(const m3gnet::GraphOutput &out, int eflag, int /*vflag*/)
 void PairM3GNet::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
-  const bool serial = comm_mode == CommMode::AUTO && comm->nprocs == 1;
+  const GraphMode mode = graph_mode();
   // graph building reports its own errors through LAMMPS; only the model's exceptions are wrapped
-  if (serial)
+  if (mode == GraphMode::SERIAL)
     build_graph_serial();
   else
-    build_graph_all_nodes(comm_mode == CommMode::SHELL);
+    build_graph_all_nodes(mode == GraphMode::SHELL);
   try {
-    if (serial || comm_mode == CommMode::SHELL)
+    if (mode != GraphMode::HALO)
       model->compute(graph, result, atom->nlocal);
     else
       compute_halo(result);

@@ -43,6 +43,9 @@ class PairM3GNet : public Pair {
  protected:
   // COMM_AUTO: owned-atom graph on one rank, halo on several
   enum class CommMode { AUTO, HALO, SHELL };
+  // how a step builds and evaluates the graph: the one place where comm mode and rank count decide it
+  enum class GraphMode { SERIAL, HALO, SHELL };
+  GraphMode graph_mode() const;
 
   void allocate();
   void build_owner_map();
