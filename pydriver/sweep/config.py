@@ -199,7 +199,8 @@ class ModelConfig(_Section):
     dtype: Literal[DTYPE_NAMES] = DEFAULT_DTYPE
     device: Literal[DEVICES] | None = None
     plugin_path: str | None = None
-    #: export a checkpoint folder with ``--compile`` (AOTInductor; 1.6-1.9x faster one-thread runs, README)
+    #: export a checkpoint folder with ``--compile`` (AOTInductor; MD 1.6-1.8x faster on one thread,
+    #: 1.2-1.5x on two: README "Performance")
     compile: bool = False
 
 
