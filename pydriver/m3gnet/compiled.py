@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 COMPILED_FILE = "compiled_{device}.pt2"  # extra file in the exported TorchScript archive
 THREADS_RUN_TIME = 0  # metadata "threads" of a CPU package whose loops take the run's thread count
+LOOP_DECISION_THREADS = 2  # torch threads while compiling: Inductor decides loops for more than one thread
 EXAMPLE_GRID = 7  # example graph: 7^3 = 343 atoms (Inductor's loop decisions use its sizes as hints)
 
 EnergyGradient = Callable[..., tuple[torch.Tensor, torch.Tensor]]
@@ -198,7 +199,7 @@ def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu")
         if device == "cpu":
             try:
                 stack.enter_context(run_time_thread_loops())
-                torch.set_num_threads(2)  # loop decisions for more than one thread; run time sets the count
+                torch.set_num_threads(LOOP_DECISION_THREADS)  # the run sets the count the loops use
             except UnsupportedInductor as exc:
                 log.warning("compiling a one-thread CPU package (%s)", exc)
                 threads = 1

@@ -74,6 +74,17 @@ def _parallel_depth(decide: Callable, parallel_depth_type: type) -> Callable:
     return patched
 
 
+#: the Inductor methods the rules patch, on every CppKernel subclass that defines its own
+HOOKED = ("store", "decide_parallel_depth")
+
+
+def hooked_methods(cpp: Any) -> dict[tuple[type, str], Callable]:
+    """{(kernel class, method name): function} of the methods in :data:`HOOKED` that ``cpp``
+    (``torch._inductor.codegen.cpp``) defines on its ``CppKernel`` classes."""
+    kernels = [c for c in vars(cpp).values() if isinstance(c, type) and issubclass(c, cpp.CppKernel)]
+    return {(c, name): vars(c)[name] for c in kernels for name in HOOKED if name in vars(c)}
+
+
 @contextlib.contextmanager
 def run_time_thread_loops() -> Iterator[None]:
     """Within this context Inductor generates CPU loops for the run's thread count under the rules above.
@@ -89,23 +100,18 @@ def run_time_thread_loops() -> Iterator[None]:
         import torch._inductor.codegen.cpp as cpp  # noqa: PLC0415
 
         parallel_depth_type = cpp.ParallelDepth
-        kernels = [c for c in vars(cpp).values() if isinstance(c, type) and issubclass(c, cpp.CppKernel)]
+        saved = hooked_methods(cpp)
         _ = config.cpp.dynamic_threads
     except (ImportError, AttributeError) as exc:
         raise UnsupportedInductor(f"torch {torch.__version__}: {exc}") from exc
-    saved: list[tuple[type, str, Callable]] = []
-    for cls in kernels:
-        for name in ("store", "decide_parallel_depth"):
-            if name in vars(cls):
-                saved.append((cls, name, vars(cls)[name]))
-    if not any(name == "store" for _, name, _ in saved) or not any(n == "decide_parallel_depth" for _, n, _ in saved):
+    if {name for _, name in saved} != set(HOOKED):
         raise UnsupportedInductor(f"torch {torch.__version__}: no CppKernel.store / decide_parallel_depth")
     try:
-        for cls, name, fn in saved:
+        for (cls, name), fn in saved.items():
             setattr(cls, name, _plain_scatter_store(fn, config) if name == "store"
                     else _parallel_depth(fn, parallel_depth_type))
         with config.patch({"cpp.dynamic_threads": True}):
             yield
     finally:
-        for cls, name, fn in saved:
+        for (cls, name), fn in saved.items():
             setattr(cls, name, fn)

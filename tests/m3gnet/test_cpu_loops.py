@@ -8,12 +8,11 @@ import pytest
 import torch._inductor.codegen.cpp as cpp
 from torch._inductor import config
 
-from pydriver.m3gnet.cpu_loops import UnsupportedInductor, run_time_thread_loops
+from pydriver.m3gnet.cpu_loops import UnsupportedInductor, hooked_methods, run_time_thread_loops
 
 
 def _methods() -> dict[tuple[type, str], object]:
-    kernels = [c for c in vars(cpp).values() if isinstance(c, type) and issubclass(c, cpp.CppKernel)]
-    return {(c, n): vars(c)[n] for c in kernels for n in ("store", "decide_parallel_depth") if n in vars(c)}
+    return hooked_methods(cpp)
 
 
 def test_rules_apply_inside_the_context_only():
