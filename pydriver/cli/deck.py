@@ -23,7 +23,7 @@ import logging
 
 from pydriver.cli.main import one_line
 from pydriver.m3gnet.precision import DEFAULT_DTYPE, DEVICES, DTYPE_NAMES
-from pydriver.deck.settings import COUPLINGS, AdaptiveTarget, JobSettings, MDSettings
+from pydriver.deck.settings import COUPLINGS, AdaptiveTarget, JobSettings, MDSettings, SettingError
 from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,17 @@ log = logging.getLogger(__name__)
 MD = MDSettings()
 JOB = JobSettings()
 TARGET = AdaptiveTarget()
+
+#: settings field -> the flag that sets it: errors name the flag the user typed (``--temp``, not ``temperature_K``)
+FLAG_OF_FIELD = {
+    "temperature_K": "--temp", "pressure_bar": "--pressure", "dt_ps": "--dt-ps", "equil_steps": "--equil-steps",
+    "prod_steps": "--prod-steps", "dump_every": "--dump-every", "thermo_every": "--thermo-every",
+    "restart_every": "--restart-every", "seed": "--seed", "tdamp_ps": "--tdamp", "pdamp_ps": "--pdamp",
+    "couple": "--couple", "device": "--device", "rel_error_D": "--target-rel-error-d",
+    "min_prod_ps": "--min-prod-ps", "max_prod_ps": "--max-prod-ps", "check_every_ps": "--check-every-ps",
+    "nodes": "--nodes", "ranks_per_node": "--ranks", "cpus_per_task": "--cpus-per-task", "gpus_per_node": "--gpus",
+    "time": "--time",
+}
 
 
 def add_dt_argument(group, default: float | None, help_text: str) -> None:
@@ -134,6 +145,11 @@ class CLICommand:
             gpus_per_node=args.gpus, time=args.time, partition=args.partition, account=args.account,
             modules=args.modules, launcher=args.launcher, lmp=args.lmp,
         )
+        try:
+            md.validate()
+            job.validate()
+        except SettingError as exc:
+            raise ValueError(f"{FLAG_OF_FIELD.get(exc.field, exc.field)} {exc.problem}") from None
         out = write_run_directory(args.structure, args.model, args.output, md=md, job=job,
                                   replication=args.supercell, min_width_A=args.min_width,
                                   copy_model=args.copy_model, model_dtype=args.model_dtype)

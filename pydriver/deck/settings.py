@@ -26,24 +26,37 @@ def _bounds(default, **bounds):
     return field(default=default, metadata=bounds)
 
 
+class SettingError(ValueError):
+    """A settings field with a bad value: the message is ``"<field> <problem>"``.
+
+    ``field`` and ``problem`` are kept apart so that a caller can name the field as its user knows
+    it (the deck command names its flag, e.g. ``--temp`` for ``temperature_K``).
+    """
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name} {problem}")
+        self.field = field_name
+        self.problem = problem
+
+
 def _check_bounds(obj) -> None:
-    """Check every field of a settings dataclass against its metadata bounds; ``ValueError`` names it."""
+    """Check every field of a settings dataclass against its metadata bounds; :class:`SettingError` names it."""
     for f in fields(obj):
         value, meta = getattr(obj, f.name), f.metadata
         if "choices" in meta and value not in meta["choices"]:
-            raise ValueError(f"{f.name} must be one of {meta['choices']}, got {value!r}")
+            raise SettingError(f.name, f"must be one of {meta['choices']}, got {value!r}")
         if f.type in ("int", int) and ("ge" in meta):
             if isinstance(value, bool) or int(value) != value or value < meta["ge"]:
-                raise ValueError(f"{f.name} must be an integer >= {meta['ge']}, got {value}")
+                raise SettingError(f.name, f"must be an integer >= {meta['ge']}, got {value}")
             setattr(obj, f.name, int(value))
         elif "gt" in meta or "ge" in meta:
             try:
                 value = float(value)
             except (TypeError, ValueError):
-                raise ValueError(f"{f.name} must be a number, got {value!r}") from None
+                raise SettingError(f.name, f"must be a number, got {value!r}") from None
             bound, ok = (meta["gt"], value > meta["gt"]) if "gt" in meta else (meta["ge"], value >= meta["ge"])
             if not (ok and math.isfinite(value)):
-                raise ValueError(f"{f.name} must be {'>' if 'gt' in meta else '>='} {bound}, got {value}")
+                raise SettingError(f.name, f"must be {'>' if 'gt' in meta else '>='} {bound}, got {value}")
             setattr(obj, f.name, float(value))
 
 
@@ -185,7 +198,7 @@ class JobSettings:
         """Raise ``ValueError`` for invalid resources."""
         _check_bounds(self)
         if not self.time or any(c not in "0123456789:-" for c in self.time):
-            raise ValueError(f"time must look like HH:MM:SS or D-HH:MM:SS, got {self.time!r}")
+            raise SettingError("time", f"must look like HH:MM:SS or D-HH:MM:SS, got {self.time!r}")
         return self
 
     def time_limit_s(self) -> float:

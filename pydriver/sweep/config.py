@@ -14,6 +14,7 @@ The schemas are the library's own: the ``md`` section is derived from
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import logging
 import re
@@ -54,6 +55,12 @@ def _checked_name(value: str | None, what: str) -> str | None:
     return value
 
 
+def did_you_mean(key: str, allowed) -> str:
+    """`` (did you mean 'KEY'?)`` for the allowed key closest to a misspelt ``key`` (difflib), else ``""``."""
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class _Section(BaseModel):
     """Base of every section: unknown keys are errors that list the allowed keys."""
 
@@ -65,7 +72,8 @@ class _Section(BaseModel):
         if isinstance(data, dict):
             unknown = sorted(str(k) for k in data if k not in cls.model_fields)
             if unknown:
-                raise ValueError(f"unknown key {unknown[0]!r}; allowed keys: {', '.join(cls.model_fields)}")
+                raise ValueError(f"unknown key {unknown[0]!r}{did_you_mean(unknown[0], cls.model_fields)}; "
+                                 f"allowed keys: {', '.join(cls.model_fields)}")
         return data
 
 
@@ -364,6 +372,12 @@ def _resolve(path: Path, base: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def _as_written(path: Path, relative_to: str) -> str:
+    """A path for a message as the config file spells it (not symlink-resolved), saying what a relative one is
+    relative to."""
+    return f"{path}" if Path(path).expanduser().is_absolute() else f"{path} (relative to {relative_to})"
+
+
 def config_from_dict(data: dict, source: str = "<dict>", base_dir: Path | None = None,
                      default_name: str = "sweep") -> SweepConfig:
     """Validate a mapping into a :class:`SweepConfig`, resolving relative paths against ``base_dir``.
@@ -380,14 +394,16 @@ def config_from_dict(data: dict, source: str = "<dict>", base_dir: Path | None =
     except ValidationError as exc:
         raise ValueError(format_validation_error(exc, source)) from None
     base = Path(base_dir or Path.cwd()).resolve()
+    relative_to = "the config file's folder" if base_dir is not None else "the working directory"
     structures = [s.model_copy(update={"file": _resolve(s.file, base)}) for s in cfg.structures]
-    for s in structures:
+    for written, s in zip(cfg.structures, structures):
         if not s.file.is_file():
-            raise FileNotFoundError(f"{source}: structures: file {s.file} (structure {s.label!r}) not found")
+            raise FileNotFoundError(f"{source}: structures: file {_as_written(written.file, relative_to)} "
+                                    f"(structure {s.label!r}) not found")
     model = cfg.model.model_copy(update={"path": _resolve(cfg.model.path, base)})
     if not model.path.exists():
-        raise FileNotFoundError(f"{source}: model.path {model.path} not found (an exported .pt file or a "
-                                "matgl checkpoint folder)")
+        raise FileNotFoundError(f"{source}: model.path {_as_written(cfg.model.path, relative_to)} not found (an "
+                                "exported .pt file or a matgl checkpoint folder)")
     name = cfg.name or default_name
     output = _resolve(cfg.output if cfg.output else Path(f"sweep-{name}"), base)
     return cfg.model_copy(update={"structures": structures, "model": model, "name": name, "output": output})

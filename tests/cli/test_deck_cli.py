@@ -96,7 +96,7 @@ def test_semantic_errors_are_one_line_without_usage(example_structures_dir, tmp_
         (["deck", str(missing), "--model", str(model), "-o", str(tmp_path / "r")],
          f"python -m pydriver deck: error: structure file {missing} does not exist"),
         (["deck", str(example_structures_dir / "NaBH4.extxyz"), "--model", str(model), "--dt-ps", "-1",
-          "-o", str(tmp_path / "r")], "python -m pydriver deck: error: dt_ps must be > 0.0, got -1.0"),
+          "-o", str(tmp_path / "r")], "python -m pydriver deck: error: --dt-ps must be > 0.0, got -1.0"),
     ]
     for args, expected in cases:
         assert main(args) == 2, args
