@@ -3,25 +3,26 @@
 :func:`ms_per_step` times a few MD steps of a run directory's cell with its model, dtype and
 device in a short ``lmp`` run (two warm-up steps, in which TorchScript optimises the model, then
 ``n_steps``; LAMMPS's ``Loop time``), and
-caches the result per cell/model/dtype/device/threads in ``step_timing.json`` under
-``$PYDRIVER_CACHE_DIR``, else ``$XDG_CACHE_HOME/pydriver``, else ``~/.cache/pydriver``.
+caches the result per cell/model/dtype/device/threads in ``step_timing.json`` in the package's cache
+folder (:func:`pydriver.cache.cache_dir`; without a writable one the timing is measured each time).
 :func:`estimate_runs` multiplies by each run's steps (for adaptive runs: the cap) and flags runs
 that cannot finish within a limit (the SLURM time limit, or a day locally).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydriver.cache import cache_dir, write_cache_file
 from pydriver.lammps.session import lammps_env, lmp_executable
 from pydriver.rundir import DATA_FILE, INPUT_FILE, MANIFEST_FILE
-from pydriver.sweep.run_state import atomic_write_json, read_json
+from pydriver.sweep.run_state import read_json
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,6 @@ LOCAL_LIMIT_S = 86400.0
 _SETUP = ("units", "atom_style", "boundary", "newton", "plugin", "pair_style", "pair_coeff", "mass ", "neighbor",
           "neigh_modify", "timestep")
 _LOOP = re.compile(r"^Loop time of ([0-9.eE+-]+) on \d+ procs for (\d+) steps", re.MULTILINE)
-
-
-def cache_dir() -> Path:
-    """Folder of the timing cache (see the module docstring)."""
-    if os.environ.get("PYDRIVER_CACHE_DIR"):
-        return Path(os.environ["PYDRIVER_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pydriver"
 
 
 def timing_key(manifest: dict, dtype: str | None, threads: int) -> str:
@@ -82,18 +76,18 @@ def measure(run_dir: Path, n_steps: int = 3, threads: int = 1, timeout_s: float 
 
 
 def ms_per_step(run_dir: Path, dtype: str | None = None, threads: int = 1, n_steps: int = 3) -> float:
-    """Cached :func:`measure` (see :func:`timing_key`)."""
+    """Cached :func:`measure` (see :func:`timing_key`); without a writable cache folder it measures each time."""
     manifest = read_json(Path(run_dir) / MANIFEST_FILE) or {}
     key = timing_key(manifest, dtype, threads)
-    path = cache_dir() / CACHE_FILE
-    cache = read_json(path) or {}
+    folder = cache_dir()
+    cache = (read_json(folder / CACHE_FILE) or {}) if folder is not None else {}
     if key in cache:
         return float(cache[key]["ms_per_step"])
     value = measure(run_dir, n_steps, threads)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cache = read_json(path) or {}
-    cache[key] = {"ms_per_step": value, "n_steps": n_steps}
-    atomic_write_json(path, cache)
+    if folder is not None:
+        cache = read_json(folder / CACHE_FILE) or {}
+        cache[key] = {"ms_per_step": value, "n_steps": n_steps}
+        write_cache_file(CACHE_FILE, json.dumps(cache, indent=2) + "\n")
     log.info("timed %s (%s atoms): %.1f ms/step", manifest.get("formula"), manifest.get("n_atoms"), value)
     return value
 
