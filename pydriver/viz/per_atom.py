@@ -81,12 +81,3 @@ def from_summary(summary: AnalysisSummary, mobile_ids: np.ndarray) -> PerAtom:
     if msd.size != ids.size:
         raise ValueError(f"analysis.json lists {msd.size} mobile ions, the dump has {ids.size}")
     return PerAtom(ids, msd, msd >= float(threshold))
-
-
-def write_per_atom_csv(path: str | Path, per_atom: PerAtom) -> Path:
-    """Write the ``id,msd_A2,active`` table (tests and synthetic runs)."""
-    path = Path(path)
-    lines = ["id,msd_A2,active"] + [f"{i},{m:.6f},{int(a)}" for i, m, a in
-                                    zip(per_atom.ids, per_atom.msd_A2, per_atom.active)]
-    path.write_text("\n".join(lines) + "\n")
-    return path

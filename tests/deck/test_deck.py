@@ -15,7 +15,8 @@ from pydriver.deck import dump_timesteps as dump_steps
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE
 from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.structures import find_anions, assign_types
-from pydriver.structures.builders import mixed_anion_box, nabh4_cubic, nabh4_primitive
+from pydriver.structures.builders import nabh4_cubic
+from tests.builders import mixed_anion_box, nabh4_primitive
 
 
 @pytest.fixture

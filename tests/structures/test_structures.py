@@ -15,7 +15,7 @@ from pydriver.structures import (
     prepare_system,
     read_structure,
 )
-from pydriver.structures.builders import mixed_anion_box as mixed_box
+from tests.builders import mixed_anion_box as mixed_box
 from pydriver.structures.builders import nabh4_cubic
 
 # file -> expected (n_atoms, {anion kind: count}, n_Na) per unit cell

@@ -7,7 +7,8 @@ import pytest
 from ase import Atoms
 
 from pydriver.structures import prepare_system, read_lammps_data
-from pydriver.structures.builders import nabh4_cubic, nabh4_primitive
+from pydriver.structures.builders import nabh4_cubic
+from tests.builders import nabh4_primitive
 
 
 def lammps_roundtrip(plain_lammps, system, tmp_path):

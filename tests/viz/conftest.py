@@ -20,7 +20,8 @@ from pydriver.analysis.density import write_chgcar
 from pydriver.analysis.synthetic import write_lammps_dump
 from pydriver.rundir import DUMP_FILE, PER_ATOM_FILE, RunManifest
 from pydriver.structures.atom_types import AtomType
-from pydriver.viz.per_atom import PerAtom, write_per_atom_csv
+from pydriver.viz.per_atom import PerAtom
+from tests.viz.helpers import write_per_atom_csv
 
 EDGE_A = 14.0
 N_FRAMES = 11

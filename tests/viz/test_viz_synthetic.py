@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pydriver.viz import style
-from pydriver.viz.density import isosurface_pieces
+from tests.viz.helpers import isosurface_pieces
 from pydriver.viz.per_atom import read_per_atom_csv
 from pydriver.viz.run_files import locate
 from pydriver.viz.scene import SceneOptions, build_scene
