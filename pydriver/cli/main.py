@@ -1,4 +1,4 @@
-"""``python -m pydriver`` dispatcher (ASE-style: one module per subcommand).
+"""M3GNet molecular dynamics in LAMMPS: export models, build decks, run sweeps, analyse and report.
 
 Each subcommand module defines ``CLICommand`` with a docstring (first line = help), a static
 ``add_arguments(parser)`` and a static ``run(args)``. Expected user errors raise
@@ -31,6 +31,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("sweep", "pydriver.cli.sweep"),
     ("render", "pydriver.cli.render"),
     ("thermo", "pydriver.cli.thermo"),
+    ("next-chunk", "pydriver.cli.next_chunk"),
 ]
 
 
@@ -69,7 +70,9 @@ def _configure_warnings() -> None:
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and one subparser per command of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(prog="python -m pydriver", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pydriver", description=__doc__.splitlines()[0],
+                                     epilog="`python -m pydriver COMMAND --help` shows a command's options; "
+                                            "README.md and docs/ are the manual.")
     parser.add_argument("--version", action="version", version=f"pydriver {__version__}")
     parser.add_argument("-T", "--traceback", action="store_true", help="show the full traceback on errors")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")

@@ -1,7 +1,7 @@
 """Adaptive production length: run in chunks until D is precise enough, or up to a cap.
 
 A run directory whose ``run.json`` has a ``target`` (:class:`pydriver.deck.settings.AdaptiveTarget`)
-runs production in chunks. Its ``job.slurm`` loops: ``python -m pydriver.sweep.worker next-chunk .``
+runs production in chunks. Its ``job.slurm`` loops: ``python -m pydriver next-chunk .``
 calls :func:`next_chunk`, which prints the step the next chunk must reach; LAMMPS resumes from the
 latest restart file and runs ``-var prod_end STEP``. After each chunk :func:`next_chunk` analyses
 the run through :func:`pydriver.analysis.analyze_run` and stops when

@@ -1,16 +1,14 @@
 """The one worker entry point the executors run in a subprocess: analyse a run through the Python API.
 
-Usage (what the local and SLURM executors and the adaptive job scripts run)::
+Usage (what the local and SLURM executors run)::
 
     python -m pydriver.sweep.worker analyze RUN_DIR --options-json '{"n_blocks": 3}'
-    python -m pydriver.sweep.worker next-chunk RUN_DIR
 
 ``analyze`` calls :func:`pydriver.analysis.analyze_run` with
-:class:`pydriver.analysis.options.AnalysisOptions` built from the JSON (``to_dict`` keys).
-``next-chunk`` is the stopping rule of adaptive production (:mod:`pydriver.sweep.adaptive`): it
-prints the step the next LAMMPS chunk must reach, or nothing when the run is finished. Exit
+:class:`pydriver.analysis.options.AnalysisOptions` built from the JSON (``to_dict`` keys). Exit
 code 0 on success, 2 with one line on stderr for a user error (bad run directory or options).
-A module entry point, not a CLI command: it takes exactly these arguments, so no argparse.
+A module entry point, not a CLI command: it takes exactly these arguments, so no argparse. The
+adaptive job scripts call the public command ``python -m pydriver next-chunk`` instead.
 """
 
 from __future__ import annotations
@@ -21,12 +19,10 @@ import sys
 from pathlib import Path
 
 from pydriver.analysis import AnalysisOptions, analyze_run
-from pydriver.sweep.adaptive import next_chunk
 
 log = logging.getLogger(__name__)
 
-USAGE = ("usage: python -m pydriver.sweep.worker analyze RUN_DIR [--options-json JSON]\n"
-         "       python -m pydriver.sweep.worker next-chunk RUN_DIR")
+USAGE = "usage: python -m pydriver.sweep.worker analyze RUN_DIR [--options-json JSON]"
 
 
 def worker_command(action: str, run_dir: Path, options: AnalysisOptions | None = None) -> list[str]:
@@ -46,7 +42,7 @@ def analyze(run_dir: Path, options: AnalysisOptions) -> dict:
 
 
 def _parse(argv: list[str]) -> tuple[str, Path, AnalysisOptions | None]:
-    if len(argv) < 2 or argv[0] not in ("analyze", "next-chunk"):
+    if len(argv) < 2 or argv[0] != "analyze":
         raise ValueError(f"expected an action and a run directory; got {argv}\n{USAGE}")
     action, run_dir, rest = argv[0], Path(argv[1]), argv[2:]
     options = None
@@ -64,13 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one worker action; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        action, run_dir, options = _parse(list(sys.argv[1:] if argv is None else argv))
-        if action == "analyze":
-            analyze(run_dir, options or AnalysisOptions())
-        else:
-            end = next_chunk(run_dir)
-            if end is not None:
-                print(end)
+        _action, run_dir, options = _parse(list(sys.argv[1:] if argv is None else argv))
+        analyze(run_dir, options or AnalysisOptions())
     except (ValueError, FileNotFoundError) as exc:
         print(f"pydriver.sweep.worker: error: {exc}".replace("\n", "; "), file=sys.stderr)
         return 2

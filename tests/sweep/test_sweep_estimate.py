@@ -70,4 +70,4 @@ def test_deck_with_target_writes_an_adaptive_run(tmp_path, example_structures_di
     assert "variable        prod_end index 100000" in deck
     job = (run_dir / "job.slurm").read_text()
     assert f'PYTHON="${{PYDRIVER_PYTHON:-{sys.executable}}}"' in job
-    assert 'END="$("$PYTHON" -m pydriver.sweep.worker next-chunk .)"' in job and 'run_md "$END"' in job
+    assert 'END="$("$PYTHON" -m pydriver next-chunk .)"' in job and 'run_md "$END"' in job
