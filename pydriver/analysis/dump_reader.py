@@ -14,9 +14,13 @@ the dump stride must be short enough that no atom moves half a cell between fram
 
 Damaged dumps: a frame cut mid-write (anywhere in the file, e.g. followed by frames a resumed job
 appended) is skipped with a warning naming its step, and reading resumes at the next
-``ITEM: TIMESTEP``; frames repeated after a restart (timestep not increasing) replace the earlier
+``ITEM: TIMESTEP``; a gzip file cut by a killed job (no end-of-stream marker) or with damaged
+compressed data is read up to the cut, every complete frame kept, with a warning; frames repeated after a restart (timestep not increasing) replace the earlier
 ones with a warning; ids are sorted in every frame; missing ``id``/``type``/position columns and
-inconsistent atom sets raise ``ValueError``.
+inconsistent atom sets raise ``ValueError``. Non-finite positions (``nan``, ``inf``: a run that blew
+up) are read as they are and the first frame holding one is recorded in
+``Trajectory.first_nonfinite`` (the analysis refuses or cuts there:
+:func:`pydriver.analysis.trajectory.finite_part`).
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ import io
 import itertools
 import logging
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from pydriver.analysis.cell import box_to_cell
-from pydriver.analysis.trajectory import FrameSink, Trajectory, Unwrapper
+from pydriver.analysis.trajectory import FrameSink, NonFinite, Trajectory, Unwrapper
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,8 @@ IMAGE_COLUMNS = ("ix", "iy", "iz")
 STRING_COLUMNS = ("element",)
 LARGE_STEP_FRACTION = 0.25  # warn when a wrapped atom moves > 1/4 cell between frames
 FRAME_START = b"ITEM: TIMESTEP"
+#: what reading a gzip stream raises where the file was cut (EOFError) or its data are damaged
+GZIP_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 class _Damaged(Exception):
@@ -53,20 +60,32 @@ class _Damaged(Exception):
 
 
 class _Lines:
-    """Line source over a binary file with push-back (to resume at a frame start inside read lines)."""
+    """Line source over a binary file with push-back (to resume at a frame start inside read lines).
+
+    A gzip stream that ends without its end-of-stream marker (a file cut by a killed job) or whose
+    compressed data are damaged ends the lines there; ``stream_error`` then holds the exception.
+    """
 
     def __init__(self, fh):
         self.fh = fh
         self.pending: list[bytes] = []
+        self.stream_error: Exception | None = None
+        self.lines = self._guarded()
+
+    def _guarded(self):
+        try:
+            yield from self.fh
+        except GZIP_STREAM_ERRORS as exc:
+            self.stream_error = exc
 
     def readline(self) -> bytes:
-        return self.pending.pop() if self.pending else self.fh.readline()
+        return self.pending.pop() if self.pending else next(self.lines, b"")
 
     def take(self, n: int) -> list[bytes]:
         out = []
         while self.pending and len(out) < n:
             out.append(self.pending.pop())
-        return out + list(itertools.islice(self.fh, n - len(out)))
+        return out + list(itertools.islice(self.lines, n - len(out)))
 
     def push(self, lines: list[bytes]) -> None:
         self.pending.extend(reversed(lines))
@@ -95,9 +114,9 @@ def _open(path: Path):
 
 
 def is_lammps_dump(path: str | os.PathLike) -> bool:
-    """Whether the file (plain or gzip) starts like a LAMMPS text dump."""
+    """Whether the file (plain or gzip, also a cut gzip) starts like a LAMMPS text dump."""
     with _open(Path(path)) as fh:
-        head = fh.read(200)
+        head = b"".join(itertools.islice(_Lines(fh).lines, 3))
     return head.lstrip().startswith(FRAME_START)
 
 
@@ -218,14 +237,21 @@ def read_lammps_dump(path: str | os.PathLike, scratch_dir: str | os.PathLike | N
     if not path.is_file():
         raise FileNotFoundError(f"dump file not found: {path}")
     state = {"steps": [], "cells": [], "origins": [], "ref_ids": None, "types": None, "elements": None,
-             "mol": None, "plan": None, "warnings": [], "sink": None, "unwrap": None}
+             "mol": None, "plan": None, "warnings": [], "sink": None, "unwrap": None, "nonfinite": []}
     try:
         with _open(path) as fh:
-            _read_frames(_Lines(fh), path, state, Path(scratch_dir) if scratch_dir else None)
+            src = _Lines(fh)
+            _read_frames(src, path, state, Path(scratch_dir) if scratch_dir else None)
     except BaseException:
         if state["sink"] is not None:
             state["sink"].discard()
         raise
+    if src.stream_error is not None:
+        cut = isinstance(src.stream_error, EOFError)
+        _warn(state, f"{path.name}: " + ("gzip stream ends before its end marker: the file was cut (e.g. a job "
+                                         "killed while writing)" if cut else
+                                         f"gzip data damaged ({src.stream_error}): nothing after it can be read")
+              + f"; read the {len(state['steps'])} complete frames before it (last step {_last(state)})")
     if state["sink"] is None or not state["steps"]:
         raise ValueError(f"{path}: no complete frame in dump")
     return _finish(state)
@@ -291,12 +317,21 @@ def _accept_frame(state: dict, header: dict, data: np.ndarray, lines: list[bytes
         del steps[keep:]
         del state["cells"][keep:]
         del state["origins"][keep:]
+        state["nonfinite"] = [bad for bad in state["nonfinite"] if bad.frame < keep]
         sink.rewind(keep)
         if plan["kind"] == "min_image":  # continue from the last kept frame
             last = sink.read_back(keep - 1) if keep > 0 else None
             unwrap.restart_from(last, state["cells"][-1] if keep else None, state["origins"][-1] if keep else None)
     images = data[:, plan["images"]] if plan["images"] is not None else None
-    sink.append(unwrap(data[:, plan["pos"]], images, header["cell"], header["origin"]))
+    finite = np.isfinite(data[:, plan["pos"]]).all(axis=1)
+    if images is not None:
+        finite &= np.isfinite(images).all(axis=1)
+    if not finite.all() or not np.isfinite(header["cell"]).all():
+        if not state["nonfinite"]:
+            ids = tuple(int(i) for i in data[~finite, 0])
+            state["nonfinite"].append(NonFinite(len(steps), step, ids))
+    with np.errstate(invalid="ignore"):
+        sink.append(unwrap(data[:, plan["pos"]], images, header["cell"], header["origin"]))
     steps.append(step)
     state["cells"].append(header["cell"])
     state["origins"].append(header["origin"])
@@ -311,10 +346,13 @@ def _finish(state: dict) -> Trajectory:
         if unwrap.max_jump_frac > LARGE_STEP_FRACTION:
             _warn(state, f"largest step {unwrap.max_jump_frac:.2f} of a cell exceeds {LARGE_STEP_FRACTION}: "
                          "unwrapping may be wrong; dump more often or dump xu yu zu")
+    if state["nonfinite"]:
+        _warn(state, f"non-finite positions (nan or inf) of {state['nonfinite'][0].describe()}")
     if plan["mol"] is None:
         _warn(state, "dump has no 'mol' column: molecule ids must come from data.lmp or clustering")
     positions = state["sink"].finish(len(state["steps"]))
     return Trajectory(steps=np.array(state["steps"], dtype=np.int64), positions_A=positions,
                       cells_A=np.array(state["cells"]), ids=state["ref_ids"], types=state["types"],
                       mol_ids=state["mol"], coordinates=plan["kind"], warnings=state["warnings"],
-                      elements=state["elements"], source_format="lammps-dump")
+                      elements=state["elements"], source_format="lammps-dump",
+                      first_nonfinite=state["nonfinite"][0] if state["nonfinite"] else None)

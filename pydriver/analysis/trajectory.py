@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,34 @@ log = logging.getLogger(__name__)
 
 #: how positions were obtained (``Trajectory.coordinates``)
 COORDINATE_KINDS = ("unwrapped", "images", "min_image")
+#: where ``Trajectory.steps`` come from (``Trajectory.step_source``): step numbers in the file, time
+#: stamps in the file (``times_fs``; steps follow once the MD time step is known), ``--dump-every``
+#: times the frame index, or nothing (frame index; the frame interval is unknown)
+STEP_SOURCES = ("file", "time", "dump_every", "unknown")
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """The first frame holding a non-finite position (nan or inf): where a run blew up.
+
+    Attributes
+    ----------
+    frame : frame index in the trajectory.
+    step : its MD step.
+    atom_ids : ids of the atoms with a non-finite coordinate in that frame (empty: the cell itself).
+    """
+
+    frame: int
+    step: int
+    atom_ids: tuple[int, ...]
+
+    def describe(self) -> str:
+        """``atom 6 from step 15000`` (at most five ids named)."""
+        ids = self.atom_ids
+        if not ids:
+            return f"the cell from step {self.step}"
+        named = ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        return f"atom{'s' if len(ids) > 1 else ''} {named} from step {self.step}"
 
 
 @dataclass
@@ -42,6 +70,11 @@ class Trajectory:
         column, type labels, XDATCAR/extxyz symbols).
     source_format : ``lammps-dump`` or ``ase:<format>``.
     warnings : what the reader warned about (also logged).
+    first_nonfinite : the first frame with a nan/inf position, or None (frames from it on are
+        not usable: :func:`finite_part`).
+    step_source : one of :data:`STEP_SOURCES`.
+    times_fs : (n_frames,) float64 or None -- time stamps of the file in fs (``step_source == "time"``).
+    dt_ps_in_file : the MD time step the file records (ASE .traj of an MD run), or None.
     """
 
     steps: np.ndarray
@@ -54,6 +87,10 @@ class Trajectory:
     warnings: list[str] = field(default_factory=list)
     elements: np.ndarray | None = None
     source_format: str = "lammps-dump"
+    first_nonfinite: NonFinite | None = None
+    step_source: str = "file"
+    times_fs: np.ndarray | None = None
+    dt_ps_in_file: float | None = None
 
     @property
     def n_frames(self) -> int:
@@ -72,8 +109,15 @@ class Trajectory:
 
     def select_frames(self, frames: slice) -> Trajectory:
         """The same trajectory restricted to a contiguous range of frames (positions stay mapped)."""
-        return Trajectory(self.steps[frames], self.positions_A[frames], self.cells_A[frames], self.ids, self.types,
-                          self.mol_ids, self.coordinates, list(self.warnings), self.elements, self.source_format)
+        nonfinite = self.first_nonfinite
+        if nonfinite is not None:
+            kept = np.arange(self.n_frames)[frames]
+            inside = np.flatnonzero(kept >= nonfinite.frame)
+            nonfinite = (NonFinite(int(inside[0]), int(self.steps[kept[inside[0]]]), nonfinite.atom_ids)
+                         if inside.size else None)
+        return replace(self, steps=self.steps[frames], positions_A=self.positions_A[frames],
+                       cells_A=self.cells_A[frames], warnings=list(self.warnings), first_nonfinite=nonfinite,
+                       times_fs=None if self.times_fs is None else self.times_fs[frames])
 
 
 class FrameSink:
@@ -200,3 +244,72 @@ def longest_even_part(steps: np.ndarray) -> slice:
                 best = (start, i + 1)
             start = i
     return slice(*best)
+
+
+def even_part(traj: Trajectory, longest_even_part_only: bool, where: str) -> Trajectory:
+    """The trajectory if its frames are evenly spaced, else its longest evenly spaced part or an error.
+
+    This is the one even-spacing check of the analysis (MSDs over time origins need frames at one
+    interval).
+
+    Parameters
+    ----------
+    traj : the trajectory.
+    longest_even_part_only : analyse the longest evenly spaced part (warning recorded in
+        ``traj.warnings``) instead of raising (``--longest-even-part``).
+    where : the input, for messages.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending steps and ``--longest-even-part``, unless ``longest_even_part_only``.
+    """
+    bad = uneven_steps(traj.steps)
+    if not bad:
+        return traj
+    part = longest_even_part(traj.steps)
+    first, last = int(traj.steps[part][0]), int(traj.steps[part][-1])
+    listed = ", ".join(f"{a} -> {b}" for a, b in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    if not longest_even_part_only:
+        raise ValueError(f"{where}: frames are not evenly spaced at steps {listed}; dump at a fixed interval, "
+                         f"or analyse the longest evenly spaced part (steps {first}..{last}, "
+                         f"{part.stop - part.start} frames) with --longest-even-part")
+    message = (f"{where}: frames are not evenly spaced at steps {listed}; analysing the longest evenly spaced "
+               f"part only: steps {first}..{last} ({part.stop - part.start} of {traj.n_frames} frames)")
+    log.warning(message)
+    sub = traj.select_frames(part)
+    sub.warnings.append(message)
+    return sub
+
+
+def finite_part(traj: Trajectory, until_first_nonfinite: bool, where: str) -> Trajectory:
+    """The trajectory if every position is finite, else the frames before the first nan/inf or an error.
+
+    Parameters
+    ----------
+    traj : the trajectory (``traj.first_nonfinite`` set by the reader).
+    until_first_nonfinite : analyse the frames before the first non-finite one (warning recorded in
+        ``traj.warnings``) instead of raising (``--until-first-nonfinite``).
+    where : the input, for messages.
+
+    Raises
+    ------
+    ValueError
+        Naming the atom ids and the first step with non-finite values, unless
+        ``until_first_nonfinite``; also when the very first frame is non-finite.
+    """
+    bad = traj.first_nonfinite
+    if bad is None:
+        return traj
+    what = f"{where}: non-finite positions (nan or inf) of {bad.describe()} (frame {bad.frame + 1} of {traj.n_frames})"
+    if bad.frame == 0:
+        raise ValueError(f"{what}: no frame before it to analyse; check the run's log for where it blew up")
+    if not until_first_nonfinite:
+        raise ValueError(f"{what}; the run blew up there: analyse the {bad.frame} frames before it with "
+                         "--until-first-nonfinite, or rerun from an earlier restart")
+    message = (f"{what}; analysing the {bad.frame} frames before it only (steps {int(traj.steps[0])}.."
+               f"{int(traj.steps[bad.frame - 1])})")
+    log.warning(message)
+    sub = traj.select_frames(slice(0, bad.frame))
+    sub.warnings.append(message)
+    return sub

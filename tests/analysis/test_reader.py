@@ -206,3 +206,64 @@ def test_uneven_steps_named():
     steps = np.array([0, 10, 20, 30, 50, 60, 70, 80, 90, 100])
     assert uneven_steps(steps) == [(30, 50)]
     assert longest_even_part(steps) == slice(4, 10)
+
+
+@pytest.mark.parametrize("columns", ["xu", "wrapped"])
+@pytest.mark.parametrize("cut_fraction", [0.3, 0.7, 0.97])
+def test_cut_gzip_reads_every_complete_frame_like_the_cut_plain_copy(tmp_path, walk, caplog, columns, cut_fraction):
+    import zlib
+
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj.gz", walk, np.ones(N_ATOMS, int), columns=columns)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(cut_fraction * len(data))])  # a job killed while gzip was writing
+    text = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.read_bytes())  # what can be recovered
+    plain = tmp_path / "plain.lammpstrj"
+    plain.write_bytes(text)
+    with caplog.at_level(logging.WARNING):
+        traj = read_lammps_dump(path)
+    expected = read_lammps_dump(plain)
+    assert 0 < traj.n_frames == expected.n_frames < N_FRAMES
+    np.testing.assert_array_equal(traj.steps, expected.steps)
+    np.testing.assert_allclose(traj.positions_A, walk[: traj.n_frames], atol=5e-5)
+    assert (f"dump.lammpstrj.gz: gzip stream ends before its end marker: the file was cut (e.g. a job killed while "
+            f"writing); read the {traj.n_frames} complete frames before it (last step {traj.n_frames - 1})"
+            in traj.warnings)
+
+
+def test_gzip_with_a_bad_checksum_is_read_with_a_warning(tmp_path, walk):
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj.gz", walk, np.ones(N_ATOMS, int))
+    data = bytearray(path.read_bytes())
+    data[-8] ^= 0xFF  # CRC32 of the member
+    path.write_bytes(bytes(data))
+    traj = read_lammps_dump(path)
+    assert traj.n_frames == N_FRAMES
+    assert any("gzip data damaged (CRC check failed" in w for w in traj.warnings)
+
+
+@pytest.mark.parametrize("bad", ["nan", "-nan", "inf"])
+def test_nonfinite_positions_recorded_with_atom_and_first_step(tmp_path, walk, bad):
+    positions = walk.copy()
+    positions[17:, 5] = np.nan  # atom id 6 from frame 17 on
+    path = write_lammps_dump(tmp_path / "dump.lammpstrj", positions, np.ones(N_ATOMS, int),
+                             steps=np.arange(N_FRAMES) * 1000, columns="wrapped")
+    path.write_text(path.read_text().replace("nan", bad))
+    traj = read_lammps_dump(path)
+    assert traj.n_frames == N_FRAMES
+    assert (traj.first_nonfinite.frame, traj.first_nonfinite.step, traj.first_nonfinite.atom_ids) == (17, 17000, (6,))
+    assert "non-finite positions (nan or inf) of atom 6 from step 17000" in traj.warnings
+    np.testing.assert_allclose(traj.positions_A[:17], walk[:17], atol=5e-5)  # the frames before are intact
+
+
+def test_nonfinite_frames_replaced_by_a_restart_are_forgotten(tmp_path, walk):
+    # the run blew up at step 150, was restarted from step 100 with a smaller time step and rewrote 100..290
+    blown = walk[:18].copy()
+    blown[15:, [2, 7]] = np.inf
+    with np.errstate(invalid="ignore"):
+        a = write_lammps_dump(tmp_path / "a", blown, np.ones(N_ATOMS, int), steps=np.arange(18) * 10)
+    b = write_lammps_dump(tmp_path / "b", walk[10:], np.ones(N_ATOMS, int), steps=np.arange(10, 30) * 10)
+    path = tmp_path / "dump.lammpstrj"
+    path.write_bytes(a.read_bytes() + b.read_bytes())
+    assert read_lammps_dump(a).first_nonfinite.describe() == "atoms 3, 8 from step 150"
+    traj = read_lammps_dump(path)
+    assert traj.first_nonfinite is None
+    np.testing.assert_allclose(traj.positions_A, walk, atol=5e-5)
