@@ -1,7 +1,7 @@
 """GPU check without LAMMPS: the exported models through Python (torch.jit) and the C++ driver.
 
-The TorchScript checks need only torch and numpy (no ase, no pydriver, no LAMMPS), so that they run on
-a bare GPU machine; the compile processes and the Python side of the compiled checks import pydriver
+The TorchScript checks need only torch, numpy and the standard-library module ``pydriver.model_file``
+(the model file's contract; no ase, no LAMMPS), so that they run on a bare GPU machine; the compile processes and the Python side of the compiled checks import pydriver
 (this repository on PYTHONPATH) with scipy, sympy and ase (``gpu_check.sh`` installs the carried ase
 wheel).
 Inputs come from ``carry/`` (written by ``benchmarks/gpu_check.sh --prepare``): exported models
@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from pydriver.model_file import compiled_file, read_metadata  # stdlib only; gpu_check.sh puts the repo on PYTHONPATH
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "golden"
@@ -143,10 +145,10 @@ class PythonModel:
 
     def __init__(self, path: Path, device: str, compiled: bool = False) -> None:
         self.device = torch.device(device)
-        package = f"compiled_{self.device.type}.pt2"
-        extra = {"metadata.json": "", package: ""} if compiled else {"metadata.json": ""}
+        self.meta = read_metadata(path, verify=True)
+        package = compiled_file(self.device.type)
+        extra = {package: ""} if compiled else {}
         self.module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
-        self.meta = json.loads(extra["metadata.json"])
         self.dtype = torch.float32 if self.meta["dtype"] == "float32" else torch.float64
         self.package = None
         if compiled:  # the package's inputs and outputs: pydriver/m3gnet/compiled.py

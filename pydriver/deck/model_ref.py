@@ -6,19 +6,17 @@ import hashlib
 import json
 import logging
 import shutil
-import zipfile
 from pathlib import Path
 
 from ase.data import atomic_numbers
 
 from pydriver.m3gnet.precision import DEFAULT_DTYPE, DTYPE_NAMES
+from pydriver.model_file import is_checkpoint_folder, read_metadata
 from pydriver.rundir import MODEL_FILE
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE_NAME = MODEL_FILE
-#: name of the metadata JSON inside an exported TorchScript archive (written by pydriver.m3gnet.export)
-_METADATA_SUFFIX = "/extra/metadata.json"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -31,8 +29,8 @@ def sha256_file(path: str | Path) -> str:
 
 
 def is_checkpoint_dir(path: Path) -> bool:
-    """True for a matgl checkpoint folder (``model.json`` + ``model.pt`` + ``state.pt``)."""
-    return path.is_dir() and (path / "model.json").is_file() and (path / "state.pt").is_file()
+    """True for a matgl checkpoint folder (:func:`pydriver.model_file.is_checkpoint_folder`)."""
+    return is_checkpoint_folder(path)
 
 
 def model_elements(model: str | Path) -> tuple[str, list[str]] | None:
@@ -40,8 +38,8 @@ def model_elements(model: str | Path) -> tuple[str, list[str]] | None:
 
     Parameters
     ----------
-    model : exported model file (its TorchScript zip holds ``extra/metadata.json``) or matgl
-        checkpoint folder (``model.json`` lists ``element_types``).
+    model : exported model file (:func:`pydriver.model_file.read_metadata`) or matgl checkpoint folder
+        (``model.json`` lists ``element_types``).
 
     Returns
     -------
@@ -53,11 +51,9 @@ def model_elements(model: str | Path) -> tuple[str, list[str]] | None:
         if is_checkpoint_dir(path):
             data = json.loads((path / "model.json").read_text())
             return path.name, list(data["kwargs"]["model"]["init_args"]["element_types"])
-        with zipfile.ZipFile(path) as archive:
-            name = next(n for n in archive.namelist() if n.endswith(_METADATA_SUFFIX))
-            meta = json.loads(archive.read(name))
+        meta = read_metadata(path)
         return meta.get("model_name") or path.stem, list(meta["elements"])
-    except (OSError, ValueError, KeyError, StopIteration, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError):
         return None
 
 

@@ -16,8 +16,9 @@ import torch
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
-from pydriver.m3gnet.export import DTYPES, export_checkpoint, read_metadata
+from pydriver.m3gnet.export import DTYPES, export_checkpoint
 from pydriver.m3gnet.neighbors import edge_list
+from pydriver.model_file import read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ class M3GNetCalculator(Calculator):
             raise ValueError(f"compiled={compiled!r}: use None (auto), True or False")
         super().__init__(**kwargs)
         self.model_path = Path(model_path)
-        self.metadata = read_metadata(self.model_path)
+        # every archive entry against its sha256 recorded at export (ValueError naming a damaged entry)
+        self.metadata = read_metadata(self.model_path, verify=True)
         if device is None:
             device = self.metadata["device"] if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)

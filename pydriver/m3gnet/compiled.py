@@ -47,10 +47,10 @@ import torch
 from torch._inductor.custom_graph_pass import CustomGraphPass
 
 from pydriver.m3gnet.model import M3GNetPES
+from pydriver.model_file import COMPILED_FILE  # noqa: F401 (extra file in the archive; re-exported here)
 
 log = logging.getLogger(__name__)
 
-COMPILED_FILE = "compiled_{device}.pt2"  # extra file in the exported TorchScript archive
 THREADS_RUN_TIME = 0  # metadata "threads" of a CPU package whose loops take the run's thread count
 LOOP_DECISION_THREADS = 2  # torch threads while compiling: Inductor decides loops for more than one thread
 EXAMPLE_GRID = 7  # example graph: 7^3 = 343 atoms (Inductor's loop decisions use its sizes as hints)

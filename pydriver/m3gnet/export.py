@@ -1,21 +1,8 @@
 """Export a matgl M3GNet checkpoint to one self-contained TorchScript file for ``pair_style m3gnet``.
 
-File format (contract between exporter, plugin and later tools): a TorchScript archive of
-:class:`pydriver.m3gnet.model.M3GNetPES` with an extra file ``metadata.json``:
-
-``format`` ("pydriver-m3gnet"), ``format_version`` (int, :data:`FORMAT_VERSION`), ``model_name``,
-``elements`` (list, index = species id), ``cutoff_A``, ``threebody_cutoff_A``, ``nblocks``,
-``node_feature_dim``, ``dtype`` ("float32"|"float64"), ``device`` (default device), ``data_mean_eV``
-(structure-level energy shift, divided evenly over atoms), ``use_smooth``, ``calc_repuls``,
-``source_sha256`` (of model.json+model.pt+state.pt), ``exporter`` (pydriver version),
-``threebody`` ("density"|"triples": formulation of the three-body sum, see
-:mod:`pydriver.m3gnet.threebody`), and, when compiled, ``compiled``: {device: {"file": extra-file name,
-"torch": torch version that built it}} for AOTInductor packages of the energy + gradient stored as extra
-files of the archive ("threads": OpenMP threads of the CPU loops, 0 for the run's count and for cuda;
-:mod:`pydriver.m3gnet.compiled`; optional, older readers ignore them).
-
-format_version 2: the per-step three-body geometry comes from the method ``threebody`` as a list of
-tensors passed to ``block_messages`` (version 1 had ``triples``/``triple_basis`` and three tensors).
+The file is a TorchScript archive of :class:`pydriver.m3gnet.model.M3GNetPES` with an extra file
+``metadata.json`` (optionally also compiled packages); its contract (names, versions, checksums) lives in
+:mod:`pydriver.model_file` and every metadata key is described in ``docs/model_file.md``.
 """
 
 from __future__ import annotations
@@ -32,12 +19,14 @@ from pydriver.m3gnet.checkpoint import M3GNetCheckpoint, load_checkpoint
 from pydriver.m3gnet.model import M3GNetPES
 from pydriver.m3gnet.precision import DEVICES, DTYPE_NAMES
 from pydriver.m3gnet.threebody import THREEBODY_MODES
+from pydriver.model_file import (CHECKSUM_KEY, FORMAT_NAME, FORMAT_VERSION, METADATA_FILE, compiled_file,
+                                 entry_checksums, read_metadata, verify_entries)
 
 log = logging.getLogger(__name__)
 
-FORMAT_NAME = "pydriver-m3gnet"
-FORMAT_VERSION = 2
-METADATA_FILE = "metadata.json"
+__all__ = ["DTYPES", "FORMAT_NAME", "FORMAT_VERSION", "METADATA_FILE", "build_model", "export_checkpoint",
+           "read_metadata"]
+
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
@@ -109,9 +98,9 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     meta["device"] = device
     extra: dict[str, bytes | str] = {}
     if compiled:
-        from pydriver.m3gnet.compiled import COMPILED_FILE, compile_bytes  # noqa: PLC0415 (heavy)
+        from pydriver.m3gnet.compiled import compile_bytes  # noqa: PLC0415 (heavy)
 
-        name = COMPILED_FILE.format(device=device)
+        name = compiled_file(device)
         extra[name], threads = compile_bytes(model, device)
         meta["compiled"] = {device: {"file": name, "torch": torch.__version__, "threads": threads}}
         model = model.to("cpu")
@@ -119,31 +108,19 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
+    # the entries' checksums go into the metadata: save, hash, save again with them (torch.jit.save writes
+    # the same bytes for the same module), then check the final file as a reader will
     extra[METADATA_FILE] = json.dumps(meta, indent=1)
     torch.jit.save(scripted, str(tmp), _extra_files=extra)
+    meta[CHECKSUM_KEY] = entry_checksums(tmp)
+    extra[METADATA_FILE] = json.dumps(meta, indent=1)
+    torch.jit.save(scripted, str(tmp), _extra_files=extra)
+    try:
+        verify_entries(tmp)
+    except ValueError as exc:
+        tmp.unlink()
+        raise ValueError(f"export of {meta['model_name']} wrote different bytes on a second save ({exc})") from exc
     tmp.replace(out)
     log.info("exported %s (%s, %d elements, cutoff %.2f A) to %s", meta["model_name"], dtype,
              len(meta["elements"]), meta["cutoff_A"], out)
     return out
-
-
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The metadata dict of an exported model file.
-
-    Raises
-    ------
-    ValueError
-        If the file was not written by this exporter or has another ``format_version``.
-    """
-    extra = {METADATA_FILE: ""}
-    try:
-        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    except Exception as exc:
-        raise ValueError(f"{path} is not a TorchScript file: {exc}") from exc
-    if not extra[METADATA_FILE]:
-        raise ValueError(f"{path} has no {METADATA_FILE}: not written by `python -m pydriver export`")
-    meta = json.loads(extra[METADATA_FILE])
-    if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: format {meta.get('format')!r} version {meta.get('format_version')!r}, "
-                         f"expected {FORMAT_NAME!r} version {FORMAT_VERSION}")
-    return meta

@@ -32,7 +32,7 @@ def test_calculator_matches_reference(exported, checkpoint, dtype):
 
 def test_metadata_contract(exported):
     meta = read_metadata(exported(CHECKPOINTS[0], "float64"))
-    assert meta["format"] == "pydriver-m3gnet" and meta["format_version"] == 2
+    assert meta["format"] == "pydriver-m3gnet" and meta["format_version"] == 3
     assert meta["elements"] == ["H", "B", "Na"]
     assert (meta["cutoff_A"], meta["threebody_cutoff_A"], meta["nblocks"]) == (5.0, 4.0, 3)
     assert meta["dtype"] == "float64" and len(meta["source_sha256"]) == 64
@@ -84,7 +84,7 @@ def test_read_metadata_rejects_foreign_files(tmp_path):
     plain.save(str(tmp_path / "plain.pt"))
     with pytest.raises(ValueError, match="no metadata.json"):
         read_metadata(tmp_path / "plain.pt")
-    with pytest.raises(ValueError, match="not a TorchScript file"):
+    with pytest.raises(ValueError, match="not a TorchScript zip archive"):
         read_metadata(MODELS_DIR / "M3GNet-r2SCAN-NaBH" / "model.json")
 
 
