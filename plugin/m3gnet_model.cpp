@@ -3,7 +3,9 @@
 ------------------------------------------------------------------------- */
 
 #include "m3gnet_model.h"
+#include "sha256.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -13,7 +15,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <unistd.h>
@@ -24,6 +28,8 @@ namespace m3gnet {
 using json = ::nlohmann_lmp::basic_json<>;
 
 namespace {
+
+const std::string EXPORT_HINT = "`python -m pydriver export <checkpoint folder> <file>`";
 
 // the three tensors of one evaluation on the model's device; edge_vec requires grad
 struct InputTensors {
@@ -85,7 +91,7 @@ ModelMetadata parse_metadata(const std::string &text)
   if (meta.format_version != FORMAT_VERSION)
     throw std::runtime_error("model file format_version " + std::to_string(meta.format_version) +
                              " but this plugin reads version " + std::to_string(FORMAT_VERSION) +
-                             ": re-export it with `python -m pydriver export <checkpoint> <file>`");
+                             ": re-export it with " + EXPORT_HINT);
   try {
     meta.model_name = j.value("model_name", std::string());
     meta.elements = j.at("elements").get<std::vector<std::string>>();
@@ -103,6 +109,8 @@ ModelMetadata parse_metadata(const std::string &text)
       for (auto &[dev, entry] : j.at("compiled").items())
         meta.compiled[dev] = CompiledPackage{entry.at("file").get<std::string>(), entry.at("torch").get<std::string>(),
                                              entry.value("threads", 1)};
+    if (j.contains(CHECKSUM_KEY))
+      meta.entry_sha256 = j.at(CHECKSUM_KEY).get<std::map<std::string, std::string>>();
   } catch (json::exception &e) {
     throw std::runtime_error(std::string("metadata.json: ") + e.what());
   }
@@ -156,20 +164,97 @@ std::unique_ptr<torch::inductor::AOTIModelPackageLoader> load_package(const std:
 
 bool Model::uses_compiled() const { return static_cast<bool>(impl_->aoti); }
 
+namespace {
+
+using caffe2::serialize::PyTorchStreamReader;
+
+bool is_checkpoint_folder(const std::string &path)
+{
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return false;
+  for (const char *name : CHECKPOINT_MARKERS)
+    if (!std::filesystem::is_regular_file(std::filesystem::path(path) / name, ec)) return false;
+  return true;
+}
+
+std::string first_line(const c10::Error &e)
+{
+  std::string msg = e.what_without_backtrace();
+  return msg.substr(0, msg.find('\n'));
+}
+
+std::string record_string(PyTorchStreamReader &reader, const std::string &name)
+{
+  auto [data, size] = reader.getRecord(name);
+  return std::string(static_cast<const char *>(data.get()), size);
+}
+
+std::runtime_error damaged(const std::string &path, const std::string &entry, const std::string &why)
+{
+  return std::runtime_error("model file " + path + ": archive entry " + entry + " is damaged (" + why +
+                            "); re-export it with " + EXPORT_HINT + " or copy it again");
+}
+
+// every entry (but the metadata and torch's archive id) against the sha256 the exporter recorded
+void verify_entries(PyTorchStreamReader &reader, const std::string &path, const ModelMetadata &meta)
+{
+  if (meta.entry_sha256.empty())
+    throw std::runtime_error(path + ": metadata has no " + CHECKSUM_KEY + ": re-export it with " + EXPORT_HINT);
+  std::set<std::string> seen;
+  for (const auto &name : reader.getAllRecords()) {
+    bool unchecked = false;
+    for (const char *skip : UNCHECKED_ENTRIES) unchecked = unchecked || name == skip;
+    if (unchecked) continue;
+    auto it = meta.entry_sha256.find(name);
+    if (it == meta.entry_sha256.end())
+      throw std::runtime_error("model file " + path + ": archive entry " + name + " was not written by the exporter "
+                               "(no recorded sha256); re-export it with " + EXPORT_HINT);
+    std::string digest;
+    try {
+      auto [data, size] = reader.getRecord(name);
+      digest = sha256_hex(data.get(), size);
+    } catch (const c10::Error &e) {
+      throw damaged(path, name, "cannot be read: " + first_line(e));
+    }
+    if (digest != it->second) throw damaged(path, name, "its sha256 differs from the one recorded at export");
+    seen.insert(name);
+  }
+  for (const auto &entry : meta.entry_sha256)
+    if (!seen.count(entry.first)) throw damaged(path, entry.first, "missing from the archive");
+}
+
+}    // namespace
+
 Model::Model(const std::string &path, const std::string &device_request, CompiledUse use) : impl_(new Impl)
 {
-  // the compiled packages' names are only known from the metadata: ask for every device's
-  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}, {"compiled_cpu.pt2", ""}, {"compiled_cuda.pt2", ""}};
+  // the metadata first (format, version, checksums), then the TorchScript module and the package it names
+  if (is_checkpoint_folder(path))
+    throw std::runtime_error(path + " is a matgl checkpoint folder; export it first with `python -m pydriver export " +
+                             path + " model.pt`");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw std::runtime_error(path + " is a folder, not a model file written by " + EXPORT_HINT);
+  std::unique_ptr<PyTorchStreamReader> reader;
+  try {
+    reader = std::make_unique<PyTorchStreamReader>(path);
+  } catch (const c10::Error &e) {
+    throw std::runtime_error("cannot load TorchScript file " + path + ": " + first_line(e));
+  }
+  const std::string metadata_entry = std::string(EXTRA_FOLDER) + METADATA_FILE;
+  if (!reader->hasRecord(metadata_entry))
+    throw std::runtime_error(path + " has no metadata.json: not written by `python -m pydriver export`");
+  try {
+    meta_ = parse_metadata(record_string(*reader, metadata_entry));
+  } catch (const c10::Error &e) {
+    throw damaged(path, metadata_entry, "cannot be read: " + first_line(e));
+  }
+  verify_entries(*reader, path, meta_);
   torch::jit::Module module;
   try {
-    module = torch::jit::load(path, torch::kCPU, extra);
+    module = torch::jit::load(path, torch::kCPU);
   } catch (const c10::Error &e) {
-    std::string msg = e.what_without_backtrace();
-    throw std::runtime_error("cannot load TorchScript file " + path + ": " + msg.substr(0, msg.find('\n')));
+    throw std::runtime_error("cannot load TorchScript file " + path + ": " + first_line(e));
   }
-  if (extra["metadata.json"].empty())
-    throw std::runtime_error(path + " has no metadata.json: not written by `python -m pydriver export`");
-  meta_ = parse_metadata(extra["metadata.json"]);
 
   std::string dev = device_request.empty() ? meta_.device : device_request;
   if (dev.empty()) dev = "cpu";
@@ -204,7 +289,7 @@ Model::Model(const std::string &path, const std::string &device_request, Compile
   } else if (it->second.torch.substr(0, it->second.torch.find('+')) != TORCH_VERSION) {
     reason = "its " + dev_type + " package was built by torch " + it->second.torch + ", this plugin uses libtorch " +
         TORCH_VERSION + " (re-export with --compile)";
-  } else if (extra[it->second.file].empty()) {
+  } else if (!reader->hasRecord(EXTRA_FOLDER + it->second.file)) {
     reason = "the metadata names " + it->second.file + " but the file does not hold it";
   }
   if (!reason.empty()) {
@@ -212,7 +297,7 @@ Model::Model(const std::string &path, const std::string &device_request, Compile
     engine_note_ = "TorchScript: " + reason;
     return;
   }
-  impl_->aoti = load_package(extra[it->second.file]);
+  impl_->aoti = load_package(record_string(*reader, EXTRA_FOLDER + it->second.file));
   std::string where;
   if (impl_->device.is_cuda())
     where = ", cuda)";

@@ -17,8 +17,14 @@
 
 namespace m3gnet {
 
-constexpr int FORMAT_VERSION = 2;    // 2: three-body geometry from the method `threebody`
+// the model file's contract: pydriver/model_file.py (tests/m3gnet/test_model_file.py ties these to it)
+constexpr int FORMAT_VERSION = 3;    // 3: sha256 per archive entry; 2: three-body geometry from `threebody`
 constexpr const char *FORMAT_NAME = "pydriver-m3gnet";
+constexpr const char *METADATA_FILE = "metadata.json";
+constexpr const char *EXTRA_FOLDER = "extra/";          // extra files below the archive's root folder
+constexpr const char *CHECKSUM_KEY = "entry_sha256";    // metadata: {entry name: sha256 hex}
+constexpr const char *UNCHECKED_ENTRIES[] = {"extra/metadata.json", ".data/serialization_id"};
+constexpr const char *CHECKPOINT_MARKERS[] = {"model.json", "state.pt"};    // a matgl checkpoint folder
 
 // an AOTInductor package of the energy + gradient stored in the model file (pydriver.m3gnet.compiled)
 struct CompiledPackage {
@@ -43,6 +49,7 @@ struct ModelMetadata {
   bool calc_repuls = false;
   std::string threebody;              // "density" or "triples"
   std::map<std::string, CompiledPackage> compiled;    // by device type ("cpu", "cuda")
+  std::map<std::string, std::string> entry_sha256;     // archive entry (below the root folder) -> sha256
 };
 
 // pair_style m3gnet compiled auto|yes|no: use the file's compiled package when it fits / require it / never

