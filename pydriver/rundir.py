@@ -45,12 +45,16 @@ RUN_LOG = "sweep_run.log"
 EXIT_CODE_FILE = ".sweep_exit_code"
 #: SLURM job id of the array task running this run directory
 JOB_ID_FILE = ".sweep_job_id"
+#: held (``flock``) by the job running LAMMPS in this directory; JSON naming the holder (host, pid, start)
+RUN_LOCK = ".run.lock"
 #: adaptive production length: chunk end, stopping-rule history, final verdict
 ADAPTIVE_FILE = "adaptive.json"
 CORRUPT_DIR = "corrupt"
 
 # ---- files of a sweep folder --------------------------------------------------------------------
 SWEEP_MANIFEST = "sweep.json"
+#: held (``flock``) by the ``sweep run`` working on this folder; JSON naming the holder
+SWEEP_LOCK = ".sweep.lock"
 MODEL_FOLDER = "model"
 REPORT_FOLDER = "report"
 
@@ -65,7 +69,7 @@ def template_names() -> dict[str, str]:
     """File names the Jinja2 templates use (``in.lammps.j2``, ``job.slurm.j2``, the array script)."""
     return {"data_file": DATA_FILE, "dump_file": DUMP_FILE, "restart_dir": RESTART_DIR,
             "log_file": LOG_FILE, "input_file": INPUT_FILE, "job_file": JOB_FILE,
-            "exit_code_file": EXIT_CODE_FILE, "job_id_file": JOB_ID_FILE}
+            "exit_code_file": EXIT_CODE_FILE, "job_id_file": JOB_ID_FILE, "lock_file": RUN_LOCK}
 
 
 def find_dump(run_dir: str | Path, name: str | None = None) -> Path:

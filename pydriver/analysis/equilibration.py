@@ -21,9 +21,12 @@ Thermo columns are those of the decks' ``thermo_style`` (units metal: K, eV, A^3
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from pydriver.analysis.run_inputs import production_records
 
 log = logging.getLogger(__name__)
 for _name in ("pymbar", "pymbar.timeseries", "pymbar.mbar_solvers"):  # import-time banners (JAX, cautions)
@@ -138,3 +141,9 @@ def thermo_equilibration(records: list[dict], dt_ps: float, production_start_ste
                     f"{d['slope_per_ps']:.3g} {unit}/ps ({100 * d['relative_change']:+.2g} % over the part, "
                     f"{d['z']:.1f} sigma); equilibrate longer")
     return out
+
+
+def log_equilibration(log_path: Path, dt_ps: float, production_start_step: int | None = None) -> dict:
+    """:func:`thermo_equilibration` of the production rows of a ``log.lammps`` (empty when absent)."""
+    return thermo_equilibration(production_records(Path(log_path), production_start_step), dt_ps,
+                                production_start_step)

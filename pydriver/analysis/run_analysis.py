@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis import active, diagnostics, molecules, rotation, structure_stats
+from pydriver.analysis import (active, diagnostics, equilibration, framework, molecules, rotation,
+                               structure_stats)
 from pydriver.analysis.ase_reader import read_ase_trajectory
 from pydriver.analysis.dump_reader import is_lammps_dump, read_lammps_dump
 from pydriver.analysis.options import AnalysisOptions
 from pydriver.analysis.run_inputs import (RunMetadata, check_explicit, production_thermo, read_data_mol_ids,
                                           resolve_metadata, types_from_elements)
-from pydriver.analysis.run_output import json_ready, summarise, write_outputs
+from pydriver.analysis.run_output import json_ready, run_warnings, summarise, write_outputs
 from pydriver.analysis.trajectory import Trajectory, longest_even_part, uneven_steps
 from pydriver.analysis.transport import DiffusionAnalysis
 from pydriver.rundir import ANALYSIS_FILE, DATA_FILE, LOG_FILE, MANIFEST_FILE, RunManifest, find_dump
@@ -135,15 +136,20 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
                              opts.active_lag_ps, opts.active_lag_fraction)
     act["ever_active_fraction_vs_time"] = active.ever_active_vs_time(traj.positions_A, mobile, tr["drift_A"],
                                                                      opts.active_threshold_A2)
+    ions = np.asarray(traj.positions_A[:, mobile], dtype=np.float64)
+    ions = ions if tr["drift_A"] is None else ions - tr["drift_A"][:, None, :]
+    act.update(active.rate_active_ions(ions, transport.dt_frame_ps, tr["fit_start_ps"], tr["fit_end_ps"]))
     diag = diagnostics.diffusive_diagnostics(tr["lag_time_ps"], tr["mobile_msd_A2"], tr["fit_start_ps"],
                                              tr["fit_end_ps"], act["active_fraction"], opts.criteria(),
                                              opts.diffusing_element)
     mols = _molecules(traj, run_dir, atoms, mobile, opts)
+    frame = framework.framework_check(traj.positions_A, traj.cells_A, mols, atoms["labels"], atoms["masses_amu"],
+                                      mobile, tr["drift_A"], transport.dt_frame_ps)
     rot = rotation.anion_rotation(traj.positions_A, traj.cells_A, mols, atoms["masses_amu"],
                                   transport.dt_frame_ps) if mols.members else {}
     struct = _structure(traj, atoms, mols, mobile, tr["drift_A"], transport.dt_frame_ps, opts)
     return {"transport": tr, "active": act, "diagnostics": diag, "rotation": rot, "structure": struct,
-            "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps}
+            "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps, "framework": frame}
 
 
 def load_trajectory(path: Path, traj_format: str = "auto", dump_every: int = 1) -> Trajectory:
@@ -172,8 +178,11 @@ def _analyse_and_write(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
         log.warning("%s: %s", source, t_warning)
     results = analyze_trajectory(traj, meta, run_dir, opts, temperature_K)
     results["transport"]["temperature_source"] = t_source
+    results["thermo"] = (equilibration.log_equilibration(run_dir / LOG_FILE, meta.dt_ps, meta.production_start_step)
+                         if run_dir is not None else {})
     summary = summarise(results, traj, meta, opts, source, thermo)
     summary["warnings"] = [w for w in (t_warning,) if w] + list(traj.warnings)
+    summary["warnings"] += run_warnings(results)
     if write:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary["files"] = write_outputs(out_dir, results, traj, summary, opts)

@@ -39,6 +39,12 @@ def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts: Analysis
     half = int(np.argmin(np.abs(tr["lag_time_ps"] - 0.5 * tr["lag_time_ps"][-1])))
     measured = {k.replace("thermo_temperature", "measured_temperature"): v for k, v in thermo.items()
                 if k.startswith("thermo_temperature")}
+    frame = results.get("framework")
+    if frame is not None:
+        diag = {**diag, "framework_solid": frame["solid"], "framework_reason": frame["reason"]}
+    extra = {"thermo": results.get("thermo") or {}}
+    if frame is not None:
+        extra["framework"] = {k: v for k, v in frame.items() if k not in ("solid", "reason")}
     return AnalysisSummary(
         pydriver_version=__version__,
         run={"dump_file": str(dump.name), "source_format": traj.source_format, "metadata_source": meta.source,
@@ -62,7 +68,18 @@ def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts: Analysis
         anions={"source": results["molecules"].source,
                 "counts": {k: len(v) for k, v in results["molecules"].by_kind().items()}},
         coordination=coordination,
+        extra=extra,
     ).to_dict()
+
+
+def run_warnings(results: dict) -> list[str]:
+    """Warnings of the framework check and of the production thermo series (drift, too few rows)."""
+    out = list((results.get("thermo") or {}).get("drift_warnings", []))
+    frame = results.get("framework")
+    if frame is not None and not frame["solid"]:
+        out.append(f"framework not solid ({frame['reason']}): the run is marked in reports and excluded from "
+                   "Arrhenius fits")
+    return out
 
 
 def per_atom_table(results: dict, ids: np.ndarray) -> dict:

@@ -19,6 +19,7 @@ from pydriver.deck.model_ref import check_elements, resolve_model
 from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE, render
 from pydriver.deck.settings import JobSettings, MDSettings
+from pydriver.lammps.quoting import lammps_path
 from pydriver.lammps.session import lmp_executable
 from pydriver.m3gnet.precision import DEFAULT_DTYPE
 from pydriver.rundir import DATA_FILE, INPUT_FILE, JOB_FILE, RESTART_DIR, RunManifest, template_names
@@ -48,10 +49,6 @@ def _couple(md: MDSettings, system: LammpsSystem) -> str:
     return md.couple
 
 
-def _quote(path: str) -> str:
-    return f'"{path}"' if any(c.isspace() for c in path) else path
-
-
 def deck_context(system: LammpsSystem, md: MDSettings, model_ref: str, source: str) -> dict:
     """Template variables of ``in.lammps.j2`` (also the base of ``run.json``)."""
     couple = _couple(md, system)
@@ -65,7 +62,7 @@ def deck_context(system: LammpsSystem, md: MDSettings, model_ref: str, source: s
         "plugin_path": md.plugin_path,
         "make_triclinic": couple == "tri" and not system.box.is_triclinic,
         "device": md.device,
-        "model_path": _quote(model_ref),
+        "model_path": model_ref,  # quoted by the template (`lmp` filter)
         "pair_coeff_elements": system.pair_coeff_elements,
         "mass_factors": md.mass_factors,
         "mass_lines": mass_commands(system.types, md.mass_factors),
@@ -124,7 +121,9 @@ def _write_files(out_dir: Path, system: LammpsSystem, md: MDSettings, job: JobSe
                  copy_model: bool, model_dtype: str) -> None:
     (out_dir / RESTART_DIR).mkdir(parents=True, exist_ok=True)
     model_ref, model_entry = resolve_model(model, out_dir, copy=copy_model, dtype=model_dtype)
-    ctx = deck_context(system, md, model_ref, source)
+    # LAMMPS runs in out_dir and cannot read non-ASCII input: such paths are written relative to it
+    md = replace(md, plugin_path=md.plugin_path and lammps_path(md.plugin_path, out_dir))
+    ctx = deck_context(system, md, lammps_path(model_ref, out_dir), source)
     system.write_data(out_dir / DATA_FILE)
     (out_dir / INPUT_FILE).write_text(render(INPUT_TEMPLATE, ctx))
     (out_dir / JOB_FILE).write_text(render(JOB_TEMPLATE, job_context(job, md)))

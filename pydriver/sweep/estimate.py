@@ -47,7 +47,7 @@ def timing_input(run_dir: Path, n_steps: int) -> str:
     """A LAMMPS input that sets the run directory's cell and model up and times ``n_steps`` NVE steps."""
     lines = [line for line in (run_dir / INPUT_FILE).read_text().splitlines() if line.startswith(_SETUP)]
     first_pair = next(i for i, line in enumerate(lines) if line.startswith("pair_style"))
-    lines.insert(first_pair, f'read_data "{run_dir / DATA_FILE}"')
+    lines.insert(first_pair, f"read_data {DATA_FILE}")  # LAMMPS runs in the run directory
     return "\n".join([*lines, "velocity all create 300 1 loop geom", "fix timing all nve", "thermo 1000",
                       "run 2", f"run {n_steps}", ""])
 

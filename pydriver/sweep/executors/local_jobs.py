@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -92,7 +93,8 @@ def md_environment(mpi_ranks: int, threads_per_rank: int, plugin_path: str | Non
             raise
         env = python_environment()  # the deck loads the plugin itself (`plugin load`)
     env["LMP"] = lmp_executable()
-    env["MPIRUN"] = "" if mpi_ranks == 1 else f"{mpirun_executable()} -np {mpi_ranks}"
+    # a command line the job script splits with shell quoting (a launcher path may hold spaces)
+    env["MPIRUN"] = "" if mpi_ranks == 1 else shlex.join([mpirun_executable(), "-np", str(mpi_ranks)])
     env["OMP_NUM_THREADS"] = str(threads_per_rank)
     return env
 
