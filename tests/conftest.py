@@ -79,6 +79,14 @@ def exported(tmp_path_factory):
     return get
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Tests that use :func:`compiled_models` are ``slow``: the fixture compiles two packages (~4 min on 2 cores)."""
+    for item in items:
+        if "compiled_models" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def compiled_models(tmp_path_factory) -> dict[str, Path]:
     """float64 exports with a compiled CPU package (``export --compile``) of the NaBH and MatPES checkpoints.

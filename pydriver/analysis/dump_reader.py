@@ -15,7 +15,8 @@ the dump stride must be short enough that no atom moves half a cell between fram
 Damaged dumps: a frame cut mid-write (anywhere in the file, e.g. followed by frames a resumed job
 appended) is skipped with a warning naming its step, and reading resumes at the next
 ``ITEM: TIMESTEP``; a gzip file cut by a killed job (no end-of-stream marker) or with damaged
-compressed data is read up to the cut, every complete frame kept, with a warning; frames repeated after a restart (timestep not increasing) replace the earlier
+compressed data is read up to the cut, every complete frame kept, with a warning; frames repeated
+after a restart (timestep not increasing) replace the earlier
 ones with a warning; ids are sorted in every frame; missing ``id``/``type``/position columns and
 inconsistent atom sets raise ``ValueError``. Non-finite positions (``nan``, ``inf``: a run that blew
 up) are read as they are and the first frame holding one is recorded in

@@ -33,6 +33,7 @@ class AnalysisOptions:
     diffusive_slope_range: tuple = (diagnostics.DEFAULT_MIN_LOGLOG_SLOPE, diagnostics.DEFAULT_MAX_LOGLOG_SLOPE)
     diffusive_min_msd_A2: float = diagnostics.DEFAULT_MIN_MSD_A2
     longest_even_part: bool = False
+    until_first_nonfinite: bool = False  # analyse the frames before the first nan/inf position
 
     def criteria(self) -> diagnostics.DiffusiveCriteria:
         """The diffusive-regime thresholds of these options."""

@@ -19,10 +19,11 @@ from pydriver.analysis import (active, diagnostics, equilibration, framework, mo
 from pydriver.analysis.ase_reader import read_ase_trajectory
 from pydriver.analysis.dump_reader import is_lammps_dump, read_lammps_dump
 from pydriver.analysis.options import AnalysisOptions
-from pydriver.analysis.run_inputs import (RunMetadata, check_explicit, production_thermo, read_data_mol_ids,
-                                          resolve_metadata, types_from_elements)
+from pydriver.analysis.run_inputs import (RunMetadata, check_explicit, frame_steps, production_thermo,
+                                          read_data_mol_ids, resolve_metadata, types_from_elements,
+                                          usable_trajectory)
 from pydriver.analysis.run_output import json_ready, run_warnings, summarise, write_outputs
-from pydriver.analysis.trajectory import Trajectory, longest_even_part, uneven_steps
+from pydriver.analysis.trajectory import Trajectory
 from pydriver.analysis.transport import DiffusionAnalysis
 from pydriver.rundir import ANALYSIS_FILE, DATA_FILE, LOG_FILE, MANIFEST_FILE, RunManifest, find_dump
 
@@ -91,32 +92,6 @@ def _structure(traj, atoms, mols, mobile, drift, dt_frame_ps, opts: AnalysisOpti
     return out
 
 
-def even_frames(traj: Trajectory, opts: AnalysisOptions, where: str) -> Trajectory:
-    """The trajectory if its frames are evenly spaced, else its longest evenly spaced part or an error.
-
-    Raises
-    ------
-    ValueError
-        Naming the offending steps, unless ``opts.longest_even_part`` (then a warning).
-    """
-    bad = uneven_steps(traj.steps)
-    if not bad:
-        return traj
-    part = longest_even_part(traj.steps)
-    first, last = int(traj.steps[part][0]), int(traj.steps[part][-1])
-    listed = ", ".join(f"{a} -> {b}" for a, b in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-    if not opts.longest_even_part:
-        raise ValueError(f"{where}: frames are not evenly spaced at steps {listed}; dump at a fixed interval, "
-                         f"or analyse the longest evenly spaced part (steps {first}..{last}, "
-                         f"{part.stop - part.start} frames) with --longest-even-part")
-    message = (f"{where}: frames are not evenly spaced at steps {listed}; analysing the longest evenly spaced "
-               f"part only: steps {first}..{last} ({part.stop - part.start} of {traj.n_frames} frames)")
-    log.warning(message)
-    sub = traj.select_frames(part)
-    sub.warnings.append(message)
-    return sub
-
-
 def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None, opts: AnalysisOptions,
                        temperature_K: float | None = None) -> dict:
     """Run every analysis on a trajectory; returns the in-memory results (arrays included).
@@ -152,11 +127,12 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
             "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps, "framework": frame}
 
 
-def load_trajectory(path: Path, traj_format: str = "auto", dump_every: int = 1) -> Trajectory:
+def load_trajectory(path: Path, traj_format: str = "auto", dump_every: int | None = None) -> Trajectory:
     """Read a trajectory file: a LAMMPS text dump, or anything ASE reads (XDATCAR, extxyz, ...).
 
     ``traj_format``: ``auto`` (a LAMMPS dump when the file starts with ``ITEM: TIMESTEP``), ``lammps``
-    or ``ase``; ``dump_every``: MD steps between frames of files without step numbers.
+    or ``ase``; ``dump_every``: MD steps between frames of files without step numbers or time stamps
+    (None: left unknown, ``Trajectory.step_source == "unknown"``).
     """
     if traj_format not in TRAJECTORY_FORMATS:
         raise ValueError(f"trajectory format {traj_format!r}; allowed {TRAJECTORY_FORMATS}")
@@ -171,7 +147,7 @@ def load_trajectory(path: Path, traj_format: str = "auto", dump_every: int = 1) 
 
 def _analyse_and_write(traj: Trajectory, meta: RunMetadata, run_dir: Path | None, out_dir: Path, source: Path,
                        opts: AnalysisOptions, write: bool) -> dict:
-    traj = even_frames(traj, opts, str(source))
+    traj = usable_trajectory(traj, meta, opts, str(source))
     thermo = production_thermo(run_dir / LOG_FILE, meta.production_start_step) if run_dir is not None else {}
     temperature_K, t_source, t_warning = diagnostics.choose_temperature(meta.temperature_K, thermo)
     if t_warning:
@@ -224,13 +200,15 @@ def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: flo
 
 def analyze_file(path, opts: AnalysisOptions | None = None, temperature_K: float | None = None,
                  dt_ps: float | None = None, type_map: str | None = None, write: bool = True, out_dir=None,
-                 dump_every: int = 1, traj_format: str = "auto") -> dict:
+                 dump_every: int | None = None, traj_format: str = "auto") -> dict:
     """Analyse one trajectory file of any name (LAMMPS dump, .gz, XDATCAR, extxyz, ...).
 
     When the file is the dump of a run directory (its folder's ``run.json`` names it), the run's
     metadata, ``data.lmp`` and ``log.lammps`` are used as in :func:`analyze_run`; otherwise
     ``temperature_K`` and ``dt_ps`` are required and the types come from ``type_map`` or from the
-    elements the file names. Outputs go to ``out_dir`` (default the file's folder).
+    elements the file names. Frame steps come from the file, else from ``dump_every``
+    (:func:`~pydriver.analysis.run_inputs.frame_steps`). Outputs go to ``out_dir`` (default the
+    file's folder).
     """
     path = Path(path)
     opts = opts or AnalysisOptions()
@@ -244,6 +222,7 @@ def analyze_file(path, opts: AnalysisOptions | None = None, temperature_K: float
     traj = load_trajectory(path, traj_format, dump_every)
     meta = resolve_metadata(manifest if run_dir else None, temperature_K, dt_ps, type_map, _named_types(traj),
                             str(path))
+    traj = frame_steps(traj, meta.dt_ps, dump_every, str(path))
     return _analyse_and_write(traj, meta, run_dir, Path(out_dir) if out_dir else path.parent, path, opts, write)
 
 

@@ -1,19 +1,24 @@
 """Inputs of one run directory (docs/run_directory.md): run.json, data.lmp molecule ids, log.lammps.
 
-Where ``run.json`` is absent, :func:`metadata_from_options` builds the same information from
+Where ``run.json`` is absent, :func:`resolve_metadata` builds the same information from
 explicit values (temperature, time step, a type map such as ``1:Na 2:B_BH4 3:H_BH4``).
+:func:`frame_steps` gives every frame its MD step (from the file, or ``--dump-every``) and
+:func:`usable_trajectory` checks a trajectory against the analysis options before anything is
+computed, with errors that name the option fixing them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from pydriver import rundir
+from pydriver.analysis.trajectory import NonFinite, Trajectory, even_part, finite_part
+from pydriver.analysis.transport import MIN_FIT_POINTS, resolve_fit_window
 from pydriver.rundir import MANIFEST_FILE, RunManifest
 from pydriver.structures.atom_types import AtomType, element_mass_amu
 
@@ -265,3 +270,171 @@ def box_cellpar(records: list[dict]) -> np.ndarray | None:
     beta = np.degrees(np.arccos(xz / c))
     gamma = np.degrees(np.arccos(xy / b))
     return np.column_stack([a, b, c, alpha, beta, gamma])
+
+
+def frame_steps(traj: Trajectory, dt_ps: float, dump_every: int | None, where: str) -> Trajectory:
+    """The trajectory with the MD step of every frame known, from the file or ``--dump-every``.
+
+    Step numbers in the file (LAMMPS dumps, extxyz ``Timestep=``, an ASE MD ``.traj``) are used as
+    they are; an explicit ``dump_every`` must agree with them. Time stamps in fs (extxyz ``Time=``)
+    become steps of ``dt_ps``; an explicit ``dump_every`` overrides them (with a warning when the two
+    disagree, e.g. stamps written in ps). A file with neither needs ``dump_every``.
+
+    Parameters
+    ----------
+    traj : the trajectory as read (``traj.step_source``: :data:`~pydriver.analysis.trajectory.STEP_SOURCES`).
+    dt_ps : the MD time step (``--dt-ps`` or run.json).
+    dump_every : MD steps between frames (``--dump-every``), or None.
+    where : the input, for messages.
+
+    Raises
+    ------
+    ValueError
+        Naming ``--dump-every`` and ``--dt-ps`` when the interval is unknown, contradicts the file,
+        or the time stamps are not whole numbers of MD steps.
+    """
+    if dump_every is not None and dump_every < 1:
+        raise ValueError(f"--dump-every {dump_every}; must be >= 1")
+    usual = _usual_interval(traj.steps)
+    if traj.step_source == "unknown":
+        vasp = " (for an XDATCAR: VASP's NBLOCK, and --dt-ps = POTIM/1000)" if "xdatcar" in traj.source_format else ""
+        raise ValueError(f"{where}: the file ({traj.source_format}) carries no step numbers or time stamps, so the "
+                         "time between frames is unknown; give --dump-every N (MD steps between frames) "
+                         f"together with --dt-ps (the MD time step){vasp}")
+    if traj.step_source == "file":
+        if dump_every is not None and traj.n_frames > 1 and dump_every != usual:
+            raise ValueError(f"{where}: --dump-every {dump_every} contradicts the file, whose frames are {usual} MD "
+                             "steps apart; leave --dump-every out")
+        if traj.dt_ps_in_file is not None and not np.isclose(traj.dt_ps_in_file, dt_ps, rtol=1e-3):
+            raise ValueError(f"{where}: --dt-ps {dt_ps:g} contradicts the MD time step recorded in the file "
+                             f"({traj.dt_ps_in_file:g} ps); give --dt-ps {traj.dt_ps_in_file:g}")
+        return traj
+    if traj.step_source == "dump_every":
+        return traj
+    stamps = traj.times_fs / (1000.0 * dt_ps)
+    steps = np.rint(stamps).astype(np.int64)
+    from_stamps = _usual_interval(steps)
+    if dump_every is not None:
+        sub = replace(traj, steps=np.arange(traj.n_frames, dtype=np.int64) * dump_every, step_source="dump_every",
+                      times_fs=None)
+        if traj.n_frames > 1 and from_stamps != dump_every:
+            sub.warnings.append(f"{where}: --dump-every {dump_every} used; the file's time stamps (Time=, read in fs) "
+                                f"say {_usual_interval(traj.times_fs):g} fs = {stamps[1] - stamps[0]:g} MD steps "
+                                f"of --dt-ps {dt_ps:g} between frames")
+            log.warning(sub.warnings[-1])
+        return _renumbered(sub)
+    if np.abs(stamps - steps).max(initial=0.0) > 0.01 or np.any(np.diff(steps) <= 0):
+        raise ValueError(f"{where}: the file's time stamps (Time=, read in fs) are {_usual_interval(traj.times_fs):g} "
+                         f"fs apart, not a whole number of MD steps of --dt-ps {dt_ps:g}; check --dt-ps, or give "
+                         "--dump-every N (MD steps between frames) to use instead of the time stamps (e.g. when "
+                         "they are in ps)")
+    sub = replace(traj, steps=steps, step_source="time")
+    sub.warnings.append(f"{where}: frames {from_stamps} MD steps of {dt_ps:g} ps apart, from the file's time stamps "
+                        "(Time=, read in fs)")
+    log.info(sub.warnings[-1])
+    return _renumbered(sub)
+
+
+def _usual_interval(values: np.ndarray):
+    """The most common difference between consecutive values (0 for one frame)."""
+    gaps = np.diff(np.asarray(values))
+    if gaps.size == 0:
+        return 0
+    found, counts = np.unique(gaps, return_counts=True)
+    return found[np.argmax(counts)].item()
+
+
+def _renumbered(traj: Trajectory) -> Trajectory:
+    """``first_nonfinite`` with the step of its frame after the steps changed."""
+    bad = traj.first_nonfinite
+    if bad is not None:
+        traj.first_nonfinite = NonFinite(bad.frame, int(traj.steps[bad.frame]), bad.atom_ids)
+    return traj
+
+
+def usable_trajectory(traj: Trajectory, meta: RunMetadata, opts, where: str) -> Trajectory:
+    """The part of ``traj`` the analysis may use, or a one-line ``ValueError`` naming the option to change.
+
+    In order: frames before the first nan/inf (:func:`~pydriver.analysis.trajectory.finite_part`,
+    ``--until-first-nonfinite``), evenly spaced frames (:func:`~pydriver.analysis.trajectory.even_part`,
+    ``--longest-even-part``), then the checks that need nothing computed: the diffusing species is
+    present (``--species``), the fit window lies inside the run (``--fit-start``/``--fit-end``), and
+    every block of the block uncertainty holds enough lags for a fit (``--blocks``).
+
+    Parameters
+    ----------
+    traj : the trajectory, steps known (:func:`frame_steps`).
+    meta : run metadata (types, time step).
+    opts : :class:`~pydriver.analysis.options.AnalysisOptions`.
+    where : the input, for messages.
+    """
+    traj = finite_part(traj, opts.until_first_nonfinite, where)
+    traj = even_part(traj, opts.longest_even_part, where)
+    check_species(traj, meta, opts.diffusing_element, where)
+    duration_ps = float(traj.steps[-1] - traj.steps[0]) * meta.dt_ps
+    check_blocks(traj.n_frames, duration_ps, opts, where)
+    return traj
+
+
+def check_species(traj: Trajectory, meta: RunMetadata, species: str, where: str) -> None:
+    """``ValueError`` naming ``--species`` and the elements present when no atom is ``species``.
+
+    Types missing from the type map are left to the analysis's own error, which names them.
+    """
+    types = set(traj.types.tolist())
+    if not types <= set(meta.types):
+        return
+    present = sorted({meta.types[t].element for t in types})
+    if species not in present:
+        raise ValueError(f"{where}: no {species} atoms to follow (the diffusing species); elements present: "
+                         f"{', '.join(present) or 'none named'}; choose one with --species, e.g. --species "
+                         f"{present[0] if present else 'Na'}")
+
+
+def _lags_in_block_window(n_frames: int, n_blocks: int, fraction: tuple[float, float]) -> tuple[int, int]:
+    """(frames in the shortest block, lags in its fit window), blocks as the analysis cuts them."""
+    edges = np.linspace(0, n_frames, n_blocks + 1).astype(int)
+    frames = int(np.diff(edges).min())
+    lag = np.arange(frames, dtype=np.float64)
+    if frames < 2:
+        return frames, 0
+    window = resolve_fit_window(lag[-1], None, None, fraction)
+    return frames, int(((lag >= window.start_ps - 1e-9) & (lag <= window.end_ps + 1e-9)).sum())
+
+
+def check_blocks(n_frames: int, duration_ps: float, opts, where: str) -> None:
+    """``ValueError`` naming the option and the numbers when the run is too short for the fits.
+
+    The run needs ``2 x MIN_FIT_POINTS`` frames; an explicit fit window must lie inside the run
+    (``--fit-start``/``--fit-end``); each of the ``opts.n_blocks`` blocks (``--blocks``) is fitted over
+    the same fraction of its length as the whole run and needs ``MIN_FIT_POINTS`` lags in it.
+    """
+    if n_frames < 2 * MIN_FIT_POINTS:
+        raise ValueError(f"{where}: {n_frames} frames; the analysis needs at least {2 * MIN_FIT_POINTS} (a longer "
+                         "run, or frames written more often)")
+    start = opts.fit_fraction[0] * duration_ps if opts.fit_start_ps is None else float(opts.fit_start_ps)
+    end = opts.fit_fraction[1] * duration_ps if opts.fit_end_ps is None else float(opts.fit_end_ps)
+    if not 0.0 <= start < end <= duration_ps + 1e-9:
+        raise ValueError(f"{where}: fit window {start:g}..{end:g} ps does not lie inside the run (0..{duration_ps:g} "
+                         "ps); choose --fit-start and --fit-end inside it")
+    fraction = (start / duration_ps, end / duration_ps)
+    frames, lags = _lags_in_block_window(n_frames, opts.n_blocks, fraction)
+    if lags >= MIN_FIT_POINTS:
+        return
+    fewer = [b for b in range(opts.n_blocks - 1, 1, -1) if _lags_in_block_window(n_frames, b, fraction)[1]
+             >= MIN_FIT_POINTS]
+    needed = _frames_needed(opts.n_blocks, fraction)
+    fix = (f"use --blocks {fewer[0]}{' or fewer' if fewer[0] > 2 else ''}, or a trajectory of >= {needed} frames"
+           if fewer else f"even --blocks 2 needs >= {_frames_needed(2, fraction)} frames: give a longer trajectory "
+           f"(>= {needed} frames for --blocks {opts.n_blocks})")
+    raise ValueError(f"{where}: {n_frames} frames make --blocks {opts.n_blocks} blocks of {frames} frames, too short "
+                     f"for the block fits (the fit window, {fraction[0]:.0%}-{fraction[1]:.0%} of a block, holds "
+                     f"{lags} lags; need {MIN_FIT_POINTS}): {fix}")
+
+
+def _frames_needed(n_blocks: int, fraction: tuple[float, float]) -> int:
+    """The fewest frames whose blocks all hold ``MIN_FIT_POINTS`` lags in their fit window."""
+    n = 2 * MIN_FIT_POINTS
+    while _lags_in_block_window(n, n_blocks, fraction)[1] < MIN_FIT_POINTS:
+        n += 1
+    return n

@@ -5,7 +5,8 @@ name: a LAMMPS text dump (plain or .gz), a VASP XDATCAR or an extended XYZ / ASE
 Writes analysis.json (unit-suffixed keys with uncertainties), CSV tables, per_atom.csv, msd.png and
 Na density grids (CHGCAR, cube) into the run directory or the file's folder, or into -o OUT_DIR
 (one subfolder per input when there are several). Without run.json give --temp, --dt-ps and
---types (--types is not needed when the dump has an element column or the file names elements).
+--types (--types is not needed when the dump has an element column or the file names elements),
+and for files without step numbers or time stamps (XDATCAR, bare extxyz) --dump-every.
 See docs/analysis.md.
 """
 
@@ -37,14 +38,19 @@ def _add_input_options(parser) -> None:
     parser.add_argument("--temp", type=float, metavar="K", help="set-point temperature in K (needed without run.json)")
     parser.add_argument("--dt-ps", type=float, metavar="PS", help="MD time step in ps (needed without run.json)")
     parser.add_argument("--timestep", dest="dt_ps", type=float, help=argparse.SUPPRESS)  # old name of --dt-ps
-    parser.add_argument("--dump-every", type=int, default=1, metavar="N",
-                        help="MD steps between frames of an XDATCAR/extxyz file (no step numbers); default %(default)s")
+    parser.add_argument("--dump-every", type=int, metavar="N",
+                        help="MD steps between frames, for files that carry no step numbers or time stamps "
+                             "(XDATCAR: VASP's NBLOCK; extxyz without Timestep= or Time=); needed there, "
+                             "together with --dt-ps")
     parser.add_argument("--types", help="type map without run.json, e.g. '1:Na 2:B_BH4 3:H_BH4'")
     parser.add_argument("--format", dest="traj_format", choices=("auto", "lammps", "ase"), default="auto",
                         help="trajectory reader: LAMMPS dump, or ASE (XDATCAR, extxyz, ...); default %(default)s")
     parser.add_argument("--longest-even-part", action="store_true",
                         help="if frames are unevenly spaced, analyse the longest evenly spaced part (warning) "
                              "instead of stopping with an error")
+    parser.add_argument("--until-first-nonfinite", action="store_true",
+                        help="if positions become nan or inf (a run that blew up), analyse the frames before the "
+                             "first such frame (warning) instead of stopping with an error")
 
 
 def _add_transport_options(parser, d: AnalysisOptions) -> None:
@@ -109,7 +115,8 @@ class CLICommand:
                                density_spacing_A=args.grid_spacing, plots=not args.no_plots,
                                diffusive_slope_range=tuple(args.diffusive_slope),
                                diffusive_min_msd_A2=args.diffusive_min_msd,
-                               longest_even_part=args.longest_even_part)
+                               longest_even_part=args.longest_even_part,
+                               until_first_nonfinite=args.until_first_nonfinite)
         opts.cn_cutoff_A.update(_cutoffs(args.cn_cutoff))
         for path, summary in analyze_paths(args.paths, opts, args.output, temperature_K=args.temp,
                                            dt_ps=args.dt_ps, type_map=args.types, dump_every=args.dump_every,

@@ -116,6 +116,7 @@ def running_mid_run(sweep: Path, min_restart: int) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # ~45 s: two sweeps, each killed mid-run, then resumed to the end
 def test_kill9_and_resume(tmp_path, nabh_model_f32, example_structures_dir):
     config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", 100, 2)
     sweep, log1, log2 = tmp_path / "sweep", tmp_path / "sweep1.log", tmp_path / "sweep2.log"
