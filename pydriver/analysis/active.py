@@ -36,6 +36,8 @@ D_THRESHOLD_A2_PS = DEFAULT_ACTIVE_THRESHOLD_A2 / (6.0 * PAPER_WINDOW_PS)
 #: an ion counts as active by rate when (D_i - D*) / sigma_i exceeds this (one-sided 97.7 % for a
 #: Gaussian error): a vibrating ion is counted by chance in about 2 % of runs, not 16 % as at 1 sigma
 RESOLVED_Z = 2.0
+#: fewest time origins of the per-ion D (its vibrational noise needs a spread)
+MIN_ORIGINS = 3
 #: central probability of the reported intervals
 CI_PROBABILITY = 0.68
 
@@ -166,6 +168,7 @@ def per_ion_diffusivity(positions_A: np.ndarray, dt_frame_ps: float, fit_start_p
     Returns
     -------
     dict -- ``d_A2_ps`` (n_ions,); ``std_A2_ps`` (n_ions,) = sqrt(walk^2 + vibration^2);
+    ``window_ps`` (the lags used: the fit window, its end moved to leave 3 time origins if needed);
     ``walk_relative_std`` (random-walk part / D, one number); ``vibration_std_A2_ps`` (n_ions,).
 
     Notes
@@ -188,10 +191,12 @@ def per_ion_diffusivity(positions_A: np.ndarray, dt_frame_ps: float, fit_start_p
     """
     r = np.asarray(positions_A, dtype=np.float64)
     n_frames = r.shape[0]
-    n1, n2 = int(round(fit_start_ps / dt_frame_ps)), int(round(fit_end_ps / dt_frame_ps))
-    if not 0 <= n1 < n2 <= n_frames - 2:
-        raise ValueError(f"fit window [{fit_start_ps}, {fit_end_ps}] ps gives lags {n1}..{n2} frames; per-ion D "
-                         f"needs 0 <= start < end < {n_frames - 1} frames (set --fit-start-ps/--fit-end-ps)")
+    n1 = int(round(fit_start_ps / dt_frame_ps))
+    n2 = min(int(round(fit_end_ps / dt_frame_ps)), n_frames - MIN_ORIGINS)  # a window to the run's end: 3 origins
+    if not 0 <= n1 < n2:
+        raise ValueError(f"fit window [{fit_start_ps}, {fit_end_ps}] ps gives lags {n1}..{n2} frames of "
+                         f"{n_frames}; per-ion D needs 0 <= start < end <= {n_frames - MIN_ORIGINS} frames "
+                         "(set --fit-start-ps/--fit-end-ps)")
     origins = n_frames - n2
     y = (((r[n2:] - r[:origins]) ** 2).sum(axis=-1)
          - ((r[n1:n1 + origins] - r[:origins]) ** 2).sum(axis=-1))  # (n_origins, n_ions)
@@ -202,7 +207,8 @@ def per_ion_diffusivity(positions_A: np.ndarray, dt_frame_ps: float, fit_start_p
                           for col in fast.T]) / scale
     relative = _random_walk_relative_std(n1, n2, origins)
     std = np.hypot(np.maximum(d, 0.0) * relative, vibration)
-    return {"d_A2_ps": d, "std_A2_ps": std, "walk_relative_std": relative, "vibration_std_A2_ps": vibration}
+    return {"d_A2_ps": d, "std_A2_ps": std, "walk_relative_std": relative, "vibration_std_A2_ps": vibration,
+            "window_ps": [n1 * dt_frame_ps, n2 * dt_frame_ps]}
 
 
 def rate_active_ions(positions_A: np.ndarray, dt_frame_ps: float, fit_start_ps: float, fit_end_ps: float,
@@ -225,7 +231,8 @@ def rate_active_ions(positions_A: np.ndarray, dt_frame_ps: float, fit_start_ps: 
     Returns
     -------
     dict -- ``fraction_d_threshold``, ``fraction_d_threshold_ci68`` (68 % Jeffreys interval),
-    ``n_active_d_threshold``, ``d_threshold_cm2_s``, ``d_threshold_z``, ``ion_diffusivity_cm2_s`` and
+    ``n_active_d_threshold``, ``d_threshold_cm2_s``, ``d_threshold_z``, ``d_threshold_window_ps`` (lags
+    of the per-ion D), ``ion_diffusivity_cm2_s`` and
     ``ion_diffusivity_std_cm2_s`` (lists per ion, dump-row order of the mobile ions).
     """
     per_ion = per_ion_diffusivity(positions_A, dt_frame_ps, fit_start_ps, fit_end_ps)
@@ -235,5 +242,6 @@ def rate_active_ions(positions_A: np.ndarray, dt_frame_ps: float, fit_start_ps: 
     k, n = int(resolved.sum()), int(resolved.size)
     return {"fraction_d_threshold": k / n, "fraction_d_threshold_ci68": list(jeffreys_interval(k, n)),
             "n_active_d_threshold": k, "d_threshold_cm2_s": d_threshold_A2_ps * A2_PS_TO_CM2_S,
-            "d_threshold_z": float(z), "ion_diffusivity_cm2_s": (d * A2_PS_TO_CM2_S).tolist(),
+            "d_threshold_z": float(z), "d_threshold_window_ps": per_ion["window_ps"],
+            "ion_diffusivity_cm2_s": (d * A2_PS_TO_CM2_S).tolist(),
             "ion_diffusivity_std_cm2_s": (per_ion["std_A2_ps"] * A2_PS_TO_CM2_S).tolist()}
