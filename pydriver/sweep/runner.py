@@ -24,6 +24,7 @@ from pydriver.sweep.executors.slurm import run_slurm
 from pydriver.sweep.estimate import LOCAL_LIMIT_S, estimate_runs
 from pydriver.sweep.expand import expand, job_settings, md_settings, parameters_sha256, run_parameters, write_run
 from pydriver.sweep.lifecycle import SweepRun
+from pydriver.sweep.lock import folder_lock
 from pydriver.sweep.outputs import analysis_is_valid, inspect_outputs
 from pydriver.sweep.run_state import AdaptiveState, RunState, atomic_write_json, now_iso, read_json
 
@@ -176,10 +177,20 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = Tr
     -------
     dict
         ``{"counts": {status: n}, "report": path or None, "runs": {name: status}}``.
+
+    Raises
+    ------
+    pydriver.sweep.lock.FolderInUse
+        If another ``sweep run`` works on the same output folder (:mod:`pydriver.sweep.lock`).
     """
     check_structures(config)
-    runs = plan(config)
     config.output.mkdir(parents=True, exist_ok=True)
+    with folder_lock(config.output):
+        return _run_locked(config, retry_failed, submit, wait, live)
+
+
+def _run_locked(config: SweepConfig, retry_failed: bool, submit: bool, wait: bool, live: bool | None) -> dict:
+    runs = plan(config)
     model_file = export_model_once(config)
     prepare(config, runs, model_file)
     write_manifest(config, runs)
