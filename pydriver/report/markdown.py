@@ -35,10 +35,24 @@ def _temperature(r: dict) -> str:
     return f"{r['measured_temperature_K']:.0f} ± {_num(r.get('measured_temperature_std_K'), '.0f')}"
 
 
+def _fraction(value, interval) -> str:
+    """``0.25 [0.18, 0.33]``: an active fraction with its 68 % interval (bare value for older analyses)."""
+    if value is None:
+        return UNDEFINED
+    return f"{value:.2f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+
+
+def framework_mark(r: dict) -> str:
+    """The framework column: ``solid``, ``**no**: <reason>`` or ``unknown`` (analysed before the check)."""
+    return {True: "solid", None: "unknown (re-run analyze)"}.get(r.get("framework_solid"),
+                                                               f"**no**: {r.get('framework_reason')}")
+
+
 def _runs_table(rows: list[dict]) -> list[str]:
     lines = ["| structure | mass factors | T set (K) | T measured (K) | D (cm²/s) | σ (mS/cm) | charge D (cm²/s) "
-             "| Haven ratio | MSD log-log slope | MSD at fit end (Å²) | diffusive | active Na fraction |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| Haven ratio | MSD log-log slope | MSD at fit end (Å²) | diffusive | active Na fraction "
+             "(MSD ≥ 21 Å², 68 % CI) | active Na fraction (D > D*, 68 % CI) | framework |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         bound = "≤ " if r["diffusive"] is False else ""
         # a ratio of two upper bounds bounds nothing: not shown for runs that are not diffusive
@@ -51,12 +65,19 @@ def _runs_table(rows: list[dict]) -> list[str]:
             f"{bounded(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], bound)} | "
             f"{bounded(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'], bound)} | "
             f"{haven} | {_num(r.get('loglog_slope'), '.2f')} | "
-            f"{_num(r.get('msd_end_of_window_A2'), '.3g')} | {diffusive} | {_num(r['active_fraction'], '.2f')} |")
+            f"{_num(r.get('msd_end_of_window_A2'), '.3g')} | {diffusive} | "
+            f"{_fraction(r['active_fraction'], r.get('active_fraction_ci68'))} | "
+            f"{_fraction(r.get('active_fraction_d_threshold'), r.get('active_fraction_d_threshold_ci68'))} | "
+            f"{framework_mark(r)} |")
     hot = [r for r in rows if r.get("temperature_warning")]
     if hot:
         lines += ["", "Temperature warnings:", ""]
         lines += [f"- {r['structure']}, {r['mass_factors']}, {r['temperature_K']:g} K: {r['temperature_warning']}"
                   for r in hot]
+    drifting = [(r, w) for r in rows for w in r.get("thermo_drift_warnings") or []]
+    if drifting:
+        lines += ["", "Equilibration warnings:", ""]
+        lines += [f"- {r['structure']}, {r['mass_factors']}, {r['temperature_K']:g} K: {w}" for r, w in drifting]
     reasons = [(r, k, why) for r in rows for k, why in r.get("undefined", {}).items()]
     if reasons:
         lines += ["", "Undefined values:", ""] + [f"- {r['structure']}, {r['mass_factors']}, {r['temperature_K']:g} K, "
@@ -105,8 +126,11 @@ def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str) ->
     lines = ["# Transport report", "",
              f"{len(rows)} runs. Nernst-Einstein conductivities and Arrhenius fits use the measured mean temperature "
              "of the production run (log.lammps) where it is known, else the set point. Values of runs that are "
-             "not diffusive are upper bounds (≤) and are left out of the fits. Uncertainties are one standard "
-             "deviation unless marked as 95% intervals.", "", "## Runs", ""]
+             "not diffusive are upper bounds (≤) and are left out of the fits; so are runs whose framework is not "
+             "solid (column framework: the anion lattice melted or diffused, or the cell changed shape). Active Na: "
+             "MSD ≥ 21 Å² over the run, and own D resolved above D* = 21 Å² / (6 × 1 ns), the paper's criterion "
+             "as a rate. Uncertainties are one standard deviation unless marked as 95% intervals.", "",
+             "## Runs", ""]
     lines += _runs_table(rows)
     lines += ["", "## Anion rotation", ""] + _rotation_table(rows)
     lines += ["", f"## Arrhenius fits ({fit_kind} vs 1/T, weighted by the uncertainties)", ""]

@@ -73,7 +73,17 @@ def run_row(path: Path) -> dict:
     row["not_diffusive_reason"] = diag.get("reason")
     row["loglog_slope"] = diag.get("loglog_slope")
     row["msd_end_of_window_A2"] = diag.get("msd_end_of_window_A2")
-    row["active_fraction"] = summary.active["active_fraction"]
+    act = summary.active
+    row["active_fraction"] = act.get("fraction_msd_21A2", act["active_fraction"])  # MSD >= 21 A^2 in the run
+    row["active_fraction_ci68"] = act.get("fraction_msd_21A2_ci68")
+    row["active_fraction_d_threshold"] = act.get("fraction_d_threshold")  # D resolved above 21 A^2 / 6 ns
+    row["active_fraction_d_threshold_ci68"] = act.get("fraction_d_threshold_ci68")
+    # False: the framework melted, diffused or the cell changed shape; None: analysed before the check existed
+    row["framework_solid"] = diag.get("framework_solid")
+    row["framework_reason"] = diag.get("framework_reason")
+    thermo = summary.extra.get("thermo") or {}
+    row["equilibrated_from_ps"] = thermo.get("equilibrated_from_ps")
+    row["thermo_drift_warnings"] = list(thermo.get("drift_warnings") or [])
     for kind, rot in summary.rotation.items():
         row[f"rotation_{kind}_rad_ps"] = rot["rotation_rate_rad_ps"]
         row[f"rotation_{kind}_std_rad_ps"] = rot["rotation_rate_std_rad_ps"]
