@@ -5,6 +5,7 @@ The layout is the contract in ``docs/run_directory.md``.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -12,19 +13,21 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 
 from pydriver import __version__
-from pydriver.deck.model_ref import check_elements, resolve_model
+from pydriver.deck.model_ref import check_elements, is_checkpoint_dir, resolve_model
 from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE, render
 from pydriver.deck.settings import JobSettings, MDSettings
 from pydriver.lammps.quoting import lammps_path
 from pydriver.lammps.session import lmp_executable
+from pydriver.model_file import read_metadata
 from pydriver.m3gnet.precision import DEFAULT_DTYPE
 from pydriver.rundir import DATA_FILE, INPUT_FILE, JOB_FILE, RESTART_DIR, RunManifest, template_names
 from pydriver.structures import LammpsSystem, prepare_system, read_structure
-from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A
+from pydriver.structures.supercell import DEFAULT_MIN_WIDTH_A, perpendicular_widths_A
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,38 @@ def _couple(md: MDSettings, system: LammpsSystem) -> str:
     if md.couple == "auto":
         return "tri" if system.box.is_triclinic else "aniso"
     return md.couple
+
+
+def model_cutoff_A(model: str | Path) -> float | None:
+    """Graph cutoff of a model (``cutoff_A`` of an exported file's metadata, ``cutoff`` of a checkpoint's
+    ``model.json``), read without torch; ``None`` when it cannot be read."""
+    path = Path(model).expanduser()
+    try:
+        if is_checkpoint_dir(path):
+            return float(json.loads((path / "model.json").read_text())["kwargs"]["model"]["init_args"]["cutoff"])
+        return float(read_metadata(path)["cutoff_A"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def barostat_warning(cell, couple: str, cutoff_A: float | None) -> str | None:
+    """Warning for NPT with an anisotropic barostat (``aniso``/``tri``) on a cell narrower than 2 x cutoff.
+
+    Each box length then relaxes on its own in a box where an atom sees its own periodic images
+    within the cutoff: shear and stretching modes are poorly constrained, and small cells have been
+    seen to change shape (a 24-atom NaBH4 cell at 700 K went from 6.05 A cubic to about
+    4.4 x 8.8 x 8.0 A). ``None`` when the cell is wide enough, the barostat isotropic or the
+    cutoff unknown.
+    """
+    if couple not in ("aniso", "tri") or cutoff_A is None:
+        return None
+    widths = perpendicular_widths_A(np.asarray(cell, dtype=np.float64))
+    if widths.min() >= 2.0 * cutoff_A:
+        return None
+    listed = " x ".join(f"{w:.2f}" for w in widths)
+    return (f"NPT with an anisotropic barostat ({couple}) on a cell of widths {listed} A, narrower than twice the "
+            f"model cutoff ({2 * cutoff_A:g} A): the box may change shape; use a larger supercell (--min-width "
+            f"{2 * cutoff_A:g} without --supercell; min_width_A in a sweep) or an isotropic barostat (--couple iso)")
 
 
 def deck_context(system: LammpsSystem, md: MDSettings, model_ref: str, source: str) -> dict:
@@ -120,6 +155,9 @@ def job_context(job: JobSettings, md: MDSettings) -> dict:
 def _write_files(out_dir: Path, system: LammpsSystem, md: MDSettings, job: JobSettings, model, source: str,
                  copy_model: bool, model_dtype: str) -> None:
     (out_dir / RESTART_DIR).mkdir(parents=True, exist_ok=True)
+    warning = barostat_warning(system.atoms.cell[:], _couple(md, system), model_cutoff_A(model))
+    if warning:
+        log.warning("%s: %s", out_dir, warning)
     model_ref, model_entry = resolve_model(model, out_dir, copy=copy_model, dtype=model_dtype)
     # LAMMPS runs in out_dir and cannot read non-ASCII input: such paths are written relative to it
     md = replace(md, plugin_path=md.plugin_path and lammps_path(md.plugin_path, out_dir))
