@@ -17,7 +17,8 @@ from pathlib import Path
 from pydriver.rundir import ANALYSIS_LOG, MANIFEST_FILE
 from pydriver.sweep.expand import RunSpec
 from pydriver.sweep.outputs import Outputs, analysis_is_valid, inspect_outputs, is_adaptive, quarantine_bad_restarts
-from pydriver.sweep.run_state import RunState, now_iso, process_alive, read_json
+from pydriver.sweep.disk import NotEnoughDiskSpace, check_free_space
+from pydriver.sweep.run_state import AdaptiveState, RunState, now_iso, process_alive, read_json
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,37 @@ def wants_start(run: SweepRun, state: RunState, status: str, retry_failed: bool)
         mark(run, state, "interrupted", message="retrying a failed run")
         return True
     return False
+
+
+def chunk_end_step(run: SweepRun, outputs: Outputs) -> int | None:
+    """The step the next MD start will reach: the final step, or an adaptive run's current chunk end."""
+    adaptive = AdaptiveState.load(run.run_dir)
+    if adaptive is not None and not adaptive.finished and adaptive.chunk_end_step:
+        return adaptive.chunk_end_step
+    return outputs.final_step
+
+
+def preflight(run: SweepRun, state: RunState) -> bool:
+    """Check that an MD (re)start can begin: truncated restart files moved aside, enough free disk space
+    (:func:`pydriver.sweep.disk.check_free_space`). On failure the run is marked ``failed`` with one
+    line (``not started: ...``) and False returned; the sweep goes on with the other runs.
+    """
+    try:
+        quarantine_bad_restarts(run.run_dir)
+        outputs = inspect_outputs(run.run_dir)
+        end = chunk_end_step(run, outputs)
+        if end is not None:
+            check_free_space(run.run_dir, outputs.latest_restart or 0, end)
+    except OSError as exc:
+        if isinstance(exc, NotEnoughDiskSpace):
+            message = f"not started: {exc}; free space, then `sweep run --retry-failed`"
+        else:
+            message = (f"not started: preparing the restart failed: {exc.strerror or exc}"
+                       f"{f' ({exc.filename})' if exc.filename else ''}; fix that, then `sweep run --retry-failed`")
+        mark(run, state, "failed", message=message)
+        log.error("%s: %s", run.name, message)
+        return False
+    return True
 
 
 def begin_attempt(run: SweepRun, state: RunState, executor: str) -> int:

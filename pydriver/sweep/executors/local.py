@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local_jobs import LocalExecutor, LocalJob, md_environment
 from pydriver.sweep.lifecycle import (Stop, SweepRun, begin_attempt, classify, end_of_analysis, end_of_md, final_step,
-                                      install_stop_handlers, mark, restore_handlers, wants_start)
+                                      install_stop_handlers, mark, preflight, restore_handlers, wants_start)
 from pydriver.sweep.progress import ProgressBoard
 from pydriver.sweep.run_state import RunState
 from pydriver.sweep.worker import worker_command
@@ -96,6 +96,9 @@ def _start_jobs(config: SweepConfig, ex: LocalExecutor, q: _Queues, board: Progr
     while q.md and ex.can_start(cpus_per_run, gpus_per_run, "md"):
         run = q.md.pop(0)
         state = RunState.load(run.run_dir)
+        if not preflight(run, state):
+            q.statuses[run.name] = "failed"
+            continue
         start_step = begin_attempt(run, state, "local")
         ex.start_md(run.name, run.run_dir, cpus_per_run, gpus_per_run, state)
         state.save(run.run_dir)

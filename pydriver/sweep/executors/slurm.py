@@ -23,7 +23,7 @@ from pydriver.sweep.executors.local_jobs import python_environment
 from pydriver.sweep.executors.slurm_queue import (ALIVE_STATES, INTERRUPTED_STATES, Queue, final_job_state,
                                                   queue_states, sbatch, sbatch_available)
 from pydriver.sweep.lifecycle import (SweepRun, begin_attempt, classify, end_of_analysis, end_of_md, final_step,
-                                      wants_start)
+                                      preflight, wants_start)
 from pydriver.sweep.progress import ProgressBoard
 from pydriver.sweep.run_state import RunState, now_iso, read_exit_code
 from pydriver.sweep.worker import worker_command
@@ -93,6 +93,7 @@ def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[st
 
     Updates each run's state (``queued`` with its job id). Returns the ``sbatch`` commands.
     """
+    runs = [r for r in runs if preflight(r, RunState.load(r.run_dir))]
     if not runs:
         return []
     env = submit_environment()
@@ -200,6 +201,9 @@ def run_slurm(config: SweepConfig, runs: list, retry_failed: bool = False, submi
                                 "write the job scripts")
     statuses, to_submit, to_analyse = _triage(config, runs, retry_failed, queue_states() if submit else None)
     submit_runs(config, to_submit, submit)
+    refused = {r.name for r in to_submit if RunState.load(r.run_dir).status == "failed"}  # no disk space
+    statuses.update({name: "failed" for name in refused})
+    to_submit = [r for r in to_submit if r.name not in refused]
     if not submit or not wait:
         statuses.update({r.name: "queued" for r in to_submit} if submit else {})
         return statuses
