@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def entry_checksums(path: str | Path) -> dict[str, str]:
         return dict(_digests(path, archive, root))
 
 
-def _digests(path: Path, archive: zipfile.ZipFile, root: str):  # noqa: ANN202 (generator of (name, hex))
+def _digests(path: Path, archive: zipfile.ZipFile, root: str) -> Iterator[tuple[str, str]]:
     """(entry name below ``root``, sha256 hex) for every entry but :data:`UNCHECKED_ENTRIES`, in archive order."""
     for info in archive.infolist():
         name = info.filename[len(root):] if info.filename.startswith(root) else info.filename
@@ -133,11 +134,13 @@ def _digests(path: Path, archive: zipfile.ZipFile, root: str):  # noqa: ANN202 (
 
 
 def _damaged(path: Path, entry: str, why: str) -> str:
+    """The one-line refusal of a damaged entry (the plugin's has the same words)."""
     return (f"model file {path}: archive entry {entry} is damaged ({why}); re-export it with `{EXPORT_HINT}` "
             "or copy it again")
 
 
 def _verify(path: Path, archive: zipfile.ZipFile, root: str, meta: dict[str, Any]) -> None:
+    """Every entry against ``meta[CHECKSUM_KEY]``: none damaged, unrecorded or missing."""
     recorded = meta.get(CHECKSUM_KEY)
     if not isinstance(recorded, dict) or not recorded:
         raise ValueError(f"{path}: metadata has no {CHECKSUM_KEY}: re-export it with `{EXPORT_HINT}`")
