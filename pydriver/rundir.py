@@ -36,6 +36,14 @@ MODEL_FILE = "model.pt"
 ANALYSIS_FILE = "analysis.json"
 #: per-atom results of the diffusing species (columns id, msd_A2, active), written by the analysis
 PER_ATOM_FILE = "per_atom.csv"
+#: the other files the analysis writes (``files`` section of analysis.json; docs/run_directory.md)
+ANALYSIS_TABLE_FILE = "analysis.csv"  # one row: every scalar of analysis.json
+MSD_TABLE_FILE = "msd.csv"  # MSD per species label, MSCD, active fractions against lag time
+MSD_PLOT_FILE = "msd.png"
+NGP_TABLE_FILE = "ngp.csv"  # non-Gaussian parameter against lag time
+VAN_HOVE_TABLE_FILE = "van_hove.csv"  # self part of the van Hove function at a few lags
+#: mobile-ion probability density grids are ``<element>`` + one of these
+DENSITY_GRID_SUFFIXES = ("_density.CHGCAR", "_density.cube")
 #: OVITO session state written by ``python -m pydriver render --session`` (pydriver.viz)
 OVITO_SESSION_FILE = "pipeline.ovito"
 ANALYSIS_LOG = "analysis.log"
@@ -56,6 +64,8 @@ SWEEP_MANIFEST = "sweep.json"
 #: held (``flock``) by the ``sweep run`` working on this folder; JSON naming the holder
 SWEEP_LOCK = ".sweep.lock"
 MODEL_FOLDER = "model"
+#: run directories a ``sweep run --rerun-changed`` replaced, kept as ``<run>-<time>/``
+SUPERSEDED_FOLDER = "superseded"
 REPORT_FOLDER = "report"
 
 # ---- format tags --------------------------------------------------------------------------------
@@ -70,6 +80,21 @@ def template_names() -> dict[str, str]:
     return {"data_file": DATA_FILE, "dump_file": DUMP_FILE, "restart_dir": RESTART_DIR,
             "log_file": LOG_FILE, "input_file": INPUT_FILE, "job_file": JOB_FILE,
             "exit_code_file": EXIT_CODE_FILE, "job_id_file": JOB_ID_FILE, "lock_file": RUN_LOCK}
+
+
+def coordination_table_file(anion_kind: str) -> str:
+    """Coordination number of the mobile ion by one anion kind against time: ``cn_<kind>.csv``."""
+    return f"cn_{anion_kind}.csv"
+
+
+def rdf_table_file(pair: str) -> str:
+    """Radial distribution function of one pair (e.g. ``Na-BH4``): ``rdf_<pair>.csv``."""
+    return f"rdf_{pair}.csv"
+
+
+def density_grid_files(element: str) -> tuple[str, str]:
+    """The density grids of ``element``: ``(<element>_density.CHGCAR, <element>_density.cube)``."""
+    return tuple(f"{element}{suffix}" for suffix in DENSITY_GRID_SUFFIXES)
 
 
 def find_dump(run_dir: str | Path, name: str | None = None) -> Path:

@@ -14,7 +14,9 @@ from pydriver.analysis.labels import run_title
 from pydriver.analysis.trajectory import Trajectory
 from pydriver.analysis.options import AnalysisOptions
 from pydriver.analysis.run_inputs import RunMetadata
-from pydriver.rundir import PER_ATOM_FILE, AnalysisSummary
+from pydriver.rundir import (ANALYSIS_TABLE_FILE, MSD_PLOT_FILE, MSD_TABLE_FILE, NGP_TABLE_FILE, PER_ATOM_FILE,
+                             VAN_HOVE_TABLE_FILE, AnalysisSummary, coordination_table_file, density_grid_files,
+                             rdf_table_file)
 
 log = logging.getLogger(__name__)
 
@@ -106,24 +108,25 @@ def write_outputs(run_dir: Path, results: dict, traj: Trajectory, summary: dict,
     columns["mscd_A2"] = tr["mscd_A2"]
     columns["active_fraction_vs_lag"] = results["active"]["active_fraction_vs_lag"]
     columns["ever_active_fraction_vs_time"] = results["active"]["ever_active_fraction_vs_time"]
-    files["msd_csv"] = write_csv(run_dir / "msd.csv", columns).name
+    files["msd_csv"] = write_csv(run_dir / MSD_TABLE_FILE, columns).name
     files["per_atom_csv"] = write_csv(run_dir / PER_ATOM_FILE, per_atom_table(results, traj.ids)).name
-    files["summary_csv"] = write_csv(run_dir / "analysis.csv", {k: [v] for k, v in _flat_scalars(summary).items()}).name
+    files["summary_csv"] = write_csv(run_dir / ANALYSIS_TABLE_FILE,
+                                     {k: [v] for k, v in _flat_scalars(summary).items()}).name
     for kind, c in st["coordination"].items():
-        files[f"cn_{kind}_csv"] = write_csv(run_dir / f"cn_{kind}.csv",
+        files[f"cn_{kind}_csv"] = write_csv(run_dir / coordination_table_file(kind),
                                             {"time_ps": c["time_ps"], "mean_cn": c["mean_cn_vs_frame"]}).name
     for pair, g in st["rdf"].items():
-        files[f"rdf_{pair}_csv"] = write_csv(run_dir / f"rdf_{pair}.csv", {"r_A": g["r_A"], "g": g["g"]}).name
-    files["ngp_csv"] = write_csv(run_dir / "ngp.csv", {"lag_time_ps": st["ngp"]["lag_time_ps"],
-                                                       "alpha2": st["ngp"]["alpha2"]}).name
+        files[f"rdf_{pair}_csv"] = write_csv(run_dir / rdf_table_file(pair), {"r_A": g["r_A"], "g": g["g"]}).name
+    files["ngp_csv"] = write_csv(run_dir / NGP_TABLE_FILE, {"lag_time_ps": st["ngp"]["lag_time_ps"],
+                                                          "alpha2": st["ngp"]["alpha2"]}).name
     vh = st["van_hove"]
     vh_cols = {"r_A": vh["r_A"]}
     vh_cols.update({f"radial_probability_per_A_t{t:.4g}ps": vh[f"{t:.4g}"]["radial_probability_per_A"]
                     for t in vh["lags_ps"]})
-    files["van_hove_csv"] = write_csv(run_dir / "van_hove.csv", vh_cols).name
+    files["van_hove_csv"] = write_csv(run_dir / VAN_HOVE_TABLE_FILE, vh_cols).name
     files.update(_write_density(run_dir, results, traj, opts))
     if opts.plots:
-        files["msd_png"] = plots.plot_msd(run_dir / "msd.png", tr["lag_time_ps"], tr["msd_A2"], tr["fit_start_ps"],
+        files["msd_png"] = plots.plot_msd(run_dir / MSD_PLOT_FILE, tr["lag_time_ps"], tr["msd_A2"], tr["fit_start_ps"],
                                           tr["fit_end_ps"], tr["diffusivity_cm2_s"], _mobile_label(results),
                                           title=run_title(summary["run"]),
                                           flag=None if summary["diagnostics"]["diffusive"] else "not diffusive: "
@@ -146,9 +149,10 @@ def _write_density(run_dir: Path, results: dict, traj: Trajectory, opts: Analysi
     frac0 = (pos0 @ np.linalg.inv(traj.cells_A[0])) % 1.0
     symbols = results["atoms"]["elements"]
     comment = f"{opts.diffusing_element} probability density from {traj.n_frames} frames"
-    chg = density.write_chgcar(run_dir / f"{opts.diffusing_element}_density.CHGCAR", grid, cell, symbols, frac0,
+    chgcar_name, cube_name = density_grid_files(opts.diffusing_element)
+    chg = density.write_chgcar(run_dir / chgcar_name, grid, cell, symbols, frac0,
                                comment)
-    cube = density.write_cube(run_dir / f"{opts.diffusing_element}_density.cube", grid, cell, symbols,
+    cube = density.write_cube(run_dir / cube_name, grid, cell, symbols,
                               frac0 @ cell, comment)
     return {"density_chgcar": chg.name, "density_cube": cube.name}
 

@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydriver.rundir import (ANALYSIS_FILE, DATA_FILE, MANIFEST_FILE, PER_ATOM_FILE, AnalysisSummary,
-                             RunManifest, find_dump)
+from pydriver.rundir import (ANALYSIS_FILE, DATA_FILE, DENSITY_GRID_SUFFIXES, MANIFEST_FILE, PER_ATOM_FILE,
+                             AnalysisSummary, RunManifest, find_dump)
 from pydriver.structures.atom_types import AtomType
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 #: keys of ``analysis.json``'s ``files`` section that name the density grid, in order of preference
 DENSITY_KEYS = ("density_chgcar", "density_cube")
 #: density grids the analysis writes (``<element>_density.CHGCAR``), used without analysis.json
-DENSITY_GLOBS = ("*_density.CHGCAR", "*_density.cube")
+DENSITY_GLOBS = tuple(f"*{suffix}" for suffix in DENSITY_GRID_SUFFIXES)
 
 
 @dataclass

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from pydriver import rundir
 from pydriver.analysis.diffusion import BOLTZMANN_EV_K
 from pydriver.analysis.synthetic import random_walk, rigid_rotors, write_lammps_dump
 from pydriver.cli.main import main
@@ -50,6 +51,11 @@ def test_analyze_writes_analysis_json(tmp_path):
     assert res["msd_at_end_A2"]["H_BH4"] < 4 * 1.1**2  # rotating H stay on their sphere
     for name in ("msd.csv", "analysis.csv", "msd.png", "Na_density.CHGCAR", "Na_density.cube", "cn_BH4.csv"):
         assert (tmp_path / "r500" / name).is_file()
+    written = {rundir.ANALYSIS_TABLE_FILE, rundir.MSD_TABLE_FILE, rundir.MSD_PLOT_FILE, rundir.PER_ATOM_FILE,
+               rundir.NGP_TABLE_FILE, rundir.VAN_HOVE_TABLE_FILE, rundir.coordination_table_file("BH4"),
+               rundir.rdf_table_file("Na-Na"), rundir.rdf_table_file("Na-BH4"), *rundir.density_grid_files("Na")}
+    assert set(res["files"].values()) == written  # every output name comes from pydriver.rundir
+    assert {p.name for p in (tmp_path / "r500").iterdir()} == written | {"analysis.json", "dump.lammpstrj", "run.json"}
 
 
 def test_analyze_without_run_json_needs_options(tmp_path, capsys):
