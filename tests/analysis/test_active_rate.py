@@ -83,4 +83,6 @@ def test_jeffreys_interval_values_and_errors():
 
 def test_window_outside_the_run_names_the_options():
     with pytest.raises(ValueError, match="--fit-start-ps"):
-        active.per_ion_diffusivity(np.zeros((50, 2, 3)), DT_PS, 0.1, 5.0)
+        active.per_ion_diffusivity(np.zeros((50, 2, 3)), DT_PS, 0.96, 5.0)
+    # a window to the end of the run keeps 3 time origins
+    assert active.per_ion_diffusivity(ions(2, 0, 0.5, 50), DT_PS, 0.1, 0.98)["window_ps"] == pytest.approx([0.1, 0.94])
