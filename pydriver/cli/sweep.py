@@ -28,6 +28,9 @@ def _add_run_arguments(parser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their folders; write nothing")
     parser.add_argument("--executor", choices=("local", "slurm"), help="override the config's executor")
     parser.add_argument("--retry-failed", action="store_true", help="also restart runs that failed before")
+    parser.add_argument("--rerun-changed", action="store_true",
+                        help="rerun from the start the runs that ran with other parameters than the config now "
+                             "gives (without it such a resume is refused; old directories go to OUT/superseded/)")
     parser.add_argument("--no-submit", action="store_true", help="slurm: write job scripts, do not call sbatch")
     parser.add_argument("--no-wait", action="store_true", help="slurm: return after submitting")
     parser.add_argument("--no-progress", action="store_true", help="no live progress display")
@@ -63,7 +66,8 @@ def _run(args) -> int:
         return _dry_run(config)
     try:
         result = run_sweep(config, retry_failed=args.retry_failed, submit=not args.no_submit,
-                           wait=not args.no_wait, live=False if args.no_progress else None)
+                           wait=not args.no_wait, live=False if args.no_progress else None,
+                           rerun_changed=args.rerun_changed)
     except Stop as exc:
         log.warning("stopped (%s); rerun the same command to resume", exc)
         return 130

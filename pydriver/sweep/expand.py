@@ -148,10 +148,54 @@ def job_settings(config: SweepConfig, spec: RunSpec) -> JobSettings:
                        lmp=s.lmp, python=s.python)
 
 
+def file_sha256(path: str | Path) -> str | None:
+    """sha256 of a file's content (``None`` if it does not exist); cached by path, size and mtime."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _file_sha256(path: str, _size: int, _mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _flatten(prefix: str, value) -> dict:
+    if isinstance(value, dict) and value and prefix.count(".") < 2:
+        out = {}
+        for key, item in value.items():
+            out.update(_flatten(f"{prefix}.{key}", item))
+        return out
+    return {prefix: value}
+
+
 def run_parameters(config: SweepConfig, spec: RunSpec, model_file: Path) -> dict:
-    """Everything that defines a run's physics and layout (hashed to detect config changes)."""
-    return {"spec": spec.as_dict(), "md": config.md.model_dump(mode="json"), "model": str(model_file),
-            "dtype": config.model.dtype, "device": config.model.device}
+    """Every parameter that defines a run's physics, flat (``{"md.pressure_bar": 1.0, ...}``).
+
+    Files enter by content (``structure_sha256``, ``model.sha256``; ``None`` before the model is
+    exported), not by path, so a sweep moved to another folder or machine has the same parameters.
+    Recorded per run when its deck is written and compared field by field on every resume
+    (:func:`changed_parameters`).
+    """
+    params = {"structure": spec.structure, "structure_sha256": file_sha256(spec.structure_file),
+              "temperature_K": spec.temperature_K, "mass_factors": dict(spec.mass_factors), "seed": spec.seed,
+              "supercell": list(spec.supercell) if spec.supercell else None, "min_width_A": spec.min_width_A}
+    params.update(_flatten("md", config.md.model_dump(mode="json")))
+    params.update({"model.dtype": config.model.dtype, "model.device": config.model.device,
+                   "model.compile": config.model.compile, "model.sha256": file_sha256(model_file)})
+    return json.loads(json.dumps(params))  # JSON types, as read back from sweep_state.json
+
+
+def changed_parameters(recorded: dict, current: dict) -> list[tuple[str, object, object]]:
+    """``[(field, recorded value, current value)]`` for the fields that differ, in ``current``'s order."""
+    keys = list(current) + [k for k in recorded if k not in current]
+    return [(k, recorded.get(k), current.get(k)) for k in keys if recorded.get(k) != current.get(k)]
 
 
 def parameters_sha256(params: dict) -> str:

@@ -28,11 +28,13 @@ FINISHED = ("analyzed", "failed")
 
 @dataclass
 class SweepRun:
-    """One run of the sweep: its spec, directory and parameter hash."""
+    """One run of the sweep: its spec, directory, parameters (:func:`pydriver.sweep.expand.run_parameters`)
+    and their hash."""
 
     spec: RunSpec | None
     run_dir: Path
     params_sha256: str
+    parameters: dict | None = None
 
     @property
     def name(self) -> str:

@@ -11,19 +11,22 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 from pydriver import __version__
 from pydriver.deck.model_ref import check_elements, is_checkpoint_dir
-from pydriver.rundir import MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SWEEP_FORMAT, SWEEP_MANIFEST
+from pydriver.rundir import (MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SUPERSEDED_FOLDER, SWEEP_FORMAT,
+                             SWEEP_MANIFEST)
 from pydriver.structures import read_structure
 from pydriver.sweep.adaptive import ChunkPlan
 from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local import local_parallel_runs, run_local
 from pydriver.sweep.executors.slurm import run_slurm
 from pydriver.sweep.estimate import LOCAL_LIMIT_S, estimate_runs
-from pydriver.sweep.expand import expand, job_settings, md_settings, parameters_sha256, run_parameters, write_run
-from pydriver.sweep.lifecycle import SweepRun
+from pydriver.sweep.expand import (changed_parameters, expand, job_settings, md_settings, parameters_sha256,
+                                  run_parameters, write_run)
+from pydriver.sweep.lifecycle import SweepRun, current_status
 from pydriver.sweep.lock import folder_lock
 from pydriver.sweep.outputs import analysis_is_valid, inspect_outputs
 from pydriver.sweep.run_state import AdaptiveState, RunState, atomic_write_json, now_iso, read_json
@@ -61,8 +64,11 @@ def check_structures(config: SweepConfig) -> None:
 def plan(config: SweepConfig) -> list[SweepRun]:
     """The sweep's runs with their directories under ``config.output`` (nothing is written)."""
     model_file = model_file_for(config)
-    return [SweepRun(spec, config.output / spec.name, parameters_sha256(run_parameters(config, spec, model_file)))
-            for spec in expand(config)]
+    runs = []
+    for spec in expand(config):
+        params = run_parameters(config, spec, model_file)
+        runs.append(SweepRun(spec, config.output / spec.name, parameters_sha256(params), params))
+    return runs
 
 
 def export_model_once(config: SweepConfig) -> Path:
@@ -101,27 +107,88 @@ def _check_existing(config: SweepConfig, run: SweepRun, manifest: dict) -> None:
                              f"gives {want!r}; use another output folder or delete that run directory")
 
 
-def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path) -> None:
-    """Write missing or incomplete run directories; refuse ones written with different parameters.
+def _describe_changes(changes: list[tuple[str, object, object]]) -> str:
+    return ", ".join(f"{key} {old!r} -> {new!r}" for key, old, new in changes)
+
+
+def _untouched(run: SweepRun, state: RunState) -> bool:
+    """True for a deck that never ran (rewriting it loses nothing)."""
+    return state.attempts == 0 and inspect_outputs(run.run_dir).last_step is None
+
+
+def changed_runs(config: SweepConfig, runs: list[SweepRun]) -> dict[str, list[tuple[str, object, object]]]:
+    """Runs that have run with other parameters than the config now gives: ``{name: [(field, old, new)]}``.
+
+    Runs without a field-by-field record (written by an older pydriver) are checked on the
+    run.json keys of ``_CHECKED_KEYS`` instead (a ``ValueError`` names the first difference).
+    """
+    changed = {}
+    for run in runs:
+        manifest = read_json(run.run_dir / MANIFEST_FILE)
+        if manifest is None:
+            continue
+        state = RunState.load(run.run_dir)
+        if state.parameters is None:
+            _check_existing(config, run, manifest)
+            continue
+        changes = changed_parameters(state.parameters, run.parameters or {})
+        if changes and not _untouched(run, state):
+            changed[run.name] = changes
+    return changed
+
+
+def _refuse_changes(config: SweepConfig, changed: dict) -> None:
+    items = list(changed.items())
+    shown = "; ".join(f"{name} ({_describe_changes(changes)})" for name, changes in items[:3])
+    more = f"; and {len(items) - 3} more" if len(items) > 3 else ""
+    raise ValueError(f"the config changed for {len(items)} run(s) that ran with other parameters: {shown}{more}; "
+                     "rerun exactly those with `sweep run CONFIG --rerun-changed` (their old directories are kept in "
+                     f"{config.output / SUPERSEDED_FOLDER}), or undo the change, or use another output folder (-o)")
+
+
+def _supersede(config: SweepConfig, run: SweepRun, changes: list) -> None:
+    """Move a changed run's directory to ``OUT/superseded/<name>-<time>/`` (kept, not deleted)."""
+    state = RunState.load(run.run_dir)
+    if current_status(state, inspect_outputs(run.run_dir)) in ("running", "queued"):
+        raise ValueError(f"{run.name} changed ({_describe_changes(changes)}) but is still {state.status} "
+                         f"(pid/job {state.pid or state.job_id}); stop it first, then run --rerun-changed again")
+    target = config.output / SUPERSEDED_FOLDER / f"{run.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+    target.parent.mkdir(exist_ok=True)
+    os.replace(run.run_dir, target)
+    log.warning("%s: parameters changed (%s); rerunning it (the old run is kept in %s)", run.name,
+                _describe_changes(changes), target)
+
+
+def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path, rerun_changed: bool = False) -> None:
+    """Write missing or incomplete run directories; compare existing ones with the config field by field.
+
+    A run that has run with other parameters than the config now gives is refused (nothing is
+    written), or with ``rerun_changed`` moved to ``OUT/superseded/`` and rerun from the start. A
+    deck that never ran is rewritten.
 
     Raises
     ------
     ValueError
-        If an existing run directory was written for other parameters.
+        ``the config changed for 1 run(s) that ran with other parameters: NaBH4_T500_bh4x1_s1
+        (md.pressure_bar 1.0 -> 20000.0); rerun exactly those with --rerun-changed ...``.
     """
+    changed = changed_runs(config, runs)
+    if changed and not rerun_changed:
+        _refuse_changes(config, changed)
     for run in runs:
+        if run.name in changed:
+            _supersede(config, run, changed[run.name])
         state = RunState.load(run.run_dir)
         manifest = read_json(run.run_dir / MANIFEST_FILE)
-        if manifest is not None:
-            _check_existing(config, run, manifest)
-            if state.params_sha256 not in (None, run.params_sha256):
-                log.warning("%s: parameters changed since the deck was written (model or structure path?)", run.name)
-        else:
+        recorded = state.parameters
+        if manifest is None or (recorded is not None and recorded != run.parameters):
+            if manifest is not None:
+                log.info("%s: rewriting its deck, which never ran, for the changed config (%s)", run.name,
+                         _describe_changes(changed_parameters(recorded, run.parameters or {})))
             run.run_dir.mkdir(parents=True, exist_ok=True)
             write_run(config, run.spec, model_file, run.run_dir)
-        if state.params_sha256 is None:
-            state.params_sha256 = run.params_sha256
-            state.save(run.run_dir)
+        state.params_sha256, state.parameters = run.params_sha256, run.parameters
+        state.save(run.run_dir)
         if config.md.target and AdaptiveState.load(run.run_dir) is None:
             # the stopping rule's analysis uses the sweep's analysis options
             AdaptiveState(chunk_end_step=ChunkPlan.from_manifest(read_json(run.run_dir / MANIFEST_FILE)).first_end,
@@ -162,7 +229,7 @@ def build_sweep_report(config: SweepConfig, runs: list[SweepRun]) -> Path | None
 
 
 def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = True, wait: bool = True,
-              live: bool | None = None) -> dict:
+              live: bool | None = None, rerun_changed: bool = False) -> dict:
     """Run (or resume) a whole sweep with the configured executor.
 
     Parameters
@@ -172,6 +239,8 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = Tr
     submit, wait : SLURM only: ``submit=False`` writes the job scripts without ``sbatch``;
         ``wait=False`` returns right after submitting.
     live : force the rich progress display on or off (default: on a terminal).
+    rerun_changed : rerun (from the start) the runs whose parameters differ from the config's;
+        without it such a resume is refused (:func:`prepare`).
 
     Returns
     -------
@@ -186,13 +255,14 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = Tr
     check_structures(config)
     config.output.mkdir(parents=True, exist_ok=True)
     with folder_lock(config.output):
-        return _run_locked(config, retry_failed, submit, wait, live)
+        return _run_locked(config, retry_failed, submit, wait, live, rerun_changed)
 
 
-def _run_locked(config: SweepConfig, retry_failed: bool, submit: bool, wait: bool, live: bool | None) -> dict:
-    runs = plan(config)
+def _run_locked(config: SweepConfig, retry_failed: bool, submit: bool, wait: bool, live: bool | None,
+                rerun_changed: bool) -> dict:
     model_file = export_model_once(config)
-    prepare(config, runs, model_file)
+    runs = plan(config)  # after the export: the parameters hold the exported model's sha256
+    prepare(config, runs, model_file, rerun_changed)
     write_manifest(config, runs)
     if config.estimate:
         estimate(config, runs)

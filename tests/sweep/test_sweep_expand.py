@@ -89,5 +89,13 @@ def test_prepare_writes_decks_and_refuses_changed_parameters(example_structures_
     assert json.loads((runs[1].run_dir / "sweep_state.json").read_text())["status"] == "pending"
     prepare(cfg, runs, cfg.model.path)  # idempotent
     changed = config_from_dict({**data, "md": {**data["md"], "prod_steps": 40}})
-    with pytest.raises(ValueError, match=r"has prod_steps=20 but the config gives 40"):
-        prepare(changed, plan(changed), cfg.model.path)
+    prepare(changed, plan(changed), cfg.model.path)  # decks that never ran are rewritten
+    assert json.loads((runs[1].run_dir / "run.json").read_text())["prod_steps"] == 40
+    state = json.loads((runs[1].run_dir / "sweep_state.json").read_text())
+    assert state["parameters"]["md.prod_steps"] == 40 and state["parameters"]["temperature_K"] == 450
+    (runs[1].run_dir / "log.lammps").write_text("Step Temp\n   10 450\n")  # it ran
+    (runs[1].run_dir / "restart" / "restart.10").write_bytes(b"LammpS RestartT\0" * 2)
+    with pytest.raises(ValueError, match=r"the config changed for 1 run\(s\) that ran with other parameters: "
+                                         r"NaBH4_T450_bh4x3_s1 \(md.prod_steps 40 -> 20\); rerun exactly those with "
+                                         r"`sweep run CONFIG --rerun-changed`"):
+        prepare(cfg, plan(cfg), cfg.model.path)
