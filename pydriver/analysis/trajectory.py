@@ -222,16 +222,25 @@ class Unwrapper:
         self.prev_frac = frac - self.image
 
 
+def uneven_gaps(values: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
+    """Indices ``i`` where ``values[i + 1] - values[i]`` differs from the most common interval.
+
+    The definition of evenly spaced frames for the whole analysis; ``values`` are MD steps or frame
+    times (ps). Returns an int array, empty for evenly spaced values (and for fewer than 3).
+    """
+    values = np.asarray(values)
+    if values.size < 3:
+        return np.zeros(0, dtype=np.int64)
+    gaps = np.diff(values)
+    found, counts = np.unique(gaps, return_counts=True)
+    usual = found[np.argmax(counts)]
+    return np.flatnonzero(np.abs(gaps - usual) > rtol * abs(usual))
+
+
 def uneven_steps(steps: np.ndarray, rtol: float = 1e-6) -> list[tuple[int, int]]:
     """Consecutive step pairs ``(step_a, step_b)`` whose interval differs from the most common one."""
     steps = np.asarray(steps)
-    if steps.size < 3:
-        return []
-    gaps = np.diff(steps)
-    values, counts = np.unique(gaps, return_counts=True)
-    usual = values[np.argmax(counts)]
-    bad = np.flatnonzero(np.abs(gaps - usual) > rtol * abs(usual))
-    return [(int(steps[i]), int(steps[i + 1])) for i in bad]
+    return [(int(steps[i]), int(steps[i + 1])) for i in uneven_gaps(steps, rtol)]
 
 
 def longest_even_part(steps: np.ndarray) -> slice:

@@ -208,6 +208,15 @@ def test_uneven_steps_named():
     assert longest_even_part(steps) == slice(4, 10)
 
 
+def test_uneven_gaps_of_frame_times():
+    from pydriver.analysis.trajectory import uneven_gaps
+
+    times_ps = np.arange(12) * 0.1  # float gaps differ in the last bits: still even
+    assert uneven_gaps(times_ps).tolist() == []
+    times_ps[7:] += 0.05
+    assert uneven_gaps(times_ps).tolist() == [6]
+
+
 @pytest.mark.parametrize("columns", ["xu", "wrapped"])
 @pytest.mark.parametrize("cut_fraction", [0.3, 0.7, 0.97])
 def test_cut_gzip_reads_every_complete_frame_like_the_cut_plain_copy(tmp_path, walk, caplog, columns, cut_fraction):

@@ -107,6 +107,14 @@ def test_analyze_help_shows_defaults_from_the_library_and_dt_ps(capsys):
     assert f"run, A^2 (default {DEFAULT_MIN_MSD_A2})" in text and "(default 10% of the run)" in text
 
 
+def test_analyze_help_names_the_reading_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["analyze", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--dump-every N MD steps between frames, for files that carry no step numbers or time stamps" in text
+    assert "--until-first-nonfinite if positions become nan or inf" in text
+
+
 def test_a_keyerror_is_a_bug_not_a_user_error(tmp_path, monkeypatch):
     import pydriver.cli.analyze as analyze_cli
 
