@@ -8,6 +8,8 @@ diffusive (``converged``) or production reached its cap (``capped``). See ``docs
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class CLICommand:
     """Print the step an adaptive run's next MD chunk must reach (nothing when the run is finished).
@@ -22,10 +24,16 @@ class CLICommand:
 
     @staticmethod
     def run(args) -> int:
-        """Print the end step of the next chunk, or nothing; exit code 0."""
+        """Print the end step of the next chunk, or nothing; exit code 0 (2 with one line when the disk
+        cannot hold what the chunk will write)."""
         from pydriver.sweep.adaptive import next_chunk  # noqa: PLC0415  (analysis stack, only for this command)
 
         end = next_chunk(args.run_dir)
         if end is not None:
+            from pydriver.sweep.disk import check_free_space  # noqa: PLC0415
+            from pydriver.sweep.outputs import inspect_outputs  # noqa: PLC0415
+
+            # the chunk starts only if the disk holds what it will write (one-line error, exit 2)
+            check_free_space(Path(args.run_dir), inspect_outputs(Path(args.run_dir)).latest_restart or 0, end)
             print(end)
         return 0

@@ -83,3 +83,19 @@ def test_failed_restart_preparation_stops_the_run_in_one_line(tmp_path, monkeypa
     assert lifecycle.preflight(run, state) is False
     assert RunState.load(tmp_path).message == (f"not started: preparing the restart failed: No space left on device "
                                                f"({tmp_path / 'corrupt'}); fix that, then `sweep run --retry-failed`")
+
+
+def test_adaptive_chunk_is_not_started_without_space(tmp_path, monkeypatch, capsys):
+    """``python -m pydriver next-chunk`` (what the adaptive job script loops on) checks the next chunk."""
+    from pydriver.sweep import adaptive
+
+    (tmp_path / "run.json").write_text(json.dumps({"n_atoms": 24, "equil_steps": 10, "prod_steps": 9000, "dump_every": 5,
+                                                   "restart_every": 10, "thermo_every": 5}))
+    monkeypatch.setattr(adaptive, "next_chunk", lambda _run_dir: 5000)
+    assert main(["next-chunk", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "5000\n"
+    monkeypatch.setattr(disk.shutil, "disk_usage", lambda _p: Usage(10 << 20, 10 << 20, 1000))
+    assert main(["next-chunk", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("python -m pydriver next-chunk: error: steps 0..5000 will write about ")
