@@ -21,7 +21,8 @@ from pydriver.cli.main import main
 from pydriver.deck import dump_timesteps
 from pydriver.lammps.quoting import lammps_path, lammps_quote, sbatch_quote, shell_quote
 
-NASTY = ["plain", "sp ace/my venv", "données/Na₂B₁₂H₁₂", "a$b#c", "it's", 'say "hi"', "both ' and \"", "tab\there"]
+NASTY = ["plain", "sp ace/my venv", "données/Na₂B₁₂H₁₂", "a$b#c", "it's", 'say "hi"', "both ' and \"",
+         "tab\there"]
 FAKE_LMP = """#!/bin/bash
 printf '%s\\n' "$0" "$@" > lmp_args.txt
 if [ -n "${HOLD:-}" ]; then while [ ! -e "$HOLD" ]; do sleep 0.05; done; fi
@@ -65,7 +66,8 @@ def test_quote_errors_and_sbatch(tmp_path):
 
 def write_deck(tmp_path: Path, structure: Path, model: Path, out: Path, *extra: str) -> Path:
     assert main(["-q", "deck", str(structure), "--model", str(model), "--supercell", "1", "1", "1", "-o", str(out),
-                 "--equil-steps", "10", "--prod-steps", "10", "--dump-every", "5", "--restart-every", "10", *extra]) == 0
+                 "--equil-steps", "10", "--prod-steps", "10", "--dump-every", "5", "--restart-every", "10",
+                 *extra]) == 0
     return out
 
 

@@ -89,8 +89,8 @@ def test_adaptive_chunk_is_not_started_without_space(tmp_path, monkeypatch, caps
     """``python -m pydriver next-chunk`` (what the adaptive job script loops on) checks the next chunk."""
     from pydriver.sweep import adaptive
 
-    (tmp_path / "run.json").write_text(json.dumps({"n_atoms": 24, "equil_steps": 10, "prod_steps": 9000, "dump_every": 5,
-                                                   "restart_every": 10, "thermo_every": 5}))
+    (tmp_path / "run.json").write_text(json.dumps({"n_atoms": 24, "equil_steps": 10, "prod_steps": 9000,
+                                                   "dump_every": 5, "restart_every": 10, "thermo_every": 5}))
     monkeypatch.setattr(adaptive, "next_chunk", lambda _run_dir: 5000)
     assert main(["next-chunk", str(tmp_path)]) == 0
     assert capsys.readouterr().out == "5000\n"
