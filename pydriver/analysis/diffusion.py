@@ -10,7 +10,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import constants
+from scipy import constants, stats
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,11 @@ def nernst_einstein_conductivity_mS_cm(diffusivity_cm2_s: float, n_ions: float, 
 
 @dataclass
 class ArrheniusFit:
-    """Result of :func:`fit_arrhenius` (all keys unit-suffixed)."""
+    """Result of :func:`fit_arrhenius` (all keys unit-suffixed).
+
+    ``bootstrap_ea_eV`` / ``bootstrap_ln_prefactor`` are draws from the fit's sampling distribution
+    (used for extrapolated intervals); ``birge_ratio`` is sqrt(reduced chi^2) of the weighted fit.
+    """
 
     mode: str
     ea_eV: float
@@ -111,13 +115,18 @@ class ArrheniusFit:
     n_bootstrap: int
     bootstrap_ea_eV: np.ndarray
     bootstrap_ln_prefactor: np.ndarray
+    ea_ci68_eV: tuple[float, float] = (float("nan"), float("nan"))
+    birge_ratio: float = float("nan")
+    dof: int = 0
+    interval_method: str = "weighted least squares"
 
     def as_dict(self) -> dict:
-        """JSON-ready dict (bootstrap samples dropped)."""
+        """JSON-ready dict (samples dropped)."""
         d = asdict(self)
         d.pop("bootstrap_ea_eV")
         d.pop("bootstrap_ln_prefactor")
         d["ea_ci95_eV"] = list(self.ea_ci95_eV)
+        d["ea_ci68_eV"] = list(self.ea_ci68_eV)
         return d
 
 
@@ -130,45 +139,65 @@ def _arrhenius_y(temperature_K: np.ndarray, values: np.ndarray, mode: str) -> np
 
 
 def fit_arrhenius(temperature_K, values, errors=None, mode: str = "sigma_T", n_bootstrap: int = 2000,
-                  seed: int = 0) -> ArrheniusFit:
-    """Arrhenius fit ``ln(sigma T) = ln A - Ea / (kB T)`` (``mode="sigma_T"``) or ``ln D`` (``"D"``).
+                  seed: int = 0, log_errors=None) -> ArrheniusFit:
+    """Weighted Arrhenius fit ``ln(sigma T) = ln A - Ea / (kB T)`` (``mode="sigma_T"``) or ``ln D`` (``"D"``).
 
     Parameters
     ----------
-    temperature_K : (n,) temperatures, n >= 3.
+    temperature_K : (n,) temperatures, n >= 3 (distinct).
     values : (n,) conductivities (any unit) for ``sigma_T`` or diffusivities for ``D``.
-    errors : (n,) one-sigma errors of ``values`` or None; used as weights ``(value/error)^2``.
+    errors : (n,) one-sigma errors of ``values`` or None (used as ``log_errors = errors / values``).
     mode : ``"sigma_T"`` (default) or ``"D"``.
-    n_bootstrap : pairs-bootstrap resamples for the uncertainty of Ea and of extrapolations.
-    seed : random seed of the bootstrap.
+    n_bootstrap : draws from the fit's sampling distribution kept for extrapolated intervals.
+    seed : random seed of those draws.
+    log_errors : (n,) one-sigma errors of ``ln value`` (preferred: the calibrated estimators of
+        :mod:`pydriver.analysis.uncertainty` give them directly).
 
     Returns
     -------
     ArrheniusFit
-        ``ea_std_eV`` is the bootstrap standard deviation, ``ea_ci95_eV`` the 2.5/97.5 percentiles.
+        Weighted least squares in ``ln value`` vs ``1/T`` with weights ``1/sigma_ln^2``; the
+        covariance is ``(X^T W X)^-1``, scaled by the reduced chi^2 when the points scatter more
+        than their errors (Birge ratio > 1; then Student-t quantiles on ``n - 2`` degrees of
+        freedom, else normal ones). Without errors: ordinary least squares with t quantiles.
+        Coverage of these intervals is measured on synthetic replicate sets in
+        ``benchmarks/bench_uncertainty.py`` (docs/analysis.md).
     """
     t = np.asarray(temperature_K, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     y = _arrhenius_y(t, v, mode)
-    w = None if errors is None else (v / np.maximum(np.asarray(errors, dtype=np.float64), 1e-300)) ** 2
+    if log_errors is None and errors is not None:
+        log_errors = np.asarray(errors, dtype=np.float64) / v
     x = 1.0 / t
-    slope, intercept, _ = fit_line(x, y, w)
+    if t.size < 3:
+        raise ValueError(f"need at least 3 points for an Arrhenius fit with uncertainty, got {t.size}")
+    design = np.column_stack([x, np.ones_like(x)])
+    if log_errors is None:
+        w = np.ones_like(x)
+    else:
+        w = 1.0 / np.maximum(np.asarray(log_errors, dtype=np.float64), 1e-12) ** 2
+    normal = design.T @ (design * w[:, None])
+    cov = np.linalg.inv(normal)
+    slope, intercept = cov @ (design.T @ (w * y))
+    dof = int(t.size - 2)
+    chi2 = float((w * (y - slope * x - intercept) ** 2).sum())
+    birge = float(np.sqrt(chi2 / dof)) if dof > 0 else float("nan")
+    scaled = log_errors is None or (dof > 0 and birge > 1.0)
+    if scaled:
+        cov = cov * (chi2 / dof if dof > 0 else np.inf)
+    q68, q95 = ((stats.t.ppf(0.5 + p / 2, dof) if scaled else stats.norm.ppf(0.5 + p / 2)) for p in (0.68, 0.95))
+    ea = -slope * BOLTZMANN_EV_K
+    ea_std = float(np.sqrt(cov[0, 0]) * BOLTZMANN_EV_K)
     rng = np.random.default_rng(seed)
-    boot_ea, boot_ln_a = [], []
-    for _ in range(n_bootstrap):
-        pick = rng.integers(0, t.size, t.size)
-        if np.unique(t[pick]).size < 2:
-            continue
-        design = np.column_stack([x[pick], np.ones(t.size)])
-        wp = np.ones(t.size) if w is None else w[pick]
-        coef = np.linalg.lstsq(design * np.sqrt(wp)[:, None], y[pick] * np.sqrt(wp), rcond=None)[0]
-        boot_ea.append(-coef[0] * BOLTZMANN_EV_K)
-        boot_ln_a.append(coef[1])
-    boot_ea, boot_ln_a = np.array(boot_ea), np.array(boot_ln_a)
-    return ArrheniusFit(mode=mode, ea_eV=-slope * BOLTZMANN_EV_K, ea_std_eV=float(np.std(boot_ea, ddof=1)),
-                        ea_ci95_eV=(float(np.percentile(boot_ea, 2.5)), float(np.percentile(boot_ea, 97.5))),
-                        ln_prefactor=intercept, temperature_K=t.tolist(), n_bootstrap=int(boot_ea.size),
-                        bootstrap_ea_eV=boot_ea, bootstrap_ln_prefactor=boot_ln_a)
+    draws = rng.multivariate_normal([slope, intercept], cov, size=n_bootstrap)
+    if scaled:  # multivariate t: normal draws over sqrt(chi2_dof / dof)
+        draws = (draws - [slope, intercept]) / np.sqrt(rng.chisquare(dof, (n_bootstrap, 1)) / dof) + [slope, intercept]
+    return ArrheniusFit(mode=mode, ea_eV=float(ea), ea_std_eV=ea_std,
+                        ea_ci95_eV=(float(ea - q95 * ea_std), float(ea + q95 * ea_std)), ln_prefactor=float(intercept),
+                        temperature_K=t.tolist(), n_bootstrap=int(n_bootstrap),
+                        bootstrap_ea_eV=-draws[:, 0] * BOLTZMANN_EV_K, bootstrap_ln_prefactor=draws[:, 1],
+                        ea_ci68_eV=(float(ea - q68 * ea_std), float(ea + q68 * ea_std)), birge_ratio=birge, dof=dof,
+                        interval_method="weighted least squares, Birge-scaled" if scaled else "weighted least squares")
 
 
 def arrhenius_value(ea_eV, ln_prefactor, temperature_K, mode: str = "sigma_T"):
@@ -178,7 +207,7 @@ def arrhenius_value(ea_eV, ln_prefactor, temperature_K, mode: str = "sigma_T"):
 
 
 def extrapolate_arrhenius(fit: ArrheniusFit, temperature_K: float = 300.0) -> dict:
-    """Extrapolate a fit to ``temperature_K`` with a 95% bootstrap confidence interval.
+    """Extrapolate a fit to ``temperature_K`` with a 95 % interval from the fit's sampling draws.
 
     Returns
     -------

@@ -20,7 +20,7 @@ class AnalysisOptions:
     origins: str = "all"
     drift_correction: bool = True
     n_blocks: int = DEFAULT_N_BLOCKS
-    uncertainty: str = "kinisi"
+    uncertainty: str = "ions"
     active_threshold_A2: float = active.DEFAULT_ACTIVE_THRESHOLD_A2
     active_lag_ps: float | None = None
     active_lag_fraction: float = active.DEFAULT_ACTIVE_LAG_FRACTION
@@ -38,7 +38,8 @@ class AnalysisOptions:
     def criteria(self) -> diagnostics.DiffusiveCriteria:
         """The diffusive-regime thresholds of these options."""
         low, high = self.diffusive_slope_range
-        return diagnostics.DiffusiveCriteria(float(low), float(high), float(self.diffusive_min_msd_A2))
+        return diagnostics.DiffusiveCriteria(None if low is None else float(low), None if high is None else float(high),
+                                             float(self.diffusive_min_msd_A2))
 
     def to_dict(self) -> dict:
         """Options as a JSON-ready dict (recorded under ``parameters`` in ``analysis.json``)."""

@@ -116,7 +116,8 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
     act.update(active.rate_active_ions(ions, transport.dt_frame_ps, tr["fit_start_ps"], tr["fit_end_ps"]))
     diag = diagnostics.diffusive_diagnostics(tr["lag_time_ps"], tr["mobile_msd_A2"], tr["fit_start_ps"],
                                              tr["fit_end_ps"], act["active_fraction"], opts.criteria(),
-                                             opts.diffusing_element)
+                                             opts.diffusing_element, tr["diffusivity_resolved"],
+                                             tr["diffusivity_unresolved_reason"], tr["msd_offset_A2"])
     mols = _molecules(traj, run_dir, atoms, mobile, opts)
     frame = framework.framework_check(traj.positions_A, traj.cells_A, mols, atoms["labels"], atoms["masses_amu"],
                                       mobile, tr["drift_A"], transport.dt_frame_ps)

@@ -5,6 +5,9 @@ machine against an exact answer before trusting it on real runs, and to build de
 ``examples/report_demo/make_report_demo.py``.
 
 * :func:`random_walk` -- Gaussian random walk with a set diffusivity: MSD = 6 D t exactly.
+* :func:`hopping_crystal` -- ions vibrating on lattice sites and hopping between them as a Poisson
+  process (optionally in concerted groups): the regime of real solid electrolytes, with the exact
+  tracer and charge diffusivity as :class:`HoppingTruth`.
 * :func:`rigid_rotors` -- molecules spinning at a set angular speed (rotation analysis).
 * :func:`write_lammps_dump` -- writes ``dump custom`` text (optionally gzip, triclinic, images).
 """
@@ -12,6 +15,7 @@ machine against an exact answer before trusting it on real runs, and to build de
 from __future__ import annotations
 
 import gzip
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,94 @@ def random_walk(n_frames: int, n_atoms: int, diffusivity_cm2_s: float, dt_frame_
     steps = rng.normal(0.0, np.sqrt(2.0 * d_A2_ps * dt_frame_ps), (n_frames, n_atoms, 3))
     steps[0] = 0.0 if start_A is None else start_A
     return np.cumsum(steps, axis=0)
+
+
+@dataclass(frozen=True)
+class HoppingTruth:
+    """Exact answers of a :func:`hopping_crystal` trajectory.
+
+    ``diffusivity_cm2_s`` is the tracer D = Gamma a^2 / 6 (a random walk of jumps of length ``a`` at
+    rate Gamma; vibrations add only a constant MSD offset); ``charge_diffusivity_cm2_s`` is
+    ``group_size`` times it (members of a concerted group always jump together, so the collective
+    displacement grows ``group_size`` times faster); ``haven_ratio`` = 1 / group_size.
+    """
+
+    diffusivity_cm2_s: float
+    charge_diffusivity_cm2_s: float
+    haven_ratio: float
+    hop_rate_per_ion_per_ps: float
+    jump_length_A: float
+    msd_offset_A2: float
+
+
+HOP_DIRECTIONS = np.vstack([np.eye(3), -np.eye(3)])  # simple-cubic site lattice: 6 neighbours
+
+
+def hopping_crystal(n_frames: int, n_ions: int, dt_frame_ps: float, hop_rate_per_ps: float,
+                    jump_length_A: float = 3.0, vibration_rms_A: float = 0.3, vibration_time_ps: float = 0.05,
+                    group_size: int = 1, seed: int = 0) -> tuple[np.ndarray, HoppingTruth]:
+    """Ions vibrating about simple-cubic lattice sites and hopping between neighbouring sites.
+
+    Each ion (or each concerted group of ``group_size`` ions, which jump together by the same
+    vector) jumps at Poisson times with rate ``hop_rate_per_ps`` to one of the 6 neighbouring sites
+    (jump length ``jump_length_A``). On top of the site position each ion vibrates as an independent
+    3-D Ornstein-Uhlenbeck process: per-component RMS ``vibration_rms_A``, correlation time
+    ``vibration_time_ps`` (so successive frames are correlated as in MD). Hops fall between frames.
+
+    Parameters
+    ----------
+    n_frames, n_ions : trajectory size; ``n_ions`` must be a multiple of ``group_size``.
+    dt_frame_ps : time between frames.
+    hop_rate_per_ps : Gamma, jumps per ion per ps.
+    jump_length_A : a, site-to-site distance.
+    vibration_rms_A : RMS vibration per Cartesian component (0 for none).
+    vibration_time_ps : correlation time of the vibration (0: independent every frame).
+    group_size : ions per concerted group (1: independent ions, Haven ratio 1).
+    seed : random seed.
+
+    Returns
+    -------
+    positions_A : (n_frames, n_ions, 3) unwrapped positions.
+    truth : :class:`HoppingTruth` (exact D, charge D, Haven ratio, MSD offset ``6 vibration_rms^2``
+        at lags much longer than the vibration time).
+
+    Raises
+    ------
+    ValueError
+        On non-positive sizes or a ``group_size`` that does not divide ``n_ions``.
+    """
+    if n_frames < 2 or n_ions < 1 or dt_frame_ps <= 0 or hop_rate_per_ps < 0:
+        raise ValueError(f"hopping_crystal: need n_frames >= 2, n_ions >= 1, dt_frame_ps > 0, hop_rate >= 0; got "
+                         f"{n_frames}, {n_ions}, {dt_frame_ps}, {hop_rate_per_ps}")
+    if group_size < 1 or n_ions % group_size:
+        raise ValueError(f"group_size={group_size} must be >= 1 and divide n_ions={n_ions}")
+    rng = np.random.default_rng(seed)
+    n_groups = n_ions // group_size
+    hops = rng.poisson(hop_rate_per_ps * dt_frame_ps, size=(n_frames - 1, n_groups))
+    jumps = np.zeros((n_frames - 1, n_groups, 3))
+    where = np.nonzero(hops)
+    for frame, group in zip(*where):  # sparse: a few hops per ion in a whole run
+        picks = rng.integers(0, 6, hops[frame, group])
+        jumps[frame, group] = jump_length_A * HOP_DIRECTIONS[picks].sum(axis=0)
+    sites = np.concatenate([np.zeros((1, n_groups, 3)), np.cumsum(jumps, axis=0)])
+    sites = np.repeat(sites, group_size, axis=1)
+    sites += rng.uniform(0.0, 20.0, (1, n_ions, 3))
+    positions = sites
+    if vibration_rms_A > 0:
+        rho = np.exp(-dt_frame_ps / vibration_time_ps) if vibration_time_ps > 0 else 0.0
+        noise = rng.normal(0.0, vibration_rms_A, (n_frames, n_ions, 3))
+        vib = np.empty_like(noise)
+        vib[0] = noise[0]
+        kick = np.sqrt(1.0 - rho**2)
+        for f in range(1, n_frames):
+            vib[f] = rho * vib[f - 1] + kick * noise[f]
+        positions = sites + vib
+    d_A2_ps = hop_rate_per_ps * jump_length_A**2 / 6.0
+    truth = HoppingTruth(diffusivity_cm2_s=d_A2_ps * A2_PS_TO_CM2_S,
+                         charge_diffusivity_cm2_s=group_size * d_A2_ps * A2_PS_TO_CM2_S,
+                         haven_ratio=1.0 / group_size, hop_rate_per_ion_per_ps=hop_rate_per_ps,
+                         jump_length_A=jump_length_A, msd_offset_A2=6.0 * vibration_rms_A**2)
+    return positions, truth
 
 
 def rigid_rotors(n_frames: int, centers_A: np.ndarray, offsets_A: np.ndarray, omega_rad_ps: float,

@@ -11,17 +11,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pydriver.analysis.diffusion import (A3_TO_CM3, diffusivity_from_msd, diffusivity_std_correlated,
+from pydriver.analysis.diffusion import (A2_PS_TO_CM2_S, A3_TO_CM3, diffusivity_from_msd, diffusivity_std_correlated,
                                         nernst_einstein_conductivity_mS_cm)
 from pydriver.analysis.dump_reader import read_lammps_dump
 from pydriver.analysis.msd import MSD_ORIGINS, collective_msd, framework_drift, per_atom_msd
+from pydriver.analysis.uncertainty import (Interval, charge_diffusivity, haven_ratio, per_ion_slopes,
+                                           tracer_diffusivity)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FIT_FRACTION = (0.1, 0.5)  # fit window as fractions of the production run
 DEFAULT_N_BLOCKS = 5
 MIN_FIT_POINTS = 3
-UNCERTAINTY_METHODS = ("kinisi", "block")
+UNCERTAINTY_METHODS = ("ions", "kinisi", "block")
+DEFAULT_UNCERTAINTY = "ions"
 UNDEFINED_KINISI_REASON = ("MSD slope <= 0 in the fit window: the correlated-MSD (kinisi-style) model needs a "
                            "positive slope; use --uncertainty block")
 
@@ -77,14 +80,17 @@ class DiffusionAnalysis:
         ``smoothed=False``).
     drift_correction : subtract the framework's mean displacement (pymatgen convention).
     n_blocks : blocks for the block-averaging uncertainty of D (>= 2).
-    uncertainty : which estimate becomes ``diffusivity_std_cm2_s``: ``"kinisi"`` (correlated-MSD
-        model, default) or ``"block"`` (spread of block estimates); both are always reported.
+    uncertainty : which estimate becomes ``diffusivity_std_cm2_s``: ``"ions"`` (default: per-ion
+        log-jackknife for D, Gaussian-walker pivot for charge D; calibrated, see
+        :mod:`pydriver.analysis.uncertainty`), ``"kinisi"`` (Gaussian correlated-MSD model) or
+        ``"block"`` (spread of block estimates); all three are always reported.
     """
 
     def __init__(self, positions_A, time_ps, labels, elements, volumes_A3, temperature_K: float,
                  diffusing_element: str = "Na", charge: float = 1.0, fit_start_ps: float | None = None,
                  fit_end_ps: float | None = None, fit_fraction=DEFAULT_FIT_FRACTION, origins: str = "all",
-                 drift_correction: bool = True, n_blocks: int = DEFAULT_N_BLOCKS, uncertainty: str = "kinisi"):
+                 drift_correction: bool = True, n_blocks: int = DEFAULT_N_BLOCKS,
+                 uncertainty: str = DEFAULT_UNCERTAINTY):
         if uncertainty not in UNCERTAINTY_METHODS:
             raise ValueError(f"uncertainty={uncertainty!r}; allowed {UNCERTAINTY_METHODS}")
         self.uncertainty = uncertainty
@@ -163,6 +169,16 @@ class DiffusionAnalysis:
         blocks["diffusivity_kinisi"] = diffusivity_std_correlated(lag_ps[sel], msd_mobile[sel], n_mobile,
                                                                   self.duration_ps)
         blocks["charge_kinisi"] = diffusivity_std_correlated(lag_ps[sel], mscd[sel], 1, self.duration_ps)
+        window = np.flatnonzero(sel)
+        start, stop = int(window[0]), int(window[-1]) + 1
+        to_cm2_s = A2_PS_TO_CM2_S
+        blocks["tracer_interval"] = tracer_diffusivity(per_ion_slopes(lag_ps, per_atom_mobile, sel),
+                                                      window=(lag_ps.size, start, stop)).scaled(to_cm2_s)
+        blocks["charge_interval"] = charge_diffusivity(dq_cm2_s / to_cm2_s * 6.0, lag_ps.size, start,
+                                                       stop).scaled(to_cm2_s)
+        blocks["haven_interval"] = haven_ratio(blocks["tracer_interval"], blocks["charge_interval"], lag_ps.size,
+                                               start, stop)
+        blocks["msd_offset_A2"] = float(np.polyfit(lag_ps[sel], msd_mobile[sel], 1)[1])
         log.info("D(%s) = %.3e cm^2/s from %d frames", self.diffusing_element, d_cm2_s, lag_ps.size)
         self.results = {"lag_time_ps": lag_ps, "msd_A2": msd_by_label, "mobile_msd_A2": msd_mobile,
                         "mobile_per_atom_msd_A2": per_atom_mobile, "mscd_A2": mscd, "drift_A": drift}
@@ -193,8 +209,9 @@ class DiffusionAnalysis:
         d_block = float(np.std(blocks["diffusivity"], ddof=1))
         dq_block = float(np.std(blocks["charge"], ddof=1))
         use_kinisi = self.uncertainty == "kinisi"
-        d_std = blocks["diffusivity_kinisi"] if use_kinisi else d_block
-        dq_std = blocks["charge_kinisi"] if use_kinisi else dq_block
+        tracer, charge, haven_iv = blocks["tracer_interval"], blocks["charge_interval"], blocks["haven_interval"]
+        d_std = {"ions": tracer.std, "kinisi": blocks["diffusivity_kinisi"], "block": d_block}[self.uncertainty]
+        dq_std = {"ions": charge.std, "kinisi": blocks["charge_kinisi"], "block": dq_block}[self.uncertainty]
         n = self.n_blocks
         volume = float(self.volumes_A3.mean())
         n_mobile = int(self.mobile_index.size)
@@ -205,7 +222,8 @@ class DiffusionAnalysis:
         undefined = {}
         if dq_cm2_s > 0:
             haven = d_cm2_s / dq_cm2_s
-            haven_std = abs(haven) * float(np.hypot(d_std / d_cm2_s, dq_std / dq_cm2_s))
+            haven_std = (haven_iv.std if self.uncertainty == "ions"
+                         else abs(haven) * float(np.hypot(d_std / d_cm2_s, dq_std / dq_cm2_s)))
         else:
             haven = haven_std = float("nan")
             undefined["haven_ratio"] = (f"charge diffusivity {dq_cm2_s:.3g} cm^2/s <= 0 in the fit window: "
@@ -220,6 +238,13 @@ class DiffusionAnalysis:
         if use_kinisi and not np.isfinite(dq_std):
             for name in ("charge_diffusivity_std_cm2_s", "charge_conductivity_std_mS_cm"):
                 undefined[name] = UNDEFINED_KINISI_REASON
+        if self.uncertainty == "ions":
+            if not np.isfinite(tracer.std):
+                for name in ("diffusivity_std_cm2_s", "conductivity_std_mS_cm"):
+                    undefined[name] = tracer.reason or "per-ion uncertainty undefined"
+            if not np.isfinite(charge.std):
+                for name in ("charge_diffusivity_std_cm2_s", "charge_conductivity_std_mS_cm"):
+                    undefined[name] = charge.reason or "charge-diffusivity uncertainty undefined"
         if "haven_ratio" not in undefined and not np.isfinite(haven_std):
             undefined["haven_ratio_std"] = "uncertainty of the tracer or charge diffusivity undefined (see above)"
         return {
@@ -240,5 +265,17 @@ class DiffusionAnalysis:
             "charge_diffusivity_kinisi_std_cm2_s": blocks["charge_kinisi"],
             "charge_conductivity_mS_cm": sigma(dq_cm2_s), "charge_conductivity_std_mS_cm": sigma(dq_std),
             "haven_ratio": haven, "haven_ratio_std": haven_std,
+            "diffusivity_ci68_cm2_s": list(tracer.ci68), "diffusivity_ci95_cm2_s": list(tracer.ci95),
+            "diffusivity_sigma_ln": tracer.sigma_ln, "diffusivity_resolved": tracer.resolved,
+            "diffusivity_upper_bound_95_cm2_s": tracer.upper_bound_95,
+            "diffusivity_unresolved_reason": tracer.reason,
+            "conductivity_ci68_mS_cm": [sigma(v) for v in tracer.ci68],
+            "conductivity_ci95_mS_cm": [sigma(v) for v in tracer.ci95],
+            "conductivity_upper_bound_95_mS_cm": sigma(tracer.upper_bound_95),
+            "charge_diffusivity_ci68_cm2_s": list(charge.ci68), "charge_diffusivity_ci95_cm2_s": list(charge.ci95),
+            "charge_diffusivity_sigma_ln": charge.sigma_ln,
+            "charge_conductivity_ci68_mS_cm": [sigma(v) for v in charge.ci68],
+            "haven_ratio_ci68": list(haven_iv.ci68), "haven_ratio_ci95": list(haven_iv.ci95),
+            "msd_offset_A2": blocks["msd_offset_A2"],
             "undefined": undefined,
         }

@@ -65,14 +65,15 @@ def _add_transport_options(parser, d: AnalysisOptions) -> None:
     parser.add_argument("--no-drift-correction", action="store_true", help="keep the framework drift")
     parser.add_argument("--blocks", type=int, default=d.n_blocks,
                         help="blocks for block averaging (default %(default)s)")
-    parser.add_argument("--uncertainty", choices=("kinisi", "block"), default=d.uncertainty,
+    parser.add_argument("--uncertainty", choices=("ions", "kinisi", "block"), default=d.uncertainty,
                         help="which D uncertainty is reported as diffusivity_std_cm2_s (default %(default)s)")
     crit = DiffusiveCriteria()
     parser.add_argument("--diffusive-slope", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         default=(crit.min_loglog_slope, crit.max_loglog_slope),
-                        help="log-log MSD slope range of a diffusive run (default %(default)s)")
+                        help="also require this log-log slope range of MSD minus its offset (default: no gate; "
+                             "D must be resolved from zero in any case)")
     parser.add_argument("--diffusive-min-msd", type=float, default=crit.min_msd_A2, metavar="A2",
-                        help="mean MSD at the end of the fit window of a diffusive run, A^2 (default %(default)s)")
+                        help="also require this mean MSD at the end of the fit window, A^2 (default 0: no gate)")
 
 
 def _add_other_options(parser, d: AnalysisOptions) -> None:

@@ -1,13 +1,17 @@
-"""Arrhenius fits across runs: which points count, the weighted fit, and sigma (or D) at 300 K.
+"""Arrhenius fits across runs: which points count, replicates pooled, the weighted fit, sigma (or D) at 300 K.
 
 Per group (structure and mass factors), each run is one point at the temperature its transport
 used (the measured production mean when log.lammps had it, else the set point). A point is
-excluded, one by one and each with a warning naming the run, when the run is not diffusive, the
-value is not positive or not finite, or its uncertainty is undefined (the fit is weighted by the
-uncertainties, so a point without one cannot enter it). A group with at least
-:data:`MIN_ARRHENIUS_POINTS` distinct temperatures left gets a fit
-(:func:`pydriver.analysis.diffusion.fit_arrhenius`); the value at
-:data:`EXTRAPOLATION_TEMPERATURE_K` is marked ``extrapolated`` when it lies outside the fitted range.
+excluded, one by one and each with a warning naming the run, when its framework did not stay solid
+(``diagnostics.framework_solid`` false), its D is not resolved from zero (it then enters the report
+as an upper bound, not the fit), the value is not positive or not finite, or its uncertainty is
+undefined. Runs whose set points lie within :data:`REPLICATE_TOLERANCE_K` of each other are
+replicates of one temperature: their ``ln`` values are pooled (inverse-variance mean; a chi^2 test
+of their scatter against their errors widens the pooled error by the Birge ratio when they
+disagree). A group with at least :data:`MIN_ARRHENIUS_POINTS` distinct temperatures left gets a
+weighted fit (:func:`pydriver.analysis.diffusion.fit_arrhenius`, log-scale errors); the value at
+:data:`EXTRAPOLATION_TEMPERATURE_K` is marked ``extrapolated`` when it lies outside the fitted
+range. Interval coverage is measured in ``benchmarks/bench_uncertainty.py`` (docs/analysis.md).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from pydriver.analysis.diffusion import extrapolate_arrhenius, fit_arrhenius
 
@@ -24,27 +29,70 @@ log = logging.getLogger(__name__)
 
 MIN_ARRHENIUS_POINTS = 3
 EXTRAPOLATION_TEMPERATURE_K = 300.0
-QUANTITY = {"sigma_T": ("conductivity_mS_cm", "conductivity_std_mS_cm", "mS/cm"),
-            "D": ("diffusivity_cm2_s", "diffusivity_std_cm2_s", "cm^2/s")}
+REPLICATE_TOLERANCE_K = 5.0  # set points closer than this are one temperature
+QUANTITY = {"sigma_T": ("conductivity_mS_cm", "conductivity_std_mS_cm", "mS/cm", "conductivity_upper_bound_95_mS_cm"),
+            "D": ("diffusivity_cm2_s", "diffusivity_std_cm2_s", "cm^2/s", "diffusivity_upper_bound_95_cm2_s")}
 
 
 def _point(row: dict, mode: str) -> dict:
-    key, err_key, _ = QUANTITY[mode]
+    key, err_key, _, bound_key = QUANTITY[mode]
     value, error = row.get(key), row.get(err_key)
     name = f"{Path(row['run_dir']).name} ({row['temperature_K']:g} K)"
     reason = None
-    if row.get("diffusive") is False:
+    upper_bound = None
+    sigma_ln = row.get("diffusivity_sigma_ln")  # the same relative error for D and Nernst-Einstein sigma
+    if row.get("framework_solid") is False:
+        reason = f"framework not solid: {row.get('framework_reason')}"
+    elif row.get("diffusive") is False:
         reason = f"not diffusive: {row.get('not_diffusive_reason')}"
+        upper_bound = row.get(bound_key)
     elif value is None or not np.isfinite(value):
         reason = f"{key} is undefined"
     elif value <= 0:
         reason = f"{key} = {value:.3g} <= 0"
     elif error is None or not np.isfinite(error) or error <= 0:
         reason = f"uncertainty of {key} undefined ({row.get('undefined', {}).get(err_key, 'missing')})"
+    if sigma_ln is None or not np.isfinite(sigma_ln) or sigma_ln <= 0:
+        sigma_ln = (error / value) if (reason is None and value and error) else None
     return {"run_dir": row["run_dir"], "name": name, "temperature_K": float(row["fit_temperature_K"]),
             "set_temperature_K": float(row["temperature_K"]), "temperature_source": row.get("temperature_source"),
-            "value": value, "error": error, "included": reason is None, "excluded_reason": reason,
-            "unchecked": row.get("diffusive") is None}
+            "value": value, "error": error, "sigma_ln": sigma_ln, "included": reason is None,
+            "excluded_reason": reason, "upper_bound": upper_bound, "unchecked": row.get("diffusive") is None}
+
+
+def pool_replicates(points: list[dict], tolerance_K: float = REPLICATE_TOLERANCE_K) -> list[dict]:
+    """Included points grouped by set point (within ``tolerance_K``), pooled in log scale.
+
+    Returns
+    -------
+    list of dicts with ``temperature_K`` (mean measured), ``set_temperature_K``, ``value`` (exp of
+    the inverse-variance mean of ``ln value``), ``sigma_ln`` (pooled, times the Birge ratio when the
+    replicates scatter more than their errors), ``n_replicates``, ``chi2``, ``chi2_p``.
+    """
+    used = sorted((p for p in points if p["included"]), key=lambda p: p["set_temperature_K"])
+    groups: list[list[dict]] = []
+    for p in used:
+        if groups and p["set_temperature_K"] - groups[-1][0]["set_temperature_K"] <= tolerance_K:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    pooled = []
+    for members in groups:
+        y = np.log([m["value"] for m in members])
+        w = 1.0 / np.square([m["sigma_ln"] for m in members])
+        mean = float((w * y).sum() / w.sum())
+        sigma = float(1.0 / np.sqrt(w.sum()))
+        chi2 = float((w * (y - mean) ** 2).sum())
+        dof = len(members) - 1
+        if dof > 0 and chi2 / dof > 1.0:
+            sigma *= float(np.sqrt(chi2 / dof))
+        pooled.append({"temperature_K": float(np.mean([m["temperature_K"] for m in members])),
+                       "set_temperature_K": float(np.mean([m["set_temperature_K"] for m in members])),
+                       "value": float(np.exp(mean)), "sigma_ln": sigma, "n_replicates": len(members),
+                       "chi2": chi2 if dof else None,
+                       "chi2_p": float(stats.chi2.sf(chi2, dof)) if dof else None,
+                       "runs": [m["name"] for m in members]})
+    return pooled
 
 
 def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000, group: str = "") -> dict:
@@ -54,6 +102,7 @@ def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000
     -------
     dict -- ``fit`` (``ea_eV``, ``ea_std_eV``, ``ea_ci95_eV``, ``ln_prefactor``, ...) or None with
     ``fit_reason``; ``at_300K`` (``value``, ``ci95_low``, ``ci95_high``, ``extrapolated``) or None;
+    ``temperatures`` (the pooled points fitted); ``upper_bounds`` (runs whose D is not resolved);
     ``warnings`` (list of str).
     """
     warnings = []
@@ -68,17 +117,24 @@ def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000
                        "older pydriver); included unchecked, re-run analyze")
             log.warning(message)
             warnings.append(message)
-    used = [p for p in points if p["included"]]
-    t = np.array([p["temperature_K"] for p in used])
-    out = {"fit": None, "fit_reason": None, "at_300K": None, "warnings": warnings,
-           "temperature_source": sorted({str(p["temperature_source"]) for p in used})}
-    if np.unique(t).size < MIN_ARRHENIUS_POINTS:
-        out["fit_reason"] = (f"{np.unique(t).size} usable temperature(s) of {len(points)} runs; "
-                             f"need >= {MIN_ARRHENIUS_POINTS}")
+    pooled = pool_replicates(points)
+    for p in pooled:
+        if p["chi2_p"] is not None and p["chi2_p"] < 0.05:
+            message = (f"Arrhenius fit {group}: the {p['n_replicates']} replicates at {p['set_temperature_K']:g} K "
+                       f"disagree beyond their errors (chi^2 p = {p['chi2_p']:.3f}); pooled error widened")
+            log.warning(message)
+            warnings.append(message)
+    out = {"fit": None, "fit_reason": None, "at_300K": None, "warnings": warnings, "temperatures": pooled,
+           "upper_bounds": [{"name": p["name"], "temperature_K": p["temperature_K"], "upper_bound": p["upper_bound"]}
+                            for p in points if p["upper_bound"] is not None],
+           "temperature_source": sorted({str(p["temperature_source"]) for p in points if p["included"]})}
+    if len(pooled) < MIN_ARRHENIUS_POINTS:
+        out["fit_reason"] = (f"{len(pooled)} usable temperature(s) of {len(points)} runs; "
+                             f"need >= {MIN_ARRHENIUS_POINTS} distinct set points")
         return out
-    v = np.array([p["value"] for p in used], dtype=float)
-    err = np.array([p["error"] for p in used], dtype=float)
-    fit = fit_arrhenius(t, v, err, mode, n_bootstrap)
+    t = np.array([p["temperature_K"] for p in pooled])
+    v = np.array([p["value"] for p in pooled], dtype=float)
+    fit = fit_arrhenius(t, v, mode=mode, n_bootstrap=n_bootstrap, log_errors=[p["sigma_ln"] for p in pooled])
     out["fit"] = fit.as_dict()
     ext = extrapolate_arrhenius(fit, EXTRAPOLATION_TEMPERATURE_K)
     ext["extrapolated"] = not t.min() <= EXTRAPOLATION_TEMPERATURE_K <= t.max()

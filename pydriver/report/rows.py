@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 UNSCALED = "unscaled"
 TRANSPORT_KEYS = ("diffusivity_cm2_s", "diffusivity_std_cm2_s", "conductivity_mS_cm", "conductivity_std_mS_cm",
                   "charge_diffusivity_cm2_s", "charge_diffusivity_std_cm2_s", "haven_ratio", "haven_ratio_std",
-                  "mean_volume_A3")
+                  "mean_volume_A3", "diffusivity_sigma_ln", "diffusivity_ci68_cm2_s", "diffusivity_ci95_cm2_s",
+                  "diffusivity_upper_bound_95_cm2_s", "conductivity_ci95_mS_cm", "conductivity_upper_bound_95_mS_cm",
+                  "haven_ratio_ci68")
 
 
 def find_analyses(paths) -> list[Path]:

@@ -104,7 +104,8 @@ def test_analyze_help_shows_defaults_from_the_library_and_dt_ps(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--dt-ps PS MD time step in ps" in text and "--timestep" not in text  # old name still parses
     assert f"active-ion MSD threshold, A^2 (default {DEFAULT_ACTIVE_THRESHOLD_A2})" in text
-    assert f"run, A^2 (default {DEFAULT_MIN_MSD_A2})" in text and "(default 10% of the run)" in text
+    assert DEFAULT_MIN_MSD_A2 == 0.0 and "fit window, A^2 (default 0: no gate)" in text
+    assert "(default 10% of the run)" in text
 
 
 def test_analyze_help_names_the_reading_options(capsys):

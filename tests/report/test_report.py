@@ -59,7 +59,7 @@ def test_flagged_and_undefined_points_excluded_one_by_one(caplog):
 
 def test_too_few_points_gives_a_reason_not_a_silent_none():
     g = arrhenius_groups(noisy_rows()[:2], "sigma_T", n_bootstrap=50)["NaBH4, unscaled"]
-    assert g["fit"] is None and g["fit_reason"] == "2 usable temperature(s) of 2 runs; need >= 3"
+    assert g["fit"] is None and g["fit_reason"] == "2 usable temperature(s) of 2 runs; need >= 3 distinct set points"
 
 
 def test_weighting_follows_the_uncertainties():
