@@ -50,6 +50,7 @@ lmp.close()
 """
 
 
+@pytest.mark.slow  # 20 s on 2 busy cores: 200 MD steps
 def test_rss_flat_over_200_steps(exported, tmp_path):
     model = exported(NABH, "float32")
     out = subprocess.run([sys.executable, "-c", SCRIPT, str(EXAMPLE_STRUCTURES / "NaBH4.extxyz"), str(model),

@@ -124,6 +124,7 @@ def test_halo_1024_atoms_np2(exported, tmp_path):
     np.testing.assert_allclose(parallel.frames[0][:, 5:8], serial.frames[0][:, 5:8], atol=2e-4)
 
 
+@pytest.mark.slow  # 27 s on 2 busy cores: 200 NVE steps serial and on 2 ranks
 def test_halo_nve_tracks_serial_with_migration(exported, tmp_path):
     """200 NVE steps (0.5 fs, 300 K) of the rattled 24-atom cell on 2 ranks (subdomains thinner than the
     cutoff: several hops of ghosts): positions agree with serial within 1e-6 A, and atoms change rank."""

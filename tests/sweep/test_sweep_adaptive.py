@@ -163,6 +163,7 @@ def test_tiny_real_adaptive_sweep_stops_by_the_rule(tmp_path, nabh_model_f32, ex
 
 
 @pytest.mark.lammps
+@pytest.mark.slow  # 67 s on 2 busy cores: an adaptive sweep killed mid-chunk, then resumed
 def test_kill9_mid_chunk_then_resume_loses_nothing(tmp_path, nabh_model_f32, example_structures_dir):
     from pydriver.lammps.session import lammps_env
 

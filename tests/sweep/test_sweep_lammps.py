@@ -61,6 +61,7 @@ def check_report(sweep: Path) -> dict:
     return report
 
 
+@pytest.mark.slow  # 53 s on 2 busy cores (the fast tier keeps the adaptive tiny sweep end to end)
 def test_tiny_sweep_end_to_end(tmp_path, nabh_model_f32, example_structures_dir, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", 40, 1)

@@ -97,6 +97,7 @@ def run_scripts_directly(config: Path, sweep: Path) -> None:
     assert main(["-q", "sweep", "run", str(config), "--executor", "local", "--no-progress"]) == 0
 
 
+@pytest.mark.slow  # 37 s on 2 busy cores: a job array, one task cancelled and resubmitted
 def test_job_array_with_cancel_and_resubmit(slurm_cluster, tmp_path, nabh_model_f32, example_structures_dir):
     cluster, _ = slurm_cluster
     config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", 60, True, "arr")
@@ -131,6 +132,7 @@ def test_job_array_with_cancel_and_resubmit(slurm_cluster, tmp_path, nabh_model_
     assert len(list((sweep / "slurm").glob("array-*.slurm"))) == 2  # the first array and the resubmission
 
 
+@pytest.mark.slow  # 24 s on 2 busy cores (test_job_scripts_run_without_slurm stays in the fast tier)
 def test_one_job_per_run(slurm_cluster, tmp_path, nabh_model_f32, example_structures_dir, monkeypatch):
     from pydriver.lammps.session import lammps_env, lmp_executable
 
