@@ -131,7 +131,10 @@ def test_job_script_records_absolute_lmp(example_structures_dir, tmp_path):
     out = tmp_path / "run"
     assert main(["deck", str(example_structures_dir / "NaBH4.extxyz"), "--model", str(model), "-o", str(out)]) == 0
     job = (out / "job.slurm").read_text()
-    assert f'LMP="${{LMP:-{lmp_executable()}}}"' in job and lmp_executable().startswith("/")
+    import shlex
+
+    assert f"LMP_RECORDED={shlex.quote(lmp_executable())}\n" in job and lmp_executable().startswith("/")
+    assert 'LMP="${LMP:-$LMP_RECORDED}"' in job  # $LMP overrides the recorded path
 
 
 def test_library_warnings_are_one_log_line(example_structures_dir, monkeypatch, caplog, capsys):
