@@ -138,15 +138,16 @@ def frames(steps: list[int]) -> str:
     return "".join(f"ITEM: TIMESTEP\n{s}\nITEM: NUMBER OF ATOMS\n1\nITEM: ATOMS id\n1\n" for s in steps)
 
 
-def test_resume_cuts_the_dump_in_place(fake_deck):
+@pytest.mark.parametrize("steps, kept", [([0, 5, 10, 15], [0, 5]), ([10, 15], []), ([0, 5], [0, 5])])
+def test_resume_cuts_the_dump_in_place(fake_deck, steps, kept):
     (fake_deck / "restart" / "restart.10").write_bytes(b"x")
-    (fake_deck / "dump.lammpstrj").write_text(frames([0, 5, 10, 15]))
+    (fake_deck / "dump.lammpstrj").write_text(frames(steps) + "ITEM: TIMESTEP\n2")  # a frame cut by the kill
     (fake_deck / "dump.lammpstrj.tmp").write_text("left by an older job script")
     proc = run_job(fake_deck)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 0 and err == "", err
     assert "resuming from restart/restart.10" in out
-    assert (fake_deck / "dump.lammpstrj").read_text() == frames([0, 5])
+    assert (fake_deck / "dump.lammpstrj").read_text() == frames(kept) + ("" if 10 in steps else "ITEM: TIMESTEP\n2")
     assert not (fake_deck / "dump.lammpstrj.tmp").exists()
     assert (fake_deck / "lmp_args.txt").read_text().splitlines()[-1] == "1"  # -var resume 1
 
