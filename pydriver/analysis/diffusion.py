@@ -171,20 +171,13 @@ def fit_arrhenius(temperature_K, values, errors=None, mode: str = "sigma_T", n_b
     x = 1.0 / t
     if t.size < 3:
         raise ValueError(f"need at least 3 points for an Arrhenius fit with uncertainty, got {t.size}")
-    design = np.column_stack([x, np.ones_like(x)])
-    if log_errors is None:
-        w = np.ones_like(x)
-    else:
-        w = 1.0 / np.maximum(np.asarray(log_errors, dtype=np.float64), 1e-12) ** 2
-    normal = design.T @ (design * w[:, None])
-    cov = np.linalg.inv(normal)
-    slope, intercept = cov @ (design.T @ (w * y))
+    w = None if log_errors is None else 1.0 / np.maximum(np.asarray(log_errors, dtype=np.float64), 1e-12) ** 2
+    # fit_line scales the covariance by the reduced chi^2 for OLS, and for weights when it exceeds 1
+    slope, intercept, cov = fit_line(x, y, w)
     dof = int(t.size - 2)
-    chi2 = float((w * (y - slope * x - intercept) ** 2).sum())
-    birge = float(np.sqrt(chi2 / dof)) if dof > 0 else float("nan")
-    scaled = log_errors is None or (dof > 0 and birge > 1.0)
-    if scaled:
-        cov = cov * (chi2 / dof if dof > 0 else np.inf)
+    chi2 = float(((1.0 if w is None else w) * (y - slope * x - intercept) ** 2).sum())
+    birge = float(np.sqrt(chi2 / dof))
+    scaled = w is None or birge > 1.0  # whether fit_line scaled cov: then Student-t quantiles
     q68, q95 = ((stats.t.ppf(0.5 + p / 2, dof) if scaled else stats.norm.ppf(0.5 + p / 2)) for p in (0.68, 0.95))
     ea = -slope * BOLTZMANN_EV_K
     ea_std = float(np.sqrt(cov[0, 0]) * BOLTZMANN_EV_K)

@@ -171,11 +171,9 @@ class DiffusionAnalysis:
         blocks["charge_kinisi"] = diffusivity_std_correlated(lag_ps[sel], mscd[sel], 1, self.duration_ps)
         window = np.flatnonzero(sel)
         start, stop = int(window[0]), int(window[-1]) + 1
-        to_cm2_s = A2_PS_TO_CM2_S
         blocks["tracer_interval"] = tracer_diffusivity(per_ion_slopes(lag_ps, per_atom_mobile, sel),
-                                                      window=(lag_ps.size, start, stop)).scaled(to_cm2_s)
-        blocks["charge_interval"] = charge_diffusivity(dq_cm2_s / to_cm2_s * 6.0, lag_ps.size, start,
-                                                       stop).scaled(to_cm2_s)
+                                                      window=(lag_ps.size, start, stop)).scaled(A2_PS_TO_CM2_S)
+        blocks["charge_interval"] = charge_diffusivity(dq_cm2_s, lag_ps.size, start, stop)
         blocks["haven_interval"] = haven_ratio(blocks["tracer_interval"], blocks["charge_interval"], lag_ps.size,
                                                start, stop)
         blocks["msd_offset_A2"] = float(np.polyfit(lag_ps[sel], msd_mobile[sel], 1)[1])

@@ -186,24 +186,24 @@ def pivot_quantiles(n_frames: int, start: int, stop: int, probabilities) -> np.n
     return np.quantile(_pivot_samples(int(n_frames), int(start), int(stop)), probabilities)
 
 
-def charge_diffusivity(slope_A2_ps: float, n_frames: int, start: int, stop: int, dimension: int = 3) -> Interval:
-    """Charge (collective) D in A^2/ps with intervals from the Gaussian-walker pivot.
+def charge_diffusivity(diffusivity: float, n_frames: int, start: int, stop: int) -> Interval:
+    """Charge (collective) D with intervals from the Gaussian-walker pivot, in the unit of ``diffusivity``.
 
     Parameters
     ----------
-    slope_A2_ps : OLS slope of the mean squared charge displacement over the fit window.
+    diffusivity : charge D from the OLS slope of the mean squared charge displacement over the fit
+        window (any unit: the pivot is a ratio).
     n_frames : frames of the trajectory; start, stop : lag indices of the fit window (stop exclusive).
 
     Returns
     -------
-    Interval; ``resolved`` when the slope is positive beyond the pivot's 2.5 % quantile (a
-    non-positive slope is undefined in log scale and gives NaN intervals with a reason).
+    Interval; a non-positive D is undefined in log scale and gives NaN intervals with a reason.
     """
-    value = float(slope_A2_ps) / (2.0 * dimension)
+    value = float(diffusivity)
     q = pivot_quantiles(n_frames, start, stop, [0.025, 0.16, 0.84, 0.975])
     if not value > 0:
-        return _nan_interval("pivot", f"charge MSD slope {slope_A2_ps:.3g} A^2/ps <= 0 in the fit window: no "
-                             "net charge transport resolved", value)
+        return _nan_interval("pivot", f"charge diffusivity {value:.3g} <= 0 in the fit window (MSD slope not "
+                             "positive): no net charge transport resolved", value)
     ci68 = (value / q[2], value / q[1])
     ci95 = (value / q[3], value / q[0])
     sigma_ln = float((np.log(q[2]) - np.log(q[1])) / 2.0)

@@ -81,7 +81,7 @@ def test_charge_pivot_is_window_geometry_only_and_undefined_for_no_transport():
     q = pivot_quantiles(401, 40, 201, [0.16, 0.5, 0.84])
     assert 0.3 < q[0] < 0.45 and 0.8 < q[1] < 0.9 and 1.5 < q[2] < 1.8  # one walker: a factor ~4.4 wide
     assert np.allclose(pivot_quantiles(4001, 400, 2001, [0.16, 0.84]), q[[0, 2]], rtol=0.05)  # coarse grid
-    iv = charge_diffusivity(6.0, 401, 40, 201)
+    iv = charge_diffusivity(1.0, 401, 40, 201)
     assert iv.value == 1.0 and iv.ci68 == pytest.approx((1 / q[2], 1 / q[0]), rel=1e-9)
     nothing = charge_diffusivity(-0.3, 401, 40, 201)
     assert np.isnan(nothing.std) and "no net charge transport resolved" in nothing.reason
