@@ -42,19 +42,8 @@ def test_chunk_bytes_from_the_run_so_far(tmp_path):
 
 
 @pytest.fixture
-def config_file(tmp_path, example_structures_dir):
-    (tmp_path / "model.pt").write_bytes(b"placeholder")
-    path = tmp_path / "scan.yaml"
-    path.write_text(f"""
-structures: [{{name: NaBH4, file: {example_structures_dir / 'NaBH4.extxyz'}, supercell: [1, 1, 1]}}]
-temperatures_K: [400, 500]
-md: {{equil_steps: 10, prod_steps: 20, dump_every: 5}}
-model: {{path: model.pt}}
-estimate: false
-local: {{cpus: 2, poll_s: 0.1}}
-output: out
-""")
-    return path
+def config_file(nabh4_config):
+    return nabh4_config([400, 500], "estimate: false\nlocal: {cpus: 2, poll_s: 0.1}\n")
 
 
 def test_run_is_not_started_without_the_space_it_will_write(config_file, tmp_path, monkeypatch, capsys, caplog):

@@ -27,18 +27,8 @@ with folder_lock(Path(sys.argv[1])):
 
 
 @pytest.fixture
-def config_file(tmp_path, example_structures_dir):
-    (tmp_path / "model.pt").write_bytes(b"placeholder")
-    path = tmp_path / "scan.yaml"
-    path.write_text(f"""
-structures: [{{name: NaBH4, file: {example_structures_dir / 'NaBH4.extxyz'}, supercell: [1, 1, 1]}}]
-temperatures_K: [400]
-md: {{equil_steps: 10, prod_steps: 20, dump_every: 5}}
-model: {{path: model.pt}}
-executor: slurm
-output: out
-""")
-    return path
+def config_file(nabh4_config):
+    return nabh4_config([400], "executor: slurm\n")
 
 
 def test_second_sweep_run_is_refused_naming_the_first(config_file, tmp_path, capsys):
