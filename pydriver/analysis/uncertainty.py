@@ -25,7 +25,7 @@ Gaussian, and an uncertainty computed from the fitted slope shrinks exactly when
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -58,12 +58,6 @@ class Interval:
     method: str
     dof: int | None = None
     reason: str | None = None
-
-    def as_dict(self) -> dict:
-        """JSON-ready dict."""
-        d = asdict(self)
-        d["ci68"], d["ci95"] = list(self.ci68), list(self.ci95)
-        return d
 
     def scaled(self, factor: float) -> Interval:
         """The same interval for ``factor * quantity`` (unit conversions, Nernst-Einstein)."""
