@@ -23,7 +23,7 @@ from scipy import stats
 from scipy.ndimage import uniform_filter1d
 
 from pydriver.analysis.diffusion import A2_PS_TO_CM2_S
-from pydriver.analysis.equilibration import statistical_inefficiency
+from pydriver.analysis.equilibration import mean_sem
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +203,7 @@ def per_ion_diffusivity(positions_A: np.ndarray, dt_frame_ps: float, fit_start_p
     scale = 6.0 * (n2 - n1) * dt_frame_ps
     d = y.mean(axis=0) / scale
     fast = y - uniform_filter1d(y, size=max(3, n1), axis=0, mode="nearest")
-    vibration = np.array([np.std(col, ddof=1) * np.sqrt(statistical_inefficiency(col) / origins)
-                          for col in fast.T]) / scale
+    vibration = np.array([mean_sem(col)[1] for col in fast.T]) / scale
     relative = _random_walk_relative_std(n1, n2, origins)
     std = np.hypot(np.maximum(d, 0.0) * relative, vibration)
     return {"d_A2_ps": d, "std_A2_ps": std, "walk_relative_std": relative, "vibration_std_A2_ps": vibration,

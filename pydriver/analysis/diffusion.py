@@ -50,7 +50,8 @@ def fit_line(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) ->
     return float(slope), float(intercept), cov
 
 
-def diffusivity_from_msd(time_ps: np.ndarray, msd_A2: np.ndarray, dimension: int = 3) -> tuple[float, float]:
+def diffusivity_from_msd(time_ps: np.ndarray, msd_A2: np.ndarray, dimension: int = 3
+                         ) -> tuple[float, float, float]:
     """Einstein relation ``MSD = 2 d D t`` fitted by least squares (slope and intercept).
 
     Parameters
@@ -64,15 +65,16 @@ def diffusivity_from_msd(time_ps: np.ndarray, msd_A2: np.ndarray, dimension: int
     diffusivity_cm2_s, diffusivity_ols_std_cm2_s : D and the OLS slope error (which ignores the
         correlation between MSD points and so underestimates the true uncertainty; see
         docs/analysis.md).
+    intercept_A2 : the fitted MSD offset (the vibrational plateau for ions on sites).
 
     Notes
     -----
     Einstein, Ann. Phys. 17 (1905) 549; Allen & Tildesley, Computer Simulation of Liquids,
     2nd ed. (2017), eq. 8.12.
     """
-    slope, _, cov = fit_line(time_ps, msd_A2)
+    slope, intercept, cov = fit_line(time_ps, msd_A2)
     factor = A2_PS_TO_CM2_S / (2.0 * dimension)
-    return slope * factor, float(np.sqrt(cov[0, 0])) * factor
+    return slope * factor, float(np.sqrt(cov[0, 0])) * factor, float(intercept)
 
 
 def nernst_einstein_conductivity_mS_cm(diffusivity_cm2_s: float, n_ions: float, volume_A3: float,

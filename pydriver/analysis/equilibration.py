@@ -21,17 +21,22 @@ Thermo columns are those of the decks' ``thermo_style`` (units metal: K, eV, A^3
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from pydriver.analysis.run_inputs import production_records
+from pydriver.analysis.diffusion import fit_line
 
 log = logging.getLogger(__name__)
-for _name in ("pymbar", "pymbar.timeseries", "pymbar.mbar_solvers"):  # import-time banners (JAX, cautions)
-    logging.getLogger(_name).setLevel(logging.ERROR)
-from pymbar import timeseries  # noqa: E402  (after silencing its loggers)
+
+
+def _timeseries():
+    """pymbar's ``timeseries`` module, imported on first use (heavy; its loggers silenced first)."""
+    for name in ("pymbar", "pymbar.timeseries", "pymbar.mbar_solvers"):  # import-time banners (JAX, cautions)
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from pymbar import timeseries  # optional heavy dependency, loaded when a series is analysed
+
+    return timeseries
 
 #: two-sided significance level of the drift test
 DRIFT_LEVEL = 0.01
@@ -51,7 +56,7 @@ def statistical_inefficiency(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     if x.size < 3 or np.ptp(x) == 0.0:
         return 1.0
-    return float(max(1.0, timeseries.statistical_inefficiency(x, fft=True)))
+    return float(max(1.0, _timeseries().statistical_inefficiency(x, fft=True)))
 
 
 def mean_sem(x: np.ndarray) -> tuple[float, float, float]:
@@ -67,7 +72,7 @@ def equilibration_start(x: np.ndarray) -> int:
     x = np.asarray(x, dtype=np.float64)
     if x.size < MIN_ROWS or np.ptp(x) == 0.0:
         return 0
-    t0, _, _ = timeseries.detect_equilibration(x, fast=True, nskip=max(1, x.size // DETECTION_POINTS))
+    t0, _, _ = _timeseries().detect_equilibration(x, fast=True, nskip=max(1, x.size // DETECTION_POINTS))
     return int(t0)
 
 
@@ -81,11 +86,9 @@ def drift(time_ps: np.ndarray, x: np.ndarray) -> dict:
     ``significant`` (z > z_critical).
     """
     t, x = np.asarray(time_ps, dtype=np.float64), np.asarray(x, dtype=np.float64)
-    slope, intercept = np.polyfit(t, x, 1)
-    residual = x - (slope * t + intercept)
-    g = statistical_inefficiency(residual)
-    sxx = float(((t - t.mean()) ** 2).sum())
-    sigma = float(np.sqrt((residual**2).sum() / (t.size - 2) / sxx * g)) if sxx > 0 else float("nan")
+    slope, intercept, cov = fit_line(t, x)  # OLS: cov scaled by the residual variance
+    g = statistical_inefficiency(x - (slope * t + intercept))
+    sigma = float(np.sqrt(cov[0, 0] * g))
     z = abs(slope) / sigma if sigma > 0 else (0.0 if slope == 0 else float("inf"))
     critical = float(stats.t.ppf(1.0 - 0.5 * DRIFT_LEVEL, max(1.0, t.size / g - 2.0)))
     mean = float(x.mean())
@@ -141,9 +144,3 @@ def thermo_equilibration(records: list[dict], dt_ps: float, production_start_ste
                     f"{d['slope_per_ps']:.3g} {unit}/ps ({100 * d['relative_change']:+.2g} % over the part, "
                     f"{d['z']:.1f} sigma); equilibrate longer")
     return out
-
-
-def log_equilibration(log_path: Path, dt_ps: float, production_start_step: int | None = None) -> dict:
-    """:func:`thermo_equilibration` of the production rows of a ``log.lammps`` (empty when absent)."""
-    return thermo_equilibration(production_records(Path(log_path), production_start_step), dt_ps,
-                                production_start_step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from pydriver.analysis import active, density, diagnostics, molecules, structure_stats
-from pydriver.analysis.transport import DEFAULT_FIT_FRACTION, DEFAULT_N_BLOCKS
+from pydriver.analysis.transport import DEFAULT_FIT_FRACTION, DEFAULT_N_BLOCKS, DEFAULT_UNCERTAINTY
 
 
 @dataclass
@@ -20,7 +20,7 @@ class AnalysisOptions:
     origins: str = "all"
     drift_correction: bool = True
     n_blocks: int = DEFAULT_N_BLOCKS
-    uncertainty: str = "ions"
+    uncertainty: str = DEFAULT_UNCERTAINTY
     active_threshold_A2: float = active.DEFAULT_ACTIVE_THRESHOLD_A2
     active_lag_ps: float | None = None
     active_lag_fraction: float = active.DEFAULT_ACTIVE_LAG_FRACTION

@@ -19,7 +19,8 @@ from pydriver.analysis import (active, diagnostics, equilibration, framework, mo
 from pydriver.analysis.ase_reader import read_ase_trajectory
 from pydriver.analysis.dump_reader import is_lammps_dump, read_lammps_dump
 from pydriver.analysis.options import AnalysisOptions
-from pydriver.analysis.run_inputs import (RunMetadata, check_explicit, frame_steps, production_thermo,
+from pydriver.analysis.run_inputs import (RunMetadata, check_explicit, frame_steps, production_records,
+                                          production_thermo,
                                           read_data_mol_ids, resolve_metadata, types_from_elements,
                                           usable_trajectory)
 from pydriver.analysis.run_output import json_ready, run_warnings, summarise, write_outputs
@@ -71,7 +72,8 @@ def _molecules(traj: Trajectory, run_dir: Path | None, atoms: dict, mobile: np.n
                                    opts.bond_cutoff_A)
 
 
-def _structure(traj, atoms, mols, mobile, drift, dt_frame_ps, opts: AnalysisOptions) -> dict:
+def _structure(traj, atoms, mols, mobile, mobile_pos, dt_frame_ps, opts: AnalysisOptions) -> dict:
+    """RDFs and coordination on sampled frames; NGP and van Hove of ``mobile_pos`` (drift-corrected)."""
     frames = structure_stats.sample_frames(traj.n_frames, opts.max_frames)
     cells = traj.cells_A[frames]
     ions = np.asarray(traj.positions_A[frames][:, mobile], dtype=np.float64)
@@ -84,9 +86,6 @@ def _structure(traj, atoms, mols, mobile, drift, dt_frame_ps, opts: AnalysisOpti
             out["coordination"][kind] = structure_stats.coordination_numbers(ions, centers[:, idx], cells, cutoff)
             out["coordination"][kind]["time_ps"] = frames * dt_frame_ps
             out["rdf"][f"Na-{kind}"] = structure_stats.rdf(ions, centers[:, idx], cells, opts.rdf_max_A)
-    mobile_pos = np.asarray(traj.positions_A[:, mobile], dtype=np.float64)
-    if drift is not None:
-        mobile_pos -= drift[:, None, :]
     out["ngp"] = structure_stats.non_gaussian_parameter(mobile_pos, dt_frame_ps)
     out["van_hove"] = structure_stats.self_van_hove(mobile_pos, dt_frame_ps)
     return out
@@ -109,10 +108,10 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
     mobile = transport.mobile_index
     act = active.active_ions(tr["mobile_per_atom_msd_A2"], tr["lag_time_ps"], opts.active_threshold_A2,
                              opts.active_lag_ps, opts.active_lag_fraction)
-    act["ever_active_fraction_vs_time"] = active.ever_active_vs_time(traj.positions_A, mobile, tr["drift_A"],
-                                                                     opts.active_threshold_A2)
-    ions = np.asarray(traj.positions_A[:, mobile], dtype=np.float64)
+    ions = np.asarray(traj.positions_A[:, mobile], dtype=np.float64)  # drift-corrected, used three times
     ions = ions if tr["drift_A"] is None else ions - tr["drift_A"][:, None, :]
+    act["ever_active_fraction_vs_time"] = active.ever_active_vs_time(ions, np.arange(mobile.size), None,
+                                                                     opts.active_threshold_A2)
     act.update(active.rate_active_ions(ions, transport.dt_frame_ps, tr["fit_start_ps"], tr["fit_end_ps"]))
     diag = diagnostics.diffusive_diagnostics(tr["lag_time_ps"], tr["mobile_msd_A2"], tr["fit_start_ps"],
                                              tr["fit_end_ps"], act["active_fraction"], opts.criteria(),
@@ -123,7 +122,7 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
                                       mobile, tr["drift_A"], transport.dt_frame_ps)
     rot = rotation.anion_rotation(traj.positions_A, traj.cells_A, mols, atoms["masses_amu"],
                                   transport.dt_frame_ps) if mols.members else {}
-    struct = _structure(traj, atoms, mols, mobile, tr["drift_A"], transport.dt_frame_ps, opts)
+    struct = _structure(traj, atoms, mols, mobile, ions, transport.dt_frame_ps, opts)
     return {"transport": tr, "active": act, "diagnostics": diag, "rotation": rot, "structure": struct,
             "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps, "framework": frame}
 
@@ -149,14 +148,14 @@ def load_trajectory(path: Path, traj_format: str = "auto", dump_every: int | Non
 def _analyse_and_write(traj: Trajectory, meta: RunMetadata, run_dir: Path | None, out_dir: Path, source: Path,
                        opts: AnalysisOptions, write: bool) -> dict:
     traj = usable_trajectory(traj, meta, opts, str(source))
-    thermo = production_thermo(run_dir / LOG_FILE, meta.production_start_step) if run_dir is not None else {}
+    records = production_records(run_dir / LOG_FILE, meta.production_start_step) if run_dir is not None else []
+    thermo = production_thermo(None, records=records)
     temperature_K, t_source, t_warning = diagnostics.choose_temperature(meta.temperature_K, thermo)
     if t_warning:
         log.warning("%s: %s", source, t_warning)
     results = analyze_trajectory(traj, meta, run_dir, opts, temperature_K)
     results["transport"]["temperature_source"] = t_source
-    results["thermo"] = (equilibration.log_equilibration(run_dir / LOG_FILE, meta.dt_ps, meta.production_start_step)
-                         if run_dir is not None else {})
+    results["thermo"] = equilibration.thermo_equilibration(records, meta.dt_ps, meta.production_start_step)
     summary = summarise(results, traj, meta, opts, source, thermo)
     summary["warnings"] = [w for w in (t_warning,) if w] + list(traj.warnings)
     summary["warnings"] += run_warnings(results)

@@ -204,7 +204,8 @@ def production_records(path: Path, production_start_step: int | None = None) -> 
     return [by_step[step] for step in sorted(by_step)]
 
 
-def production_thermo(path: Path, production_start_step: int | None = None) -> dict:
+def production_thermo(path: Path | None, production_start_step: int | None = None,
+                      records: list[dict[str, float]] | None = None) -> dict:
     """Mean and standard deviation of Temp, Volume and Press over the production part of ``log.lammps``.
 
     Parameters
@@ -213,6 +214,7 @@ def production_thermo(path: Path, production_start_step: int | None = None) -> d
     production_start_step : rows with ``Step >= production_start_step`` form the production part
         (a step written twice, e.g. after a restart, counts once, the later row); default: the last
         thermo block.
+    records : the rows of :func:`production_records` when already read (then ``path`` is unused).
 
     Returns
     -------
@@ -224,7 +226,9 @@ def production_thermo(path: Path, production_start_step: int | None = None) -> d
     and their standard deviations over the rows (``..._std_A``, ``..._std_deg``); empty without
     thermo rows.
     """
-    by_step = {int(r["Step"]): r for r in production_records(path, production_start_step)}
+    if records is None:
+        records = production_records(path, production_start_step)
+    by_step = {int(r["Step"]): r for r in records}
     if not by_step:
         return {}
     out: dict = {"thermo_n_rows": len(by_step), "thermo_first_step": min(by_step), "thermo_last_step": max(by_step)}

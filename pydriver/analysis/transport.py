@@ -15,8 +15,8 @@ from pydriver.analysis.diffusion import (A2_PS_TO_CM2_S, A3_TO_CM3, diffusivity_
                                         nernst_einstein_conductivity_mS_cm)
 from pydriver.analysis.dump_reader import read_lammps_dump
 from pydriver.analysis.msd import MSD_ORIGINS, collective_msd, framework_drift, per_atom_msd
-from pydriver.analysis.uncertainty import (Interval, charge_diffusivity, haven_ratio, per_ion_slopes,
-                                           tracer_diffusivity)
+from pydriver.analysis.trajectory import uneven_gaps
+from pydriver.analysis.uncertainty import charge_diffusivity, haven_ratio, per_ion_slopes, tracer_diffusivity
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +113,11 @@ class DiffusionAnalysis:
                              f"{sorted(set(self.elements))}")
         if self.time_ps.size < 2 * MIN_FIT_POINTS:
             raise ValueError(f"need >= {2 * MIN_FIT_POINTS} frames, got {self.time_ps.size}")
-        steps = np.diff(self.time_ps)
-        uneven = np.flatnonzero(~np.isclose(steps, steps[0], rtol=1e-6))
+        uneven = uneven_gaps(self.time_ps)
         if uneven.size:
             pairs = ", ".join(f"{self.time_ps[i]:g} -> {self.time_ps[i + 1]:g} ps" for i in uneven[:5])
-            raise ValueError(f"frames must be evenly spaced ({steps[0]:g} ps apart at the start); uneven at {pairs}")
-        self.dt_frame_ps = float(steps[0])
+            raise ValueError(f"frames must be evenly spaced; uneven at {pairs}")
+        self.dt_frame_ps = float(self.time_ps[1] - self.time_ps[0])
         self.duration_ps = float(self.time_ps[-1] - self.time_ps[0])
         self.window = resolve_fit_window(self.duration_ps, fit_start_ps, fit_end_ps, fit_fraction)
         self.fit_fraction = (self.window.start_ps / self.duration_ps, self.window.end_ps / self.duration_ps)
@@ -162,8 +161,8 @@ class DiffusionAnalysis:
         msd_mobile = per_atom_mobile.mean(axis=1)
         mscd = collective_msd(self.positions_A, self.mobile_index, drift, self.origins)
         sel = self.window.mask(lag_ps)
-        d_cm2_s, d_ols = diffusivity_from_msd(lag_ps[sel], msd_mobile[sel])
-        dq_cm2_s, dq_ols = diffusivity_from_msd(lag_ps[sel], mscd[sel])
+        d_cm2_s, d_ols, msd_offset_A2 = diffusivity_from_msd(lag_ps[sel], msd_mobile[sel])
+        dq_cm2_s, dq_ols, _ = diffusivity_from_msd(lag_ps[sel], mscd[sel])
         blocks = self._block_estimates()
         n_mobile = self.mobile_index.size
         blocks["diffusivity_kinisi"] = diffusivity_std_correlated(lag_ps[sel], msd_mobile[sel], n_mobile,
@@ -176,7 +175,7 @@ class DiffusionAnalysis:
         blocks["charge_interval"] = charge_diffusivity(dq_cm2_s, lag_ps.size, start, stop)
         blocks["haven_interval"] = haven_ratio(blocks["tracer_interval"], blocks["charge_interval"], lag_ps.size,
                                                start, stop)
-        blocks["msd_offset_A2"] = float(np.polyfit(lag_ps[sel], msd_mobile[sel], 1)[1])
+        blocks["msd_offset_A2"] = msd_offset_A2
         log.info("D(%s) = %.3e cm^2/s from %d frames", self.diffusing_element, d_cm2_s, lag_ps.size)
         self.results = {"lag_time_ps": lag_ps, "msd_A2": msd_by_label, "mobile_msd_A2": msd_mobile,
                         "mobile_per_atom_msd_A2": per_atom_mobile, "mscd_A2": mscd, "drift_A": drift}

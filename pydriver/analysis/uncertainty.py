@@ -66,6 +66,15 @@ class Interval:
                         self.upper_bound_95 * factor, self.method, self.dof, self.reason)
 
 
+PIVOT_PROBABILITIES = (0.025, 0.16, 0.84, 0.975)
+
+
+def _pivot_interval(value: float, q: np.ndarray) -> tuple[tuple[float, float], tuple[float, float], float]:
+    """68 % and 95 % intervals and sigma_ln of ``value`` from pivot quantiles at :data:`PIVOT_PROBABILITIES`."""
+    return ((value / q[2], value / q[1]), (value / q[3], value / q[0]),
+            float((np.log(q[2]) - np.log(q[1])) / 2.0))
+
+
 def _nan_interval(method: str, reason: str, value: float = float("nan")) -> Interval:
     nan = float("nan")
     return Interval(value, nan, (nan, nan), (nan, nan), nan, False, nan, method, None, reason)
@@ -137,11 +146,9 @@ def tracer_diffusivity(slopes_A2_ps: np.ndarray, dimension: int = 3, window: tup
         ci95 = (value * np.exp(-t95 * sigma_ln), value * np.exp(t95 * sigma_ln))
         method = "ions"
         if window is not None:
-            q = mean_pivot_quantiles(n, *window, [0.025, 0.16, 0.84, 0.975])
-            sigma_gauss = float((np.log(q[2]) - np.log(q[1])) / 2.0)
+            gauss68, gauss95, sigma_gauss = _pivot_interval(value, mean_pivot_quantiles(n, *window, PIVOT_PROBABILITIES))
             if sigma_gauss > sigma_ln:
-                sigma_ln, method = sigma_gauss, "ions (Gaussian-walker floor)"
-                ci68, ci95 = (value / q[2], value / q[1]), (value / q[3], value / q[0])
+                sigma_ln, method, ci68, ci95 = sigma_gauss, "ions (Gaussian-walker floor)", gauss68, gauss95
         std = value * sigma_ln
     else:  # some ion subsets do not move on average: linear interval, never a resolved value
         sigma_ln, method = float("nan"), "ions"
@@ -194,13 +201,10 @@ def charge_diffusivity(diffusivity: float, n_frames: int, start: int, stop: int)
     Interval; a non-positive D is undefined in log scale and gives NaN intervals with a reason.
     """
     value = float(diffusivity)
-    q = pivot_quantiles(n_frames, start, stop, [0.025, 0.16, 0.84, 0.975])
     if not value > 0:
         return _nan_interval("pivot", f"charge diffusivity {value:.3g} <= 0 in the fit window (MSD slope not "
                              "positive): no net charge transport resolved", value)
-    ci68 = (value / q[2], value / q[1])
-    ci95 = (value / q[3], value / q[0])
-    sigma_ln = float((np.log(q[2]) - np.log(q[1])) / 2.0)
+    ci68, ci95, sigma_ln = _pivot_interval(value, pivot_quantiles(n_frames, start, stop, PIVOT_PROBABILITIES))
     return Interval(value, value * sigma_ln, ci68, ci95, sigma_ln, True, ci95[1], "pivot")
 
 

@@ -17,6 +17,7 @@ import logging
 
 from pydriver.analysis import AnalysisOptions, analyze_paths
 from pydriver.analysis.diagnostics import DiffusiveCriteria
+from pydriver.analysis.transport import UNCERTAINTY_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def _add_transport_options(parser, d: AnalysisOptions) -> None:
     parser.add_argument("--no-drift-correction", action="store_true", help="keep the framework drift")
     parser.add_argument("--blocks", type=int, default=d.n_blocks,
                         help="blocks for block averaging (default %(default)s)")
-    parser.add_argument("--uncertainty", choices=("ions", "kinisi", "block"), default=d.uncertainty,
+    parser.add_argument("--uncertainty", choices=UNCERTAINTY_METHODS, default=d.uncertainty,
                         help="which D uncertainty is reported as diffusivity_std_cm2_s (default %(default)s)")
     crit = DiffusiveCriteria()
     parser.add_argument("--diffusive-slope", type=float, nargs=2, metavar=("LOW", "HIGH"),
