@@ -88,3 +88,35 @@ def test_adaptive_chunk_is_not_started_without_space(tmp_path, monkeypatch, caps
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("python -m pydriver next-chunk: error: steps 0..5000 will write about ")
+
+
+def test_run_refused_on_resubmit_is_not_resubmitted_each_poll(nabh4_config, tmp_path, monkeypatch):
+    """A SLURM job that ends interrupted is resubmitted; when the disk check then refuses the run, it stays
+    failed (one line) instead of being resubmitted at every poll (fake sbatch/squeue, fake disk usage)."""
+    import time
+
+    from pydriver.sweep.executors import slurm
+
+    config_file = nabh4_config([400], "estimate: false\nexecutor: slurm\nslurm: {poll_s: 0.01}\n")
+    submitted, polls = [], []
+    monkeypatch.setattr(slurm, "sbatch_available", lambda: True)
+    monkeypatch.setattr(slurm, "sbatch", lambda args, env, cwd=None: submitted.append(args) or str(len(submitted)))
+    monkeypatch.setattr(slurm, "queue_states", lambda: slurm.Queue())  # the job left the queue
+    monkeypatch.setattr(slurm, "final_job_state", lambda _job_id: ("TIMEOUT", "0:0"))
+    free = [1 << 40]
+    monkeypatch.setattr(disk.shutil, "disk_usage", lambda _p: Usage(1 << 41, 0, free[0]))
+    real_sleep = time.sleep
+
+    def poll(_s):
+        polls.append(_s)
+        free[0] = 1000  # the disk filled up while the first job ran
+        assert len(polls) < 5, "the refused run stayed queued and was retried at every poll"
+        real_sleep(0)
+
+    monkeypatch.setattr(slurm.time, "sleep", poll)
+    assert main(["-q", "sweep", "run", str(config_file), "--no-progress"]) == 1
+    assert len(submitted) == 1 and len(polls) == 1
+    state = RunState.load(tmp_path / "out" / "NaBH4_T400_bh4x1_b12x1_s1")
+    assert state.status == "failed" and state.attempts == 1
+    assert state.message.startswith("not started: steps 0..30 will write about ")
+    assert state.message.endswith("free space, then `sweep run --retry-failed`")

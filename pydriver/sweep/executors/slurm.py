@@ -88,14 +88,18 @@ def adopt_untracked_job(run: SweepRun, state: RunState, queue: Queue) -> bool:
     return True
 
 
-def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[str]:
-    """Submit runs (one array, or one job each); with ``submit=False`` only write and list the commands.
+def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[SweepRun]:
+    """Submit runs (one array, or one job each); with ``submit=False`` only write the scripts and log the
+    ``sbatch`` commands.
 
-    Updates each run's state (``queued`` with its job id). Returns the ``sbatch`` commands.
+    Updates each submitted run's state (``queued`` with its job id). Returns the runs refused by
+    :func:`pydriver.sweep.lifecycle.preflight` (marked ``failed``; neither written into a script nor submitted).
     """
-    runs = [r for r in runs if preflight(r, RunState.load(r.run_dir))]
+    passed = {r.name: preflight(r, RunState.load(r.run_dir)) for r in runs}
+    refused = [r for r in runs if not passed[r.name]]
+    runs = [r for r in runs if passed[r.name]]
     if not runs:
-        return []
+        return refused
     env = submit_environment()
     tag = time.strftime("%Y%m%d-%H%M%S")
     if config.slurm.array:
@@ -114,14 +118,14 @@ def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[st
                for r in runs] if submit else []
     if not submit:
         log.info("job scripts written; submit with:\n  %s", "\n  ".join(commands))
-        return commands
+        return refused
     for run, job_id in zip(runs, ids):
         state = RunState.load(run.run_dir)
         begin_attempt(run, state, "slurm")
         state.status, state.job_id, state.started_at = "queued", job_id, now_iso()
         state.save(run.run_dir)
     log.info("submitted %d runs: %s", len(runs), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
-    return commands
+    return refused
 
 
 def _exit_code(run: SweepRun, slurm_state: str | None, code: str | None) -> int | None:
@@ -200,8 +204,7 @@ def run_slurm(config: SweepConfig, runs: list, retry_failed: bool = False, submi
         raise FileNotFoundError("executor 'slurm' needs sbatch and squeue on PATH; use --no-submit to only "
                                 "write the job scripts")
     statuses, to_submit, to_analyse = _triage(config, runs, retry_failed, queue_states() if submit else None)
-    submit_runs(config, to_submit, submit)
-    refused = {r.name for r in to_submit if RunState.load(r.run_dir).status == "failed"}  # no disk space
+    refused = {r.name for r in submit_runs(config, to_submit, submit)}  # e.g. no disk space
     statuses.update({name: "failed" for name in refused})
     to_submit = [r for r in to_submit if r.name not in refused]
     if not submit or not wait:
@@ -232,6 +235,6 @@ def run_slurm(config: SweepConfig, runs: list, retry_failed: bool = False, submi
                     resubmit.append(run)
                     status = "queued"
                 statuses[name] = status
-            submit_runs(config, resubmit, True)
+            statuses.update({r.name: "failed" for r in submit_runs(config, resubmit, True)})
             board.refresh({n: by_name[n].run_dir for n in board.runs})
     return statuses
