@@ -163,13 +163,14 @@ def model_only(models: dict, cells: list[str], dtypes: list[str], threads: int, 
 
     torch.set_num_threads(threads)
     clock = time.process_time if threads == 1 else time.perf_counter
-    from pydriver.m3gnet.compiled import COMPILED_FILE, load_package  # noqa: PLC0415
+    from pydriver.m3gnet.compiled import load_package  # noqa: PLC0415
+    from pydriver.model_file import compiled_file  # noqa: PLC0415
 
     loaded = {}
     for (v, dt), p in models.items():
-        extra = {COMPILED_FILE.format(device="cpu"): ""}
+        extra = {compiled_file("cpu"): ""}
         module = torch.jit.load(str(p), _extra_files=extra)
-        package = load_package(extra[COMPILED_FILE.format(device="cpu")]) if v == "compiled" else None
+        package = load_package(extra[compiled_file("cpu")]) if v == "compiled" else None
         loaded[(v, dt)] = (module, package) if package is not None else module
     for spec in cells:
         name, n = spec.split(":")

@@ -73,7 +73,7 @@ def read_metadata(path: str | Path, verify: bool = False) -> dict[str, Any]:
     Parameters
     ----------
     path : file written by ``python -m pydriver export``.
-    verify : also check every entry against the sha256 recorded at export (:func:`verify_entries`; reads
+    verify : also check every entry against the sha256 recorded at export (reads
         the whole file, a few MB to a few tens of MB).
 
     Raises
@@ -155,15 +155,3 @@ def _verify(path: Path, archive: zipfile.ZipFile, root: str, meta: dict[str, Any
     missing = sorted(set(recorded) - seen)
     if missing:
         raise ValueError(_damaged(path, missing[0], "missing from the archive"))
-
-
-def verify_entries(path: str | Path) -> None:
-    """Check every entry of a model file against the sha256 recorded in its metadata at export.
-
-    Raises
-    ------
-    ValueError
-        Naming the file and the first damaged, missing or unrecorded entry (and the other errors of
-        :func:`read_metadata`).
-    """
-    read_metadata(path, verify=True)

@@ -13,6 +13,7 @@ import argparse
 import json
 
 from pydriver.m3gnet.precision import DEFAULT_DTYPE, DEVICES, DTYPE_NAMES
+from pydriver.model_file import read_metadata
 
 
 class CLICommand:
@@ -41,7 +42,7 @@ class CLICommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from pydriver.m3gnet.export import export_checkpoint, read_metadata  # noqa: PLC0415 (keeps --help fast)
+        from pydriver.m3gnet.export import export_checkpoint  # noqa: PLC0415 (keeps --help fast)
 
         out = export_checkpoint(args.model_dir, args.output, dtype=args.dtype, device=args.device,
                                 threebody=args.threebody, compiled=args.compile)

@@ -33,28 +33,37 @@ def is_checkpoint_dir(path: Path) -> bool:
     return is_checkpoint_folder(path)
 
 
-def model_elements(model: str | Path) -> tuple[str, list[str]] | None:
-    """Name and elements of a model, read without torch; ``None`` if they cannot be read.
+def model_info(model: str | Path) -> dict | None:
+    """Name, elements and graph cutoff of a model, read once without torch; ``None`` if unreadable.
 
     Parameters
     ----------
     model : exported model file (:func:`pydriver.model_file.read_metadata`) or matgl checkpoint folder
-        (``model.json`` lists ``element_types``).
+        (``model.json``: ``element_types`` and ``cutoff`` of the model's init arguments).
 
     Returns
     -------
-    (str, list of str) or None
-        The model name and its element symbols (in the model's order).
+    dict or None
+        ``name`` (str), ``elements`` (list of str, in the model's order), ``cutoff_A`` (float, or None
+        when the file does not record it).
     """
     path = Path(model).expanduser()
     try:
-        if is_checkpoint_dir(path):
-            data = json.loads((path / "model.json").read_text())
-            return path.name, list(data["kwargs"]["model"]["init_args"]["element_types"])
-        meta = read_metadata(path)
-        return meta.get("model_name") or path.stem, list(meta["elements"])
-    except (OSError, ValueError, KeyError):
+        if is_checkpoint_folder(path):
+            args = json.loads((path / "model.json").read_text())["kwargs"]["model"]["init_args"]
+            name, elements, cutoff = path.name, args["element_types"], args.get("cutoff")
+        else:
+            meta = read_metadata(path)
+            name, elements, cutoff = meta.get("model_name") or path.stem, meta["elements"], meta.get("cutoff_A")
+        return {"name": name, "elements": list(elements), "cutoff_A": None if cutoff is None else float(cutoff)}
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def model_elements(model: str | Path) -> tuple[str, list[str]] | None:
+    """``(name, elements)`` of :func:`model_info`, or ``None`` if they cannot be read."""
+    info = model_info(model)
+    return None if info is None else (info["name"], info["elements"])
 
 
 def check_elements(structure_elements: set[str] | list[str], model: str | Path) -> None:
@@ -99,7 +108,7 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
     source = Path(model).expanduser().resolve()
     if dtype not in DTYPE_NAMES:
         raise ValueError(f"model dtype must be one of {DTYPE_NAMES}, got {dtype!r}")
-    if is_checkpoint_dir(source):
+    if is_checkpoint_folder(source):
         from pydriver.m3gnet.export import export_checkpoint  # noqa: PLC0415  (imports torch)
 
         target = run_dir / MODEL_FILE_NAME

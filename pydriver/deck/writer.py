@@ -5,7 +5,6 @@ The layout is the contract in ``docs/run_directory.md``.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
@@ -17,13 +16,12 @@ import numpy as np
 from ase import Atoms
 
 from pydriver import __version__
-from pydriver.deck.model_ref import check_elements, is_checkpoint_dir, resolve_model
+from pydriver.deck.model_ref import check_elements, model_info, resolve_model
 from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE, render
 from pydriver.deck.settings import JobSettings, MDSettings
 from pydriver.lammps.quoting import lammps_path
 from pydriver.lammps.session import lmp_executable
-from pydriver.model_file import read_metadata
 from pydriver.m3gnet.precision import DEFAULT_DTYPE
 from pydriver.rundir import DATA_FILE, INPUT_FILE, JOB_FILE, RESTART_DIR, RunManifest, template_names
 from pydriver.structures import LammpsSystem, prepare_system, read_structure
@@ -53,15 +51,9 @@ def _couple(md: MDSettings, system: LammpsSystem) -> str:
 
 
 def model_cutoff_A(model: str | Path) -> float | None:
-    """Graph cutoff of a model (``cutoff_A`` of an exported file's metadata, ``cutoff`` of a checkpoint's
-    ``model.json``), read without torch; ``None`` when it cannot be read."""
-    path = Path(model).expanduser()
-    try:
-        if is_checkpoint_dir(path):
-            return float(json.loads((path / "model.json").read_text())["kwargs"]["model"]["init_args"]["cutoff"])
-        return float(read_metadata(path)["cutoff_A"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """Graph cutoff of a model (:func:`pydriver.deck.model_ref.model_info`), ``None`` when it cannot be read."""
+    info = model_info(model)
+    return None if info is None else info["cutoff_A"]
 
 
 def barostat_warning(cell, couple: str, cutoff_A: float | None) -> str | None:

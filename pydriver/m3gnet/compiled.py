@@ -47,7 +47,6 @@ import torch
 from torch._inductor.custom_graph_pass import CustomGraphPass
 
 from pydriver.m3gnet.model import M3GNetPES
-from pydriver.model_file import COMPILED_FILE  # noqa: F401 (extra file in the archive; re-exported here)
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,11 @@ from pydriver.m3gnet.model import M3GNetPES
 from pydriver.m3gnet.precision import DEVICES, DTYPE_NAMES
 from pydriver.m3gnet.threebody import THREEBODY_MODES
 from pydriver.model_file import (CHECKSUM_KEY, FORMAT_NAME, FORMAT_VERSION, METADATA_FILE, compiled_file,
-                                 entry_checksums, read_metadata, verify_entries)
+                                 entry_checksums, read_metadata)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DTYPES", "FORMAT_NAME", "FORMAT_VERSION", "METADATA_FILE", "build_model", "export_checkpoint",
-           "read_metadata"]
+__all__ = ["DTYPES", "FORMAT_NAME", "FORMAT_VERSION", "METADATA_FILE", "build_model", "export_checkpoint"]
 
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
@@ -116,7 +115,7 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     extra[METADATA_FILE] = json.dumps(meta, indent=1)
     torch.jit.save(scripted, str(tmp), _extra_files=extra)
     try:
-        verify_entries(tmp)
+        read_metadata(tmp, verify=True)
     except ValueError as exc:
         tmp.unlink()
         raise ValueError(f"export of {meta['model_name']} wrote different bytes on a second save ({exc})") from exc

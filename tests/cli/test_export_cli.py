@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pydriver.cli.main import main
-from pydriver.m3gnet.export import read_metadata
+from pydriver.model_file import read_metadata
 from tests.conftest import MODELS_DIR
 
 

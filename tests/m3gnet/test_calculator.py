@@ -11,7 +11,8 @@ import torch
 
 from pydriver.m3gnet.calculator import M3GNetCalculator
 from pydriver.m3gnet.checkpoint import CheckpointError, load_checkpoint
-from pydriver.m3gnet.export import export_checkpoint, read_metadata
+from pydriver.m3gnet.export import export_checkpoint
+from pydriver.model_file import read_metadata
 from tests.conftest import MODELS_DIR
 from tests.golden import CHECKPOINTS, TOL, golden_frames
 

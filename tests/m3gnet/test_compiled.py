@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from pydriver.m3gnet.calculator import M3GNetCalculator
-from pydriver.m3gnet.compiled import COMPILED_FILE, THREADS_RUN_TIME, energy_gradient, load_package
-from pydriver.m3gnet.export import build_model, export_checkpoint, read_metadata
+from pydriver.m3gnet.compiled import THREADS_RUN_TIME, energy_gradient, load_package
+from pydriver.m3gnet.export import build_model, export_checkpoint
+from pydriver.model_file import compiled_file, read_metadata
 from pydriver.m3gnet.neighbors import edge_list
 from tests.conftest import MODELS_DIR
 from tests.golden import MATPES, NABH, TOL, golden_frames
@@ -25,7 +26,7 @@ from tests.golden import MATPES, NABH, TOL, golden_frames
 def test_compiled_calculator_matches_reference_and_torchscript(compiled_models, checkpoint):
     path = compiled_models[checkpoint]
     meta = read_metadata(path)
-    assert meta["compiled"]["cpu"] == {"file": COMPILED_FILE.format(device="cpu"), "torch": torch.__version__,
+    assert meta["compiled"]["cpu"] == {"file": compiled_file("cpu"), "torch": torch.__version__,
                                        "threads": THREADS_RUN_TIME}
     compiled = M3GNetCalculator(path, compiled=True)
     scripted = M3GNetCalculator(path, compiled=False)
@@ -48,9 +49,9 @@ def test_node_weight_differentiates_the_counted_nodes_only(compiled_models):
     """Ghost nodes of ``comm shell`` have weight 0: the gradient is that of the owned nodes' energy sum."""
     path = compiled_models[NABH]
     atoms = next(a for a, _ in golden_frames(NABH) if a.info["name"] == "nabh4_ordered")
-    extra = {COMPILED_FILE.format(device="cpu"): ""}
+    extra = {compiled_file("cpu"): ""}
     module = torch.jit.load(str(path), _extra_files=extra)
-    package = load_package(extra[COMPILED_FILE.format(device="cpu")])
+    package = load_package(extra[compiled_file("cpu")])
     index, vec = edge_list(atoms, 5.0)
     species = torch.tensor([["Na", "B", "H"].index(s) for s in atoms.get_chemical_symbols()])
     index = torch.from_numpy(index)
@@ -128,9 +129,9 @@ def test_cpu_package_loops_take_the_run_threads_without_atomics_or_nested_region
     thread count, no ``atomic_add`` (scattering loop nests run serially with ``+=``), and no parallel
     region inside a loop (Inductor's per-bond fork/join in the density kernels: 100 ms vs 6 ms a call).
     Every region opens at a kernel's top level (4 or 8 spaces in), never deeper."""
-    extra = {COMPILED_FILE.format(device="cpu"): ""}
+    extra = {compiled_file("cpu"): ""}
     torch.jit.load(str(compiled_models[NABH]), _extra_files=extra)
-    with zipfile.ZipFile(io.BytesIO(extra[COMPILED_FILE.format(device="cpu")])) as z:
+    with zipfile.ZipFile(io.BytesIO(extra[compiled_file("cpu")])) as z:
         sources = [z.read(n).decode() for n in z.namelist() if n.endswith("kernel.cpp")]
     assert len(sources) == 1
     lines = sources[0].splitlines()
