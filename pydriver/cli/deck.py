@@ -145,14 +145,12 @@ class CLICommand:
             gpus_per_node=args.gpus, time=args.time, partition=args.partition, account=args.account,
             modules=args.modules, launcher=args.launcher, lmp=args.lmp,
         )
-        try:
-            md.validate()
-            job.validate()
+        try:  # write_run_directory validates the settings first; its errors name the flag here
+            out = write_run_directory(args.structure, args.model, args.output, md=md, job=job,
+                                      replication=args.supercell, min_width_A=args.min_width,
+                                      copy_model=args.copy_model, model_dtype=args.model_dtype)
         except SettingError as exc:
             raise ValueError(f"{FLAG_OF_FIELD.get(exc.field, exc.field)} {exc.problem}") from None
-        out = write_run_directory(args.structure, args.model, args.output, md=md, job=job,
-                                  replication=args.supercell, min_width_A=args.min_width,
-                                  copy_model=args.copy_model, model_dtype=args.model_dtype)
         print(f"wrote {out}/ (data.lmp, in.lammps, job.slurm, run.json); run: cd {out} && sbatch job.slurm "
               "(or here: MPIRUN= bash job.slurm)")
         if args.estimate:
