@@ -30,10 +30,9 @@ class CLICommand:
 
         end = next_chunk(args.run_dir)
         if end is not None:
-            from pydriver.sweep.disk import check_free_space  # noqa: PLC0415
-            from pydriver.sweep.outputs import inspect_outputs  # noqa: PLC0415
+            from pydriver.sweep.disk import check_chunk_space  # noqa: PLC0415
 
             # the chunk starts only if the disk holds what it will write (one-line error, exit 2)
-            check_free_space(Path(args.run_dir), inspect_outputs(Path(args.run_dir)).latest_restart or 0, end)
+            check_chunk_space(Path(args.run_dir), end)
             print(end)
         return 0

@@ -94,6 +94,13 @@ def chunk_bytes(run_dir: Path, from_step: int, to_step: int) -> dict[str, int]:
     return sizes
 
 
+def check_chunk_space(run_dir: Path, to_step: int) -> dict[str, int]:
+    """:func:`check_free_space` for a chunk that resumes from the newest whole restart file (step 0
+    without one) and runs to ``to_step``; raises :class:`NotEnoughDiskSpace` like it."""
+    whole = [step for step, path in restart_files(run_dir) if restart_is_whole(path)]
+    return check_free_space(run_dir, max(whole, default=0), to_step)
+
+
 def check_free_space(run_dir: Path, from_step: int, to_step: int) -> dict[str, int]:
     """Refuse an MD chunk the file system of ``run_dir`` cannot hold; returns :func:`chunk_bytes`.
 

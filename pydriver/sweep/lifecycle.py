@@ -18,7 +18,7 @@ from pydriver.rundir import ANALYSIS_LOG, MANIFEST_FILE
 from pydriver.sweep.expand import RunSpec
 from pydriver.sweep.outputs import Outputs, analysis_is_valid, inspect_outputs, is_adaptive, quarantine_bad_restarts
 from pydriver.sweep.disk import NotEnoughDiskSpace, check_free_space
-from pydriver.sweep.run_state import AdaptiveState, RunState, now_iso, process_alive, read_json
+from pydriver.sweep.run_state import RunState, now_iso, process_alive, read_json
 
 log = logging.getLogger(__name__)
 
@@ -111,25 +111,19 @@ def wants_start(run: SweepRun, state: RunState, status: str, retry_failed: bool)
     return False
 
 
-def chunk_end_step(run: SweepRun, outputs: Outputs) -> int | None:
-    """The step the next MD start will reach: the final step, or an adaptive run's current chunk end."""
-    adaptive = AdaptiveState.load(run.run_dir)
-    if adaptive is not None and not adaptive.finished and adaptive.chunk_end_step:
-        return adaptive.chunk_end_step
-    return outputs.final_step
-
-
 def preflight(run: SweepRun, state: RunState) -> bool:
     """Check that an MD (re)start can begin: truncated restart files moved aside, enough free disk space
-    (:func:`pydriver.sweep.disk.check_free_space`). On failure the run is marked ``failed`` with one
-    line (``not started: ...``) and False returned; the sweep goes on with the other runs.
+    for the steps up to the final step (an adaptive run's current chunk end;
+    :func:`pydriver.sweep.disk.check_free_space`). On success the step the start resumes from (the
+    newest whole restart file's, 0 without one) is recorded in ``state.start_step`` for
+    :func:`begin_attempt`. On failure the run is marked ``failed`` with one line (``not started: ...``)
+    and False returned; the sweep goes on with the other runs.
     """
     try:
         quarantine_bad_restarts(run.run_dir)
         outputs = inspect_outputs(run.run_dir)
-        end = chunk_end_step(run, outputs)
-        if end is not None:
-            check_free_space(run.run_dir, outputs.latest_restart or 0, end)
+        if outputs.final_step is not None:
+            check_free_space(run.run_dir, outputs.latest_restart or 0, outputs.final_step)
     except OSError as exc:
         if isinstance(exc, NotEnoughDiskSpace):
             message = f"not started: {exc}; free space, then `sweep run --retry-failed`"
@@ -139,16 +133,15 @@ def preflight(run: SweepRun, state: RunState) -> bool:
         mark(run, state, "failed", message=message)
         log.error("%s: %s", run.name, message)
         return False
+    state.start_step = outputs.latest_restart or 0
     return True
 
 
-def begin_attempt(run: SweepRun, state: RunState, executor: str) -> int:
-    """Prepare a (re)start: move truncated restart files aside, count the attempt; returns the start step."""
-    quarantine_bad_restarts(run.run_dir)
-    outputs = inspect_outputs(run.run_dir)
+def begin_attempt(state: RunState, executor: str) -> int:
+    """Count an attempt that :func:`preflight` cleared on this same ``state``; returns its start step."""
     state.attempts += 1
     state.executor, state.status, state.started_at, state.finished_at = executor, "running", now_iso(), None
-    state.start_step, state.exit_code, state.message, state.job_id = outputs.latest_restart or 0, None, "", None
+    state.exit_code, state.message, state.job_id = None, "", None
     return state.start_step
 
 

@@ -99,7 +99,7 @@ def _start_jobs(config: SweepConfig, ex: LocalExecutor, q: _Queues, board: Progr
         if not preflight(run, state):
             q.statuses[run.name] = "failed"
             continue
-        start_step = begin_attempt(run, state, "local")
+        start_step = begin_attempt(state, "local")
         ex.start_md(run.name, run.run_dir, cpus_per_run, gpus_per_run, state)
         state.save(run.run_dir)
         q.statuses[run.name] = "running"

@@ -95,9 +95,10 @@ def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[Sw
     Updates each submitted run's state (``queued`` with its job id). Returns the runs refused by
     :func:`pydriver.sweep.lifecycle.preflight` (marked ``failed``; neither written into a script nor submitted).
     """
-    passed = {r.name: preflight(r, RunState.load(r.run_dir)) for r in runs}
-    refused = [r for r in runs if not passed[r.name]]
-    runs = [r for r in runs if passed[r.name]]
+    states = {r.name: RunState.load(r.run_dir) for r in runs}
+    cleared = {r.name for r in runs if preflight(r, states[r.name])}
+    refused = [r for r in runs if r.name not in cleared]
+    runs = [r for r in runs if r.name in cleared]
     if not runs:
         return refused
     env = submit_environment()
@@ -120,8 +121,8 @@ def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[Sw
         log.info("job scripts written; submit with:\n  %s", "\n  ".join(commands))
         return refused
     for run, job_id in zip(runs, ids):
-        state = RunState.load(run.run_dir)
-        begin_attempt(run, state, "slurm")
+        state = states[run.name]
+        begin_attempt(state, "slurm")
         state.status, state.job_id, state.started_at = "queued", job_id, now_iso()
         state.save(run.run_dir)
     log.info("submitted %d runs: %s", len(runs), ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
