@@ -143,7 +143,6 @@ void PairM3GNet::coeff(int narg, char **arg)
   cutoff_A = meta.cutoff_A;
 
   type_species.assign(ntypes + 1, -1);
-  type_element.assign(ntypes + 1, std::string());
   for (int t = 1; t <= ntypes; t++) {
     std::string el = arg[2 + t];
     if (el == "NULL")
@@ -163,7 +162,6 @@ void PairM3GNet::coeff(int narg, char **arg)
                  meta.model_name, known);
     }
     type_species[t] = idx;
-    type_element[t] = el;
   }
   for (int i = 1; i <= ntypes; i++)
     for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
@@ -360,16 +358,17 @@ void PairM3GNet::check_type_labels()
     if (t >= 1 && t <= atom->ntypes) labels[t] = words[1];
   }
   std::fclose(fp);
+  const auto &elements = model->metadata().elements;  // pair_coeff's element of type t: elements[type_species[t]]
   for (int t = 1; t <= atom->ntypes; t++) {
     const std::string named = label_element(labels[t]);
-    if (!named.empty() && named != type_element[t])
+    if (!named.empty() && named != elements[type_species[t]])
       error->all(FLERR, "Pair style m3gnet: atom type {} is labelled {} (element {}) but pair_coeff maps it to {}: "
-                 "list the elements in type order ({})", t, labels[t], named, type_element[t],
+                 "list the elements in type order ({})", t, labels[t], named, elements[type_species[t]],
                  [&] {
                    std::string order;
                    for (int u = 1; u <= atom->ntypes; u++) {
                      const std::string el = label_element(labels[u]);
-                     order += (u > 1 ? " " : "") + (el.empty() ? type_element[u] : el);
+                     order += (u > 1 ? " " : "") + (el.empty() ? elements[type_species[u]] : el);
                    }
                    return order;
                  }());

@@ -69,7 +69,6 @@ class PairM3GNet : public Pair {
   m3gnet::CompiledUse compiled_use = m3gnet::CompiledUse::AUTO;    // from pair_style
   std::string model_path;
   std::vector<int> type_species;  // LAMMPS type (1..ntypes) -> model species index
-  std::vector<std::string> type_element;    // LAMMPS type (1..ntypes) -> element of pair_coeff
   double cutoff_A;                // model cutoff
   CommMode comm_mode;
   int feat_dim;                   // node feature width exchanged per atom (halo)
