@@ -37,7 +37,6 @@ from pydriver.analysis.diffusion import BOLTZMANN_EV_K, extrapolate_arrhenius, f
 from pydriver.analysis.synthetic import hopping_crystal, random_walk
 from pydriver.analysis.transport import DiffusionAnalysis
 
-logging.disable(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -203,6 +202,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--table", type=Path, help="print the markdown table of this results JSON and exit")
     args = parser.parse_args()
+    logging.disable(logging.WARNING)  # thousands of synthetic runs: their per-run warnings are noise here
     if args.table:
         print(table(json.loads(args.table.read_text())))
         return
