@@ -205,7 +205,6 @@ class DiffusionAnalysis:
         # spread / sqrt(n), estimates the full-run uncertainty (docs/analysis.md).
         d_block = float(np.std(blocks["diffusivity"], ddof=1))
         dq_block = float(np.std(blocks["charge"], ddof=1))
-        use_kinisi = self.uncertainty == "kinisi"
         tracer, charge, haven_iv = blocks["tracer_interval"], blocks["charge_interval"], blocks["haven_interval"]
         d_std = {"ions": tracer.std, "kinisi": blocks["diffusivity_kinisi"], "block": d_block}[self.uncertainty]
         dq_std = {"ions": charge.std, "kinisi": blocks["charge_kinisi"], "block": dq_block}[self.uncertainty]
@@ -229,19 +228,13 @@ class DiffusionAnalysis:
                             ("charge_diffusivity_kinisi_std_cm2_s", blocks["charge_kinisi"])):
             if not np.isfinite(value):
                 undefined[name] = UNDEFINED_KINISI_REASON
-        if use_kinisi and not np.isfinite(d_std):
-            for name in ("diffusivity_std_cm2_s", "conductivity_std_mS_cm"):
-                undefined[name] = UNDEFINED_KINISI_REASON
-        if use_kinisi and not np.isfinite(dq_std):
-            for name in ("charge_diffusivity_std_cm2_s", "charge_conductivity_std_mS_cm"):
-                undefined[name] = UNDEFINED_KINISI_REASON
-        if self.uncertainty == "ions":
-            if not np.isfinite(tracer.std):
-                for name in ("diffusivity_std_cm2_s", "conductivity_std_mS_cm"):
-                    undefined[name] = tracer.reason or "per-ion uncertainty undefined"
-            if not np.isfinite(charge.std):
-                for name in ("charge_diffusivity_std_cm2_s", "charge_conductivity_std_mS_cm"):
-                    undefined[name] = charge.reason or "charge-diffusivity uncertainty undefined"
+        why = {"ions": (tracer.reason or "per-ion uncertainty undefined",  # why the chosen std is undefined
+                        charge.reason or "charge-diffusivity uncertainty undefined"),
+               "kinisi": (UNDEFINED_KINISI_REASON, UNDEFINED_KINISI_REASON), "block": (None, None)}[self.uncertainty]
+        for std, reason, names in ((d_std, why[0], ("diffusivity_std_cm2_s", "conductivity_std_mS_cm")),
+                                   (dq_std, why[1], ("charge_diffusivity_std_cm2_s", "charge_conductivity_std_mS_cm"))):
+            if reason is not None and not np.isfinite(std):
+                undefined.update(dict.fromkeys(names, reason))
         if "haven_ratio" not in undefined and not np.isfinite(haven_std):
             undefined["haven_ratio_std"] = "uncertainty of the tracer or charge diffusivity undefined (see above)"
         return {
