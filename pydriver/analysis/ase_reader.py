@@ -28,7 +28,7 @@ from ase import units
 from ase.io import iread
 from ase.io.formats import UnknownFileTypeError
 
-from pydriver.analysis.dump_reader import GZIP_STREAM_ERRORS
+from pydriver.analysis.dump_reader import GZIP_STREAM_ERRORS, stream_error_warning
 from pydriver.analysis.trajectory import FrameSink, NonFinite, Trajectory, Unwrapper
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def read_ase_trajectory(path: str | os.PathLike, fmt: str | None = None, dump_ev
         steps, step_source = index, "unknown"
     if nonfinite is not None:
         nonfinite = NonFinite(nonfinite.frame, int(steps[nonfinite.frame]), nonfinite.atom_ids)
-        warnings.append(f"non-finite positions (nan or inf) of {nonfinite.describe()}")
+        warnings.append(nonfinite.warning())
     numbering = {e: k + 1 for k, e in enumerate(sorted(set(symbols.tolist())))}
     message = (f"{path.name}: {n_frames} frames read with ASE ({fmt or 'auto'}); unwrapped by minimum-image "
                f"steps between frames (largest step {unwrap.max_jump_frac:.2f} of a cell)")
@@ -190,9 +190,6 @@ def _read_cut_gzip(path: Path, fmt: str | None, dump_every: int | None, scratch_
     finally:
         recovered.unlink(missing_ok=True)
     traj.warnings = [w.replace(recovered.name, path.name) for w in traj.warnings]
-    traj.warnings.append(f"{path.name}: " + ("gzip stream ends before its end marker: the file was cut (e.g. a job "
-                                             "killed while writing)" if isinstance(exc, EOFError) else
-                                             f"gzip data damaged ({exc}): nothing after it can be read")
-                         + f"; read the {traj.n_frames} complete frames before it")
+    traj.warnings.append(stream_error_warning(path.name, exc, traj.n_frames))
     log.warning(traj.warnings[-1])
     return traj

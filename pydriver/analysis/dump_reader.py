@@ -52,6 +52,14 @@ FRAME_START = b"ITEM: TIMESTEP"
 GZIP_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
+def stream_error_warning(name: str, error: BaseException, n_frames: int, last_step: int | str | None = None) -> str:
+    """Warning for a gzip stream that ends early (a cut file) or is damaged; the frames before it are kept."""
+    what = ("gzip stream ends before its end marker: the file was cut (e.g. a job killed while writing)"
+            if isinstance(error, EOFError) else f"gzip data damaged ({error}): nothing after it can be read")
+    last = "" if last_step is None else f" (last step {last_step})"
+    return f"{name}: {what}; read the {n_frames} complete frames before it{last}"
+
+
 class _Damaged(Exception):
     """A frame that cannot be parsed; ``lines`` are the lines read from it (for resynchronising)."""
 
@@ -248,11 +256,7 @@ def read_lammps_dump(path: str | os.PathLike, scratch_dir: str | os.PathLike | N
             state["sink"].discard()
         raise
     if src.stream_error is not None:
-        cut = isinstance(src.stream_error, EOFError)
-        _warn(state, f"{path.name}: " + ("gzip stream ends before its end marker: the file was cut (e.g. a job "
-                                         "killed while writing)" if cut else
-                                         f"gzip data damaged ({src.stream_error}): nothing after it can be read")
-              + f"; read the {len(state['steps'])} complete frames before it (last step {_last(state)})")
+        _warn(state, stream_error_warning(path.name, src.stream_error, len(state["steps"]), _last(state)))
     if state["sink"] is None or not state["steps"]:
         raise ValueError(f"{path}: no complete frame in dump")
     return _finish(state)
@@ -348,7 +352,7 @@ def _finish(state: dict) -> Trajectory:
             _warn(state, f"largest step {unwrap.max_jump_frac:.2f} of a cell exceeds {LARGE_STEP_FRACTION}: "
                          "unwrapping may be wrong; dump more often or dump xu yu zu")
     if state["nonfinite"]:
-        _warn(state, f"non-finite positions (nan or inf) of {state['nonfinite'][0].describe()}")
+        _warn(state, state["nonfinite"][0].warning())
     if plan["mol"] is None:
         _warn(state, "dump has no 'mol' column: molecule ids must come from data.lmp or clustering")
     positions = state["sink"].finish(len(state["steps"]))

@@ -51,6 +51,10 @@ class NonFinite:
         named = ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
         return f"atom{'s' if len(ids) > 1 else ''} {named} from step {self.step}"
 
+    def warning(self) -> str:
+        """The readers' warning: ``non-finite positions (nan or inf) of atom 6 from step 15000``."""
+        return f"non-finite positions (nan or inf) of {self.describe()}"
+
 
 @dataclass
 class Trajectory:
