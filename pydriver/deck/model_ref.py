@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 from ase.data import atomic_numbers
@@ -20,7 +21,23 @@ MODEL_FILE_NAME = MODEL_FILE
 
 
 def sha256_file(path: str | Path) -> str:
-    """SHA-256 hex digest of a file."""
+    """SHA-256 hex digest of a file.
+
+    Cached by resolved path, size and modification time, so a model shared by many run directories
+    is read once and a rewritten file is hashed again.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read (``FileNotFoundError`` when it does not exist).
+    """
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    return _sha256_of(str(resolved), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _sha256_of(path: str, _size: int, _mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pydriver.deck import JobSettings, MDSettings, write_run_directory
+from pydriver.deck import JobSettings, MDSettings, sha256_file, write_run_directory
 from pydriver.structures import find_anions, read_structure
 from pydriver.sweep.config import SweepConfig
 
@@ -148,24 +148,6 @@ def job_settings(config: SweepConfig, spec: RunSpec) -> JobSettings:
                        lmp=s.lmp, python=s.python)
 
 
-def file_sha256(path: str | Path) -> str | None:
-    """sha256 of a file's content (``None`` if it does not exist); cached by path, size and mtime."""
-    try:
-        stat = Path(path).stat()
-    except OSError:
-        return None
-    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _file_sha256(path: str, _size: int, _mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _flatten(prefix: str, value) -> dict:
     if isinstance(value, dict) and value and prefix.count(".") < 2:
         out = {}
@@ -183,12 +165,13 @@ def run_parameters(config: SweepConfig, spec: RunSpec, model_file: Path) -> dict
     Recorded per run when its deck is written and compared field by field on every resume
     (:func:`changed_parameters`).
     """
-    params = {"structure": spec.structure, "structure_sha256": file_sha256(spec.structure_file),
+    params = {"structure": spec.structure, "structure_sha256": sha256_file(spec.structure_file),
               "temperature_K": spec.temperature_K, "mass_factors": dict(spec.mass_factors), "seed": spec.seed,
               "supercell": list(spec.supercell) if spec.supercell else None, "min_width_A": spec.min_width_A}
     params.update(_flatten("md", config.md.model_dump(mode="json")))
     params.update({"model.dtype": config.model.dtype, "model.device": config.model.device,
-                   "model.compile": config.model.compile, "model.sha256": file_sha256(model_file)})
+                   "model.compile": config.model.compile,
+                   "model.sha256": sha256_file(model_file) if Path(model_file).is_file() else None})
     return json.loads(json.dumps(params))  # JSON types, as read back from sweep_state.json
 
 
