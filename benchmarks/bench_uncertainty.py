@@ -107,7 +107,8 @@ def regime_scores(regime: Regime, n_runs: int, seed0: int = 0) -> dict:
         rec["Dq_pivot"].append(_log_z(r["charge_diffusivity_cm2_s"], dq, r["charge_diffusivity_ci68_cm2_s"]))
         rec["Dq_kinisi"].append((r["charge_diffusivity_cm2_s"] - dq) / r["charge_diffusivity_kinisi_std_cm2_s"])
         rec["haven_pivot"].append(_log_z(r["haven_ratio"], haven, r["haven_ratio_ci68"]))
-        for key, ci, truth in (("D", "diffusivity_ci", d), ("Dq", "charge_diffusivity_ci", dq), ("H", "haven_ratio_ci", haven)):
+        for key, ci, truth in (("D", "diffusivity_ci", d), ("Dq", "charge_diffusivity_ci", dq),
+                               ("H", "haven_ratio_ci", haven)):
             suffix = "" if key == "H" else "_cm2_s"
             for level in ("68", "95"):
                 lo, hi = r[f"{ci}{level}{suffix}"]
@@ -178,7 +179,8 @@ def table(results: dict) -> str:
              "charge D: RMS z / 68 % / 95 % | Haven: 68 % / 95 % | D resolved |",
              "|---|---|---|---|---|---|---|"]
     for r in results["regimes"]:
-        lines.append(f"| {r['regime']} | {num(r['rms_z_D_ions'])} / {pct(r['interval_D68'])} / {pct(r['interval_D95'])} "
+        lines.append(f"| {r['regime']} | {num(r['rms_z_D_ions'])} / {pct(r['interval_D68'])} "
+                     f"/ {pct(r['interval_D95'])} "
                      f"| {num(r['rms_z_D_kinisi'])} / {pct(r['coverage68_D_kinisi'])} "
                      f"| {num(r['rms_z_D_block'])} / {pct(r['coverage68_D_block'])} "
                      f"| {num(r['rms_z_Dq_pivot'])} / {pct(r['interval_Dq68'])} / {pct(r['interval_Dq95'])} "

@@ -1,9 +1,9 @@
 """GPU check without LAMMPS: the exported models through Python (torch.jit) and the C++ driver.
 
 The TorchScript checks need only torch, numpy and the standard-library module ``pydriver.model_file``
-(the model file's contract; no ase, no LAMMPS), so that they run on a bare GPU machine; the compile processes and the Python side of the compiled checks import pydriver
-(this repository on PYTHONPATH) with scipy, sympy and ase (``gpu_check.sh`` installs the carried ase
-wheel).
+(the model file's contract; no ase, no LAMMPS), so that they run on a bare GPU machine; the compile
+processes and the Python side of the compiled checks import pydriver (this repository on PYTHONPATH)
+with scipy, sympy and ase (``gpu_check.sh`` installs the carried ase wheel).
 Inputs come from ``carry/`` (written by ``benchmarks/gpu_check.sh --prepare``): exported models
 (``<checkpoint>-<dtype>-<threebody>.pt``) and the repository's golden data. Writes one JSON.
 

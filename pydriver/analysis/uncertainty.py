@@ -146,7 +146,8 @@ def tracer_diffusivity(slopes_A2_ps: np.ndarray, dimension: int = 3, window: tup
         ci95 = (value * np.exp(-t95 * sigma_ln), value * np.exp(t95 * sigma_ln))
         method = "ions"
         if window is not None:
-            gauss68, gauss95, sigma_gauss = _pivot_interval(value, mean_pivot_quantiles(n, *window, PIVOT_PROBABILITIES))
+            quantiles = mean_pivot_quantiles(n, *window, PIVOT_PROBABILITIES)
+            gauss68, gauss95, sigma_gauss = _pivot_interval(value, quantiles)
             if sigma_gauss > sigma_ln:
                 sigma_ln, method, ci68, ci95 = sigma_gauss, "ions (Gaussian-walker floor)", gauss68, gauss95
         std = value * sigma_ln
