@@ -7,7 +7,6 @@ creates are dropped (NaBH4 has no B12H12, so its ``b12x5`` runs would repeat ``b
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
@@ -179,11 +178,6 @@ def changed_parameters(recorded: dict, current: dict) -> list[tuple[str, object,
     """``[(field, recorded value, current value)]`` for the fields that differ, in ``current``'s order."""
     keys = list(current) + [k for k in recorded if k not in current]
     return [(k, recorded.get(k), current.get(k)) for k in keys if recorded.get(k) != current.get(k)]
-
-
-def parameters_sha256(params: dict) -> str:
-    """Stable hash of :func:`run_parameters`."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
 
 
 def write_run(config: SweepConfig, spec: RunSpec, model_file: Path, run_dir: Path) -> Path:

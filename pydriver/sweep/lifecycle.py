@@ -28,12 +28,10 @@ FINISHED = ("analyzed", "failed")
 
 @dataclass
 class SweepRun:
-    """One run of the sweep: its spec, directory, parameters (:func:`pydriver.sweep.expand.run_parameters`)
-    and their hash."""
+    """One run of the sweep: its spec, directory and parameters (:func:`pydriver.sweep.expand.run_parameters`)."""
 
     spec: RunSpec | None
     run_dir: Path
-    params_sha256: str
     parameters: dict | None = None
 
     @property

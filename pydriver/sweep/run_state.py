@@ -68,7 +68,6 @@ class RunState:
     start_step : LAMMPS step at which the last attempt started (for the rate/ETA).
     exit_code : exit code of the last attempt.
     message : why it failed, or other notes.
-    params_sha256 : hash of the run's parameters.
     parameters : the run's parameters when its deck was written
         (:func:`pydriver.sweep.expand.run_parameters`), compared field by field on a resume.
     history : one entry per finished attempt.
@@ -87,7 +86,6 @@ class RunState:
     start_step: int | None = None
     exit_code: int | None = None
     message: str = ""
-    params_sha256: str | None = None
     parameters: dict | None = None
     history: list = field(default_factory=list)
 

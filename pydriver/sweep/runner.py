@@ -24,8 +24,7 @@ from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local import local_parallel_runs, run_local
 from pydriver.sweep.executors.slurm import run_slurm
 from pydriver.sweep.estimate import LOCAL_LIMIT_S, estimate_runs
-from pydriver.sweep.expand import (changed_parameters, expand, job_settings, md_settings, parameters_sha256,
-                                  run_parameters, write_run)
+from pydriver.sweep.expand import changed_parameters, expand, job_settings, md_settings, run_parameters, write_run
 from pydriver.sweep.lifecycle import SweepRun, current_status
 from pydriver.sweep.lock import folder_lock
 from pydriver.sweep.outputs import analysis_is_valid, inspect_outputs
@@ -66,8 +65,7 @@ def plan(config: SweepConfig) -> list[SweepRun]:
     model_file = model_file_for(config)
     runs = []
     for spec in expand(config):
-        params = run_parameters(config, spec, model_file)
-        runs.append(SweepRun(spec, config.output / spec.name, parameters_sha256(params), params))
+        runs.append(SweepRun(spec, config.output / spec.name, run_parameters(config, spec, model_file)))
     return runs
 
 
@@ -93,7 +91,7 @@ def write_manifest(config: SweepConfig, runs: list[SweepRun]) -> Path:
     atomic_write_json(path, {
         "format": SWEEP_FORMAT, "name": config.name, "pydriver_version": __version__, "written_at": now_iso(),
         "config": config.model_dump(mode="json"),
-        "runs": [{**r.spec.as_dict(), "run_dir": r.run_dir.name, "params_sha256": r.params_sha256} for r in runs],
+        "runs": [{**r.spec.as_dict(), "run_dir": r.run_dir.name} for r in runs],
     })
     return path
 
@@ -187,7 +185,7 @@ def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path, rerun_c
                          _describe_changes(changed_parameters(recorded, run.parameters or {})))
             run.run_dir.mkdir(parents=True, exist_ok=True)
             write_run(config, run.spec, model_file, run.run_dir)
-        state.params_sha256, state.parameters = run.params_sha256, run.parameters
+        state.parameters = run.parameters
         state.save(run.run_dir)
         if config.md.target and AdaptiveState.load(run.run_dir) is None:
             # the stopping rule's analysis uses the sweep's analysis options

@@ -62,7 +62,7 @@ def test_run_is_not_started_without_the_space_it_will_write(config_file, tmp_pat
 
 def test_failed_restart_preparation_stops_the_run_in_one_line(tmp_path, monkeypatch):
     (tmp_path / "run.json").write_text(json.dumps({"n_atoms": 2, "equil_steps": 0, "prod_steps": 10}))
-    run = lifecycle.SweepRun(None, tmp_path, "x")
+    run = lifecycle.SweepRun(None, tmp_path)
 
     def full(_run_dir):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "corrupt"))

@@ -17,7 +17,7 @@ def write_run(tmp_path, name: str, target: dict | None, step: int):
         manifest["target"] = target
     (run_dir / "run.json").write_text(json.dumps(manifest))
     (run_dir / "log.lammps").write_text(f"   Step   Time   Temp\n  0  0.0  300\n  {step}  {step / 1000}  300\n")
-    return SweepRun(spec=None, run_dir=run_dir, params_sha256="x")
+    return SweepRun(spec=None, run_dir=run_dir)
 
 
 def test_adaptive_progress_is_relative_to_the_cap(tmp_path):

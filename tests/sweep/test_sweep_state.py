@@ -37,7 +37,7 @@ def fake_run(tmp_path, steps_done: int, final: int = 100) -> SweepRun:
     (run_dir / "dump.lammpstrj").write_text("".join(frame(s) for s in range(20, steps_done + 1, 10)))
     thermo = "".join(f"  {s}  {s * 0.001}  300.0  -1.0\n" for s in range(0, steps_done + 1, 10))
     (run_dir / "log.lammps").write_text("   Step   Time   Temp   PotEng\n" + thermo + "Loop time of 1.0\n")
-    return SweepRun(spec=None, run_dir=run_dir, params_sha256="x")
+    return SweepRun(spec=None, run_dir=run_dir)
 
 
 def test_atomic_json_and_corrupt_state(tmp_path):
