@@ -18,7 +18,7 @@ import numpy as np
 
 from pydriver import rundir
 from pydriver.analysis.trajectory import NonFinite, Trajectory, even_part, finite_part
-from pydriver.analysis.transport import MIN_FIT_POINTS, resolve_fit_window
+from pydriver.analysis.transport import MIN_FIT_POINTS, FitWindow, block_edges, resolve_fit_window
 from pydriver.rundir import MANIFEST_FILE, RunManifest
 from pydriver.structures.atom_types import AtomType, element_mass_amu
 
@@ -397,13 +397,11 @@ def check_species(traj: Trajectory, meta: RunMetadata, species: str, where: str)
 
 def _lags_in_block_window(n_frames: int, n_blocks: int, fraction: tuple[float, float]) -> tuple[int, int]:
     """(frames in the shortest block, lags in its fit window), blocks as the analysis cuts them."""
-    edges = np.linspace(0, n_frames, n_blocks + 1).astype(int)
-    frames = int(np.diff(edges).min())
+    frames = int(np.diff(block_edges(n_frames, n_blocks)).min())
     lag = np.arange(frames, dtype=np.float64)
     if frames < 2:
         return frames, 0
-    window = resolve_fit_window(lag[-1], None, None, fraction)
-    return frames, int(((lag >= window.start_ps - 1e-9) & (lag <= window.end_ps + 1e-9)).sum())
+    return frames, int(resolve_fit_window(lag[-1], None, None, fraction).inside(lag).sum())
 
 
 def check_blocks(n_frames: int, duration_ps: float, opts, where: str) -> None:
@@ -416,12 +414,11 @@ def check_blocks(n_frames: int, duration_ps: float, opts, where: str) -> None:
     if n_frames < 2 * MIN_FIT_POINTS:
         raise ValueError(f"{where}: {n_frames} frames; the analysis needs at least {2 * MIN_FIT_POINTS} (a longer "
                          "run, or frames written more often)")
-    start = opts.fit_fraction[0] * duration_ps if opts.fit_start_ps is None else float(opts.fit_start_ps)
-    end = opts.fit_fraction[1] * duration_ps if opts.fit_end_ps is None else float(opts.fit_end_ps)
-    if not 0.0 <= start < end <= duration_ps + 1e-9:
-        raise ValueError(f"{where}: fit window {start:g}..{end:g} ps does not lie inside the run (0..{duration_ps:g} "
-                         "ps); choose --fit-start and --fit-end inside it")
-    fraction = (start / duration_ps, end / duration_ps)
+    window = FitWindow.of_run(duration_ps, opts.fit_start_ps, opts.fit_end_ps, opts.fit_fraction)
+    if not window.within(duration_ps):  # the window resolve_fit_window would refuse, with the flags named
+        raise ValueError(f"{where}: fit window {window.start_ps:g}..{window.end_ps:g} ps does not lie inside the run "
+                         f"(0..{duration_ps:g} ps); choose --fit-start and --fit-end inside it")
+    fraction = (window.start_ps / duration_ps, window.end_ps / duration_ps)
     frames, lags = _lags_in_block_window(n_frames, opts.n_blocks, fraction)
     if lags >= MIN_FIT_POINTS:
         return

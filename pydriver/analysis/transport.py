@@ -36,13 +36,28 @@ class FitWindow:
     start_ps: float
     end_ps: float
 
+    @classmethod
+    def of_run(cls, duration_ps: float, fit_start_ps: float | None, fit_end_ps: float | None,
+               fit_fraction: tuple[float, float]) -> FitWindow:
+        """Explicit start/end (ps) where given, else those fractions of ``duration_ps`` (not checked)."""
+        return cls(fit_fraction[0] * duration_ps if fit_start_ps is None else float(fit_start_ps),
+                   fit_fraction[1] * duration_ps if fit_end_ps is None else float(fit_end_ps))
+
+    def inside(self, time_ps: np.ndarray) -> np.ndarray:
+        """Boolean mask of lags inside the window (any number of them)."""
+        return (time_ps >= self.start_ps - 1e-9) & (time_ps <= self.end_ps + 1e-9)
+
     def mask(self, time_ps: np.ndarray) -> np.ndarray:
-        """Boolean mask of lags inside the window."""
-        sel = (time_ps >= self.start_ps - 1e-9) & (time_ps <= self.end_ps + 1e-9)
+        """Boolean mask of lags inside the window; ``ValueError`` when fewer than ``MIN_FIT_POINTS``."""
+        sel = self.inside(time_ps)
         if sel.sum() < MIN_FIT_POINTS:
             raise ValueError(f"fit window [{self.start_ps}, {self.end_ps}] ps holds {int(sel.sum())} lags; "
                              f"need >= {MIN_FIT_POINTS} (lags {time_ps[0]}..{time_ps[-1]} ps)")
         return sel
+
+    def within(self, duration_ps: float) -> bool:
+        """True when ``0 <= start < end <= duration_ps``."""
+        return 0.0 <= self.start_ps < self.end_ps <= duration_ps + 1e-9
 
 
 def resolve_fit_window(duration_ps: float, fit_start_ps: float | None, fit_end_ps: float | None,
@@ -54,11 +69,16 @@ def resolve_fit_window(duration_ps: float, fit_start_ps: float | None, fit_end_p
     ValueError
         If the window is empty or outside ``[0, duration_ps]``.
     """
-    start = fit_fraction[0] * duration_ps if fit_start_ps is None else float(fit_start_ps)
-    end = fit_fraction[1] * duration_ps if fit_end_ps is None else float(fit_end_ps)
-    if not 0.0 <= start < end <= duration_ps + 1e-9:
-        raise ValueError(f"fit window [{start}, {end}] ps must satisfy 0 <= start < end <= {duration_ps} ps")
-    return FitWindow(start, end)
+    window = FitWindow.of_run(duration_ps, fit_start_ps, fit_end_ps, fit_fraction)
+    if not window.within(duration_ps):
+        raise ValueError(f"fit window [{window.start_ps}, {window.end_ps}] ps must satisfy 0 <= start < end <= "
+                         f"{duration_ps} ps")
+    return window
+
+
+def block_edges(n_frames: int, n_blocks: int) -> np.ndarray:
+    """Frame indices cutting ``n_frames`` into ``n_blocks`` contiguous blocks (``n_blocks + 1`` edges)."""
+    return np.linspace(0, n_frames, n_blocks + 1).astype(int)
 
 
 class DiffusionAnalysis:
@@ -185,7 +205,7 @@ class DiffusionAnalysis:
     def _block_estimates(self) -> dict:
         """D and charge D in each of ``n_blocks`` contiguous blocks (same relative fit window)."""
         n_frames = self.time_ps.size
-        edges = np.linspace(0, n_frames, self.n_blocks + 1).astype(int)
+        edges = block_edges(n_frames, self.n_blocks)
         d_blocks, dq_blocks = [], []
         for lo, hi in zip(edges[:-1], edges[1:]):
             frames = slice(lo, hi)
