@@ -13,9 +13,8 @@ import errno
 import shutil
 from pathlib import Path
 
-from pydriver.rundir import DUMP_FILE, MANIFEST_FILE
+from pydriver.rundir import RunManifest
 from pydriver.sweep.outputs import restart_files, restart_is_whole
-from pydriver.sweep.run_state import read_json
 
 #: fixed headroom on top of the estimate, bytes
 MARGIN_BYTES = 1 << 20
@@ -44,16 +43,15 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} {unit}"
 
 
-def dump_frame_bytes(run_dir: Path, manifest: dict) -> int:
-    """Bytes of one dump frame: the dump's first frame, else estimated from atoms x columns."""
-    path = Path(run_dir) / (manifest.get("dump_file") or DUMP_FILE)
+def dump_frame_bytes(run_dir: Path, manifest: RunManifest) -> int:
+    """Bytes of one dump frame: the dump's first frame, else estimated from atoms x dump columns."""
+    path = Path(run_dir) / manifest.dump_file
     try:
         if path.stat().st_size > 0:
             return _frame_end(path)
     except OSError:
         pass
-    n_atoms = int(manifest.get("n_atoms") or 0)
-    return n_atoms * (_VALUE_BYTES * len(manifest.get("dump_columns") or range(7)) + 2) + 200
+    return (manifest.n_atoms or 0) * (_VALUE_BYTES * len(manifest.dump_columns) + 2) + 200
 
 
 def _frame_end(path: Path) -> int:
@@ -67,24 +65,29 @@ def _frame_end(path: Path) -> int:
     return offset
 
 
-def restart_bytes(run_dir: Path, manifest: dict) -> int:
+def restart_bytes(run_dir: Path, manifest: RunManifest) -> int:
     """Bytes of one restart file: the newest whole one, else about 200 bytes per atom plus a header."""
     for _step, path in reversed(restart_files(run_dir)):
         if restart_is_whole(path):
             return path.stat().st_size
-    return int(manifest.get("n_atoms") or 0) * 200 + 50_000
+    return (manifest.n_atoms or 0) * 200 + 50_000
 
 
 def chunk_bytes(run_dir: Path, from_step: int, to_step: int) -> dict[str, int]:
     """Bytes an MD chunk from ``from_step`` to ``to_step`` will write: ``{"dump", "restart", "log", "total"}``.
 
     ``total`` includes the margin (10 % and :data:`MARGIN_BYTES`).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        If ``run_dir/run.json`` is missing or not a run manifest (:meth:`pydriver.rundir.RunManifest.read`).
     """
-    manifest = read_json(Path(run_dir) / MANIFEST_FILE) or {}
-    equil = int(manifest.get("equil_steps") or 0)
-    dump_every = max(1, int(manifest.get("dump_every") or 1))
-    restart_every = max(1, int(manifest.get("restart_every") or to_step or 1))
-    thermo_every = max(1, int(manifest.get("thermo_every") or 100))
+    manifest = RunManifest.read(run_dir)
+    equil = manifest.equil_steps or 0
+    dump_every = max(1, manifest.dump_every or 1)
+    restart_every = max(1, manifest.restart_every or to_step or 1)
+    thermo_every = max(1, manifest.thermo_every or 100)
     dump_from = max(from_step, equil)
     frames = max(0, to_step - dump_from) // dump_every + (1 if to_step >= dump_from else 0)
     sizes = {"dump": frames * dump_frame_bytes(run_dir, manifest),

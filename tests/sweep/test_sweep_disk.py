@@ -13,6 +13,7 @@ from collections import namedtuple
 import pytest
 
 from pydriver.cli.main import main
+from pydriver.rundir import RunManifest
 from pydriver.sweep import disk, lifecycle
 from pydriver.sweep.run_state import RunState
 
@@ -24,9 +25,13 @@ def frames(steps, n_atoms=2) -> str:
     return "".join(f"ITEM: TIMESTEP\n{s}\nITEM: NUMBER OF ATOMS\n{n_atoms}\nITEM: ATOMS id\n{atoms}" for s in steps)
 
 
+def manifest(**fields) -> RunManifest:
+    """A ``run.json`` record with the fields the disk estimate reads (the rest placeholders)."""
+    return RunManifest(temperature_K=500.0, dt_ps=0.001, types=[], **fields)
+
+
 def test_chunk_bytes_from_the_run_so_far(tmp_path):
-    (tmp_path / "run.json").write_text(json.dumps({"n_atoms": 2, "equil_steps": 10, "dump_every": 5,
-                                                   "restart_every": 10, "thermo_every": 5}))
+    manifest(n_atoms=2, equil_steps=10, dump_every=5, restart_every=10, thermo_every=5).write(tmp_path)
     (tmp_path / "dump.lammpstrj").write_text(frames([10, 15, 20]))
     frame = len(frames([10]))
     (tmp_path / "restart").mkdir()
@@ -38,7 +43,7 @@ def test_chunk_bytes_from_the_run_so_far(tmp_path):
     assert sizes["total"] == int(1.1 * (sizes["dump"] + sizes["restart"] + sizes["log"])) + disk.MARGIN_BYTES
     # before any output: estimated from the atom count
     (tmp_path / "dump.lammpstrj").unlink()
-    assert disk.dump_frame_bytes(tmp_path, {"n_atoms": 100, "dump_columns": ["id"] * 7}) == 100 * 86 + 200
+    assert disk.dump_frame_bytes(tmp_path, manifest(n_atoms=100, dump_columns=["id"] * 7)) == 100 * 86 + 200
 
 
 @pytest.fixture
@@ -78,8 +83,8 @@ def test_adaptive_chunk_is_not_started_without_space(tmp_path, monkeypatch, caps
     """``python -m pydriver next-chunk`` (what the adaptive job script loops on) checks the next chunk."""
     from pydriver.sweep import adaptive
 
-    (tmp_path / "run.json").write_text(json.dumps({"n_atoms": 24, "equil_steps": 10, "prod_steps": 9000,
-                                                   "dump_every": 5, "restart_every": 10, "thermo_every": 5}))
+    manifest(n_atoms=24, equil_steps=10, prod_steps=9000, dump_every=5, restart_every=10, thermo_every=5,
+             dump_columns=["id"] * 7).write(tmp_path)
     monkeypatch.setattr(adaptive, "next_chunk", lambda _run_dir: 5000)
     assert main(["next-chunk", str(tmp_path)]) == 0
     assert capsys.readouterr().out == "5000\n"
