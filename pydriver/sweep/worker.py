@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 USAGE = "usage: python -m pydriver.sweep.worker analyze RUN_DIR [--options-json JSON]"
 
 
-def worker_command(action: str, run_dir: Path, options: AnalysisOptions | None = None) -> list[str]:
-    """argv of a worker call with this interpreter (absolute, so no activated venv is needed)."""
-    args = [sys.executable, "-m", "pydriver.sweep.worker", action, str(run_dir)]
+def worker_command(run_dir: Path, options: AnalysisOptions | None = None) -> list[str]:
+    """argv of a worker call (``analyze RUN_DIR``) with this interpreter (absolute, so no activated venv is needed)."""
+    args = [sys.executable, "-m", "pydriver.sweep.worker", "analyze", str(run_dir)]
     if options is not None:
         args += ["--options-json", json.dumps(options.to_dict())]
     return args
@@ -41,10 +41,10 @@ def analyze(run_dir: Path, options: AnalysisOptions) -> dict:
     return summary
 
 
-def _parse(argv: list[str]) -> tuple[str, Path, AnalysisOptions | None]:
+def _parse(argv: list[str]) -> tuple[Path, AnalysisOptions | None]:
     if len(argv) < 2 or argv[0] != "analyze":
         raise ValueError(f"expected an action and a run directory; got {argv}\n{USAGE}")
-    action, run_dir, rest = argv[0], Path(argv[1]), argv[2:]
+    run_dir, rest = Path(argv[1]), argv[2:]
     options = None
     if rest:
         if len(rest) != 2 or rest[0] != "--options-json":
@@ -53,14 +53,14 @@ def _parse(argv: list[str]) -> tuple[str, Path, AnalysisOptions | None]:
             options = AnalysisOptions.from_dict(json.loads(rest[1]))
         except json.JSONDecodeError as exc:
             raise ValueError(f"--options-json is not valid JSON: {exc}") from None
-    return action, run_dir, options
+    return run_dir, options
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one worker action; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        _action, run_dir, options = _parse(list(sys.argv[1:] if argv is None else argv))
+        run_dir, options = _parse(list(sys.argv[1:] if argv is None else argv))
         analyze(run_dir, options or AnalysisOptions())
     except (ValueError, FileNotFoundError) as exc:
         print(f"pydriver.sweep.worker: error: {exc}".replace("\n", "; "), file=sys.stderr)

@@ -71,7 +71,7 @@ def test_worker_passes_options_to_the_analysis_api(tmp_path, monkeypatch, capsys
 
     monkeypatch.setattr(worker, "analyze_run", fake_analyze_run)
     opts = AnalysisOptions(n_blocks=4, origins="first", plots=False)
-    argv = worker.worker_command("analyze", tmp_path, opts)
+    argv = worker.worker_command(tmp_path, opts)
     assert argv[1:5] == ["-m", "pydriver.sweep.worker", "analyze", str(tmp_path)]
     assert worker.main(argv[3:]) == 0
     assert seen["run_dir"] == tmp_path and seen["options"] == opts

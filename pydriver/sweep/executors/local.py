@@ -91,7 +91,7 @@ def _start_jobs(config: SweepConfig, ex: LocalExecutor, q: _Queues, board: Progr
     options = config.analysis.analysis_options()
     while q.analysis and ex.can_start(1, 0, "analysis"):
         run = q.analysis.pop(0)
-        ex.start_analysis(run.name, run.run_dir, worker_command("analyze", run.run_dir, options))
+        ex.start_analysis(run.name, run.run_dir, worker_command(run.run_dir, options))
         log.info("%s: analysing", run.name)
     while q.md and ex.can_start(cpus_per_run, gpus_per_run, "md"):
         run = q.md.pop(0)

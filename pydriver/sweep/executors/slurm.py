@@ -159,7 +159,7 @@ def refresh_run(config: SweepConfig, run: SweepRun, state: RunState, queue: Queu
 
 def analyse_now(config: SweepConfig, run: SweepRun) -> str:
     """Analyse a finished run here (blocking); returns ``analyzed`` or ``failed``."""
-    args = worker_command("analyze", run.run_dir, config.analysis.analysis_options())
+    args = worker_command(run.run_dir, config.analysis.analysis_options())
     with open(run.run_dir / ANALYSIS_LOG, "ab") as fh:
         proc = subprocess.run(args, stdout=fh, stderr=subprocess.STDOUT, env={**python_environment(), "MPLBACKEND": "Agg"})
     return "analyzed" if end_of_analysis(run, RunState.load(run.run_dir), proc.returncode) else "failed"
