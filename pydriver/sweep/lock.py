@@ -10,8 +10,10 @@ behind by a dead process; Linux NFS clients implement ``flock`` with byte-range 
 died is reported and overwritten ("recovered"). Where the file system has no locks at all
 (``ENOLCK``), the record alone decides: refused while its process is alive on this host.
 
-The job script takes the same kind of lock per run directory (``RUN_DIR/.run.lock``, with
-``flock(1)``), so a deck run by hand beside a sweep is refused too.
+Each run's job script locks its own directory in shell, not through this module: ``flock(1)`` on
+``RUN_DIR/.run.lock``, which it fills with the same JSON holder record (host, pid, started_at,
+command), so its refusal names the job that holds it and a deck run by hand beside a sweep is
+refused too. Without a ``flock`` command it only notes that the directory is not locked.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def _alive_here(holder: dict) -> bool:
 
 
 @contextmanager
-def folder_lock(folder: Path, what: str = "`sweep run`", name: str = SWEEP_LOCK) -> Iterator[None]:
-    """Hold ``folder/name`` exclusively for the ``with`` block.
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.sweep.lock`` (:data:`pydriver.rundir.SWEEP_LOCK`) exclusively for the ``with`` block.
 
     Raises
     ------
@@ -78,7 +80,7 @@ def folder_lock(folder: Path, what: str = "`sweep run`", name: str = SWEEP_LOCK)
         ``FOLDER is in use by another `sweep run` (host H, pid P, started T); wait for it to
         finish or stop it, then run this again``.
     """
-    path = Path(folder) / name
+    path = Path(folder) / SWEEP_LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     locked = False
     try:
@@ -86,8 +88,8 @@ def folder_lock(folder: Path, what: str = "`sweep run`", name: str = SWEEP_LOCK)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             locked = True
         except BlockingIOError:
-            raise FolderInUse(f"{folder} is in use by another {what} ({describe_holder(_read_holder(fd))}); wait for "
-                              "it to finish or stop it, then run this again") from None
+            raise FolderInUse(f"{folder} is in use by another `sweep run` ({describe_holder(_read_holder(fd))}); "
+                              "wait for it to finish or stop it, then run this again") from None
         except OSError as exc:
             if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
                 raise
@@ -95,8 +97,8 @@ def folder_lock(folder: Path, what: str = "`sweep run`", name: str = SWEEP_LOCK)
         previous = _read_holder(fd)
         if previous is not None:
             if not locked and _alive_here(previous):
-                raise FolderInUse(f"{folder} is in use by another {what} ({describe_holder(previous)}); wait for it "
-                                  "to finish or stop it, then run this again")
+                raise FolderInUse(f"{folder} is in use by another `sweep run` ({describe_holder(previous)}); wait "
+                                  "for it to finish or stop it, then run this again")
             log.warning("%s: recovered the lock left by a process that ended without releasing it (%s)", folder,
                         describe_holder(previous))
         _write_holder(fd, {"host": socket.gethostname(), "pid": os.getpid(), "started_at": now_iso(),
