@@ -8,7 +8,8 @@ folder, and returns ``None``; callers then work without a cache. Writers use
 :func:`write_cache_file`, which also turns a failed write into that note.
 
 This module is the bottom layer of the package (it imports nothing from ``pydriver``), so every
-part may use it.
+part may use it; that is why the package's one atomic file writer (:func:`atomic_write_text`) is
+here too.
 """
 
 from __future__ import annotations
@@ -59,25 +60,42 @@ def cache_dir() -> Path | None:
     return folder
 
 
-def write_cache_file(name: str, text: str) -> Path | None:
-    """Write ``text`` to ``cache_dir()/name`` atomically (temporary file + rename).
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder, fsync and rename: readers never
+    see half a file, and a failed write leaves no temporary file.
 
-    Returns the path, or ``None`` when there is no writable cache (the failure is logged once,
-    never raised).
+    Raises
+    ------
+    OSError
+        If the folder cannot be written (read-only, full disk).
     """
-    folder = cache_dir()
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_cache_file(name: str, text: str, folder: Path | None = None) -> Path | None:
+    """Write ``text`` to ``folder/name`` atomically (:func:`atomic_write_text`).
+
+    ``folder`` is the cache folder a caller already has from :func:`cache_dir` (probed here when
+    not given). Returns the path, or ``None`` when there is no writable cache (the failure is
+    logged once, never raised).
+    """
+    folder = cache_dir() if folder is None else folder
     if folder is None:
         return None
     path = folder / name
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         _note(folder, exc)
         return None
     return path

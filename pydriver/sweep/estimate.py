@@ -87,7 +87,7 @@ def ms_per_step(run_dir: Path, dtype: str | None = None, threads: int = 1, n_ste
     if folder is not None:
         cache = read_json(folder / CACHE_FILE) or {}
         cache[key] = {"ms_per_step": value, "n_steps": n_steps}
-        write_cache_file(CACHE_FILE, json.dumps(cache, indent=2) + "\n")
+        write_cache_file(CACHE_FILE, json.dumps(cache, indent=2) + "\n", folder)
     log.info("timed %s (%s atoms): %.1f ms/step", manifest.get("formula"), manifest.get("n_atoms"), value)
     return value
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pydriver.cache import atomic_write_text
 from pydriver.rundir import ADAPTIVE_FILE, EXIT_CODE_FILE, STATE_FILE
 
 log = logging.getLogger(__name__)
@@ -29,19 +28,9 @@ def now_iso() -> str:
 
 
 def atomic_write_json(path: Path, data: dict) -> None:
-    """Write JSON through a temporary file, fsync and rename: readers never see half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON through a temporary file, fsync and rename (:func:`pydriver.cache.atomic_write_text`):
+    readers never see half a file."""
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_json(path: Path) -> dict | None:
