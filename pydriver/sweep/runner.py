@@ -109,30 +109,27 @@ def _describe_changes(changes: list[tuple[str, object, object]]) -> str:
     return ", ".join(f"{key} {old!r} -> {new!r}" for key, old, new in changes)
 
 
-def _untouched(run: SweepRun, state: RunState) -> bool:
-    """True for a deck that never ran (rewriting it loses nothing)."""
-    return state.attempts == 0 and inspect_outputs(run.run_dir).last_step is None
+def _classify(config: SweepConfig, run: SweepRun) -> tuple[str, RunState, list[tuple[str, object, object]]]:
+    """What :func:`prepare` does with a run's directory: ``(action, its state, the changed fields)``.
 
-
-def changed_runs(config: SweepConfig, runs: list[SweepRun]) -> dict[str, list[tuple[str, object, object]]]:
-    """Runs that have run with other parameters than the config now gives: ``{name: [(field, old, new)]}``.
-
-    Runs without a field-by-field record (written by an older pydriver) are checked on the
-    run.json keys of ``_CHECKED_KEYS`` instead (a ``ValueError`` names the first difference).
+    Actions: ``write`` (no deck yet), ``keep`` (same parameters, or written by an older pydriver
+    without a field-by-field record: then checked on the run.json keys of ``_CHECKED_KEYS``, a
+    ``ValueError`` naming the first difference), ``rewrite`` (changed, never ran: rewriting it
+    loses nothing) or ``supersede`` (changed after it ran).
     """
-    changed = {}
-    for run in runs:
-        manifest = read_json(run.run_dir / MANIFEST_FILE)
-        if manifest is None:
-            continue
-        state = RunState.load(run.run_dir)
-        if state.parameters is None:
-            _check_existing(config, run, manifest)
-            continue
-        changes = changed_parameters(state.parameters, run.parameters or {})
-        if changes and not _untouched(run, state):
-            changed[run.name] = changes
-    return changed
+    state = RunState.load(run.run_dir)
+    manifest = read_json(run.run_dir / MANIFEST_FILE)
+    if manifest is None:
+        return "write", state, []
+    if state.parameters is None:
+        _check_existing(config, run, manifest)
+        return "keep", state, []
+    changes = changed_parameters(state.parameters, run.parameters or {})
+    if not changes:
+        return "keep", state, []
+    if state.attempts == 0 and inspect_outputs(run.run_dir).last_step is None:
+        return "rewrite", state, changes
+    return "supersede", state, changes
 
 
 def _refuse_changes(config: SweepConfig, changed: dict) -> None:
@@ -144,9 +141,8 @@ def _refuse_changes(config: SweepConfig, changed: dict) -> None:
                      f"{config.output / SUPERSEDED_FOLDER}), or undo the change, or use another output folder (-o)")
 
 
-def _supersede(config: SweepConfig, run: SweepRun, changes: list) -> None:
+def _supersede(config: SweepConfig, run: SweepRun, state: RunState, changes: list) -> None:
     """Move a changed run's directory to ``OUT/superseded/<name>-<time>/`` (kept, not deleted)."""
-    state = RunState.load(run.run_dir)
     if current_status(state, inspect_outputs(run.run_dir)) in ("running", "queued"):
         raise ValueError(f"{run.name} changed ({_describe_changes(changes)}) but is still {state.status} "
                          f"(pid/job {state.pid or state.job_id}); stop it first, then run --rerun-changed again")
@@ -170,19 +166,19 @@ def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path, rerun_c
         ``the config changed for 1 run(s) that ran with other parameters: NaBH4_T500_bh4x1_s1
         (md.pressure_bar 1.0 -> 20000.0); rerun exactly those with --rerun-changed ...``.
     """
-    changed = changed_runs(config, runs)
+    checks = {run.name: _classify(config, run) for run in runs}
+    changed = {name: changes for name, (action, _state, changes) in checks.items() if action == "supersede"}
     if changed and not rerun_changed:
         _refuse_changes(config, changed)
     for run in runs:
-        if run.name in changed:
-            _supersede(config, run, changed[run.name])
-        state = RunState.load(run.run_dir)
-        manifest = read_json(run.run_dir / MANIFEST_FILE)
-        recorded = state.parameters
-        if manifest is None or (recorded is not None and recorded != run.parameters):
-            if manifest is not None:
-                log.info("%s: rewriting its deck, which never ran, for the changed config (%s)", run.name,
-                         _describe_changes(changed_parameters(recorded, run.parameters or {})))
+        action, state, changes = checks[run.name]
+        if action == "supersede":
+            _supersede(config, run, state, changes)
+            state = RunState()  # a fresh run in a fresh directory
+        elif action == "rewrite":
+            log.info("%s: rewriting its deck, which never ran, for the changed config (%s)", run.name,
+                     _describe_changes(changes))
+        if action != "keep":
             run.run_dir.mkdir(parents=True, exist_ok=True)
             write_run(config, run.spec, model_file, run.run_dir)
         state.parameters = run.parameters
