@@ -45,11 +45,6 @@ def _sha256_of(path: str, _size: int, _mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def is_checkpoint_dir(path: Path) -> bool:
-    """True for a matgl checkpoint folder (:func:`pydriver.model_file.is_checkpoint_folder`)."""
-    return is_checkpoint_folder(path)
-
-
 def model_info(model: str | Path) -> dict | None:
     """Name, elements and graph cutoff of a model, read once without torch; ``None`` if unreadable.
 

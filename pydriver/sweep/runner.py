@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from pydriver import __version__
-from pydriver.deck.model_ref import check_elements, is_checkpoint_dir
+from pydriver.deck.model_ref import check_elements
+from pydriver.model_file import is_checkpoint_folder
 from pydriver.rundir import (MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SUPERSEDED_FOLDER, SWEEP_FORMAT,
                              SWEEP_MANIFEST)
 from pydriver.structures import read_structure
@@ -39,7 +40,7 @@ _CHECKED_KEYS = ("temperature_K", "seed", "mass_factors", "equil_steps", "prod_s
 def model_file_for(config: SweepConfig) -> Path:
     """The exported model all runs use: the given ``.pt`` file, or ``OUT/model/<folder>-<dtype>[-compiled].pt``."""
     path = config.model.path
-    if is_checkpoint_dir(path):
+    if is_checkpoint_folder(path):
         suffix = "-compiled" if config.model.compile else ""
         return config.output / MODEL_FOLDER / f"{path.name}-{config.model.dtype}{suffix}.pt"
     return path
