@@ -133,9 +133,14 @@ class StructureConfig(_Section):
     scans : this structure's own temperature x mass-factor scans (default: one scan with the
         sweep's top-level keys), e.g. a temperature series at natural masses plus a
         mass-factor experiment at one temperature.
+    replicate_files : further files of the same phase (e.g. other Na orderings of a partially
+        occupied phase). Every condition (temperature, mass factors) then runs once per file and
+        seed; the runs of one condition are its replicates, pooled by the report. Run names gain
+        ``_o<k>``, k = 1 for ``file`` and 2, 3, ... for these, in order.
     """
 
     file: Path
+    replicate_files: list[Path] | None = Field(default=None, min_length=1)
     name: str | None = None
     supercell: tuple[int, int, int] | None = None
     min_width_A: float | None = Field(default=None, gt=0)
@@ -157,6 +162,11 @@ class StructureConfig(_Section):
     def label(self) -> str:
         """The name used in run names."""
         return self.name or re.sub(r"[^A-Za-z0-9._-]", "-", self.file.stem)
+
+    @property
+    def files(self) -> list[Path]:
+        """``file`` followed by the ``replicate_files``: the structure files of every condition."""
+        return [self.file, *(self.replicate_files or [])]
 
 
 def _md_field(f: dataclasses.Field, annotation) -> tuple:
@@ -395,11 +405,14 @@ def config_from_dict(data: dict, source: str = "<dict>", base_dir: Path | None =
         raise ValueError(format_validation_error(exc, source)) from None
     base = Path(base_dir or Path.cwd()).resolve()
     relative_to = "the config file's folder" if base_dir is not None else "the working directory"
-    structures = [s.model_copy(update={"file": _resolve(s.file, base)}) for s in cfg.structures]
+    structures = [s.model_copy(update={"file": _resolve(s.file, base), "replicate_files":
+                                       [_resolve(f, base) for f in s.replicate_files] if s.replicate_files else None})
+                  for s in cfg.structures]
     for written, s in zip(cfg.structures, structures):
-        if not s.file.is_file():
-            raise FileNotFoundError(f"{source}: structures: file {_as_written(written.file, relative_to)} "
-                                    f"(structure {s.label!r}) not found")
+        for key, written_file, file in zip(["file"] + ["replicate_files"] * (len(s.files) - 1), written.files, s.files):
+            if not file.is_file():
+                raise FileNotFoundError(f"{source}: structures: {key} {_as_written(written_file, relative_to)} "
+                                        f"(structure {s.label!r}) not found")
     model = cfg.model.model_copy(update={"path": _resolve(cfg.model.path, base)})
     if not model.path.exists():
         raise FileNotFoundError(f"{source}: model.path {_as_written(cfg.model.path, relative_to)} not found (an "

@@ -1,6 +1,8 @@
 """Expand a sweep config into runs with deterministic names, and write their run directories.
 
-Run names read ``<structure>_T<K>_<anion tags>_s<seed>``, e.g. ``oNBH_T400_bh4x1_b12x5_s1``. Mass
+Run names read ``<structure>_T<K>_<anion tags>_s<seed>``, e.g. ``oNBH_T400_bh4x1_b12x5_s1``, or
+``<structure>_T<K>_<anion tags>_o<k>_s<seed>`` for a structure with ``replicate_files`` (k: which of
+its files; all runs of one structure, temperature and mass factors are replicates). Mass
 factors of anion kinds that a structure does not contain are set to 1 and the duplicates this
 creates are dropped (NaBH4 has no B12H12, so its ``b12x5`` runs would repeat ``b12x1``).
 """
@@ -32,6 +34,8 @@ class RunSpec:
     temperature_K : NPT temperature, in K.
     mass_factors : {anion kind: factor} (kinds absent from the structure are 1).
     seed : velocity seed.
+    structure_index : which of the structure's files (1 = ``file``, 2... = ``replicate_files``), or
+        ``None`` for a structure with one file.
     supercell : explicit replication or ``None`` (then ``min_width_A`` decides), widths in A.
     """
 
@@ -43,6 +47,7 @@ class RunSpec:
     seed: int
     supercell: tuple[int, int, int] | None
     min_width_A: float
+    structure_index: int | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready dict."""
@@ -61,10 +66,13 @@ def anion_tag(kind: str) -> str:
     return "bh4" if kind == "BH4" else kind.split("H")[0].lower()
 
 
-def run_name(structure: str, temperature_K: float, mass_factors: dict, seed: int) -> str:
-    """Deterministic run-directory name, e.g. ``oNBH_T400_bh4x1_b12x5_s1``."""
+def run_name(structure: str, temperature_K: float, mass_factors: dict, seed: int,
+             structure_index: int | None = None) -> str:
+    """Deterministic run-directory name, e.g. ``oNBH_T400_bh4x1_b12x5_s1`` (``..._o2_s1`` for the
+    second file of a structure with replicate files)."""
     tags = "_".join(f"{anion_tag(k)}x{format_number(v)}" for k, v in mass_factors.items())
-    return f"{structure}_T{format_number(temperature_K)}_{tags}_s{seed}"
+    ordering = f"_o{structure_index}" if structure_index is not None else ""
+    return f"{structure}_T{format_number(temperature_K)}_{tags}{ordering}_s{seed}"
 
 
 def mass_combinations(mass_factors: dict[str, list[float]], mode: str) -> list[dict[str, float]]:
@@ -102,7 +110,7 @@ def structure_anion_kinds(path: str) -> frozenset[str]:
 
 
 def expand(config: SweepConfig) -> list[RunSpec]:
-    """All runs of a sweep, in order structure, mass factors, temperature, seed.
+    """All runs of a sweep, in order structure, mass factors, temperature, structure file, seed.
 
     Raises
     ------
@@ -112,6 +120,12 @@ def expand(config: SweepConfig) -> list[RunSpec]:
     runs: dict[str, RunSpec] = {}
     for structure in config.structures:
         present = structure_anion_kinds(str(structure.file))
+        for other in structure.replicate_files or []:
+            if structure_anion_kinds(str(other)) != present:
+                raise ValueError(f"structure {structure.label!r}: replicate file {other} has anion kinds "
+                                 f"{sorted(structure_anion_kinds(str(other)))}, {structure.file} has {sorted(present)}; "
+                                 "replicate files must be the same phase")
+        files = [(i + 1 if structure.replicate_files else None, f) for i, f in enumerate(structure.files)]
         seen = set()
         for scan in structure.scans or [None]:
             temperatures_K = (scan and scan.temperatures_K) or config.temperatures_K
@@ -119,16 +133,17 @@ def expand(config: SweepConfig) -> list[RunSpec]:
                                        (scan and scan.mass_mode) or config.mass_mode)
             for combo in combos:
                 factors = {k: (float(v) if k in present else 1.0) for k, v in combo.items()}
-                for temperature_K, seed in itertools.product(temperatures_K, config.seed_list):
-                    key = (tuple(sorted(factors.items())), float(temperature_K), seed)
+                for temperature_K, (index, file), seed in itertools.product(temperatures_K, files, config.seed_list):
+                    key = (tuple(sorted(factors.items())), float(temperature_K), index, seed)
                     if key in seen:
                         continue
                     seen.add(key)
-                    name = run_name(structure.label, temperature_K, factors, seed)
+                    name = run_name(structure.label, temperature_K, factors, seed, index)
                     if name in runs:
                         raise ValueError(f"run name {name!r} is not unique; check structure names and numbers")
-                    runs[name] = RunSpec(name, structure.label, str(structure.file), float(temperature_K), factors,
-                                         int(seed), structure.supercell, structure.min_width_A or config.min_width_A)
+                    runs[name] = RunSpec(name, structure.label, str(file), float(temperature_K), factors,
+                                         int(seed), structure.supercell, structure.min_width_A or config.min_width_A,
+                                         index)
     return list(runs.values())
 
 

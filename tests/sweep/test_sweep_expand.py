@@ -99,3 +99,28 @@ def test_prepare_writes_decks_and_refuses_changed_parameters(example_structures_
                                          r"NaBH4_T450_bh4x3_s1 \(md.prod_steps 40 -> 20\); rerun exactly those with "
                                          r"`sweep run CONFIG --rerun-changed`"):
         prepare(cfg, plan(cfg), cfg.model.path)
+
+
+def test_replicate_files_are_replicates_of_every_condition(example_structures_dir, model, tmp_path):
+    """Other structure files of one phase (e.g. Na orderings) run at every condition, named ``_o<k>``."""
+    base = example_structures_dir / "NaBH4.extxyz"
+    other = tmp_path / "NaBH4_ordering2.extxyz"
+    other.write_text(base.read_text())
+    cfg = config_from_dict({
+        "structures": [{"file": str(base), "name": "NaBH4", "replicate_files": [str(other)]}],
+        "temperatures_K": [400, 500], "mass_factors": {"BH4": [1]}, "replicas": 2,
+        "model": {"path": model}, "output": str(tmp_path / "out")})
+    runs = expand(cfg)
+    assert [r.name for r in runs] == [f"NaBH4_T{t}_bh4x1_o{k}_s{s}" for t in (400, 500) for k in (1, 2) for s in (1, 2)]
+    assert {r.structure for r in runs} == {"NaBH4"}  # one phase: the report pools them as replicates
+    assert [r.structure_file for r in runs[:4]] == [str(base)] * 2 + [str(other)] * 2
+    assert runs[2].structure_index == 2 and runs[2].as_dict()["structure_index"] == 2
+    with pytest.raises(FileNotFoundError, match=r"replicate_files missing.extxyz \(relative to the working"):
+        config_from_dict({"structures": [{"file": str(base), "replicate_files": ["missing.extxyz"]}],
+                          "model": {"path": model}})
+    cfg = config_from_dict({
+        "structures": [{"file": str(base), "name": "NaBH4",
+                        "replicate_files": [str(example_structures_dir / "Na2B12H12.extxyz")]}],
+        "temperatures_K": [400], "model": {"path": model}, "output": str(tmp_path / "out2")})
+    with pytest.raises(ValueError, match="replicate files must be the same phase"):
+        expand(cfg)
