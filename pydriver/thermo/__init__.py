@@ -1,9 +1,10 @@
 """Thermodynamics from the potential: harmonic phonon free energies (phonopy), ideal-gas free
 energies (ASE), and convex hulls / reaction free energies (pymatgen).
 
-Modules: :mod:`~pydriver.thermo.units` (conversion constants), :mod:`~pydriver.thermo.phonons`,
+Modules: :mod:`~pydriver.thermo.phonons`,
 :mod:`~pydriver.thermo.gas`, :mod:`~pydriver.thermo.hull`, :mod:`~pydriver.thermo.workflow` (the
-``python -m pydriver thermo`` pipeline). Energies in eV, temperatures in K, frequencies in THz.
+``python -m pydriver thermo`` pipeline). Energies in eV, temperatures in K, frequencies in THz;
+constants from :mod:`pydriver.units`.
 """
 
 from pydriver.thermo.gas import GasResult, ideal_gas_free_energy

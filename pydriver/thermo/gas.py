@@ -17,7 +17,7 @@ from ase.optimize import BFGS
 from ase.thermochemistry import IdealGasThermo
 from ase.vibrations import Vibrations
 
-from pydriver.thermo.units import BAR_TO_PA
+from pydriver.units import BAR_TO_PA
 
 log = logging.getLogger(__name__)
 

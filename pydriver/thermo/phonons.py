@@ -19,7 +19,7 @@ import numpy as np
 from ase import Atoms
 
 from pydriver.structures.supercell import minimal_replication, perpendicular_widths_A
-from pydriver.thermo.units import KB_EV_K, KJ_MOL_TO_EV, THZ_TO_EV
+from pydriver.units import BOLTZMANN_EV_K, KJ_MOL_TO_EV, THZ_TO_EV
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def harmonic_free_energy(frequencies_THz: np.ndarray, temperature_K: float, cuto
     e = f[f > cutoff_THz] * THZ_TO_EV
     free = 0.5 * e.sum()
     if temperature_K > 0:
-        free += KB_EV_K * temperature_K * np.log1p(-np.exp(-e / (KB_EV_K * temperature_K))).sum()
+        free += BOLTZMANN_EV_K * temperature_K * np.log1p(-np.exp(-e / (BOLTZMANN_EV_K * temperature_K))).sum()
     return float(free / n_q)
 
 

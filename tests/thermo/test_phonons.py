@@ -8,7 +8,7 @@ import pytest
 from ase.build import bulk
 
 from pydriver.thermo.phonons import harmonic_free_energy, phonon_free_energy
-from pydriver.thermo.units import KB_EV_K, THZ_TO_EV
+from pydriver.units import BOLTZMANN_EV_K, THZ_TO_EV
 from tests.conftest import MODELS_DIR
 
 pytest.importorskip("phonopy")
@@ -20,7 +20,7 @@ def test_harmonic_free_energy_single_oscillator():
     """One 10 THz mode: ZPE h f / 2 at 0 K, and the textbook formula at 300 K."""
     e = 10.0 * THZ_TO_EV
     assert harmonic_free_energy(np.array([[10.0]]), 0.0) == pytest.approx(e / 2)
-    kt = KB_EV_K * 300.0
+    kt = BOLTZMANN_EV_K * 300.0
     assert harmonic_free_energy(np.array([[10.0]]), 300.0) == pytest.approx(e / 2 + kt * np.log(1 - np.exp(-e / kt)))
     # imaginary (negative) and zero modes are left out
     assert harmonic_free_energy(np.array([[-2.0, 0.0, 10.0]]), 0.0) == pytest.approx(e / 2)
