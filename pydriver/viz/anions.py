@@ -3,10 +3,20 @@
 Bonds: OVITO's ``CreateBondsModifier`` with pair cutoffs per type label (B-H and B-B of the same
 anion kind only, :data:`~pydriver.viz.style.BOND_CUTOFFS_A`), so no bond joins two anions or an
 anion and Na. Clusters: ``ClusterAnalysisModifier`` over those bonds on the anion atoms; one
-cluster = one anion. Polyhedra (optional): BH4 as tetrahedra (``CoordinationPolyhedraModifier``
-around B, whose four bonded H are the corners), the B12 cages as icosahedra (alpha-shape
+cluster = one anion. Whole anions: the same modifier with ``unwrap_particles=True`` walks each
+anion's bonds from one of its atoms and moves every bonded atom by whole cell vectors next to its
+neighbour (minimum image; the bonds' periodic shifts become zero), so an anion that crosses a cell
+face after the atoms were wrapped into the cell is drawn whole with short bonds, partly outside the
+cell, instead of as bond stubs on opposite faces. Polyhedra (optional): BH4 as tetrahedra
+(``CoordinationPolyhedraModifier`` around B, whose four bonded H are the corners), the B12 cages as icosahedra (alpha-shape
 ``ConstructSurfaceModifier`` of the cage B atoms, probe radius 2.0 A: closes every 1.78 A-edged
 face of one cage but cannot bridge two cages > 3.5 A apart). B12H12's H stay ball-and-stick.
+OVITO folds every surface back into the cell at its periodic faces, which would cut the polyhedron
+of an anion across a face in two; the polyhedra are therefore built in the cell grown
+:data:`POLYHEDRA_CELL_GROWTH` times about its centre (an ``AffineTransformationModifier`` on the
+cell only: atoms and bonds stay where they are), so each whole anion lies inside it and its
+polyhedron is drawn whole. The grown cell must not be drawn: :func:`add_polyhedra` hides the cell of
+the pipeline, and the caller draws the real cell from another pipeline of the same dump.
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ from collections import Counter
 
 import numpy as np
 from ovito.data import CutoffNeighborFinder
-from ovito.modifiers import (ClearSelectionModifier, ClusterAnalysisModifier, ConstructSurfaceModifier,
-                             CoordinationPolyhedraModifier, CreateBondsModifier, SelectTypeModifier)
+from ovito.modifiers import (AffineTransformationModifier, ClearSelectionModifier, ClusterAnalysisModifier,
+                             ConstructSurfaceModifier, CoordinationPolyhedraModifier, CreateBondsModifier,
+                             SelectTypeModifier)
 from ovito.pipeline import Pipeline
 from ovito.vis import BondsVis
 from scipy.sparse import coo_matrix
@@ -29,6 +40,8 @@ from pydriver.viz import style
 CAGE_PROBE_RADIUS_A = 2.0
 #: anion kinds drawn as closed cages by the alpha shape (others with a central B as coordination polyhedra)
 CAGE_KINDS_MIN_B = 6
+#: the cell is grown this many times about its centre before the polyhedra are built (module docstring)
+POLYHEDRA_CELL_GROWTH = 3.0
 
 
 def bond_cutoffs(types: dict[int, AtomType]) -> list[tuple[int, int, float]]:
@@ -59,20 +72,27 @@ def add_bonds(pipeline: Pipeline, types: dict[int, AtomType]) -> CreateBondsModi
 
 
 def add_clusters(pipeline: Pipeline, types: dict[int, AtomType]) -> ClusterAnalysisModifier:
-    """Append the cluster analysis over bonds of the anion atoms (output: ``Cluster`` per particle).
+    """Append the cluster analysis over bonds of the anion atoms (output: ``Cluster`` per particle) that
+    also makes every anion whole (module docstring); needs :func:`add_bonds` before it.
 
     The number of clusters is the data attribute ``ClusterAnalysis.cluster_count``.
     """
     pipeline.modifiers.append(SelectTypeModifier(types={t.type for t in types.values() if t.anion}))
     mod = ClusterAnalysisModifier(neighbor_mode=ClusterAnalysisModifier.NeighborMode.Bonding, only_selected=True,
-                                  sort_by_size=True)
+                                  sort_by_size=True, unwrap_particles=True)
     pipeline.modifiers.append(mod)
     pipeline.modifiers.append(ClearSelectionModifier())
     return mod
 
 
 def add_polyhedra(pipeline: Pipeline, types: dict[int, AtomType]) -> None:
-    """Append polyhedra: BH4-like anions (one B) as coordination tetrahedra, closo cages as closed B shells."""
+    """Append polyhedra: BH4-like anions (one B) as coordination tetrahedra, closo cages as closed B shells.
+
+    Needs whole anions (:func:`add_clusters` before it). Grows the pipeline's cell and hides it
+    (module docstring): draw the cell from another pipeline.
+    """
+    pipeline.modifiers.append(grow_cell(np.asarray(pipeline.source.compute(0).cell.matrix), POLYHEDRA_CELL_GROWTH))
+    pipeline.source.data.cell_.vis.enabled = False
     kinds = sorted({t.anion for t in types.values() if t.anion})
     for kind in kinds:
         borons = {t.type for t in types.values() if t.anion == kind and t.element == "B"}
@@ -91,6 +111,24 @@ def add_polyhedra(pipeline: Pipeline, types: dict[int, AtomType]) -> None:
         mod.vis.highlight_edges = True
         pipeline.modifiers.append(mod)
         pipeline.modifiers.append(ClearSelectionModifier())
+
+
+def grow_cell(cell_matrix: np.ndarray, factor: float) -> AffineTransformationModifier:
+    """Modifier that scales the cell (only) by ``factor`` about its centre.
+
+    Parameters
+    ----------
+    cell_matrix : (3, 4) OVITO cell matrix (cell vectors as columns, then the origin), in A; the
+        centre of this cell stays fixed (for an NPT trajectory, frame 0's: the other frames' cells
+        grow about a point within the cell's change of that centre).
+    factor : scale factor (> 1).
+    """
+    vectors, origin = cell_matrix[:, :3], cell_matrix[:, 3]
+    centre = origin + vectors.sum(axis=1) / 2
+    transformation = np.zeros((3, 4))
+    transformation[:, :3] = factor * np.eye(3)
+    transformation[:, 3] = (1 - factor) * centre
+    return AffineTransformationModifier(transformation=transformation, operate_on={"cell"})
 
 
 def _n_boron(kind: str) -> int:

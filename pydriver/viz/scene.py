@@ -7,11 +7,13 @@ Modes (``--what``):
 * ``active`` -- anions as bonds, the mobile ions coloured by the analysis's active flag (or MSD).
 * ``density`` -- the mobile-ion density isosurface with the anions as polyhedra (Figure 3A-like).
 * ``hops`` -- trajectory lines of chosen mobile ions (default: the analysis's active ones, else the
-  ones that moved farthest).
+  ones that get farthest from their start along their unwrapped paths).
 * ``rotation`` -- trajectory lines of the H atoms of one anion.
 
-Atoms are wrapped into the cell for display (after the trajectory lines, which follow the dump's
-unwrapped coordinates).
+Atoms are wrapped into the cell for display (after the trajectory lines, which are unwrapped paths
+drawn wrapped into the cell piecewise: :mod:`pydriver.viz.trajectories`); then every anion is made
+whole again (:func:`pydriver.viz.anions.add_clusters`), so an anion across a cell face is drawn with
+its full bonds, partly outside the cell, instead of as bond stubs on both faces.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from ovito.io import import_file
-from ovito.modifiers import DeleteSelectedModifier, SelectTypeModifier, WrapPeriodicImagesModifier
+from ovito.modifiers import (DeleteSelectedModifier, ExpressionSelectionModifier, SelectTypeModifier,
+                             WrapPeriodicImagesModifier)
 from ovito.pipeline import Pipeline
 
 from pydriver.structures.atom_types import AtomType
@@ -116,7 +119,7 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
         anions.add_bonds(pipeline, types)
         anions.add_clusters(pipeline, types)
     if opts.what in ("anions", "density") and opts.polyhedra:
-        anions.add_polyhedra(pipeline, types)
+        anions.add_polyhedra(pipeline, types)  # grows the cell of this pipeline and hides it
     if opts.what == "active":
         _color_mobile(files, pipeline, opts, mobile_types, scene)
     if opts.what == "density":
@@ -130,6 +133,8 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
         if mobile_types:  # the density shows where the ions go; their spheres would hide it
             pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_types)))
             pipeline.modifiers.append(DeleteSelectedModifier())
+    if opts.what in ("anions", "density") and opts.polyhedra:
+        scene.pipelines.append(cell_outline(files.dump))  # last: the density grid stays pipelines[1]
     return scene
 
 
@@ -137,6 +142,14 @@ def open_dump(dump) -> Pipeline:
     """Import a dump with all its frames."""
     # multiple_frames: without it, an import after a render in the same process sees one frame (ovito 3.15)
     return import_file(str(dump), multiple_frames=True)
+
+
+def cell_outline(dump) -> Pipeline:
+    """Pipeline that draws only the cell of the dump (every frame's; no atoms)."""
+    pipeline = open_dump(dump)
+    pipeline.modifiers.append(ExpressionSelectionModifier(expression="1"))
+    pipeline.modifiers.append(DeleteSelectedModifier())
+    return pipeline
 
 
 def _element_colors(pipeline: Pipeline, types: dict[int, AtomType]) -> None:
@@ -165,7 +178,12 @@ def _color_mobile(files, pipeline, opts, mobile_types, scene) -> None:
 
 
 def _hop_ids(files: RunFiles, pipeline: Pipeline, opts: SceneOptions, mobile_types: list[int]) -> np.ndarray:
-    ids, disp_A2 = trajectories.displacements_A2(pipeline, mobile_types)
+    """Ions to trace: ``--ions``, else the analysis's active ions, else the :data:`DEFAULT_N_HOPS` ions
+    that get farthest from their start along their unwrapped paths (an ion vibrating across a cell
+    face is not one of them)."""
+    data = pipeline.source.compute(0)
+    ids = np.sort(np.asarray(data.particles.identifiers)[np.isin(np.asarray(data.particles.particle_types),
+                                                                 mobile_types)])
     if opts.ion_ids:
         unknown = sorted(set(opts.ion_ids) - set(ids.tolist()))
         if unknown:
@@ -175,4 +193,8 @@ def _hop_ids(files: RunFiles, pipeline: Pipeline, opts: SceneOptions, mobile_typ
         values = mobile_per_atom(files, pipeline, mobile_types, "hops")
         if values.active_ids.size:
             return values.active_ids
-    return ids[np.argsort(disp_A2)[::-1][:DEFAULT_N_HOPS]]
+    excursion_A = trajectories.max_excursions_A(files.dump, ids, opts.line_frames)
+    order = np.argsort(-excursion_A, kind="stable")[:DEFAULT_N_HOPS]
+    log.info("hops: ions %s get farthest from their start (%s A)", ids[order].tolist(),
+             ", ".join(f"{d:.2f}" for d in excursion_A[order]))
+    return ids[order]

@@ -1,16 +1,29 @@
 """Trajectory lines: chosen Na ions (hops) and the H atoms of one chosen anion (rotation).
 
-OVITO's ``GenerateTrajectoryLinesModifier`` samples the selected atoms over the frames; it sits
-before the wrapping of atoms into the cell, so it follows the dump's unwrapped ``xu`` coordinates,
-and its lines are wrapped into the cell for display.
+Dumps hold unwrapped ``xu`` positions (our decks), wrapped ``x`` positions with image flags
+``ix iy iz``, or wrapped positions alone. Everything here works on unwrapped paths:
+
+* Choosing which ions moved (:func:`max_excursions_A`) reads the dump with
+  :func:`pydriver.analysis.dump_reader.read_lammps_dump`, which unwraps from ``xu``, from the image
+  flags, or by minimum-image steps between frames. An ion that vibrates across a cell face
+  therefore moves a fraction of an angstrom, not a cell length.
+* The lines (:func:`add_lines`) come from OVITO's ``GenerateTrajectoryLinesModifier`` with
+  ``unwrap_trajectories=True`` (OVITO unwraps the sampled positions from the image flags, or by
+  detecting jumps of more than half a cell between frames; unwrapped ``xu`` paths have none), so a
+  line is one continuous unwrapped path. For display the path is wrapped back into the cell
+  piecewise (``TrajectoryVis.wrapped_lines``): OVITO cuts each segment where it crosses a cell face
+  and continues it from the opposite face, so no drawn segment spans the cell.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from ovito.modifiers import ClearSelectionModifier, ComputePropertyModifier, GenerateTrajectoryLinesModifier
 from ovito.pipeline import Pipeline
 
+from pydriver.analysis.dump_reader import read_lammps_dump
 from pydriver.viz import style
 from pydriver.viz.mobile import select_ids
 
@@ -19,9 +32,13 @@ TRACED_TRANSPARENCY = 0.6
 
 
 def add_lines(pipeline: Pipeline, ids, color, frames: tuple[int, int] | None = None) -> GenerateTrajectoryLinesModifier:
-    """Append trajectory lines of the atoms with ``ids`` over ``frames`` (first, last; default all)."""
+    """Append trajectory lines of the atoms with ``ids`` over ``frames`` (first, last; default all).
+
+    The lines are unwrapped paths (``Position`` of the ``trajectories`` lines, A), drawn wrapped
+    into the cell piecewise (module docstring). Must come before any wrapping of the atoms.
+    """
     select_ids(pipeline, ids)
-    mod = GenerateTrajectoryLinesModifier(only_selected=True, unwrap_trajectories=False)
+    mod = GenerateTrajectoryLinesModifier(only_selected=True, unwrap_trajectories=True)
     if frames is not None:
         mod.frame_interval = (int(frames[0]), int(frames[1]))
     mod.vis.color = color
@@ -35,20 +52,33 @@ def add_lines(pipeline: Pipeline, ids, color, frames: tuple[int, int] | None = N
     return mod
 
 
-def displacements_A2(pipeline: Pipeline, type_numbers: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and squared displacement (A^2) from the first to the last frame of atoms of the given types.
+def max_excursions_A(dump: str | Path, ids, frames: tuple[int, int] | None = None) -> np.ndarray:
+    """Largest distance (A) each atom gets from where it starts, along its unwrapped path.
 
-    Reads the source (unwrapped ``xu`` positions) before any modifier.
+    Parameters
+    ----------
+    dump : the LAMMPS text dump (``xu``, ``x`` + ``ix iy iz``, or wrapped ``x`` alone; see module docstring).
+    ids : (n,) atom ids.
+    frames : (first, last) frames, inclusive, counted in the dump (default all).
+
+    Returns
+    -------
+    (n,) float64: ``max_t |r(t) - r(first)|`` over the frames, in the order of ``ids``.
+
+    Raises
+    ------
+    ValueError
+        If an id is not in the dump, or the dump cannot be read (:func:`read_lammps_dump`).
     """
-    first, last = pipeline.source.compute(0), pipeline.source.compute(pipeline.source.num_frames - 1)
-    out = []
-    for data in (first, last):
-        ids = np.asarray(data.particles.identifiers)
-        order = np.argsort(ids)
-        mask = np.isin(np.asarray(data.particles.particle_types)[order], type_numbers)
-        out.append((ids[order][mask], np.asarray(data.particles.positions)[order][mask]))
-    (ids, r0), (_, r1) = out
-    return ids, ((r1 - r0) ** 2).sum(axis=1)
+    traj = read_lammps_dump(dump)
+    ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
+    rows = np.searchsorted(traj.ids, ids)
+    if np.any(rows >= traj.ids.size) or np.any(traj.ids[np.minimum(rows, traj.ids.size - 1)] != ids):
+        raise ValueError(f"{Path(dump).name}: atom ids {sorted(set(ids.tolist()) - set(traj.ids.tolist()))} "
+                         "not in the dump; check --ions")
+    first, last = (0, traj.n_frames - 1) if frames is None else (int(frames[0]), min(int(frames[1]), traj.n_frames - 1))
+    path_A = np.asarray(traj.positions_A[first:last + 1, rows], dtype=np.float64)  # (frames, n, 3)
+    return np.linalg.norm(path_A - path_A[:1], axis=2).max(axis=0)
 
 
 def anion_h_ids(pipeline: Pipeline, h_type_numbers: list[int], mol_id: int | None) -> tuple[int, np.ndarray]:
