@@ -6,6 +6,10 @@
 * ``synthetic_run`` -- a 14 A cubic cell with one BH4, one B12H12 and four Na, written as a run
   directory (run.json, dump, per_atom.csv, Na density CHGCAR): Na 1 and 2 hop 6 A, Na 3 and 4 stay;
   the density is two Gaussians (sigma 0.6 A, 1 ion each) at known sites.
+* ``write_boundary_run`` -- the same cell and types with everything at the cell faces (wrapped
+  ``x``, image flags or ``xu`` columns): Na 1 and 2 hop 6 A across a face, Na 3 hops 6 A inside the
+  cell, Na 4 and 5 vibrate across a face (ending on the other side), Na 6 stays; the BH4 straddles
+  x = 0 and the B12H12 straddles y = L.
 """
 
 from __future__ import annotations
@@ -141,3 +145,46 @@ def real_run(tmp_path_factory, nabh_model_f32, example_structures_dir):
                    cwd=run_dir, env=env, check=True, timeout=600)
     assert (run_dir / DUMP_FILE).is_file(), os.listdir(run_dir)
     return run_dir
+
+
+BOUNDARY_HOPPERS = (1, 2, 3)
+BOUNDARY_VIBRATORS = (4, 5)
+HOP_A = 6.0
+#: Na start positions of the boundary run (A); offsets per frame in :func:`boundary_frames`
+BOUNDARY_NA0_A = np.array([[11.0, 10.0, 4.0], [6.0, 2.5, 11.0], [4.0, 6.0, 10.0],
+                           [0.1, 4.0, 7.0], [10.0, 12.0, 13.8], [12.0, 6.0, 1.5]])
+BOUNDARY_BH4_CENTRE_A = np.array([0.3, 7.0, 5.0])
+BOUNDARY_CAGE_CENTRE_A = np.array([7.0, 13.6, 7.5])
+
+
+def boundary_frames(seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unwrapped positions (N_FRAMES, 35, 3), types (35,) and molecule ids (35,) of the boundary run."""
+    rng = np.random.default_rng(seed)
+    bh4 = BOUNDARY_BH4_CENTRE_A + np.vstack([[0, 0, 0], 1.21 / 3 ** 0.5 * np.array(
+        [[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]])])
+    cage = np.vstack([BOUNDARY_CAGE_CENTRE_A + _icosahedron(1.70), BOUNDARY_CAGE_CENTRE_A + _icosahedron(2.90)])
+    frames = []
+    for f in range(N_FRAMES):
+        na = BOUNDARY_NA0_A + rng.normal(0, 0.03, BOUNDARY_NA0_A.shape)
+        hop = HOP_A * f / (N_FRAMES - 1)
+        na[0, 0] += hop  # 11 -> 17: across x = L
+        na[1, 1] -= hop  # 2.5 -> -3.5: across y = 0
+        na[2, 0] += hop  # 4 -> 10: inside the cell, parallel to Na 1
+        swing = 0.35 * np.sin(3 * np.pi * f / 20)  # 0 at the start, -0.35 A at the end
+        na[3, 0] += swing  # 0.1 -> -0.25: across x = 0
+        na[4, 2] -= swing  # 13.8 -> 14.15: across z = L
+        frames.append(np.vstack([na, bh4, cage]))
+    types = np.array([1] * 6 + [2] + [3] * 4 + [4] * 12 + [5] * 12)
+    mol = np.array([0] * 6 + [1] * 5 + [2] * 24)
+    return np.array(frames), types, mol
+
+
+def write_boundary_run(folder, columns: str = "wrapped"):
+    """Write the boundary run directory (``columns``: a key of ``synthetic.POSITION_STYLES``); returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    positions, types, mol = boundary_frames()
+    write_lammps_dump(folder / DUMP_FILE, positions, types, cells_A=np.diag([EDGE_A] * 3), mol_ids=mol,
+                      columns=columns)
+    RunManifest(temperature_K=600.0, dt_ps=0.001, types=list(TYPES), dump_every=10,
+                production_start_step=0).write(folder)
+    return folder
