@@ -64,6 +64,8 @@ SWEEP_MANIFEST = "sweep.json"
 #: held (``flock``) by the ``sweep run`` working on this folder; JSON naming the holder
 SWEEP_LOCK = ".sweep.lock"
 MODEL_FOLDER = "model"
+#: copies of the structure files a sweep was prepared from (``inputs/<structure>/<file>``), so it moves whole
+INPUTS_FOLDER = "inputs"
 #: run directories a ``sweep run --rerun-changed`` replaced, kept as ``<run>-<time>/``
 SUPERSEDED_FOLDER = "superseded"
 REPORT_FOLDER = "report"
