@@ -91,3 +91,21 @@ def test_anions_across_the_faces_are_whole(boundary_runs, columns):
     outline = scene.pipelines[-1].compute(N_FRAMES - 1)
     assert outline.particles.count == 0 and outline.cell.vis.enabled
     np.testing.assert_allclose(np.asarray(outline.cell.matrix)[:, :3], np.diag([EDGE_A] * 3))
+
+
+def test_anions_session_keeps_the_grown_cell_hidden_and_draws_the_real_one(boundary_runs, tmp_path):
+    """The session state, opened in a fresh process as in the desktop app, has both pipelines."""
+    import ast
+    import subprocess
+    import sys
+
+    from pydriver.viz.session import write_session
+
+    state = write_session(build_scene(locate(boundary_runs["wrapped"]), SceneOptions(what="anions")),
+                          tmp_path / "anions.ovito")
+    code = ("import ovito; ovito.scene.load(%r); "
+            "print([(p.compute(0).cell.vis.enabled, float(p.compute(0).cell[0, 0])) for p in ovito.scene.pipelines])"
+            % str(state))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    cells = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    assert cells == [(False, pytest.approx(3 * EDGE_A)), (True, pytest.approx(EDGE_A))]
