@@ -8,9 +8,9 @@ anion's bonds from one of its atoms and moves every bonded atom by whole cell ve
 neighbour (minimum image; the bonds' periodic shifts become zero), so an anion that crosses a cell
 face after the atoms were wrapped into the cell is drawn whole with short bonds, partly outside the
 cell, instead of as bond stubs on opposite faces. Polyhedra (optional): BH4 as tetrahedra
-(``CoordinationPolyhedraModifier`` around B, whose four bonded H are the corners), the B12 cages as icosahedra (alpha-shape
-``ConstructSurfaceModifier`` of the cage B atoms, probe radius 2.0 A: closes every 1.78 A-edged
-face of one cage but cannot bridge two cages > 3.5 A apart). B12H12's H stay ball-and-stick.
+(``CoordinationPolyhedraModifier`` around B, whose four bonded H are the corners), the B12 cages as
+icosahedra (alpha-shape ``ConstructSurfaceModifier`` of the cage B atoms, probe radius 2.0 A:
+closes every 1.78 A-edged face of one cage but cannot bridge two cages > 3.5 A apart). B12H12's H stay ball-and-stick.
 OVITO folds every surface back into the cell at its periodic faces, which would cut the polyhedron
 of an anion across a face in two; the polyhedra are therefore built in the cell grown
 :data:`POLYHEDRA_CELL_GROWTH` times about its centre (an ``AffineTransformationModifier`` on the
