@@ -69,6 +69,8 @@ INPUTS_FOLDER = "inputs"
 #: run directories a ``sweep run --rerun-changed`` replaced, kept as ``<run>-<time>/``
 SUPERSEDED_FOLDER = "superseded"
 REPORT_FOLDER = "report"
+#: SLURM job-array scripts and their task output (``array-<time>.slurm``, ``<array id>_<task>.out``)
+SLURM_FOLDER = "slurm"
 
 # ---- format tags --------------------------------------------------------------------------------
 RUN_FORMAT = "pydriver-run/1"
