@@ -13,7 +13,9 @@ Modes (``--what``):
 Atoms are wrapped into the cell for display (after the trajectory lines, which are unwrapped paths
 drawn wrapped into the cell piecewise: :mod:`pydriver.viz.trajectories`); then every anion is made
 whole again (:func:`pydriver.viz.anions.add_clusters`), so an anion across a cell face is drawn with
-its full bonds, partly outside the cell, instead of as bond stubs on both faces.
+its full bonds, partly outside the cell, instead of as bond stubs on both faces. With polyhedra the
+atoms' pipeline holds a grown, hidden cell and a last pipeline draws the dump's cell
+(:func:`pydriver.viz.anions.add_polyhedra`).
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
     if opts.what != "structure":
         anions.add_bonds(pipeline, types)
         anions.add_clusters(pipeline, types)
-    if opts.what in ("anions", "density") and opts.polyhedra:
+    polyhedra = opts.what in ("anions", "density") and opts.polyhedra
+    if polyhedra:
         anions.add_polyhedra(pipeline, types)  # grows the cell of this pipeline and hides it
     if opts.what == "active":
         _color_mobile(files, pipeline, opts, mobile_types, scene)
@@ -133,7 +136,7 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
         if mobile_types:  # the density shows where the ions go; their spheres would hide it
             pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_types)))
             pipeline.modifiers.append(DeleteSelectedModifier())
-    if opts.what in ("anions", "density") and opts.polyhedra:
+    if polyhedra:
         scene.pipelines.append(cell_outline(files.dump))  # last: the density grid stays pipelines[1]
     return scene
 
