@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,23 @@ def _analyse_and_write(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
     return summary
 
 
+def target_fit_window(opts: AnalysisOptions, target: dict | None) -> AnalysisOptions:
+    """The fit window of a run with an adaptive ``target`` (``run.json``): fixed in ps for every run of it.
+
+    Runs of one target stop at different lengths; fitted over fractions of their own length they
+    would use different lags (and different active-Na lags). Unless the options give an explicit
+    window, such a run is fitted over ``opts.fit_fraction`` of the target's ``min_prod_ps`` (the
+    shortest any of its runs can be), and its active-Na lag is ``opts.active_lag_fraction`` of it;
+    longer runs add time origins, not longer lags.
+    """
+    if not target or "min_prod_ps" not in target or opts.fit_start_ps is not None or opts.fit_end_ps is not None:
+        return opts
+    length_ps = float(target["min_prod_ps"])
+    active_lag_ps = opts.active_lag_fraction * length_ps if opts.active_lag_ps is None else opts.active_lag_ps
+    return replace(opts, fit_start_ps=opts.fit_fraction[0] * length_ps, fit_end_ps=opts.fit_fraction[1] * length_ps,
+                   active_lag_ps=active_lag_ps)
+
+
 def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: float | None = None,
                 dt_ps: float | None = None, type_map: str | None = None, write: bool = True,
                 out_dir=None) -> dict:
@@ -191,8 +209,9 @@ def analyze_run(run_dir, opts: AnalysisOptions | None = None, temperature_K: flo
     run_json = run_dir / MANIFEST_FILE if (run_dir / MANIFEST_FILE).is_file() else None
     if run_json is None:
         check_explicit(str(run_dir), temperature_K, dt_ps)
-    dump_name = RunManifest.read(run_dir).dump_file if run_json is not None else None
-    dump = find_dump(run_dir, dump_name)
+    manifest = RunManifest.read(run_dir) if run_json is not None else None
+    dump = find_dump(run_dir, manifest.dump_file if manifest else None)
+    opts = target_fit_window(opts, manifest.extra.get("target") if manifest else None)
     traj = load_trajectory(dump, "lammps")
     meta = resolve_metadata(run_json, temperature_K, dt_ps, type_map, _named_types(traj), str(run_dir))
     return _analyse_and_write(traj, meta, run_dir, Path(out_dir) if out_dir else run_dir, dump, opts, write)

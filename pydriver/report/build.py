@@ -20,6 +20,7 @@ from pydriver.report import plots
 from pydriver.report.arrhenius import MIN_ARRHENIUS_POINTS, arrhenius_groups
 from pydriver.report.html import markdown_to_html
 from pydriver.report.markdown import report_markdown
+from pydriver.report.replicates import replicate_conditions, write_pooled_msd
 from pydriver.report.rows import find_analyses, run_row
 from pydriver.rundir import REPORT_FORMAT
 
@@ -86,12 +87,17 @@ def build_report(paths, out_dir, mode: str = "sigma_T", n_bootstrap: int = 2000)
     for row in rows:  # relative to the report folder: a report committed or moved with its runs stays valid
         row["run_dir"] = os.path.relpath(Path(row["run_dir"]).resolve(), out_dir.resolve())
     groups = arrhenius_groups(rows, mode, n_bootstrap)
+    conditions = replicate_conditions(rows)
+    by_dir = {r["run_dir"]: r for r in rows}
+    for condition in conditions:
+        condition["msd_csv"] = write_pooled_msd(condition, by_dir, out_dir, out_dir)
     figures = _figures(out_dir, rows, groups, mode)
     warnings = [w for g in groups.values() for w in g["warnings"]]
-    report = {"format": REPORT_FORMAT, "runs": rows, "arrhenius": groups, "figures": figures, "warnings": warnings}
+    report = {"format": REPORT_FORMAT, "runs": rows, "arrhenius": groups, "replicates": conditions,
+              "figures": figures, "warnings": warnings}
     (out_dir / "report.json").write_text(json.dumps(json_ready(report), indent=2, allow_nan=False))
     _write_rows_csv(out_dir / "report.csv", rows)
-    markdown = report_markdown(rows, groups, figures, mode)
+    markdown = report_markdown(rows, groups, figures, mode, conditions)
     (out_dir / "report.md").write_text(markdown)
     (out_dir / "report.html").write_text(markdown_to_html(markdown, out_dir))
     log.info("report of %d runs written to %s", len(rows), out_dir)

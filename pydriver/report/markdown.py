@@ -119,8 +119,42 @@ def _arrhenius_table(groups: dict, mode: str) -> list[str]:
     return lines
 
 
-def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str) -> str:
-    """The text of ``report.md``."""
+def _settings_table(rows: list[dict]) -> list[str]:
+    """What each run actually used (``run.json``): structure file, seed, pressure, time step, length, precision."""
+    lines = ["| run | structure file | seed | P (bar) | barostat | dt (fs) | production (ps) | model dtype | model sha256 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['run_dir']} | {r.get('structure_file') or '?'} | {_num(r.get('seed'), 'd')} | "
+                     f"{_num(r.get('pressure_bar'), 'g')} | {r.get('barostat') or '?'} | {_num(r.get('dt_fs'), 'g')} | "
+                     f"{_num(r.get('production_ps'), '.3g')} | {r.get('model_dtype') or '?'} | "
+                     f"{r.get('model_sha256') or '?'} |")
+    return lines
+
+
+def _replicates_table(conditions: list[dict]) -> list[str]:
+    """One line per condition with replicates: pooled D, within-run vs between-replicate log errors, chi^2."""
+    lines = ["| structure | mass factors | T set (K) | runs (resolved) | pooled D (cm²/s, 95 % CI) | "
+             "σ(ln D) within runs | σ(ln D) between replicates | χ² p | pooled active Na (68 % CI) | pooled MSD |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in conditions:
+        if "diffusivity_cm2_s" in c:
+            lo, hi = c["diffusivity_ci95_cm2_s"]
+            pooled = f"{c['diffusivity_cm2_s']:.3g} [{lo:.2g}, {hi:.2g}]"
+            within, between, p = f"{c['sigma_ln_within']:.2f}", f"{c['sigma_ln_between']:.2f}", f"{c['chi2_p']:.2f}"
+            if c["chi2_p"] < 0.05:
+                p += " (replicates disagree; error widened)"
+        else:
+            pooled, within, between, p = "n/a (< 2 resolved runs)", "-", "-", "-"
+        active = _fraction(c.get("active_fraction"), c.get("active_fraction_ci68"))
+        lines.append(f"| {c['structure']} | {c['mass_factors']} | {c['temperature_K']:g} | {c['n_runs']} "
+                     f"({c['n_resolved']}) | {pooled} | {within} | {between} | {p} | {active} | "
+                     f"{c.get('msd_csv') or '-'} |")
+    return lines
+
+
+def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str,
+                    conditions: list[dict] | None = None) -> str:
+    """The text of ``report.md`` (``conditions``: :func:`pydriver.report.replicates.replicate_conditions`)."""
     rows = sorted(rows, key=lambda r: (r["structure"], r["mass_factor"], r["temperature_K"]))
     fit_kind = "ln(σT)" if mode == "sigma_T" else "ln D"
     lines = ["# Transport report", "",
@@ -132,6 +166,12 @@ def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str) ->
              "as a rate. Uncertainties are one standard deviation unless marked as 95% intervals.", "",
              "## Runs", ""]
     lines += _runs_table(rows)
+    if conditions:
+        lines += ["", "## Replicates", "",
+                  "Runs of one structure, mass factors and set point (other seeds or structure files) pooled: "
+                  "inverse-variance mean of ln D; the scatter between replicates next to the runs' own errors, "
+                  "and a χ² test of one against the other.", ""] + _replicates_table(conditions)
+    lines += ["", "## What each run used", ""] + _settings_table(rows)
     lines += ["", "## Anion rotation", ""] + _rotation_table(rows)
     lines += ["", f"## Arrhenius fits ({fit_kind} vs 1/T, weighted by the uncertainties)", ""]
     lines += _arrhenius_table(groups, mode)

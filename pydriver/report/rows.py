@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 
 from pydriver.analysis.labels import mass_factor_label, structure_name
-from pydriver.rundir import ANALYSIS_FILE, AnalysisSummary
+from pydriver.model_file import read_metadata
+from pydriver.rundir import ANALYSIS_FILE, MANIFEST_FILE, AnalysisSummary, RunManifest
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,45 @@ def mass_key(mass_factors: dict, anion_kinds=None) -> tuple[str, float]:
     return "+".join(sorted(scaled)), max(scaled.values())
 
 
+def _model_dtype(run_dir: Path, model: dict) -> str | None:
+    """The model's precision: recorded in ``run.json``, else read from the model file's metadata."""
+    if model.get("dtype"):
+        return str(model["dtype"])
+    path = Path(str(model.get("path") or ""))
+    path = path if path.is_absolute() else run_dir / path
+    try:
+        return str(read_metadata(path).get("dtype")) if path.is_file() else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def run_settings(run_dir: Path, run: dict) -> dict:
+    """What a run actually used, from its ``run.json`` (absent: ``None`` values).
+
+    Returns
+    -------
+    dict -- ``structure_file`` (file name), ``seed``, ``pressure_bar``, ``dt_fs``, ``production_ps``
+    (analysed), ``barostat`` (coupling), ``model_dtype``, ``model_sha256`` (first 12 hex digits).
+    """
+    out = {"structure_file": Path(str(run.get("structure_source"))).name if run.get("structure_source") else None,
+           "seed": None, "pressure_bar": None, "dt_fs": float(run["dt_ps"]) * 1e3 if run.get("dt_ps") else None,
+           "production_ps": None, "barostat": None, "model_dtype": None, "model_sha256": None}
+    if run.get("first_step") is not None and run.get("last_step") is not None and run.get("dt_ps"):
+        out["production_ps"] = (int(run["last_step"]) - int(run["first_step"])) * float(run["dt_ps"])
+    manifest = run_dir / MANIFEST_FILE
+    if not manifest.is_file():
+        return out
+    try:
+        m = RunManifest.read(run_dir)
+    except (OSError, ValueError):
+        return out
+    model = m.model or {}
+    out.update({"seed": m.seed, "pressure_bar": m.pressure_bar, "barostat": (m.barostat or {}).get("couple"),
+                "model_dtype": _model_dtype(run_dir, model),
+                "model_sha256": str(model["sha256"])[:12] if model.get("sha256") else None})
+    return out
+
+
 def run_row(path: Path) -> dict:
     """One table row (flat, unit-suffixed) from an ``analysis.json``.
 
@@ -80,6 +120,7 @@ def run_row(path: Path) -> dict:
     row["active_fraction_ci68"] = act.get("fraction_msd_21A2_ci68")
     row["active_fraction_d_threshold"] = act.get("fraction_d_threshold")  # D resolved above 21 A^2 / 6 ns
     row["active_fraction_d_threshold_ci68"] = act.get("fraction_d_threshold_ci68")
+    row["active_n_active"], row["active_n_ions"] = act.get("n_active"), act.get("n_ions")  # replicate pooling
     # False: the framework melted, diffused or the cell changed shape; None: analysed before the check existed
     row["framework_solid"] = diag.get("framework_solid")
     row["framework_reason"] = diag.get("framework_reason")
@@ -90,5 +131,6 @@ def run_row(path: Path) -> dict:
         row[f"rotation_{kind}_rad_ps"] = rot["rotation_rate_rad_ps"]
         row[f"rotation_{kind}_std_rad_ps"] = rot["rotation_rate_std_rad_ps"]
     row["undefined"] = dict(tr.get("undefined") or {})
+    row.update(run_settings(Path(path).parent, run))
     row["temperature_warning"] = next((w for w in summary.warnings if "measured mean temperature" in w), None)
     return row
