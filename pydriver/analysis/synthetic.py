@@ -9,6 +9,10 @@ machine against an exact answer before trusting it on real runs, and to build de
   process (optionally in concerted groups): the regime of real solid electrolytes, with the exact
   tracer and charge diffusivity as :class:`HoppingTruth`.
 * :func:`rigid_rotors` -- molecules spinning at a set angular speed (rotation analysis).
+* :func:`site_lattice_gas` -- ions hopping on a site lattice with two known site energies (sites,
+  occupancies, hop rates, residence times, back jumps).
+* :func:`rotational_diffusion`, :func:`orientation_jumps` -- rigid anions reorienting by rotational
+  diffusion with a set D_r, or by jumps between symmetry-equivalent orientations at a set rate.
 * :func:`write_lammps_dump` -- writes ``dump custom`` text (optionally gzip, triclinic, images).
 """
 
@@ -221,3 +225,249 @@ def _header(step, n_atoms, cell, tilt, names, origin=(0.0, 0.0, 0.0)) -> str:
                   f"{zlo:.10f} {zlo + lz:.10f}"]
     lines.append("ITEM: ATOMS " + " ".join(names))
     return "\n".join(lines) + "\n"
+
+
+def _ou_vibration(rng: np.random.Generator, n_frames: int, n_atoms: int, rms_A: float, time_ps: float,
+                  dt_frame_ps: float) -> np.ndarray:
+    """(n_frames, n_atoms, 3) Ornstein-Uhlenbeck displacements: per-component RMS ``rms_A``, correlation ``time_ps``."""
+    if rms_A <= 0:
+        return np.zeros((n_frames, n_atoms, 3))
+    rho = np.exp(-dt_frame_ps / time_ps) if time_ps > 0 else 0.0
+    noise = rng.normal(0.0, rms_A, (n_frames, n_atoms, 3))
+    kick = np.sqrt(1.0 - rho**2)
+    for f in range(1, n_frames):
+        noise[f] = rho * noise[f - 1] + kick * noise[f]
+    return noise
+
+
+BOLTZMANN_EV_K = 8.617333262e-5  # CODATA 2018, eV/K
+
+
+@dataclass(frozen=True)
+class SiteLatticeTruth:
+    """Exact answers of a :func:`site_lattice_gas` trajectory.
+
+    Attributes
+    ----------
+    cell_A : (3, 3) periodic cell (cube of ``n_per_edge`` sites of spacing ``lattice_A``).
+    site_frac : (n_sites, 3) fractional site positions; site_family : (n_sites,) 0 or 1
+        (checkerboard: every neighbour of a site is of the other family); site_energy_eV : (n_sites,).
+    occupancy_per_site : (n_sites,) mean number of ions on each site, ``N exp(-E_s/kT) / Z``.
+    family_occupancy : (2,) mean ions per site of each family.
+    rate_constant_per_ps : (2,) rate of one hop to one given neighbour from a site of each family,
+        ``nu exp(-(E_to - E_from) / 2kT)`` (detailed balance).
+    residence_time_ps : (2,) mean residence on a site of each family, ``1 / (6 k)``.
+    hop_rate_per_ion_per_ps : mean hops per ion per ps, ``6 nu / cosh(dE / 2kT)``.
+    back_jump_probability : 1/6 (the six neighbours of a site are equivalent).
+    jump_length_A : lattice spacing; diffusivity_cm2_s : ``Gamma a^2 / 6`` (uncorrelated jumps).
+    hops_per_ion : (n_ions,) hops each ion made in this realisation.
+    """
+
+    cell_A: np.ndarray
+    site_frac: np.ndarray
+    site_family: np.ndarray
+    site_energy_eV: np.ndarray
+    occupancy_per_site: np.ndarray
+    family_occupancy: np.ndarray
+    rate_constant_per_ps: np.ndarray
+    residence_time_ps: np.ndarray
+    hop_rate_per_ion_per_ps: float
+    back_jump_probability: float
+    jump_length_A: float
+    diffusivity_cm2_s: float
+    hops_per_ion: np.ndarray
+
+
+def site_lattice_gas(n_frames: int, n_ions: int, dt_frame_ps: float, attempt_rate_per_ps: float,
+                     temperature_K: float, family_energy_eV: float = 0.05, n_per_edge: int = 6,
+                     lattice_A: float = 3.0, vibration_rms_A: float = 0.3, vibration_time_ps: float = 0.05,
+                     seed: int = 0) -> tuple[np.ndarray, SiteLatticeTruth]:
+    """Independent ions hopping on a simple-cubic site lattice with two site energies.
+
+    Sites form a periodic ``n_per_edge``^3 cube (``n_per_edge`` even); family 1 (sites with odd
+    ``i + j + k``) lies ``family_energy_eV`` above family 0, so every hop changes family. Each ion
+    is a continuous-time Markov chain (exact Gillespie times) with rate
+    ``k = nu exp(-(E_to - E_from) / 2kT)`` to each of its 6 neighbours, which obeys detailed
+    balance; it starts from the equilibrium distribution, so site occupancies are stationary:
+    ``p_s = exp(-E_s / kT) / Z``. Ions do not exclude each other (several may share a site), which
+    keeps every answer exact. On top of the site each ion vibrates as in :func:`hopping_crystal`.
+
+    Parameters
+    ----------
+    n_frames, n_ions : trajectory size; dt_frame_ps : time between frames.
+    attempt_rate_per_ps : nu; temperature_K : T of the Boltzmann factors.
+    family_energy_eV : E of family 1 minus E of family 0.
+    n_per_edge : sites along each cell edge (even, >= 2); lattice_A : site spacing.
+    vibration_rms_A, vibration_time_ps : Ornstein-Uhlenbeck vibration about the site.
+    seed : random seed.
+
+    Returns
+    -------
+    positions_A : (n_frames, n_ions, 3) unwrapped positions; truth : :class:`SiteLatticeTruth`.
+
+    Raises
+    ------
+    ValueError
+        On non-positive sizes, rates or temperature, or an odd ``n_per_edge``.
+    """
+    if n_frames < 2 or n_ions < 1 or dt_frame_ps <= 0 or attempt_rate_per_ps <= 0 or temperature_K <= 0:
+        raise ValueError("site_lattice_gas: need n_frames >= 2, n_ions >= 1 and positive dt, rate and temperature")
+    if n_per_edge < 2 or n_per_edge % 2:
+        raise ValueError(f"n_per_edge={n_per_edge} must be even and >= 2 (checkerboard families)")
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(*[np.arange(n_per_edge)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    family = grid.sum(axis=1) % 2
+    energy = family * family_energy_eV
+    beta = 1.0 / (BOLTZMANN_EV_K * temperature_K)
+    weight = np.exp(-beta * energy)
+    p_site = weight / weight.sum()
+    k_family = attempt_rate_per_ps * np.exp(-beta * np.array([family_energy_eV, -family_energy_eV]) / 2.0)
+    start = rng.choice(grid.shape[0], n_ions, p=p_site)
+    duration = (n_frames - 1) * dt_frame_ps
+    frame_times = np.arange(n_frames) * dt_frame_ps
+    sites = np.empty((n_frames, n_ions, 3))
+    hops = np.zeros(n_ions, dtype=np.int64)
+    for ion in range(n_ions):
+        point, fam, t = grid[start[ion]].astype(np.float64), int(family[start[ion]]), 0.0
+        times, points = [0.0], [point.copy()]
+        while True:
+            t += rng.exponential(1.0 / (6.0 * k_family[fam]))
+            if t > duration:
+                break
+            point = point + HOP_DIRECTIONS[rng.integers(0, 6)]
+            fam = 1 - fam
+            times.append(t)
+            points.append(point.copy())
+        hops[ion] = len(times) - 1
+        sites[:, ion] = np.asarray(points)[np.searchsorted(times, frame_times, side="right") - 1]
+    positions = sites * lattice_A + _ou_vibration(rng, n_frames, n_ions, vibration_rms_A, vibration_time_ps,
+                                                  dt_frame_ps)
+    family_p = np.array([p_site[family == f].sum() for f in (0, 1)])
+    rate = float(6.0 * (family_p * k_family).sum())
+    truth = SiteLatticeTruth(
+        cell_A=np.eye(3) * n_per_edge * lattice_A, site_frac=grid / n_per_edge, site_family=family,
+        site_energy_eV=energy, occupancy_per_site=n_ions * p_site,
+        family_occupancy=np.array([n_ions * p_site[family == f].mean() for f in (0, 1)]),
+        rate_constant_per_ps=k_family, residence_time_ps=1.0 / (6.0 * k_family), hop_rate_per_ion_per_ps=rate,
+        back_jump_probability=1.0 / 6.0, jump_length_A=lattice_A,
+        diffusivity_cm2_s=rate * lattice_A**2 / 6.0 * A2_PS_TO_CM2_S, hops_per_ion=hops)
+    return positions, truth
+
+
+def tetrahedron_offsets(bond_A: float = 1.21) -> np.ndarray:
+    """(4, 3) vertex offsets of a regular tetrahedron (BH4: B-H bonds of ``bond_A``) about its centre."""
+    return bond_A * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3.0)
+
+
+def icosahedron_offsets(radius_A: float = 1.70) -> np.ndarray:
+    """(12, 3) vertex offsets of a regular icosahedron (the B12 cage of B12H12) at ``radius_A``."""
+    phi = (1.0 + np.sqrt(5.0)) / 2.0
+    v = []
+    for a in (-1.0, 1.0):
+        for b in (-phi, phi):
+            v += [[0.0, a, b], [a, b, 0.0], [b, 0.0, a]]
+    v = np.array(v)
+    return radius_A * v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _rotation_matrices(rotvec: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices of rotation vectors ``(..., 3)`` (Rodrigues)."""
+    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    axis = rotvec / np.where(angle > 0, angle, 1.0)
+    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
+    zero = np.zeros_like(x)
+    k = np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
+    s, c = np.sin(angle)[..., None], np.cos(angle)[..., None]
+    return np.eye(3) + s * k + (1.0 - c) * (k @ k)
+
+
+def _random_orientations(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, 3, 3) rotation matrices uniform on SO(3) (QR of Gaussian matrices, sign-fixed)."""
+    q, r = np.linalg.qr(rng.normal(size=(n, 3, 3)))
+    q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
+    q[np.linalg.det(q) < 0, :, 0] *= -1.0
+    return q
+
+
+def _place(orient: np.ndarray, offsets_A: np.ndarray, centers_A: np.ndarray) -> np.ndarray:
+    """(n_frames, n_mol * n_per, 3) positions of rigid molecules with orientations (n_frames, n_mol, 3, 3)."""
+    pos = centers_A[None, :, None, :] + np.einsum("fmij,pj->fmpi", orient, offsets_A)
+    return pos.reshape(orient.shape[0], -1, 3)
+
+
+def rotational_diffusion(n_frames: int, centers_A: np.ndarray, offsets_A: np.ndarray,
+                         rotational_diffusivity_per_ps: float, dt_frame_ps: float, seed: int = 0) -> np.ndarray:
+    """Rigid molecules in isotropic rotational diffusion with a set ``D_r`` (orientation correlation).
+
+    Each frame the orientation is multiplied by rotations about Gaussian rotation vectors of
+    variance ``2 D_r dt`` per component, in sub-steps with ``2 D_r dt <= 0.01`` (a step of variance s^2
+    decays C_1 by ``1/3 + 2/3 (1 - s^2) exp(-s^2 / 2)``, whose rate is ``2 D_r (1 + s^2 / 12)``: within
+    0.1 % of the limit). Exact answers (Debye):
+    ``C_l(t) = <P_l(u(0) . u(t))> = exp(-l (l + 1) D_r t)``: tau_1 = 1 / (2 D_r), tau_2 = 1 / (6 D_r).
+
+    Parameters
+    ----------
+    centers_A : (n_mol, 3) fixed centres; offsets_A : (n_per, 3) atom offsets from the centre.
+    rotational_diffusivity_per_ps : D_r (rad^2/ps); dt_frame_ps : time between frames.
+
+    Returns
+    -------
+    positions_A : (n_frames, n_mol * n_per, 3), molecule-major order, random initial orientations.
+    """
+    rng = np.random.default_rng(seed)
+    centers_A = np.asarray(centers_A, dtype=np.float64)
+    n_mol = len(centers_A)
+    n_sub = max(1, int(np.ceil(2.0 * rotational_diffusivity_per_ps * dt_frame_ps / 0.01)))
+    sigma = np.sqrt(2.0 * rotational_diffusivity_per_ps * dt_frame_ps / n_sub)
+    orient = np.empty((n_frames, n_mol, 3, 3))
+    orient[0] = _random_orientations(rng, n_mol)
+    for f in range(1, n_frames):
+        r = orient[f - 1]
+        for _ in range(n_sub):
+            r = _rotation_matrices(rng.normal(0.0, sigma, (n_mol, 3))) @ r
+        orient[f] = r
+    return _place(orient, np.asarray(offsets_A, float), centers_A)
+
+
+def symmetry_jumps(offsets_A: np.ndarray, order: int) -> np.ndarray:
+    """(n_ops, 3, 3) body-frame rotations by ``2 pi m / order`` (m = 1..order-1) about each vertex axis.
+
+    For a tetrahedron with ``order=3`` (8 C3 operations) and an icosahedron with ``order=5``
+    (48 C5 operations) these are symmetry operations: they map the vertex set onto itself. Offsets
+    of zero length (a central atom, the B of BH4) are skipped.
+    """
+    offsets_A = np.asarray(offsets_A, float)
+    length = np.linalg.norm(offsets_A, axis=1)
+    axes = offsets_A[length > 1e-9] / length[length > 1e-9, None]  # an atom at the centre gives no axis
+    angles = 2.0 * np.pi * np.arange(1, order) / order
+    return _rotation_matrices((axes[:, None, :] * angles[None, :, None]).reshape(-1, 3))
+
+
+def orientation_jumps(n_frames: int, centers_A: np.ndarray, offsets_A: np.ndarray, jump_rate_per_ps: float,
+                      dt_frame_ps: float, order: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid molecules that jump between symmetry-equivalent orientations at Poisson times.
+
+    Each jump applies one of :func:`symmetry_jumps` (``offsets_A``, ``order``), picked uniformly, in
+    the body frame, so the molecule's vertex positions map onto the previous vertex positions
+    (atoms exchange places). For a tetrahedron with C3 jumps a vertex is, after one jump, on each
+    of the four vertex directions with probability 1/4, so
+    ``C_1(t) = C_2(t) = exp(-k t)`` exactly (tau_1 = tau_2 = 1 / k; rotational diffusion gives
+    tau_1 / tau_2 = 3).
+
+    Returns
+    -------
+    positions_A : (n_frames, n_mol * n_per, 3); jumps_per_molecule : (n_mol,) jumps made.
+    """
+    rng = np.random.default_rng(seed)
+    centers_A = np.asarray(centers_A, dtype=np.float64)
+    n_mol = len(centers_A)
+    ops = symmetry_jumps(offsets_A, order)
+    counts = rng.poisson(jump_rate_per_ps * dt_frame_ps, (n_frames - 1, n_mol))
+    orient = np.empty((n_frames, n_mol, 3, 3))
+    orient[0] = _random_orientations(rng, n_mol)
+    for f in range(1, n_frames):
+        orient[f] = orient[f - 1]
+        for m in np.flatnonzero(counts[f - 1]):
+            for op in rng.integers(0, len(ops), counts[f - 1, m]):
+                orient[f, m] = orient[f, m] @ ops[op]
+    return _place(orient, np.asarray(offsets_A, float), centers_A), counts.sum(axis=0)
