@@ -31,13 +31,10 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
-import spglib
 import yaml
-from ase.constraints import FixSymmetry
-from ase.filters import FrechetCellFilter
-from ase.optimize import BFGS, FIRE
 from ase.spacegroup.symmetrize import refine_symmetry
 
+from pydriver.structures.search import relax_structure, space_group
 from pydriver.thermo.gas import ideal_gas_free_energy
 from pydriver.thermo.hull import energies_above_hull, plot_hull, reaction_free_energy, sign_change_temperature
 from pydriver.thermo.phonons import phonon_free_energy
@@ -126,7 +123,7 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
                 opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
                 atoms, info = relax_cell(atoms, calc, **opts)
                 record["relaxation"] = {**info, **opts}
-            record["space_group"] = _space_group(atoms)
+            record["space_group"] = space_group(atoms, 1e-3)
             res = phonon_free_energy(atoms, calc, temperatures_K, min_width_A=min_width_A,
                                      supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"))
             if res.soft_mode_displacement_A is None or attempt == int(phase.get("follow_soft_modes", 0)):
@@ -158,31 +155,12 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
     return record
 
 
-def _space_group(atoms, symprec: float = 1e-3) -> str:
-    ds = spglib.get_symmetry_dataset((atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers), symprec=symprec)
-    return f"{ds.international} ({ds.number})"
-
-
 def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3):
-    """Tight relaxation of cell and positions keeping the space group (FixSymmetry, FrechetCellFilter,
-    FIRE then BFGS); ``pressure_tol_GPa`` is the stress criterion. Returns (atoms, info)."""
-    eV_A3_to_GPa = 160.21766208
-    atoms = atoms.copy()
-    atoms.calc = calc
-    atoms.set_constraint(FixSymmetry(atoms, symprec=symprec))
-    factor = pressure_tol_GPa / eV_A3_to_GPa * atoms.get_volume() / fmax_eV_A
-    filt = FrechetCellFilter(atoms, exp_cell_factor=factor)
-    t0 = time.time()
-    fire = FIRE(filt, logfile=None)
-    fire.run(fmax=0.02, steps=max_steps)
-    bfgs = BFGS(filt, logfile=None)
-    converged = bool(bfgs.run(fmax=fmax_eV_A, steps=max_steps))
-    fmax = float(np.linalg.norm(atoms.get_forces(), axis=1).max())
-    pressure = float(-atoms.get_stress()[:3].mean() * eV_A3_to_GPa)
-    atoms.set_constraint()
-    out = atoms.copy()
-    return out, {"steps": int(fire.nsteps + bfgs.nsteps), "converged": converged, "max_force_eV_A": fmax,
-                 "pressure_GPa": pressure, "wall_s": round(time.time() - t0, 1)}
+    """Tight relaxation before phonons: cell and positions keeping the space group (FIRE to 0.02 eV/A,
+    then BFGS to ``fmax_eV_A``, at most ``max_steps`` each; |stress| < ``pressure_tol_GPa``) with
+    :func:`pydriver.structures.search.relax_structure`. Returns (atoms, info)."""
+    return relax_structure(atoms, calc, fmax_eV_A=fmax_eV_A, pressure_tol_GPa=pressure_tol_GPa, max_steps=max_steps,
+                           keep_symmetry=True, symprec=symprec, optimizer="FIRE+BFGS")
 
 
 def analyse(records: dict[str, dict], spec: dict, temperatures_K: np.ndarray) -> dict:

@@ -1,0 +1,87 @@
+"""The package's one relaxation helper: cell and positions with ASE, optionally keeping the space group.
+
+Used by the structure searches (:mod:`pydriver.structures.search`) and by the thermodynamics
+pipeline (:mod:`pydriver.thermo.workflow`) before phonons. ASE's ``FrechetCellFilter`` exposes the
+cell as extra degrees of freedom whose "forces" are the virial divided by ``exp_cell_factor``; the
+factor is chosen so that the optimizer's force criterion on them means |stress| < ``pressure_tol_GPa``
+(virial = stress * V, so factor = pressure_tol / (eV/A^3 in GPa) * V / fmax). The symmetry
+constraint is ``ase.constraints.FixSymmetry`` (spglib operations at ``symprec``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from ase import Atoms
+
+from pydriver.units import EV_A3_TO_GPA
+
+OPTIMIZERS = ("FIRE", "FIRE+BFGS")
+
+
+def relax_structure(atoms: Atoms, calc, *, fmax_eV_A: float, max_steps: int, pressure_tol_GPa: float | None = None,
+                    keep_symmetry: bool = False, symprec: float = 1e-3, constant_volume: bool = False,
+                    optimizer: str = "FIRE", fire_fmax_eV_A: float = 0.02) -> tuple[Atoms, dict]:
+    """Relax cell and positions of a copy of ``atoms``.
+
+    Parameters
+    ----------
+    atoms : structure (not modified).
+    calc : ASE calculator (eV, eV/A, eV/A^3), e.g. :class:`pydriver.m3gnet.calculator.M3GNetCalculator`.
+    fmax_eV_A : force criterion, in eV/A.
+    max_steps : optimizer steps (per stage for ``"FIRE+BFGS"``); 0 runs nothing (``converged`` false).
+    pressure_tol_GPa : stress criterion, in GPa; ``None`` keeps ASE's default cell factor (the
+        number of atoms: about 0.3 GPa for these hydrides at 0.02 eV/A).
+    keep_symmetry : constrain to the space group found at ``symprec`` (A) by ``FixSymmetry``.
+    constant_volume : relax the cell shape at constant volume.
+    optimizer : ``"FIRE"``, or ``"FIRE+BFGS"``: FIRE down to ``fire_fmax_eV_A`` (eV/A) then BFGS to
+        ``fmax_eV_A`` (tight relaxations before phonons).
+
+    Returns
+    -------
+    (relaxed copy without calculator or constraint, info) with info keys ``steps``, ``converged``,
+    ``max_force_eV_A`` (largest remaining force, symmetrised if ``keep_symmetry``), ``pressure_GPa``
+    (-trace(stress) / 3), ``wall_s`` and the settings.
+
+    Raises
+    ------
+    ValueError for an unknown ``optimizer`` or a negative ``max_steps``.
+    """
+    from ase.constraints import FixSymmetry
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS, FIRE
+
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer {optimizer!r} not in {OPTIMIZERS}")
+    if max_steps < 0:
+        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
+    atoms = atoms.copy()
+    atoms.calc = calc
+    if keep_symmetry:
+        atoms.set_constraint(FixSymmetry(atoms, symprec=symprec))
+    cell_factor = None
+    if pressure_tol_GPa is not None:
+        cell_factor = pressure_tol_GPa / EV_A3_TO_GPA * atoms.get_volume() / fmax_eV_A
+    filt = FrechetCellFilter(atoms, exp_cell_factor=cell_factor, constant_volume=constant_volume)
+    t0 = time.time()
+    steps, converged = 0, False
+    if max_steps > 0:
+        fire = FIRE(filt, logfile=None)
+        if optimizer == "FIRE":
+            converged = bool(fire.run(fmax=fmax_eV_A, steps=max_steps))
+            steps = int(fire.nsteps)
+        else:
+            fire.run(fmax=max(fire_fmax_eV_A, fmax_eV_A), steps=max_steps)
+            bfgs = BFGS(filt, logfile=None)
+            converged = bool(bfgs.run(fmax=fmax_eV_A, steps=max_steps))
+            steps = int(fire.nsteps + bfgs.nsteps)
+    max_force = float(np.linalg.norm(atoms.get_forces(), axis=1).max())
+    pressure = float(-atoms.get_stress()[:3].mean() * EV_A3_TO_GPA)
+    atoms.set_constraint()
+    out = atoms.copy()
+    info = {"steps": steps, "converged": converged, "max_force_eV_A": max_force, "pressure_GPa": pressure,
+            "wall_s": round(time.time() - t0, 1), "fmax_eV_A": fmax_eV_A, "pressure_tol_GPa": pressure_tol_GPa,
+            "max_steps": max_steps, "keep_symmetry": keep_symmetry, "constant_volume": constant_volume,
+            "optimizer": optimizer}
+    return out, info
