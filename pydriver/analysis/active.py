@@ -11,6 +11,9 @@ that only rotate reach about 18 A^2); the paper applies it over 1 ns.
   ``D* = 21 A^2 / (6 x 1 ns)`` = 3.5e-7 cm^2/s, i.e. ``(D_i - D*) / sigma0_i > 2`` with sigma0_i
   its error were it diffusing at D*.
 
+* ``fraction_hops`` (:func:`hop_active_ions`): the ion made at least k (default 2) site-to-site
+  hops not undone by a return (:mod:`pydriver.analysis.hops`).
+
 Intervals: Jeffreys binomial interval over ions (:func:`jeffreys_interval`).
 """
 
@@ -244,3 +247,36 @@ def rate_active_ions(positions_A: np.ndarray, dt_frame_ps: float, fit_start_ps: 
             "d_threshold_z": float(z), "d_threshold_window_ps": per_ion["window_ps"],
             "ion_diffusivity_cm2_s": (d * A2_PS_TO_CM2_S).tolist(),
             "ion_diffusivity_std_cm2_s": (per_ion["std_A2_ps"] * A2_PS_TO_CM2_S).tolist()}
+
+
+#: net hops (not undone by a return) an ion needs to count as active by hops
+DEFAULT_MIN_NET_HOPS = 2
+
+
+def hop_active_ions(net_hops_per_ion: np.ndarray, min_net_hops: int = DEFAULT_MIN_NET_HOPS) -> dict:
+    """Ions active by hops: at least ``min_net_hops`` site-to-site hops not undone by a return.
+
+    Parameters
+    ----------
+    net_hops_per_ion : (n_ions,) net hops of each ion (:func:`pydriver.analysis.hops.net_hops`: a
+        hop back to the previous site cancels the hop that left it, so rattling between two sites
+        counts at most 1).
+    min_net_hops : k, default 2.
+
+    Returns
+    -------
+    dict -- ``fraction_hops``, ``fraction_hops_ci68`` (68 % Jeffreys interval over ions),
+    ``n_active_hops``, ``hops_min_net``.
+
+    Raises
+    ------
+    ValueError
+        If there are no ions or ``min_net_hops`` < 1.
+    """
+    net = np.asarray(net_hops_per_ion)
+    if net.size == 0 or min_net_hops < 1:
+        raise ValueError(f"hop-active fraction needs >= 1 ion and min_net_hops >= 1; got {net.size} ions, "
+                         f"min_net_hops={min_net_hops}")
+    k = int((net >= min_net_hops).sum())
+    return {"fraction_hops": k / net.size, "fraction_hops_ci68": list(jeffreys_interval(k, int(net.size))),
+            "n_active_hops": k, "hops_min_net": int(min_net_hops)}
