@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def _add_run_arguments(parser) -> None:
-    parser.add_argument("config", help="sweep config file (.yaml, .yml or .toml)")
+    parser.add_argument("config", metavar="CONFIG_OR_DIR", help="sweep config file (.yaml, .yml or .toml), or a sweep "
+                        "folder (or its sweep.json): runs it with the config it records, wherever it has moved")
     parser.add_argument("-o", "--output", metavar="DIR", help="output folder (default: the config's `output`, "
                         "else sweep-<config name> beside the config file)")
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their folders; write nothing")
@@ -51,11 +52,11 @@ def _dry_run(config) -> int:
 
 
 def _run(args) -> int:
-    from pydriver.sweep.config import load_config  # noqa: PLC0415
     from pydriver.sweep.lifecycle import Stop  # noqa: PLC0415
+    from pydriver.sweep.relocate import load_sweep  # noqa: PLC0415
     from pydriver.sweep.runner import run_sweep  # noqa: PLC0415
 
-    config = load_config(args.config)
+    config = load_sweep(args.config)
     updates = {}
     if args.output:
         updates["output"] = Path(args.output).resolve()
@@ -91,14 +92,11 @@ def _adaptive_cells(info: dict | None, format_duration) -> list[str]:
 
 
 def _status(args) -> int:
-    from pydriver.sweep.config import CONFIG_SUFFIXES, load_config  # noqa: PLC0415
     from pydriver.sweep.progress import format_duration  # noqa: PLC0415
+    from pydriver.sweep.relocate import sweep_folder_of  # noqa: PLC0415
     from pydriver.sweep.status_table import sweep_status  # noqa: PLC0415
 
-    folder = Path(args.dir)
-    if folder.suffix in CONFIG_SUFFIXES and folder.is_file():
-        folder = load_config(folder).output
-    status = sweep_status(folder)
+    status = sweep_status(sweep_folder_of(args.dir))
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -116,7 +114,7 @@ def _status(args) -> int:
                  format_duration(row["elapsed_s"]) if row["elapsed_s"] is not None else "-", str(row["job"] or "-")]
         if adaptive:
             cells += _adaptive_cells(row["adaptive"], format_duration)
-        table.add_row(*cells, row["message"][:60])
+        table.add_row(*cells, row["message"][:200])
     Console(width=200).print(table)
     return 0
 
@@ -135,8 +133,8 @@ class CLICommand:
         sub = parser.add_subparsers(dest="sweep_command", metavar="ACTION", required=True)
         _add_run_arguments(sub.add_parser("run", help="run or resume a sweep (or --dry-run to list it)"))
         status = sub.add_parser("status", help="show done/running/failed/pending runs of a sweep folder")
-        status.add_argument("dir", metavar="DIR_OR_CONFIG", help="sweep output folder (holds sweep.json) or the "
-                            "sweep's config file")
+        status.add_argument("dir", metavar="DIR_OR_CONFIG", help="sweep output folder (holds sweep.json), its "
+                            "sweep.json or the sweep's config file (only its name/output are read)")
         status.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     @staticmethod

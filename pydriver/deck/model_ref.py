@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ase.data import atomic_numbers
 
+from pydriver.lammps.quoting import run_relative_path
 from pydriver.m3gnet.precision import DEFAULT_DTYPE, DTYPE_NAMES
 from pydriver.model_file import is_checkpoint_folder, read_metadata
 from pydriver.rundir import MODEL_FILE
@@ -109,8 +110,9 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
     Returns
     -------
     (str, dict)
-        The path written in ``pair_coeff`` (absolute, or ``model.pt`` relative to the run
-        directory) and the ``model`` entry of ``run.json``.
+        The path written in ``pair_coeff`` and the ``model`` entry of ``run.json``, both as
+        :func:`pydriver.lammps.quoting.run_relative_path` writes them: relative to the run directory
+        for a file in the folder that holds it (``model.pt``, a sweep's ``../model/m.pt``), else absolute.
 
     Raises
     ------
@@ -126,8 +128,8 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
         target = run_dir / MODEL_FILE_NAME
         log.info("exporting checkpoint %s to %s (%s)", source, target, dtype)
         export_checkpoint(source, target, dtype=dtype)
-        return MODEL_FILE_NAME, {"path": str(target.resolve()), "source": str(source), "dtype": dtype,
-                                 "sha256": sha256_file(target), "copied": True}
+        return MODEL_FILE_NAME, {"path": MODEL_FILE_NAME, "source": run_relative_path(source, run_dir),
+                                 "dtype": dtype, "sha256": sha256_file(target), "copied": True}
     if not source.is_file():
         raise FileNotFoundError(f"model {model} is neither an exported model file nor a matgl checkpoint "
                                 "folder (model.json, model.pt, state.pt)")
@@ -135,6 +137,7 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
         target = run_dir / MODEL_FILE_NAME
         if target.resolve() != source:
             shutil.copy2(source, target)
-        return MODEL_FILE_NAME, {"path": str(target.resolve()), "source": str(source),
+        return MODEL_FILE_NAME, {"path": MODEL_FILE_NAME, "source": run_relative_path(source, run_dir),
                                  "sha256": sha256_file(target), "copied": True}
-    return str(source), {"path": str(source), "sha256": sha256_file(source), "copied": False}
+    reference = run_relative_path(source, run_dir)
+    return reference, {"path": reference, "sha256": sha256_file(source), "copied": False}

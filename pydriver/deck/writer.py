@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -20,8 +19,8 @@ from pydriver.deck.model_ref import check_elements, model_info, resolve_model
 from pydriver.deck.mass_scaling import mass_commands, scaled_masses_amu
 from pydriver.deck.render import INPUT_TEMPLATE, JOB_TEMPLATE, render
 from pydriver.deck.settings import JobSettings, MDSettings
-from pydriver.lammps.quoting import lammps_path
-from pydriver.lammps.session import lmp_executable
+from pydriver.lammps.quoting import lammps_path, run_relative_path
+from pydriver.lammps.threads import openmp_template_values
 from pydriver.m3gnet.precision import DEFAULT_DTYPE
 from pydriver.rundir import DATA_FILE, INPUT_FILE, JOB_FILE, RESTART_DIR, RunManifest, template_names
 from pydriver.structures import LammpsSystem, prepare_system, read_structure
@@ -131,17 +130,36 @@ def _manifest(system: LammpsSystem, md: MDSettings, job: JobSettings, ctx: dict,
     )
 
 
+#: what the job script's MPI launcher does, by ``JobSettings.launcher``
+LAUNCHER_NOTES = {
+    "mpiexec": "mpiexec beside $LMP (the LAMMPS wheel's MPICH) for more than one rank, -bind-to core:<threads>; "
+               "one rank runs lmp directly",
+    "srun": "srun -c $SLURM_CPUS_PER_TASK --cpu-bind=cores (a site LAMMPS on the site's MPI)",
+    "none": "none (lmp runs directly: one rank)",
+}
+
+
+def launcher_kind(launcher: str) -> str:
+    """``mpiexec``, ``srun``, ``none`` (``""`` or ``none``) or ``command`` (any other command line, used as written)."""
+    text = launcher.strip()
+    if text in ("", "none"):
+        return "none"
+    return text if text in ("mpiexec", "srun") else "command"
+
+
 def job_context(job: JobSettings, md: MDSettings) -> dict:
-    """Template variables of ``job.slurm.j2``: absolute ``lmp`` and ``python`` unless set, adaptive flag."""
-    lmp = job.lmp
-    if lmp is None:
-        try:
-            lmp = lmp_executable()
-        except FileNotFoundError:
-            lmp = "lmp"
-            log.warning("no `lmp` found here; job.slurm uses `lmp` from PATH (set $LMP or --lmp)")
-    return {**job.as_dict(), "lmp": lmp, "python": job.python or sys.executable, "adaptive": md.target is not None,
-            "pydriver_version": __version__, **template_names()}
+    """Template variables of ``job.slurm.j2``.
+
+    ``lmp`` and ``python`` are written only when set (a path you configured); otherwise the script
+    takes ``$LMP`` / ``$PYDRIVER_PYTHON`` or ``lmp`` / ``python3`` on ``PATH`` at run time, so no
+    path of the machine that wrote it is in it. The OpenMP policy is
+    :func:`pydriver.lammps.threads.openmp_template_values`.
+    """
+    kind = launcher_kind(job.launcher)
+    note = LAUNCHER_NOTES.get(kind) or "as configured: " + " ".join(job.launcher.split())
+    return {**job.as_dict(), "lmp_default": job.lmp or "lmp", "python_default": job.python or "python3",
+            "launcher_kind": kind, "launcher_note": note, "openmp": openmp_template_values(),
+            "adaptive": md.target is not None, "pydriver_version": __version__, **template_names()}
 
 
 def _write_files(out_dir: Path, system: LammpsSystem, md: MDSettings, job: JobSettings, model, source: str,
@@ -201,13 +219,14 @@ def write_run_directory(
     """
     md = (md or MDSettings()).validate()
     job = (job or JobSettings()).validate()
+    out_dir = Path(out_dir)
     if isinstance(structure, Atoms):
         atoms, source = structure, f"ase.Atoms {structure.get_chemical_formula(mode='metal')}"
     else:
-        atoms, source = read_structure(structure), str(Path(structure).resolve())
+        atoms = read_structure(structure)
+        source = run_relative_path(structure, out_dir)
     check_elements(set(atoms.get_chemical_symbols()), model)
     system = prepare_system(atoms, replication, min_width_A)
-    out_dir = Path(out_dir)
     created = not out_dir.exists()
     try:
         _write_files(out_dir, system, md, job, model, source, copy_model, model_dtype)

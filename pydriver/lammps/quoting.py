@@ -78,6 +78,19 @@ def lammps_path(path: str | Path, base: str | Path) -> str:
     raise ValueError(f"{text!r}: {problem}; rename it, or copy it into the run directory (deck --copy-model)")
 
 
+def run_relative_path(path: str | Path, run_dir: str | Path) -> str:
+    """How a run directory names a file it uses: relative to the run directory when the file lies in
+    the folder that holds it (a sweep folder: ``../model/m.pt``; the run directory itself:
+    ``model.pt``), so the folder can move, to another machine too; else absolute (a file of yours
+    elsewhere, e.g. a model in a shared folder).
+    """
+    target = Path(run_dir, path).resolve()
+    run_dir = Path(run_dir).resolve()
+    if target.is_relative_to(run_dir.parent):
+        return os.path.relpath(target, run_dir)
+    return str(target)
+
+
 def shell_quote(word: object) -> str:
     """One bash word holding ``word`` verbatim (:func:`shlex.quote`: single quotes when needed)."""
     return shlex.quote(str(word))

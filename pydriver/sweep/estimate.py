@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydriver.cache import cache_dir, write_cache_file
 from pydriver.lammps.session import lammps_env, lmp_executable
+from pydriver.lammps.threads import openmp_environment
 from pydriver.rundir import DATA_FILE, INPUT_FILE, MANIFEST_FILE
 from pydriver.sweep.run_state import read_json
 
@@ -64,7 +65,8 @@ def measure(run_dir: Path, n_steps: int = 3, threads: int = 1, timeout_s: float 
     with tempfile.TemporaryDirectory(prefix="pydriver-timing-") as tmp:
         script = Path(tmp) / "in.timing"
         script.write_text(timing_input(run_dir, n_steps))
-        env = {**lammps_env(), "OMP_NUM_THREADS": str(threads)}
+        env = lammps_env()
+        env.update(openmp_environment(threads, base=env))  # the runs' OpenMP policy, so the timing is theirs
         proc = subprocess.run([lmp_executable(), "-in", str(script), "-log", "none"], cwd=run_dir, env=env,
                               capture_output=True, text=True, timeout=timeout_s)
     loops = _LOOP.findall(proc.stdout)

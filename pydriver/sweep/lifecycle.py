@@ -14,9 +14,10 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydriver.rundir import ANALYSIS_LOG, MANIFEST_FILE
+from pydriver.rundir import ANALYSIS_LOG, MANIFEST_FILE, RUN_LOG, SLURM_FOLDER
 from pydriver.sweep.expand import RunSpec
-from pydriver.sweep.outputs import Outputs, analysis_is_valid, inspect_outputs, is_adaptive, quarantine_bad_restarts
+from pydriver.sweep.outputs import (Outputs, analysis_is_valid, failure_cause, inspect_outputs, is_adaptive,
+                                   quarantine_bad_restarts)
 from pydriver.sweep.disk import NotEnoughDiskSpace, check_free_space
 from pydriver.sweep.run_state import RunState, now_iso, process_alive, read_json
 
@@ -162,11 +163,23 @@ def end_of_md(run: SweepRun, state: RunState, exit_code: int | None, max_attempt
     if killed and state.attempts < max_attempts:
         mark(run, state, "interrupted", exit_code, f"{prefix}stopped at step {outputs.last_step}: {outputs.problem}")
         return "interrupted"
-    where = f"{run.name}/sweep_run.log" if state.executor == "local" else f"the SLURM output of job {state.job_id}"
-    message = f"{prefix}exit code {exit_code}: {outputs.problem}; see {where}"
+    if state.executor == "local":
+        where, job_logs = f"{run.name}/{RUN_LOG}", ()
+    else:
+        where, job_logs = f"the SLURM output of job {state.job_id}", slurm_outputs(run, state.job_id)
+    cause = failure_cause(run.run_dir, job_logs)
+    message = f"{prefix}exit code {exit_code}: {f'{cause}; ' if cause else ''}{outputs.problem}; see {where}"
     mark(run, state, "failed", exit_code, message)
     log.error("%s failed: %s", run.name, message)
     return "failed"
+
+
+def slurm_outputs(run: SweepRun, job_id: str | None) -> tuple[Path, ...]:
+    """The SLURM output files a job of this run may have written: ``RUN_DIR/slurm-<id>.out`` (one job per run)
+    or ``OUT/slurm/<array id>_<task>.out`` (a job array task)."""
+    if not job_id:
+        return ()
+    return (run.run_dir / f"slurm-{job_id}.out", run.run_dir.parent / SLURM_FOLDER / f"{job_id}.out")
 
 
 def end_of_analysis(run: SweepRun, state: RunState, exit_code: int) -> bool:

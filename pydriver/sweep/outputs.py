@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydriver.rundir import (ANALYSIS_FILE, CORRUPT_DIR, DUMP_NAMES, LOG_FILE, MANIFEST_FILE, RESTART_DIR,
-                             RESTART_PREFIX)
+from pydriver.rundir import (ANALYSIS_FILE, CORRUPT_DIR, DUMP_NAMES, INPUT_FILE, LOG_FILE, MANIFEST_FILE,
+                             RESTART_DIR, RESTART_PREFIX, RUN_LOG)
 from pydriver.sweep.run_state import AdaptiveState, read_json
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,61 @@ def last_dump_frame(path: Path, n_atoms: int) -> tuple[int | None, bool]:
     body = lines[atoms_at + 1:]
     whole = text.endswith("\n") and len([b for b in body if b.strip()]) == n_frame == n_atoms
     return step, whole
+
+
+_SOURCE_LOCATION = re.compile(r"\s*\([^()]*\.(?:cpp|h):\d+\)\s*$")
+#: how much of the end of a log :func:`failure_cause` reads, bytes
+_LOG_TAIL_BYTES = 1 << 16
+
+
+def _log_tail(path: Path, start_marker: str) -> list[str]:
+    """The lines of the last attempt in a log: after the last line starting with ``start_marker``."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            fh.seek(max(0, size - _LOG_TAIL_BYTES))
+            lines = fh.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    starts = [i for i, line in enumerate(lines) if line.startswith(start_marker)]
+    return lines[starts[-1]:] if starts else lines
+
+
+def failure_cause(run_dir: Path, job_logs: tuple[Path, ...] = ()) -> str | None:
+    """The error that ended a run's last attempt, in one line, or ``None`` when no log names one.
+
+    Looks, in order, in ``log.lammps`` (LAMMPS's ``ERROR: ...``, without the source location), in the
+    local executor's ``sweep_run.log`` and in ``job_logs`` (the SLURM output of the job): the last
+    ``ERROR``/``error:`` line of the last attempt, e.g. ``ERROR: Pair style m3gnet: cannot open model
+    file ../model/m.pt`` or the job script's ``error: no LAMMPS executable 'lmp' here: ...``.
+    """
+    run_dir = Path(run_dir)
+    candidates = [(run_dir / LOG_FILE, "LAMMPS ("), (run_dir / RUN_LOG, "=== "),
+                  *((Path(p), "array task ") for p in job_logs)]
+    for path, marker in candidates:
+        errors = [line.strip() for line in _log_tail(path, marker)
+                  if line.lstrip().startswith(("ERROR", "error:", "Error:")) or ": command not found" in line
+                  or "No such file or directory" in line]
+        if errors:
+            return _SOURCE_LOCATION.sub("", errors[-1])[:300]
+    return None
+
+
+def deck_model_found(run_dir: Path) -> bool:
+    """True if the model file that ``in.lammps`` names in ``pair_coeff`` exists, seen from the run directory
+    (also True for a deck without a readable ``pair_coeff`` line: nothing to check)."""
+    try:
+        text = (Path(run_dir) / INPUT_FILE).read_text()
+    except OSError:
+        return True
+    for line in text.splitlines():
+        if line.startswith("pair_coeff"):
+            try:
+                words = shlex.split(line)
+            except ValueError:
+                return True
+            return len(words) < 4 or (Path(run_dir) / words[3]).is_file()
+    return True
 
 
 @dataclass

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from pydriver import __version__
 from pydriver.deck.model_ref import check_elements
-from pydriver.model_file import is_checkpoint_folder
-from pydriver.rundir import (MANIFEST_FILE, MODEL_FOLDER, REPORT_FOLDER, SUPERSEDED_FOLDER, SWEEP_FORMAT,
+from pydriver.rundir import (MANIFEST_FILE, REPORT_FOLDER, SUPERSEDED_FOLDER, SWEEP_FORMAT,
                              SWEEP_MANIFEST)
 from pydriver.structures import read_structure
 from pydriver.sweep.adaptive import ChunkPlan
@@ -28,22 +27,14 @@ from pydriver.sweep.estimate import LOCAL_LIMIT_S, estimate_runs
 from pydriver.sweep.expand import changed_parameters, expand, job_settings, md_settings, run_parameters, write_run
 from pydriver.sweep.lifecycle import SweepRun, current_status
 from pydriver.sweep.lock import folder_lock
-from pydriver.sweep.outputs import analysis_is_valid, inspect_outputs
+from pydriver.sweep.outputs import analysis_is_valid, deck_model_found, inspect_outputs
+from pydriver.sweep.relocate import copy_model_file, manifest_config, model_file_for, portable_path, stage_inputs
 from pydriver.sweep.run_state import AdaptiveState, RunState, atomic_write_json, now_iso, read_json
 
 log = logging.getLogger(__name__)
 
 #: run.json keys that must match the config when a run directory already exists
 _CHECKED_KEYS = ("temperature_K", "seed", "mass_factors", "equil_steps", "prod_steps", "dump_every", "dt_ps")
-
-
-def model_file_for(config: SweepConfig) -> Path:
-    """The exported model all runs use: the given ``.pt`` file, or ``OUT/model/<folder>-<dtype>[-compiled].pt``."""
-    path = config.model.path
-    if is_checkpoint_folder(path):
-        suffix = "-compiled" if config.model.compile else ""
-        return config.output / MODEL_FOLDER / f"{path.name}-{config.model.dtype}{suffix}.pt"
-    return path
 
 
 def check_structures(config: SweepConfig) -> None:
@@ -71,9 +62,10 @@ def plan(config: SweepConfig) -> list[SweepRun]:
 
 
 def export_model_once(config: SweepConfig) -> Path:
-    """Export a checkpoint folder once per sweep (atomically; reused when it exists)."""
+    """The sweep's model file in ``OUT/model/`` (:func:`pydriver.sweep.relocate.model_file_for`): a checkpoint
+    folder exported once per sweep (atomically; reused when it exists), an exported file elsewhere copied."""
     target = model_file_for(config)
-    if target == config.model.path or target.is_file():
+    if copy_model_file(config) is not None or target == config.model.path or target.is_file():
         return target
     from pydriver.m3gnet.export import export_checkpoint  # noqa: PLC0415  (imports torch)
 
@@ -86,13 +78,16 @@ def export_model_once(config: SweepConfig) -> Path:
     return target
 
 
-def write_manifest(config: SweepConfig, runs: list[SweepRun]) -> Path:
-    """Write ``OUT/sweep.json``: the validated config and the run list (read by ``sweep status``)."""
-    path = config.output / SWEEP_MANIFEST
+def write_manifest(config: SweepConfig, runs: list[SweepRun], model_file: Path) -> Path:
+    """Write ``OUT/sweep.json``: the validated config (paths inside the folder relative to it, so ``sweep run
+    OUT`` works after a move), the model file the runs use and the run list (read by ``sweep status``)."""
+    out = config.output
+    path = out / SWEEP_MANIFEST
     atomic_write_json(path, {
         "format": SWEEP_FORMAT, "name": config.name, "pydriver_version": __version__, "written_at": now_iso(),
-        "config": config.model_dump(mode="json"),
-        "runs": [{**r.spec.as_dict(), "run_dir": r.run_dir.name} for r in runs],
+        **manifest_config(config, model_file),
+        "runs": [{**r.spec.as_dict(), "structure_file": portable_path(r.spec.structure_file, out),
+                  "run_dir": r.run_dir.name} for r in runs],
     })
     return path
 
@@ -115,19 +110,25 @@ def _classify(config: SweepConfig, run: SweepRun) -> tuple[str, RunState, list[t
 
     Actions: ``write`` (no deck yet), ``keep`` (same parameters, or written by an older pydriver
     without a field-by-field record: then checked on the run.json keys of ``_CHECKED_KEYS``, a
-    ``ValueError`` naming the first difference), ``rewrite`` (changed, never ran: rewriting it
-    loses nothing) or ``supersede`` (changed after it ran).
+    ``ValueError`` naming the first difference), ``refresh`` (same parameters, but the deck names a
+    model file that is not there, e.g. an absolute path written before the sweep folder moved:
+    rewritten with the same parameters, its outputs kept), ``rewrite`` (changed, never ran:
+    rewriting it loses nothing) or ``supersede`` (changed after it ran).
+
+    The parameters hold no paths (files enter by content, :func:`pydriver.sweep.expand.run_parameters`),
+    so a sweep folder moved elsewhere compares equal.
     """
     state = RunState.load(run.run_dir)
     manifest = read_json(run.run_dir / MANIFEST_FILE)
     if manifest is None:
         return "write", state, []
+    keep = "keep" if deck_model_found(run.run_dir) else "refresh"
     if state.parameters is None:
         _check_existing(config, run, manifest)
-        return "keep", state, []
+        return keep, state, []
     changes = changed_parameters(state.parameters, run.parameters or {})
     if not changes:
-        return "keep", state, []
+        return keep, state, []
     if state.attempts == 0 and inspect_outputs(run.run_dir).last_step is None:
         return "rewrite", state, changes
     return "supersede", state, changes
@@ -179,6 +180,9 @@ def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path, rerun_c
         elif action == "rewrite":
             log.info("%s: rewriting its deck, which never ran, for the changed config (%s)", run.name,
                      _describe_changes(changes))
+        elif action == "refresh":
+            log.info("%s: rewriting its deck with the same parameters: the model file it names is not there "
+                     "(written before the sweep folder moved?)", run.name)
         if action != "keep":
             run.run_dir.mkdir(parents=True, exist_ok=True)
             write_run(config, run.spec, model_file, run.run_dir)
@@ -256,9 +260,10 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = Tr
 def _run_locked(config: SweepConfig, retry_failed: bool, submit: bool, wait: bool, live: bool | None,
                 rerun_changed: bool) -> dict:
     model_file = export_model_once(config)
+    config = stage_inputs(config)  # runs are written from the copies in OUT/inputs: the folder moves whole
     runs = plan(config)  # after the export: the parameters hold the exported model's sha256
     prepare(config, runs, model_file, rerun_changed)
-    write_manifest(config, runs)
+    write_manifest(config, runs, model_file)
     if config.estimate:
         estimate(config, runs)
     if config.executor == "slurm":

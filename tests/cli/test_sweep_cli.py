@@ -50,7 +50,7 @@ def test_no_submit_writes_job_array_and_status(config_file, tmp_path, capsys):
     script = next((out_dir / "slurm").glob("array-*.slurm")).read_text()
     assert "#SBATCH --array=0-3\n" in script and "#SBATCH --partition=debug" in script
     assert "#SBATCH --qos=short" in script and "#SBATCH --time=01:00:00" in script
-    assert f'\n    {out_dir / "NaBH4_T500_bh4x5_b12x1_s1"}\n' in script
+    assert "\n    ../NaBH4_T500_bh4x5_b12x1_s1\n" in script and str(tmp_path) not in script  # relative: the folder moves
     job = (out_dir / "NaBH4_T400_bh4x1_b12x1_s1" / "job.slurm").read_text()
     assert "#SBATCH --job-name=NaBH4_T400_bh4x1_b12x1_s1" in job
     manifest = json.loads((out_dir / "sweep.json").read_text())

@@ -51,14 +51,14 @@ def test_run_directory_contents(tmp_path, fake_model):
     job = JobSettings(nodes=2, ranks_per_node=4, gpus_per_node=1, modules=["cuda/12"], partition="gpu")
     out = write_run_directory(nabh4_cubic(), fake_model, tmp_path / "run", md=md, job=job)
     deck = (out / "in.lammps").read_text()
-    assert f'pair_coeff      * * "{fake_model.resolve()}" Na B H' in deck
+    assert 'pair_coeff      * * "../fake model.pt" Na B H' in deck  # beside the run directory: relative
     assert "mass B_BH4 21.62000000" in deck and "mass H_BH4 2.01600000" in deck
     assert "plugin load" not in deck and "plugin " not in deck
     assert "velocity all create 400.0 7 " in deck and " aniso 1.0 1.0 1.0" in deck
     assert "custom 50 dump.lammpstrj id type element mol xu yu zu vx vy vz" in deck
     assert "element Na B H" in deck
     slurm = (out / "job.slurm").read_text()
-    assert "#SBATCH --nodes=2" in slurm and "#SBATCH --gpus-per-node=1" in slurm and "module load cuda/12" in slurm
+    assert "#SBATCH --nodes=2" in slurm and "#SBATCH --gres=gpu:1" in slurm and "module load cuda/12" in slurm
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["format"] == "pydriver-run/1" and manifest["n_atoms"] == 192
     assert manifest["production_start_step"] == 1000 and manifest["dump_every"] == 50
@@ -66,8 +66,30 @@ def test_run_directory_contents(tmp_path, fake_model):
     assert manifest["types"][1]["mass_amu"] == pytest.approx(21.62)
     assert manifest["mass_factors"] == {"BH4": 2.0, "B12H12": 5.0}
     assert manifest["model"]["copied"] is False and len(manifest["model"]["sha256"]) == 64
+    assert manifest["model"]["path"] == "../fake model.pt" and manifest["structure_source"].startswith("ase.Atoms")
     assert manifest["dump_columns"][-3:] == ["vx", "vy", "vz"]
     assert (out / "data.lmp").is_file() and (out / "restart").is_dir()
+
+
+def test_paths_are_relative_inside_the_folder_of_the_run_directory(tmp_path, fake_model, example_structures_dir):
+    """Files in the folder holding the run directory (a sweep folder) are named relative to the run directory, so
+    the folder moves whole; a file elsewhere keeps its absolute path (yours to keep where it is)."""
+    import shutil
+
+    sweep = tmp_path / "sweep"
+    (sweep / "model").mkdir(parents=True)
+    shutil.copy(fake_model, sweep / "model" / "m.pt")
+    (sweep / "inputs").mkdir()
+    shutil.copy(example_structures_dir / "NaBH4.extxyz", sweep / "inputs" / "NaBH4.extxyz")
+    out = write_run_directory(sweep / "inputs" / "NaBH4.extxyz", sweep / "model" / "m.pt", sweep / "run")
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["structure_source"] == "../inputs/NaBH4.extxyz" and manifest["model"]["path"] == "../model/m.pt"
+    assert "pair_coeff      * * ../model/m.pt Na B H" in (out / "in.lammps").read_text()
+    assert str(tmp_path) not in "".join((out / name).read_text() for name in ("in.lammps", "job.slurm", "run.json"))
+    elsewhere = write_run_directory(example_structures_dir / "NaBH4.extxyz", fake_model, sweep / "deep" / "run")
+    manifest = json.loads((elsewhere / "run.json").read_text())
+    assert manifest["model"]["path"] == str(fake_model) and manifest["structure_source"] == str(
+        example_structures_dir / "NaBH4.extxyz")
 
 
 def test_plugin_couple_and_copy(tmp_path, fake_model):

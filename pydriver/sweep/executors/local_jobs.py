@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pydriver
 from pydriver.lammps.session import lammps_env, lmp_executable
+from pydriver.lammps.threads import openmp_environment, openmp_summary
 from pydriver.rundir import ANALYSIS_LOG, EXIT_CODE_FILE, RUN_LOG
 from pydriver.sweep.run_state import RunState, process_alive, process_start_ticks, read_exit_code
 
@@ -85,7 +86,12 @@ def mpirun_executable() -> str:
 
 
 def md_environment(mpi_ranks: int, threads_per_rank: int, plugin_path: str | None) -> dict[str, str]:
-    """Environment for ``bash job.slurm``: plugin and MPI library paths, ``LMP``, ``MPIRUN``, threads."""
+    """Environment for ``bash job.slurm``: plugin and MPI library paths, ``LMP``, ``PYDRIVER_PYTHON``,
+    ``MPIRUN`` and the OpenMP policy of :func:`pydriver.lammps.threads.openmp_environment` (logged once).
+
+    Threads are not pinned here (several local runs share the machine's cores); the job script pins
+    them where a rank's CPU set is its own.
+    """
     try:
         env = lammps_env(python_environment())  # adaptive runs start this pydriver's worker
     except FileNotFoundError:
@@ -93,9 +99,12 @@ def md_environment(mpi_ranks: int, threads_per_rank: int, plugin_path: str | Non
             raise
         env = python_environment()  # the deck loads the plugin itself (`plugin load`)
     env["LMP"] = lmp_executable()
+    env["PYDRIVER_PYTHON"] = sys.executable  # the adaptive runs' stopping rule, with this pydriver
     # a command line the job script splits with shell quoting (a launcher path may hold spaces)
     env["MPIRUN"] = "" if mpi_ranks == 1 else shlex.join([mpirun_executable(), "-np", str(mpi_ranks)])
-    env["OMP_NUM_THREADS"] = str(threads_per_rank)
+    openmp = openmp_environment(threads_per_rank, base=env)
+    env.update(openmp)
+    log.info("LAMMPS runs: %d MPI rank(s) x %s", mpi_ranks, openmp_summary(env))
     return env
 
 

@@ -10,14 +10,17 @@ available).
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from pydriver import __version__
 from pydriver.deck.render import render
-from pydriver.lammps.session import lammps_env
-from pydriver.rundir import ANALYSIS_LOG, JOB_FILE, JOB_ID_FILE, template_names
+from pydriver.lammps.session import lammps_env, lmp_executable
+from pydriver.rundir import ANALYSIS_LOG, JOB_FILE, JOB_ID_FILE, SLURM_FOLDER, SWEEP_MANIFEST, template_names
 from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local_jobs import python_environment
 from pydriver.sweep.executors.slurm_queue import (ALIVE_STATES, INTERRUPTED_STATES, Queue, final_job_state,
@@ -31,16 +34,26 @@ from pydriver.sweep.worker import worker_command
 log = logging.getLogger(__name__)
 
 ARRAY_TEMPLATE = "sweep/array.slurm.j2"
-SLURM_FOLDER = "slurm"
 
 
-def submit_environment() -> dict[str, str]:
+def submit_environment(config: SweepConfig) -> dict[str, str]:
     """Environment passed to ``sbatch`` (exported to the job): the plugin and MPI library paths when known,
-    and ``PYTHONPATH`` for this ``pydriver``."""
+    ``PYTHONPATH`` for this ``pydriver``, ``PYDRIVER_PYTHON`` (this interpreter) and, for the LAMMPS
+    wheel (no ``slurm.lmp``, no ``model.plugin_path``), ``LMP`` = its ``lmp`` here, unless already set.
+
+    The job scripts hold none of these paths; they read them at run time.
+    """
     try:
-        return lammps_env(python_environment())  # adaptive runs start this pydriver's worker
+        env = lammps_env(python_environment())  # adaptive runs start this pydriver's worker
     except FileNotFoundError:
-        return python_environment()
+        env = python_environment()
+    env.setdefault("PYDRIVER_PYTHON", sys.executable)
+    if config.slurm.lmp is None and config.model.plugin_path is None and "LMP" not in env:
+        try:
+            env["LMP"] = lmp_executable()
+        except FileNotFoundError:
+            pass  # the job scripts look for `lmp` on PATH and say so when there is none
+    return env
 
 
 def _job_resources(config: SweepConfig) -> dict:
@@ -53,17 +66,22 @@ def _job_resources(config: SweepConfig) -> dict:
 def write_array_script(config: SweepConfig, run_dirs: list[Path], tag: str) -> Path:
     """Write ``OUT/slurm/array-<tag>.slurm``: task ``i`` runs ``run_dirs[i]/job.slurm`` and records its exit code.
 
+    Run directories and the task output (``%A_%a.out``) are named relative to ``OUT/slurm``, so the
+    sweep folder may move; submit from that folder (the script refuses another one in one line).
+
     Returns
     -------
     Path
-        The script (submit with ``sbatch`` from anywhere; the ``--array`` range is inside).
+        The script (the ``--array`` range is inside).
     """
     folder = config.output / SLURM_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    ctx = {**_job_resources(config), "job_name": f"{config.name}-sweep", "n_tasks": len(run_dirs),
-           "max_concurrent": config.slurm.max_concurrent, "log_dir": str(folder),
-           "run_dirs": [str(p) for p in run_dirs], "pydriver_version": __version__, **template_names()}
     path = folder / f"array-{tag}.slurm"
+    ctx = {**_job_resources(config), "job_name": f"{config.name}-sweep", "n_tasks": len(run_dirs),
+           "max_concurrent": config.slurm.max_concurrent, "slurm_folder": f"OUT/{SLURM_FOLDER}",
+           "script_name": path.name, "sweep_manifest": SWEEP_MANIFEST,
+           "run_dirs": [os.path.relpath(p, folder) for p in run_dirs], "pydriver_version": __version__,
+           **template_names()}
     path.write_text(render(ARRAY_TEMPLATE, ctx))
     path.chmod(0o755)
     return path
@@ -101,19 +119,19 @@ def submit_runs(config: SweepConfig, runs: list, submit: bool = True) -> list[Sw
     runs = [r for r in runs if r.name in cleared]
     if not runs:
         return refused
-    env = submit_environment()
+    env = submit_environment(config)
     tag = time.strftime("%Y%m%d-%H%M%S")
     if config.slurm.array:
         script = write_array_script(config, [r.run_dir for r in runs], tag)
-        commands = [f"sbatch {script}"]
+        commands = [f"cd {shlex.quote(str(script.parent))} && sbatch {script.name}"]
         ids = []
         if submit:
-            base = sbatch([str(script)], env)
+            base = sbatch([script.name], env, cwd=script.parent)
             ids = [f"{base}_{i}" for i in range(len(runs))]
     else:
         # from the run directory: job.slurm changes to $SLURM_SUBMIT_DIR
         extra = " ".join(config.slurm.sbatch_args)
-        commands = [f"cd {r.run_dir} && sbatch --job-name {r.name} {extra} job.slurm".replace("  ", " ")
+        commands = [f"cd {shlex.quote(str(r.run_dir))} && sbatch --job-name {r.name} {extra} job.slurm".replace("  ", " ")
                     for r in runs]
         ids = [sbatch(["--job-name", r.name, *config.slurm.sbatch_args, JOB_FILE], env, cwd=r.run_dir)
                for r in runs] if submit else []
