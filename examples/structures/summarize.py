@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         thermo = json.loads(args.thermo.read_text())
         out["thermo"] = {"e_above_hull_eV_atom": thermo["e_above_hull_eV_atom"],
                          "reaction": {k: v for k, v in thermo.get("reaction", {}).items()
-                                      if k not in ("temperatures_K", "dG_curve_eV_per_fu")}}
+                                      if k != "temperatures_K" and not k.endswith("_curve_eV_per_fu")}}
     (HERE / "structures_summary.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
     return 0

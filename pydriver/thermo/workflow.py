@@ -18,7 +18,22 @@ and reused when the structure file, model and settings are unchanged (resume / a
 positions, symmetry kept; a dict overrides the spec's ``relax`` options, e.g. ``{max_steps: 100}``), ``refine_symprec`` (snap to the space group found at this tolerance, A,
 before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``, ``follow_soft_modes``
 (up to this many times: displace along an imaginary Gamma mode by ``soft_mode_amplitude_A``, default
-0.1 A, relax again in the remaining subgroup, redo the phonons), ``write_relaxed`` (extxyz path).
+0.1 A, relax again in the remaining subgroup, redo the phonons), ``write_relaxed`` (extxyz path),
+``configurational`` (partial occupancy, :mod:`pydriver.thermo.configurational`)::
+
+    configurational:
+      site_families:                  # ideal lattice gas, per formula unit (published occupancies)
+        - {name: Na, sites_per_fu: 9, occupancy: 0.3333}
+      orderings:                      # or orderings_file: JSON list (or {"orderings": [...]}) of the same
+        - {energy_eV: -687.418, multiplicity: 1}    # energy of the phase's cell, eV
+        - {energy_eV: -687.396, multiplicity: 2}
+      use: ideal                      # which S enters G: ideal, orderings or none
+                                      # (default: orderings if given, else ideal)
+
+The term -T S_config is added to the phase's G in the hulls at temperature and in the reaction dG(T)
+(``reaction.dG_config_eV_per_fu`` shows it separately); ``configurational`` is not part of the cache
+key, so adding it re-uses the phonons. Per phase, ``thermo.json`` reports ``S_config_kB_per_atom``:
+``{"ideal": value or null, "orderings": {"<T>K": value} or null, "used": "ideal" | "orderings" | null}``.
 """
 
 from __future__ import annotations
@@ -35,6 +50,12 @@ import yaml
 from ase.spacegroup.symmetrize import refine_symmetry
 
 from pydriver.structures.search import relax_structure, space_group
+from pydriver.thermo.configurational import (
+    configurational_free_energy_eV,
+    ideal_mixing_entropy_kB,
+    ordering_entropy_kB,
+    site_families,
+)
 from pydriver.thermo.gas import ideal_gas_free_energy
 from pydriver.thermo.hull import energies_above_hull, plot_hull, reaction_free_energy, sign_change_temperature
 from pydriver.thermo.phonons import phonon_free_energy
@@ -63,6 +84,11 @@ def load_spec(path: str | Path) -> dict:
         phase["file"] = str((base / phase["file"]).resolve())
         if phase.get("write_relaxed"):
             phase["write_relaxed"] = str((base / phase["write_relaxed"]).resolve())
+        if phase.get("configurational"):
+            phase["configurational"] = _load_configurational(phase["configurational"], base, phase["name"])
+        if isinstance(phase.get("relax"), dict):
+            _check_relax_keys(phase["relax"], f"phase {phase['name']}")
+    _check_relax_keys(spec.get("relax", {}), "spec")
     names = [p["name"] for p in spec["phases"]]
     for key in ("target",):
         if spec.get(key) and spec[key] not in names:
@@ -71,6 +97,83 @@ def load_spec(path: str | Path) -> dict:
     if bad:
         raise ValueError(f"reaction phases {bad} are not phases; phases: {names}")
     return spec
+
+
+RELAX_KEYS = ("fmax_eV_A", "pressure_tol_GPa", "max_steps", "symprec")
+CONFIG_USES = ("ideal", "orderings", "none")
+
+
+def _check_relax_keys(opts: dict, where: str) -> None:
+    unknown = sorted(set(opts) - set(RELAX_KEYS))
+    if unknown:
+        raise ValueError(f"thermo spec {where}: unknown relax keys {unknown}; allowed: {list(RELAX_KEYS)}")
+
+
+def _load_configurational(block: dict, base: Path, name: str) -> dict:
+    """Check a phase's ``configurational`` block; read ``orderings_file`` (relative to ``base``) into ``orderings``."""
+    unknown = sorted(set(block) - {"site_families", "orderings", "orderings_file", "use"})
+    if unknown:
+        raise ValueError(f"phase {name}: unknown configurational keys {unknown} "
+                         "(site_families, orderings, orderings_file, use)")
+    block = dict(block)
+    if block.get("orderings_file"):
+        path = Path(block.pop("orderings_file"))
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise FileNotFoundError(f"phase {name}: configurational orderings_file {path} not found")
+        data = json.loads(path.read_text())
+        block["orderings"] = data["orderings"] if isinstance(data, dict) else data
+    for entry in block.get("orderings", []):
+        if "energy_eV" not in entry:
+            raise ValueError(f"phase {name}: every configurational ordering needs energy_eV (and multiplicity), got {entry}")
+    site_families(block.get("site_families", []))  # raises on bad occupancies
+    use = block.get("use", "orderings" if block.get("orderings") else "ideal")
+    if use not in CONFIG_USES or (use == "orderings" and not block.get("orderings")) or (
+            use == "ideal" and not block.get("site_families")):
+        raise ValueError(f"phase {name}: configurational use {use!r} needs its data "
+                         "(ideal: site_families; orderings: orderings or orderings_file; or none)")
+    block["use"] = use
+    return block
+
+
+def configurational_terms(record: dict, block: dict | None, temperatures_K: np.ndarray,
+                          reported_K: list[float]) -> tuple[dict, np.ndarray]:
+    """Configurational entropy of one phase record from its spec block.
+
+    Returns
+    -------
+    (report, S_used_kB_per_cell) where report holds ``S_config_kB_per_atom`` and ``configurational``
+    (JSON-ready) and ``S_used_kB_per_cell`` is (n_T,) on ``temperatures_K`` (zeros without data).
+    """
+    n_atoms, n_fu = record["n_atoms"], record["n_formula_units"]
+    used = np.zeros(len(temperatures_K))
+    if not block:
+        return {"S_config_kB_per_atom": {"ideal": None, "orderings": None, "used": None}}, used
+    detail: dict = {"use": block["use"]}
+    ideal_atom = orderings_atom = None
+    if block.get("site_families"):
+        families = site_families(block["site_families"])
+        s_fu = ideal_mixing_entropy_kB(families)
+        ideal_atom = s_fu * n_fu / n_atoms
+        detail["ideal"] = {"site_families": [vars(f) for f in families], "S_kB_per_fu": s_fu, "S_kB_per_atom": ideal_atom}
+        if block["use"] == "ideal":
+            used = np.full(len(temperatures_K), s_fu * n_fu)
+    if block.get("orderings"):
+        energies = [float(o["energy_eV"]) for o in block["orderings"]]
+        mult = [float(o.get("multiplicity", 1)) for o in block["orderings"]]
+        curve = ordering_entropy_kB(energies, mult, temperatures_K)
+        at = ordering_entropy_kB(energies, mult, reported_K)
+        orderings_atom = {f"{t:g}K": float(v) / n_atoms for t, v in zip(reported_K, at)}
+        detail["orderings"] = {"n_orderings": len(energies), "n_variants": float(sum(mult)),
+                               "energy_spread_eV": max(energies) - min(energies),
+                               "S_high_T_limit_kB_per_cell": float(np.log(sum(mult))),
+                               "S_kB_per_atom": orderings_atom, "S_curve_kB_per_atom": (curve / n_atoms).tolist()}
+        if block["use"] == "orderings":
+            used = curve
+    report = {"S_config_kB_per_atom": {"ideal": ideal_atom, "orderings": orderings_atom,
+                                       "used": None if block["use"] == "none" else block["use"]},
+              "configurational": detail}
+    return report, used
 
 
 def make_calculator(model: str, dtype: str = "float64"):
@@ -164,23 +267,47 @@ def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps
 
 
 def analyse(records: dict[str, dict], spec: dict, temperatures_K: np.ndarray) -> dict:
-    """Hulls at the static energies and at each requested temperature; the reaction dG(T)."""
+    """Hulls at the static energies and at each requested temperature; the reaction dG(T).
+
+    Adds to every record ``S_config_kB_per_atom`` (and ``configurational`` where the spec gives data);
+    G(T) = E_static + F_vib(T) (or the gas G) - T S_config(T) in the hulls and the reaction (the term per cell is the record's
+    ``config_free_energy_eV`` on ``temperatures_K``).
+    """
     comps = {n: r["formula"] for n, r in records.items()}
     requested = [float(t) for t in spec.get("temperatures_K", [300.0, 650.0])]
+    blocks = {p["name"]: p.get("configurational") for p in spec["phases"]}
+    config_eV = {}
+    for n, r in records.items():
+        report, s_cell = configurational_terms(r, blocks.get(n), temperatures_K, requested)
+        for key in ("configurational", "config_free_energy_eV"):
+            r.pop(key, None)
+        r.update(report)
+        config_eV[n] = configurational_free_energy_eV(s_cell, temperatures_K)
+        if blocks.get(n):
+            r["config_free_energy_eV"] = config_eV[n].tolist()
+    g_curve = {n: np.asarray(r["free_energy_eV"]) + config_eV[n] for n, r in records.items()}
     hulls = {"static": energies_above_hull({n: r["static_energy_eV"] for n, r in records.items()}, comps)}
     for t in requested:
-        g = {n: float(np.interp(t, temperatures_K, r["free_energy_eV"])) for n, r in records.items()}
-        hulls[f"{t:g}K"] = energies_above_hull(g, comps)
+        hulls[f"{t:g}K"] = energies_above_hull({n: float(np.interp(t, temperatures_K, g)) for n, g in g_curve.items()},
+                                               comps)
     out: dict = {"e_above_hull_eV_atom": hulls}
     if spec.get("reaction"):
-        per_fu = {n: np.asarray(r["free_energy_eV"]) / r["n_formula_units"] for n, r in records.items()}
+        def per_fu(values: dict) -> dict:
+            return {n: np.asarray(v) / records[n]["n_formula_units"] for n, v in values.items()}
+
+        def at(curve: np.ndarray) -> dict:
+            return {f"{t:g}K": float(np.interp(t, temperatures_K, curve)) for t in requested}
+
         static_fu = {n: r["static_energy_eV"] / r["n_formula_units"] for n, r in records.items()}
-        dg = reaction_free_energy(per_fu, spec["reaction"])
+        dg = reaction_free_energy(per_fu(g_curve), spec["reaction"])
+        dg_config = reaction_free_energy(per_fu(config_eV), spec["reaction"])
         out["reaction"] = {"coefficients": spec["reaction"],
                            "formula_units": {n: records[n]["formula_unit"] for n in spec["reaction"]},
                            "dE_static_eV_per_fu": float(reaction_free_energy(static_fu, spec["reaction"])),
-                           "dG_eV_per_fu": {f"{t:g}K": float(np.interp(t, temperatures_K, dg)) for t in requested},
+                           "dG_eV_per_fu": at(dg), "dG_config_eV_per_fu": at(dg_config),
+                           "dG_without_config_eV_per_fu": at(dg - dg_config),
                            "temperatures_K": temperatures_K.tolist(), "dG_curve_eV_per_fu": dg.tolist(),
+                           "dG_config_curve_eV_per_fu": dg_config.tolist(),
                            "sign_change_K": sign_change_temperature(temperatures_K, dg)}
     return out
 
@@ -211,13 +338,15 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
     results = analyse(records, spec, temps)
     _write(out_dir, spec, records, results)
     if plots:
-        _plots(out_dir, records, results, spec)
+        _plots(out_dir, records, results, spec, temps)
     return {"phases": records, **results}
 
 
 def _cache_key(phase: dict, spec: dict, relax_opts: dict) -> str:
-    """SHA-256 over the structure file's bytes, the model, dtype, temperatures and all phase settings."""
+    """SHA-256 over the structure file's bytes, the model, dtype, temperatures and all phase settings
+    except ``configurational`` (applied after the phonons, in :func:`analyse`)."""
     h = hashlib.sha256(Path(phase["file"]).read_bytes())
+    phase = {k: v for k, v in phase.items() if k != "configurational"}
     h.update(json.dumps([phase, spec["model"], spec.get("dtype", "float64"), spec.get("min_width_A", 10.0),
                          spec.get("temperatures_K"), relax_opts], sort_keys=True, default=str).encode())
     return h.hexdigest()
@@ -229,7 +358,7 @@ def _write(out_dir: Path, spec: dict, records: dict, results: dict | None) -> No
     (out_dir / "thermo.json").write_text(json.dumps(payload, indent=2, default=float) + "\n")
 
 
-def _plots(out_dir: Path, records: dict, results: dict, spec: dict) -> None:
+def _plots(out_dir: Path, records: dict, results: dict, spec: dict, temps: np.ndarray) -> None:
     import matplotlib  # heavy: plotting only
 
     matplotlib.use("Agg")
@@ -237,13 +366,20 @@ def _plots(out_dir: Path, records: dict, results: dict, spec: dict) -> None:
 
     comps = {n: r["formula"] for n, r in records.items()}
     plot_hull({n: r["static_energy_eV"] for n, r in records.items()}, comps, out_dir / "hull_static.png", "static (0 K)")
-    temps = np.asarray(results["reaction"]["temperatures_K"]) if "reaction" in results else DENSE_T_K
     for t in spec.get("temperatures_K", [300.0, 650.0]):
-        g = {n: float(np.interp(t, temps, r["free_energy_eV"])) for n, r in records.items()}
-        plot_hull(g, comps, out_dir / f"hull_{float(t):g}K.png", f"{float(t):g} K (harmonic phonons, ideal gas 1 bar)")
+        g = {n: float(np.interp(t, temps, np.asarray(r["free_energy_eV"]) + r.get("config_free_energy_eV", 0.0)))
+             for n, r in records.items()}
+        extra = ", configurational entropy" if any("config_free_energy_eV" in r for r in records.values()) else ""
+        plot_hull(g, comps, out_dir / f"hull_{float(t):g}K.png",
+                  f"{float(t):g} K (harmonic phonons, ideal gas 1 bar{extra})")
     if "reaction" in results:
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(temps, 1e3 * np.asarray(results["reaction"]["dG_curve_eV_per_fu"]))
+        dg = 1e3 * np.asarray(results["reaction"]["dG_curve_eV_per_fu"])
+        dg_config = 1e3 * np.asarray(results["reaction"]["dG_config_curve_eV_per_fu"])
+        ax.plot(temps, dg, label="total")
+        if np.any(dg_config != 0):
+            ax.plot(temps, dg - dg_config, "--", label="without -T S_config")
+            ax.legend(frameon=False)
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xlabel("T (K)")
         ax.set_ylabel("dG (meV per formula unit)")

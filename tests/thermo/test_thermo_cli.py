@@ -68,6 +68,10 @@ def test_thermo_cli_end_to_end(nacl_spec, capsys):
     assert -4.5 < reaction["dE_static_eV_per_fu"] < -3.0
     assert reaction["dG_eV_per_fu"]["650K"] > reaction["dG_eV_per_fu"]["300K"]
     assert reaction["sign_change_K"] is None
+    assert all(p["S_config_kB_per_atom"] == {"ideal": None, "orderings": None, "used": None}
+               for p in result["phases"].values())  # no occupancy data: ordered phases
+    assert reaction["dG_config_eV_per_fu"] == {"300K": 0.0, "650K": 0.0}
+    assert result["phases"]["NaCl"]["relaxation"]["optimizer"] == "FIRE+BFGS"  # the structures' relaxation helper
     cl2 = result["phases"]["Cl2"]["gas"]
     assert 1.9 < cl2["bond_length_A"] < 2.1 and len(cl2["vib_energies_eV"]) == 1
     assert "above hull" in capsys.readouterr().out
