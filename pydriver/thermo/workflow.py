@@ -24,8 +24,9 @@ before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``, `
     configurational:
       site_families:                  # ideal lattice gas, per formula unit (published occupancies)
         - {name: Na, sites_per_fu: 9, occupancy: 0.3333}
-      orderings:                      # or orderings_file: JSON list (or {"orderings": [...]}) of the same
-        - {energy_eV: -687.418, multiplicity: 1}    # energy of the phase's cell, eV
+      orderings:                      # or orderings_file: JSON list (or {"orderings": [...]}) of the same,
+        - {energy_eV: -687.418, multiplicity: 1}    # or an onbh_orderings.json (orderings_stage: final
+                                                    # or prerelax); energy of the phase's cell, eV
         - {energy_eV: -687.396, multiplicity: 2}
       use: ideal                      # which S enters G: ideal, orderings or none
                                       # (default: orderings if given, else ideal)
@@ -50,6 +51,7 @@ import yaml
 from ase.spacegroup.symmetrize import refine_symmetry
 
 from pydriver.structures.search import relax_structure, space_group
+from pydriver.structures.search.onbh import ordering_energies
 from pydriver.thermo.configurational import (
     configurational_free_energy_eV,
     ideal_mixing_entropy_kB,
@@ -111,10 +113,10 @@ def _check_relax_keys(opts: dict, where: str) -> None:
 
 def _load_configurational(block: dict, base: Path, name: str) -> dict:
     """Check a phase's ``configurational`` block; read ``orderings_file`` (relative to ``base``) into ``orderings``."""
-    unknown = sorted(set(block) - {"site_families", "orderings", "orderings_file", "use"})
+    unknown = sorted(set(block) - {"site_families", "orderings", "orderings_file", "orderings_stage", "use"})
     if unknown:
         raise ValueError(f"phase {name}: unknown configurational keys {unknown} "
-                         "(site_families, orderings, orderings_file, use)")
+                         "(site_families, orderings, orderings_file, orderings_stage, use)")
     block = dict(block)
     if block.get("orderings_file"):
         path = Path(block.pop("orderings_file"))
@@ -122,7 +124,10 @@ def _load_configurational(block: dict, base: Path, name: str) -> dict:
         if not path.is_file():
             raise FileNotFoundError(f"phase {name}: configurational orderings_file {path} not found")
         data = json.loads(path.read_text())
-        block["orderings"] = data["orderings"] if isinstance(data, dict) else data
+        if isinstance(data, dict) and "site_sets" in data:  # an onbh_orderings.json of the o-NBH builder
+            block["orderings"] = ordering_energies(data, block.pop("orderings_stage", "final"))
+        else:
+            block["orderings"] = data["orderings"] if isinstance(data, dict) else data
     for entry in block.get("orderings", []):
         if "energy_eV" not in entry:
             raise ValueError(f"phase {name}: every configurational ordering needs energy_eV (and multiplicity), got {entry}")

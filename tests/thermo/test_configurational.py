@@ -175,3 +175,25 @@ def test_unknown_relax_key(tmp_path):
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(ValueError, match="unknown relax keys"):
         load_spec(tmp_path / "spec.yaml")
+
+
+def test_orderings_from_the_onbh_record(tmp_path, example_structures_dir):
+    """The o-NBH builder's onbh_orderings.json as orderings_file: the 7 pre-relaxed orderings (21 variants)."""
+    from pydriver.structures.search.onbh import ordering_energies
+
+    summary = json.loads((example_structures_dir / "onbh_orderings.json").read_text())
+    final = ordering_energies(summary)
+    assert len(final) == 1 and final[0]["site_set"] == "bh4_slabs" and final[0]["rank"] == 3
+    pre = ordering_energies(summary, "prerelax")
+    assert len(pre) == 7 and sum(o["multiplicity"] for o in pre) == 21
+    with pytest.raises(ValueError, match="stage"):
+        ordering_energies(summary, "relaxed")
+    (tmp_path / "M.extxyz").write_text("")
+    spec = {"model": "model.pt", "phases": [{"name": "M", "file": "M.extxyz", "configurational": {
+        "orderings_file": str(example_structures_dir / "onbh_orderings.json"), "orderings_stage": "prerelax"}}]}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    block = load_spec(tmp_path / "spec.yaml")["phases"][0]["configurational"]
+    assert [o["energy_eV"] for o in block["orderings"]] == [o["energy_eV"] for o in pre]
+    s = ordering_entropy_kB([o["energy_eV"] for o in pre], [o["multiplicity"] for o in pre], [0.0, 650.0, 1e7])
+    assert s[0] == pytest.approx(0.0) and s[-1] == pytest.approx(math.log(21), abs=1e-4)
+    assert s[1] / 128 == pytest.approx(0.0112, abs=1e-4)  # the README's 650 K value per atom

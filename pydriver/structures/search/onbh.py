@@ -376,3 +376,32 @@ def build_onbh(settings: OnbhSettings, out_dir: str | Path, calc32=None, calc64=
             **{k: best_rec["final"][k] for k in ("energy_eV", "energy_per_atom_eV", "pressure_GPa")}}
     write_model_files("oNBH", best, prov, out_dir, software or {})
     return summary
+
+
+def ordering_energies(summary: dict, stage: str = "final") -> list[dict]:
+    """Energies of the relaxed orderings in an ``onbh_orderings.json`` summary, for the
+    configurational entropy (:func:`pydriver.thermo.configurational.ordering_entropy_kB`).
+
+    Parameters
+    ----------
+    summary : the JSON written by :func:`build_onbh`.
+    stage : ``"final"`` (float64 energies after the full relaxation) or ``"prerelax"`` (float32, after
+        ``prerelax_steps``); orderings that did not reach the stage are left out.
+
+    Returns
+    -------
+    list of ``{energy_eV (per cell), multiplicity, site_set, rank}``.
+
+    Raises
+    ------
+    ValueError for another stage or when no ordering reached it.
+    """
+    if stage not in ("final", "prerelax"):
+        raise ValueError(f"stage {stage!r} not in ('final', 'prerelax')")
+    out = [{"energy_eV": float(r[stage]["energy_eV"]), "multiplicity": int(r["multiplicity"]), "site_set": name,
+            "rank": int(r["rank"])}
+           for name, block in summary.get("site_sets", {}).items() for r in block["orderings"] if r.get(stage)]
+    if not out:
+        raise ValueError(f"no ordering in the summary reached the {stage!r} stage; use orderings_stage: prerelax "
+                         "or relax more orderings")
+    return out
