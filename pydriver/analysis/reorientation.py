@@ -91,7 +91,8 @@ def unit_vectors(positions_A: np.ndarray, cells_A: np.ndarray, centre_rows: np.n
     n_c = centre_rows.shape[1]
     for start in range(0, n_frames, FRAME_CHUNK):
         stop = min(n_frames, start + FRAME_CHUNK)
-        block = np.asarray(positions_A[start:stop][:, rows.ravel()], dtype=np.float64).reshape(stop - start, n_an, -1, 3)
+        block = np.asarray(positions_A[start:stop][:, rows.ravel()], dtype=np.float64)
+        block = block.reshape(stop - start, n_an, -1, 3)
         rel = block - block[:, :, :1]
         frac = np.einsum("fapk,fkl->fapl", rel, inv[start:stop])
         rel = np.einsum("fapk,fkl->fapl", frac - np.round(frac), cells_A[start:stop])

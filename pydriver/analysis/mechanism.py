@@ -1,0 +1,84 @@
+"""The mechanism sections of one run: Na sites and their occupancy, hops, anion reorientation.
+
+:func:`mechanism` runs :mod:`~pydriver.analysis.sites`, :mod:`~pydriver.analysis.hops`,
+:mod:`~pydriver.analysis.reorientation` and the hop-based active fraction on a trajectory;
+:func:`mechanism_summary` gives the ``sites``, ``hops`` and ``reorientation`` sections of
+``analysis.json`` (scalars and short lists; the per-frame arrays stay in memory for tables and plots).
+A run whose ions show no sites (a liquid, too few frames) gets ``sites.reason`` and no hop numbers
+instead of an error: the transport results stand without them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from pydriver.analysis import active, hops, reorientation, sites
+from pydriver.analysis.molecules import Molecules
+
+log = logging.getLogger(__name__)
+
+#: per-ion and per-frame arrays kept out of analysis.json
+ARRAY_KEYS = ("hops_per_ion", "net_hops_per_ion", "observed_time_ps", "occupancy_vs_time", "block_time_ps",
+              "occupied_time_ps", "lag_time_ps", "c1", "c2")
+
+
+def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molecules: Molecules | None = None,
+              positions_A: np.ndarray | None = None, elements: np.ndarray | None = None,
+              masses_amu: np.ndarray | None = None, msd_diffusivity_cm2_s: float | None = None,
+              msd_diffusivity_std_cm2_s: float | None = None, sites_file: Path | None = None,
+              element: str = "Na", min_net_hops: int = active.DEFAULT_MIN_NET_HOPS) -> dict:
+    """Sites, occupancy, hops, hop-active fraction and anion reorientation of one trajectory.
+
+    Parameters
+    ----------
+    ions_A : (n_frames, n_ions, 3) unwrapped (drift-corrected) positions of the mobile ions.
+    cells_A : (n_frames, 3, 3) cells; dt_frame_ps : time between frames.
+    molecules, positions_A, elements, masses_amu : the anions, all positions (n_frames, n_atoms, 3),
+        per-atom elements and masses (reorientation; skipped when ``molecules`` has none).
+    msd_diffusivity_cm2_s, msd_diffusivity_std_cm2_s : the MSD tracer D (correlation factor).
+    sites_file : structure whose ``element`` positions are the sites (default: density maxima).
+    min_net_hops : k of the hop-based active fraction.
+
+    Returns
+    -------
+    dict -- ``sites`` (:func:`pydriver.analysis.sites.occupancy` plus ``frac``, ``core_radius_A``,
+    ``family``, or ``reason``), ``hops`` (:func:`pydriver.analysis.hops.hop_statistics`, or
+    ``reason``), ``active_hops`` (:func:`pydriver.analysis.active.hop_active_ions`, or empty),
+    ``reorientation`` (:func:`pydriver.analysis.reorientation.anion_reorientation`).
+    """
+    cell = np.asarray(cells_A, dtype=np.float64).mean(axis=0)
+    frac = sites.wrapped_fractional(ions_A, cells_A)
+    out: dict = {"active_hops": {}}
+    try:
+        found = (sites.sites_from_structure(sites_file, element, cell) if sites_file is not None
+                 else sites.find_sites(frac, cell))
+    except ValueError as exc:
+        log.warning("no sites: %s", exc)
+        out["sites"] = {"n_sites": 0, "reason": str(exc)}
+        out["hops"] = {"reason": f"no sites: {exc}"}
+    else:
+        states = sites.assign_sites(frac, found)
+        occ = sites.occupancy(states, found, dt_frame_ps)
+        occ.update({"frac": found.frac, "core_radius_A": found.core_radius_A,
+                    "family": found.family, "peak_density_per_A3": found.peak_density_per_A3})
+        out["sites"] = occ
+        out["hops"] = hops.hop_statistics(states, found, dt_frame_ps, occ["occupied_time_ps"], msd_diffusivity_cm2_s,
+                                          msd_diffusivity_std_cm2_s)
+        out["active_hops"] = active.hop_active_ions(out["hops"]["net_hops_per_ion"], min_net_hops)
+    has_anions = molecules is not None and molecules.members and positions_A is not None
+    out["reorientation"] = (reorientation.anion_reorientation(positions_A, cells_A, molecules, elements, masses_amu,
+                                                              dt_frame_ps) if has_anions else {})
+    return out
+
+
+def _json_section(section: dict) -> dict:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in section.items() if k not in ARRAY_KEYS}
+
+
+def mechanism_summary(mech: dict) -> dict:
+    """The ``sites``, ``hops`` and ``reorientation`` sections of ``analysis.json`` (arrays left out)."""
+    return {"sites": _json_section(mech["sites"]), "hops": _json_section(mech["hops"]),
+            "reorientation": {kind: _json_section(entry) for kind, entry in mech["reorientation"].items()}}
