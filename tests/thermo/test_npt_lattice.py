@@ -1,9 +1,8 @@
-"""NPT validation of the structure models (issue 15, part 3): examples/structures/validation.json is what
-validate_npt.py computes from the study's committed LAMMPS logs, and its lattice arithmetic is exact."""
+"""NPT lattices (pydriver.thermo.npt_lattice): examples/structures/validation.json is what the module
+computes from the study's committed LAMMPS logs, and its lattice arithmetic is exact."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,22 +11,14 @@ import pytest
 from ase.geometry import cellpar_to_cell
 
 from pydriver.rundir import MANIFEST_FILE, RUN_FORMAT
+from pydriver.thermo.npt_lattice import NABH_MEASURED, find_runs, lattice_series, validate_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_ROOT / "examples" / "structures" / "validate_npt.py"
 VALIDATION = REPO_ROOT / "examples" / "structures" / "validation.json"
 RESULTS = REPO_ROOT / "examples" / "study_cpu" / "results"
 
 
-@pytest.fixture(scope="module")
-def validate_npt():
-    spec = importlib.util.spec_from_file_location("validate_npt", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_lattice_series_divides_the_box_by_the_supercell(validate_npt, tmp_path):
+def test_lattice_series_divides_the_box_by_the_supercell(tmp_path):
     """A 2x1x3 monoclinic box in the log -> the unit cell's a, b, c, beta and volume, production rows only."""
     unit = np.array([6.9, 10.4, 7.1, 90.0, 91.0, 90.0])
     rep = np.array([2, 1, 3])
@@ -43,22 +34,22 @@ def test_lattice_series_divides_the_box_by_the_supercell(validate_npt, tmp_path)
         rows.append(f"{step} {cell[0, 0]} {cell[1, 1]} {cell[2, 2]} {cell[1, 0]} {cell[2, 0]} {cell[2, 1]} "
                     f"{abs(np.linalg.det(cell))}")
     (run / "log.lammps").write_text("\n".join(rows) + "\nLoop time of 1 on 1 procs\n")
-    _, steps, lattice = validate_npt.lattice_series(run)
+    _, steps, lattice = lattice_series(run)
     assert steps.tolist() == [100, 150, 200, 250]  # equilibration rows left out
     scales = np.array([1.0, 1.01, 0.99, 1.0])
     assert lattice[:, :3] == pytest.approx(np.outer(scales, unit[:3]), rel=1e-12)
     assert lattice[:, 4] == pytest.approx(91.0, abs=1e-9)
     volume = abs(np.linalg.det(cellpar_to_cell(unit)))
     assert lattice[:, 6] == pytest.approx(volume * scales**3, rel=1e-12)
-    assert validate_npt.find_runs(tmp_path) == {"Na2B12H12": run}
+    assert find_runs(tmp_path, NABH_MEASURED) == {"Na2B12H12": run}
 
 
 @pytest.mark.skipif(not VALIDATION.is_file(), reason="validation.json not committed yet")
-def test_committed_validation_is_the_committed_logs(validate_npt):
+def test_committed_validation_is_the_committed_logs():
     committed = json.loads(VALIDATION.read_text())
-    runs = validate_npt.find_runs(RESULTS)
-    assert sorted(runs) == sorted(committed) == sorted(validate_npt.PHASES)
+    runs = find_runs(RESULTS, NABH_MEASURED)
+    assert sorted(runs) == sorted(committed) == sorted(NABH_MEASURED)
     for name, run_dir in runs.items():
-        fresh = validate_npt.validate_run(name, run_dir)
+        fresh = validate_run(NABH_MEASURED[name], run_dir, REPO_ROOT / "examples" / "structures")
         for key in ("npt_mean", "npt_std", "deviation_from_published_percent", "halves_difference_percent"):
             assert fresh[key] == pytest.approx(committed[name][key], rel=1e-12), (name, key)
