@@ -131,7 +131,9 @@ def failure_cause(run_dir: Path, job_logs: tuple[Path, ...] = ()) -> str | None:
     file ../model/m.pt`` or the job script's ``error: no LAMMPS executable 'lmp' here: ...``.
     """
     run_dir = Path(run_dir)
-    candidates = [(run_dir / LOG_FILE, "LAMMPS ("), (run_dir / RUN_LOG, "=== "),
+    # the deck opens log.lammps (appending on resume) right before its `units` line; the local executor
+    # writes a `=== attempt N` header into sweep_run.log; an array task starts with `array task N:`
+    candidates = [(run_dir / LOG_FILE, "units "), (run_dir / RUN_LOG, "=== "),
                   *((Path(p), "array task ") for p in job_logs)]
     for path, marker in candidates:
         errors = [line.strip() for line in _log_tail(path, marker)

@@ -98,13 +98,18 @@ def portable_path(path: str | Path | None, folder: Path) -> str | None:
 
 
 def manifest_config(config: SweepConfig, model_file: Path) -> dict:
-    """The ``config`` and ``model_file`` entries of ``sweep.json``: paths inside the sweep folder relative to it."""
+    """The ``config`` and ``model_file`` entries of ``sweep.json``: paths inside the sweep folder relative to it.
+
+    An exported model file is recorded as its copy in the folder; only a matgl checkpoint folder
+    (kept where it is, to export again) is recorded where it lies.
+    """
     out = config.output
     data = config.model_dump(mode="json")
     data["output"] = "."
     for entry, structure in zip(data["structures"], config.structures):
         entry["file"] = portable_path(structure.file, out)
-    data["model"]["path"] = portable_path(config.model.path, out)
+    source = config.model.path if is_checkpoint_folder(config.model.path) else model_file
+    data["model"]["path"] = portable_path(source, out)
     return {"config": data, "model_file": portable_path(model_file, out)}
 
 
