@@ -14,12 +14,12 @@ from pydriver.structures.na_sites import (
     tetrahedral_voids,
     void_minima,
 )
+from pydriver.units import COULOMB_EV_A
 
 A_A = 5.0
 FCC = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
 #: Madelung constant of zincblende referred to the nearest-neighbour distance
 MADELUNG_ZINCBLENDE = 1.6380550
-COULOMB_EV_A = 14.399645  # e^2 / (4 pi eps0), eV A
 
 
 def _fcc_symmetry():
