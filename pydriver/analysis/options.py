@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from pydriver.analysis import active, density, diagnostics, molecules, structure_stats
-from pydriver.analysis.transport import DEFAULT_FIT_FRACTION, DEFAULT_N_BLOCKS, DEFAULT_UNCERTAINTY
+
+DEFAULT_FIT_FRACTION = (0.1, 0.5)  # MSD fit window as fractions of the production run
+DEFAULT_N_BLOCKS = 5
+UNCERTAINTY_METHODS = ("ions", "kinisi", "block")
+DEFAULT_UNCERTAINTY = "ions"
 
 
 @dataclass

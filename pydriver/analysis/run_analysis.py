@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis import (active, diagnostics, equilibration, framework, molecules, rotation,
+from pydriver.analysis import (active, diagnostics, equilibration, framework, mechanism, molecules, rotation,
                                structure_stats)
 from pydriver.analysis.ase_reader import read_ase_trajectory
 from pydriver.analysis.dump_reader import is_lammps_dump, read_lammps_dump
@@ -102,9 +102,7 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
     time_ps = _frame_times(traj, meta)
     temperature_K = meta.temperature_K if temperature_K is None else temperature_K
     transport = DiffusionAnalysis(traj.positions_A, time_ps, atoms["labels"], atoms["elements"], traj.volumes_A3,
-                                  temperature_K, opts.diffusing_element, opts.charge, opts.fit_start_ps,
-                                  opts.fit_end_ps, opts.fit_fraction, opts.origins, opts.drift_correction,
-                                  opts.n_blocks, opts.uncertainty).run()
+                                  temperature_K, opts).run()
     tr = transport.results
     mobile = transport.mobile_index
     act = active.active_ions(tr["mobile_per_atom_msd_A2"], tr["lag_time_ps"], opts.active_threshold_A2,
@@ -124,8 +122,13 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
     rot = rotation.anion_rotation(traj.positions_A, traj.cells_A, mols, atoms["masses_amu"],
                                   transport.dt_frame_ps) if mols.members else {}
     struct = _structure(traj, atoms, mols, mobile, ions, transport.dt_frame_ps, opts)
+    mech = mechanism.mechanism(ions, traj.cells_A, transport.dt_frame_ps, mols, traj.positions_A, atoms["elements"],
+                               atoms["masses_amu"], tr["diffusivity_cm2_s"], tr.get("diffusivity_std_cm2_s"),
+                               element=opts.diffusing_element)
+    act.update(mech["active_hops"])
     return {"transport": tr, "active": act, "diagnostics": diag, "rotation": rot, "structure": struct,
-            "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps, "framework": frame}
+            "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps, "framework": frame,
+            "mechanism": mech}
 
 
 def load_trajectory(path: Path, traj_format: str = "auto", dump_every: int | None = None) -> Trajectory:
@@ -158,6 +161,7 @@ def _analyse_and_write(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
     results["transport"]["temperature_source"] = t_source
     results["thermo"] = equilibration.thermo_equilibration(records, meta.dt_ps, meta.production_start_step)
     summary = summarise(results, traj, meta, opts, source, thermo)
+    summary.update(mechanism.mechanism_summary(results["mechanism"]))
     summary["warnings"] = [w for w in (t_warning,) if w] + list(traj.warnings)
     summary["warnings"] += run_warnings(results)
     if write:

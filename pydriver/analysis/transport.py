@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -15,16 +15,14 @@ from pydriver.analysis.diffusion import (A2_PS_TO_CM2_S, A3_TO_CM3, diffusivity_
                                         nernst_einstein_conductivity_mS_cm)
 from pydriver.analysis.dump_reader import read_lammps_dump
 from pydriver.analysis.msd import MSD_ORIGINS, collective_msd, framework_drift, per_atom_msd
+from pydriver.analysis.options import DEFAULT_FIT_FRACTION, UNCERTAINTY_METHODS, AnalysisOptions
 from pydriver.analysis.trajectory import uneven_gaps
-from pydriver.analysis.uncertainty import charge_diffusivity, haven_ratio, per_ion_slopes, tracer_diffusivity
+from pydriver.analysis.uncertainty import (charge_diffusivity, correlated_groups, haven_ratio, per_ion_slopes,
+                                           tracer_diffusivity)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FIT_FRACTION = (0.1, 0.5)  # fit window as fractions of the production run
-DEFAULT_N_BLOCKS = 5
 MIN_FIT_POINTS = 3
-UNCERTAINTY_METHODS = ("ions", "kinisi", "block")
-DEFAULT_UNCERTAINTY = "ions"
 UNDEFINED_KINISI_REASON = ("MSD slope <= 0 in the fit window: the correlated-MSD (kinisi-style) model needs a "
                            "positive slope; use --uncertainty block")
 
@@ -92,25 +90,34 @@ class DiffusionAnalysis:
     elements : (n_atoms,) str -- chemical element per atom.
     volumes_A3 : (n_frames,) -- cell volume per frame; the mean gives the number density.
     temperature_K : temperature for Nernst-Einstein.
-    diffusing_element : the mobile ion (default ``Na``); all other atoms form the framework.
-    charge : its charge Z in e.
-    fit_start_ps, fit_end_ps : fit window; default ``fit_fraction`` of the run.
-    fit_fraction : default window as fractions of the run length, (0.1, 0.5).
-    origins : ``"all"`` (FFT average over time origins, default) or ``"first"`` (pymatgen's
-        ``smoothed=False``).
-    drift_correction : subtract the framework's mean displacement (pymatgen convention).
-    n_blocks : blocks for the block-averaging uncertainty of D (>= 2).
-    uncertainty : which estimate becomes ``diffusivity_std_cm2_s``: ``"ions"`` (default: per-ion
-        log-jackknife for D, Gaussian-walker pivot for charge D; calibrated, see
-        :mod:`pydriver.analysis.uncertainty`), ``"kinisi"`` (Gaussian correlated-MSD model) or
-        ``"block"`` (spread of block estimates); all three are always reported.
+    options : :class:`~pydriver.analysis.options.AnalysisOptions` (defaults stated there, once); this
+        class uses ``diffusing_element`` (the mobile ion; all other atoms form the framework),
+        ``charge`` (its Z in e), ``fit_start_ps``/``fit_end_ps`` (default ``fit_fraction`` of the
+        run), ``origins`` (``"all"``: FFT average over time origins; ``"first"``: pymatgen's
+        ``smoothed=False``), ``drift_correction`` (subtract the framework's mean displacement, as
+        pymatgen), ``n_blocks`` (>= 2, block-averaging uncertainty) and ``uncertainty`` (which
+        estimate becomes ``diffusivity_std_cm2_s``: ``"ions"``, per-ion log-jackknife for D and
+        Gaussian-walker pivot for charge D, calibrated, see :mod:`pydriver.analysis.uncertainty`;
+        ``"kinisi"``, Gaussian correlated-MSD model; ``"block"``, spread of block estimates; all
+        three are always reported).
+    **overrides : any option by name, replacing the value in ``options`` (e.g. ``fit_start_ps=2.0``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown option, a bad ``uncertainty``/``origins``/``n_blocks``, no atom of the
+        diffusing element, too few or unevenly spaced frames, or a fit window outside the run.
     """
 
     def __init__(self, positions_A, time_ps, labels, elements, volumes_A3, temperature_K: float,
-                 diffusing_element: str = "Na", charge: float = 1.0, fit_start_ps: float | None = None,
-                 fit_end_ps: float | None = None, fit_fraction=DEFAULT_FIT_FRACTION, origins: str = "all",
-                 drift_correction: bool = True, n_blocks: int = DEFAULT_N_BLOCKS,
-                 uncertainty: str = DEFAULT_UNCERTAINTY):
+                 options: AnalysisOptions | None = None, **overrides):
+        unknown = sorted(set(overrides) - set(AnalysisOptions.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown analysis options {unknown}; known: {sorted(AnalysisOptions.__dataclass_fields__)}")
+        opts = replace(options or AnalysisOptions(), **overrides)
+        self.options = opts
+        diffusing_element, uncertainty, origins, n_blocks = (opts.diffusing_element, opts.uncertainty, opts.origins,
+                                                             opts.n_blocks)
         if uncertainty not in UNCERTAINTY_METHODS:
             raise ValueError(f"uncertainty={uncertainty!r}; allowed {UNCERTAINTY_METHODS}")
         self.uncertainty = uncertainty
@@ -124,8 +131,8 @@ class DiffusionAnalysis:
         self.elements = np.asarray(elements).astype(str)
         self.volumes_A3 = np.asarray(volumes_A3, dtype=np.float64)
         self.temperature_K = float(temperature_K)
-        self.diffusing_element, self.charge = diffusing_element, float(charge)
-        self.origins, self.drift_correction, self.n_blocks = origins, drift_correction, int(n_blocks)
+        self.diffusing_element, self.charge = diffusing_element, float(opts.charge)
+        self.origins, self.drift_correction, self.n_blocks = origins, bool(opts.drift_correction), int(n_blocks)
         self.mobile_index = np.flatnonzero(self.elements == diffusing_element)
         self.framework_index = np.flatnonzero(self.elements != diffusing_element)
         if self.mobile_index.size == 0:
@@ -139,7 +146,7 @@ class DiffusionAnalysis:
             raise ValueError(f"frames must be evenly spaced; uneven at {pairs}")
         self.dt_frame_ps = float(self.time_ps[1] - self.time_ps[0])
         self.duration_ps = float(self.time_ps[-1] - self.time_ps[0])
-        self.window = resolve_fit_window(self.duration_ps, fit_start_ps, fit_end_ps, fit_fraction)
+        self.window = resolve_fit_window(self.duration_ps, opts.fit_start_ps, opts.fit_end_ps, tuple(opts.fit_fraction))
         self.fit_fraction = (self.window.start_ps / self.duration_ps, self.window.end_ps / self.duration_ps)
         self.results: dict = {}
 
@@ -190,8 +197,12 @@ class DiffusionAnalysis:
         blocks["charge_kinisi"] = diffusivity_std_correlated(lag_ps[sel], mscd[sel], 1, self.duration_ps)
         window = np.flatnonzero(sel)
         start, stop = int(window[0]), int(window[-1]) + 1
+        ions = self.positions_A[:, self.mobile_index]
+        groups = correlated_groups(ions if drift is None else ions - drift[:, None, :], max(start, 1))
         blocks["tracer_interval"] = tracer_diffusivity(per_ion_slopes(lag_ps, per_atom_mobile, sel),
-                                                      window=(lag_ps.size, start, stop)).scaled(A2_PS_TO_CM2_S)
+                                                      window=(lag_ps.size, start, stop),
+                                                      groups=groups).scaled(A2_PS_TO_CM2_S)
+        blocks["concerted_groups"] = int(groups.max()) + 1
         blocks["charge_interval"] = charge_diffusivity(dq_cm2_s, lag_ps.size, start, stop)
         blocks["haven_interval"] = haven_ratio(blocks["tracer_interval"], blocks["charge_interval"], lag_ps.size,
                                                start, stop)
@@ -278,7 +289,8 @@ class DiffusionAnalysis:
             "diffusivity_ci68_cm2_s": list(tracer.ci68), "diffusivity_ci95_cm2_s": list(tracer.ci95),
             "diffusivity_sigma_ln": tracer.sigma_ln, "diffusivity_resolved": tracer.resolved,
             "diffusivity_upper_bound_95_cm2_s": tracer.upper_bound_95,
-            "diffusivity_unresolved_reason": tracer.reason,
+            "diffusivity_unresolved_reason": tracer.reason, "diffusivity_interval_method": tracer.method,
+            "diffusivity_independent_groups": blocks["concerted_groups"],
             "conductivity_ci68_mS_cm": [sigma(v) for v in tracer.ci68],
             "conductivity_ci95_mS_cm": [sigma(v) for v in tracer.ci95],
             "conductivity_upper_bound_95_mS_cm": sigma(tracer.upper_bound_95),

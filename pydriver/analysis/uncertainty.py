@@ -13,8 +13,10 @@ Gaussian, and an uncertainty computed from the fitted slope shrinks exactly when
   it); ``D = mean(D_i)`` equals the slope of the mean MSD. Its uncertainty is the leave-one-ion-out
   jackknife of ``ln D`` with Student-t quantiles on ``n_ions - 1`` degrees of freedom (Efron & Stein,
   Ann. Stat. 9 (1981) 586; the log scale absorbs the Poisson-like skew of few-hop data). This
-  captures non-Gaussian displacements and the time correlation of each ion exactly; it assumes
-  the ions move independently (a resolved Haven ratio below 1 means they do not, see docs).
+  captures non-Gaussian displacements and the time correlation of each ion exactly. Ions that
+  move together (concerted hops) are not independent: :func:`correlated_groups` links ions whose
+  displacement increments correlate beyond chance, and the jackknife then leaves out one group at a
+  time (grouped jackknife, ``G - 1`` degrees of freedom).
 * **Charge D** (:func:`charge_diffusivity`): one collective displacement only, so its relative
   error is set by the fit window alone. ``D_hat / D`` is a pivotal quantity for a Gaussian random
   walk (the collective displacement is a sum over ions); its distribution for the run's frame count
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from scipy.sparse.csgraph import connected_components
 
 from pydriver.analysis.msd import msd_fft
 
@@ -36,6 +39,8 @@ CI_LEVELS = (0.68, 0.95)
 PIVOT_MAX_FRAMES = 512  # the pivot depends on the window's shape only; simulate on at most this grid
 PIVOT_SAMPLES = 4000
 PIVOT_SEED = 20241207
+CORRELATION_Z = 4.5  # link threshold of correlated_groups, in null standard deviations (Bonferroni, ~1e3 pairs)
+MIN_CORRELATION_SEGMENTS = 6  # fewer increments per ion: no grouping
 
 
 @dataclass
@@ -109,8 +114,51 @@ def mean_pivot_quantiles(n_walkers: int, n_frames: int, start: int, stop: int, p
     return np.quantile(means, probabilities)
 
 
-def tracer_diffusivity(slopes_A2_ps: np.ndarray, dimension: int = 3, window: tuple[int, int, int] | None = None
-                       ) -> Interval:
+def correlated_groups(positions_A: np.ndarray, segment_frames: int, z: float = CORRELATION_Z,
+                      min_segments: int = MIN_CORRELATION_SEGMENTS) -> np.ndarray:
+    """Groups of ions that move together (concerted hops), from their displacement increments.
+
+    Each ion's trajectory is cut into ``K`` consecutive segments of ``segment_frames`` frames; for two
+    ions ``i, j`` the normalised correlation of their increment vectors is
+    ``c_ij = sum_k dr_i(k) . dr_j(k) / sqrt(sum_k |dr_i(k)|^2 sum_k |dr_j(k)|^2)``. Independent ions
+    give ``c_ij`` about ``N(0, 1 / (3 K))``; ions whose hops share a vector (concerted migration),
+    or mirror it, give ``|c_ij|`` near the fraction of the increments' variance that hops carry.
+    Pairs with ``|c_ij| > z / sqrt(3 K)`` (``z`` Bonferroni-sized for the ~n^2/2 pairs: about one
+    false link per 30 runs of 48 ions) are linked, and the groups are the connected components.
+
+    Parameters
+    ----------
+    positions_A : (n_frames, n_ions, 3) unwrapped positions of the diffusing ions (drift removed).
+    segment_frames : frames per segment (the fit window's first lag: beyond the vibrations).
+    z : link threshold in units of the null standard deviation ``1 / sqrt(3 K)``.
+    min_segments : with fewer segments every ion is its own group (too little data to link).
+
+    Returns
+    -------
+    (n_ions,) int group label per ion, labels ``0 .. G-1`` in order of first appearance.
+    """
+    n_frames, n_ions = positions_A.shape[:2]
+    segment_frames = max(1, int(segment_frames))
+    k = (n_frames - 1) // segment_frames
+    labels = np.arange(n_ions)
+    if k < min_segments or n_ions < 2:
+        return labels
+    marks = np.asarray(positions_A[: k * segment_frames + 1 : segment_frames], dtype=np.float64)
+    inc = np.diff(marks, axis=0)  # (K, n_ions, 3)
+    flat = inc.transpose(1, 0, 2).reshape(n_ions, -1)
+    norm = np.sqrt((flat ** 2).sum(axis=1))
+    norm[norm == 0] = np.inf
+    corr = (flat @ flat.T) / np.outer(norm, norm)
+    linked = np.abs(corr) > z / np.sqrt(3.0 * k)
+    np.fill_diagonal(linked, False)
+    _, components = connected_components(linked, directed=False)
+    _, first = np.unique(components, return_index=True)
+    order = np.argsort(np.argsort(first))
+    return order[components]
+
+
+def tracer_diffusivity(slopes_A2_ps: np.ndarray, dimension: int = 3, window: tuple[int, int, int] | None = None,
+                       groups: np.ndarray | None = None) -> Interval:
     """Tracer D (A^2/ps) from per-ion MSD slopes: mean, log-jackknife interval, resolution test.
 
     Parameters
@@ -121,32 +169,43 @@ def tracer_diffusivity(slopes_A2_ps: np.ndarray, dimension: int = 3, window: tup
         than that of independent Gaussian walkers with the same window (their pivot, which does
         not depend on the estimate: the jackknife of few strongly skewed per-walker slopes is too
         narrow for Brownian motion, the pivot too narrow for hopping).
+    groups : (n_ions,) group label per ion (:func:`correlated_groups`): ions of one group are not
+        independent, so the jackknife leaves out one group at a time (the grouped jackknife, with
+        ``G - 1`` degrees of freedom for ``G`` groups); default: every ion its own group.
 
     Returns
     -------
-    Interval in A^2/ps. ``resolved`` when the linear t statistic ``D / (s / sqrt(n))`` exceeds the
-    two-sided 95 % Student-t quantile (the slope is told from zero); otherwise ``upper_bound_95``
-    is ``D + t_95 s / sqrt(n)`` (at least that quantile times the error when D <= 0).
+    Interval in A^2/ps. ``resolved`` when the linear t statistic ``D / s`` exceeds the two-sided 95 %
+    Student-t quantile (``s``: the jackknife standard error of the mean; the slope is told from
+    zero); otherwise ``upper_bound_95`` is ``D + t_95 s`` (at least that quantile times the error
+    when D <= 0).
     """
     d_i = np.asarray(slopes_A2_ps, dtype=np.float64) / (2.0 * dimension)
     n = d_i.size
     if n < 2:
         return _nan_interval("ions", f"{n} mobile ion(s): the per-ion uncertainty needs >= 2",
                              float(d_i.mean()) if n else float("nan"))
+    labels = np.arange(n) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    g = int(labels.max()) + 1
+    if g < 2:
+        return _nan_interval("ions", f"all {n} mobile ions move as one group: the per-ion uncertainty needs >= 2 "
+                                     "independent groups", float(d_i.mean()))
     value = float(d_i.mean())
-    s_lin = float(d_i.std(ddof=1) / np.sqrt(n))
-    t68, t95 = (float(stats.t.ppf(0.5 + level / 2, n - 1)) for level in CI_LEVELS)
+    group_sum = np.bincount(labels, weights=d_i, minlength=g)
+    group_size = np.bincount(labels, minlength=g)
+    leave_one_out = (d_i.sum() - group_sum) / (n - group_size)
+    s_lin = float(np.sqrt((g - 1) / g * ((leave_one_out - leave_one_out.mean()) ** 2).sum()))
+    t68, t95 = (float(stats.t.ppf(0.5 + level / 2, g - 1)) for level in CI_LEVELS)
     resolved = value > t95 * s_lin
     upper = max(value, 0.0) + t95 * s_lin
-    leave_one_out = (d_i.sum() - d_i) / (n - 1)
     if value > 0 and np.all(leave_one_out > 0):
         ln_loo = np.log(leave_one_out)
-        sigma_ln = float(np.sqrt((n - 1) / n * ((ln_loo - ln_loo.mean()) ** 2).sum()))
+        sigma_ln = float(np.sqrt((g - 1) / g * ((ln_loo - ln_loo.mean()) ** 2).sum()))
         ci68 = (value * np.exp(-t68 * sigma_ln), value * np.exp(t68 * sigma_ln))
         ci95 = (value * np.exp(-t95 * sigma_ln), value * np.exp(t95 * sigma_ln))
-        method = "ions"
+        method = "ions" if g == n else f"ions ({g} groups of concerted ions)"
         if window is not None:
-            quantiles = mean_pivot_quantiles(n, *window, PIVOT_PROBABILITIES)
+            quantiles = mean_pivot_quantiles(g, *window, PIVOT_PROBABILITIES)
             gauss68, gauss95, sigma_gauss = _pivot_interval(value, quantiles)
             if sigma_gauss > sigma_ln:
                 sigma_ln, method, ci68, ci95 = sigma_gauss, "ions (Gaussian-walker floor)", gauss68, gauss95
@@ -156,11 +215,12 @@ def tracer_diffusivity(slopes_A2_ps: np.ndarray, dimension: int = 3, window: tup
         ci68 = (value - t68 * s_lin, value + t68 * s_lin)
         ci95 = (value - t95 * s_lin, value + t95 * s_lin)
         std = s_lin
+    independent = f"{n} ions" if g == n else f"{n} ions in {g} groups"
     reason = None if resolved else (
         f"D not resolved from zero: D / std = {value / s_lin if s_lin > 0 else float('nan'):.2f} < {t95:.2f} "
-        f"(Student t, 95 %, {n} ions); reported as an upper bound")
+        f"(Student t, 95 %, {independent}); reported as an upper bound")
     return Interval(value, std, (float(ci68[0]), float(ci68[1])), (float(ci95[0]), float(ci95[1])), sigma_ln,
-                    bool(resolved), float(upper), method, n - 1, reason)
+                    bool(resolved), float(upper), method, g - 1, reason)
 
 
 @functools.lru_cache(maxsize=64)

@@ -17,7 +17,7 @@ import logging
 
 from pydriver.analysis import AnalysisOptions, analyze_paths
 from pydriver.analysis.diagnostics import DiffusiveCriteria
-from pydriver.analysis.transport import UNCERTAINTY_METHODS
+from pydriver.analysis.options import UNCERTAINTY_METHODS
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import pytest
 
 from pydriver.analysis.msd import msd_fft
 from pydriver.analysis.synthetic import hopping_crystal
-from pydriver.analysis.uncertainty import (charge_diffusivity, per_ion_slopes, pivot_quantiles,
+from pydriver.analysis.uncertainty import (charge_diffusivity, correlated_groups, per_ion_slopes, pivot_quantiles,
                                            tracer_diffusivity)
 from pydriver.report.arrhenius import fit_group
 
@@ -106,3 +106,21 @@ def test_replicates_pool_into_one_temperature_and_a_zero_point_leaves_four():
     assert out["upper_bounds"] == [{"name": "T500", "temperature_K": 500.0, "upper_bound": 2 * d[500.0]}]
     few = fit_group([_point("a", 600.0, 1.0), _point("b", 601.0, 1.1), _point("c", 700.0, 2.0)], mode="D")
     assert few["fit"] is None and few["fit_reason"].startswith("2 usable temperature(s) of 3 runs")
+
+
+def test_concerted_ions_are_grouped_and_their_error_holds(bench):
+    """Pairs that hop together are found and jackknifed as pairs; independent ions stay single."""
+    pos, _ = hopping_crystal(801, 24, 0.025, 0.5, vibration_rms_A=0.3, group_size=2, seed=3)
+    labels = correlated_groups(pos, 80)
+    assert labels.max() + 1 == 12 and all(labels[i] == labels[i + 1] for i in range(0, 24, 2))
+    pos, _ = hopping_crystal(801, 24, 0.025, 0.5, vibration_rms_A=0.3, seed=3)
+    assert correlated_groups(pos, 80).max() + 1 == 24
+    slopes = np.random.default_rng(0).gamma(2.0, 3.0, 12)
+    single = tracer_diffusivity(slopes)
+    assert tracer_diffusivity(slopes, groups=np.arange(12)).sigma_ln == pytest.approx(single.sigma_ln)
+    pairs = tracer_diffusivity(np.repeat(slopes[:6], 2), groups=np.repeat(np.arange(6), 2))
+    assert pairs.dof == 5 and pairs.method == "ions (6 groups of concerted ions)"
+    assert pairs.sigma_ln == pytest.approx(tracer_diffusivity(slopes[:6]).sigma_ln)  # a pair counts once
+    regime = next(r for r in bench.REGIMES if r.group_size == 2)
+    scores = bench.regime_scores(regime, 40, seed0=7)
+    assert 0.8 < scores["rms_z_D_ions"] < 1.25 and scores["interval_D68"] >= 0.55
