@@ -33,7 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, not an installed copy
 
-from pydriver.analysis.diffusion import BOLTZMANN_EV_K, extrapolate_arrhenius, fit_arrhenius
+from pydriver.analysis.diffusion import extrapolate_arrhenius, fit_arrhenius
+from pydriver.units import BOLTZMANN_EV_K
 from pydriver.analysis.synthetic import hopping_crystal, random_walk
 from pydriver.analysis.transport import DiffusionAnalysis
 

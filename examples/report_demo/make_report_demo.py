@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis.diffusion import BOLTZMANN_EV_K
+from pydriver.units import BOLTZMANN_EV_K
 from pydriver.analysis.synthetic import random_walk, rigid_rotors, write_lammps_dump
 from pydriver.cli.main import main as pydriver_main
 from pydriver.rundir import DUMP_FILE, RUN_FORMAT, RunManifest

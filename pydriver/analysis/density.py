@@ -16,13 +16,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from scipy import constants
 
+from pydriver import units
 from pydriver.analysis.cell import cart_to_frac
 
 log = logging.getLogger(__name__)
 
-BOHR_A = constants.physical_constants["Bohr radius"][0] / constants.angstrom
+BOHR_A = units.BOHR_A  # CODATA 2018 (cube files are in bohr)
 DEFAULT_GRID_SPACING_A = 0.2
 ATOMIC_NUMBERS = {"H": 1, "B": 5, "C": 6, "N": 7, "O": 8, "F": 9, "Na": 11, "Cl": 17, "Li": 3, "K": 19}
 

@@ -10,14 +10,13 @@ import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import constants, stats
+from scipy import stats
+
+from pydriver.units import (A2_PS_TO_CM2_S, A3_TO_CM3, BOLTZMANN_EV_K, BOLTZMANN_J_K,  # noqa: F401 (re-used names)
+                            ELEMENTARY_CHARGE_C, S_CM_TO_MS_CM)
 
 log = logging.getLogger(__name__)
 
-A2_PS_TO_CM2_S = 1e-4  # 1 A^2/ps = 1e-16 cm^2 / 1e-12 s
-A3_TO_CM3 = 1e-24
-S_CM_TO_MS_CM = 1e3
-BOLTZMANN_EV_K = constants.k / constants.e  # kB in eV/K
 ARRHENIUS_MODES = ("sigma_T", "D")
 
 
@@ -96,7 +95,7 @@ def nernst_einstein_conductivity_mS_cm(diffusivity_cm2_s: float, n_ions: float, 
     if temperature_K <= 0 or volume_A3 <= 0:
         raise ValueError(f"temperature_K={temperature_K} and volume_A3={volume_A3} must be > 0")
     density_cm3 = n_ions / (volume_A3 * A3_TO_CM3)
-    sigma_s_cm = density_cm3 * (charge * constants.e) ** 2 * diffusivity_cm2_s / (constants.k * temperature_K)
+    sigma_s_cm = density_cm3 * (charge * ELEMENTARY_CHARGE_C) ** 2 * diffusivity_cm2_s / (BOLTZMANN_J_K * temperature_K)
     return sigma_s_cm * S_CM_TO_MS_CM
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis.diffusion import A2_PS_TO_CM2_S
+from pydriver.units import A2_PS_TO_CM2_S
 
 log = logging.getLogger(__name__)
 

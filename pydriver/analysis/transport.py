@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pydriver.analysis.diffusion import (A2_PS_TO_CM2_S, A3_TO_CM3, diffusivity_from_msd, diffusivity_std_correlated,
+from pydriver.analysis.diffusion import (diffusivity_from_msd, diffusivity_std_correlated,
                                         nernst_einstein_conductivity_mS_cm)
 from pydriver.analysis.dump_reader import read_lammps_dump
 from pydriver.analysis.msd import MSD_ORIGINS, collective_msd, framework_drift, per_atom_msd
@@ -19,6 +19,7 @@ from pydriver.analysis.options import DEFAULT_FIT_FRACTION, UNCERTAINTY_METHODS,
 from pydriver.analysis.trajectory import uneven_gaps
 from pydriver.analysis.uncertainty import (charge_diffusivity, correlated_groups, haven_ratio, per_ion_slopes,
                                            tracer_diffusivity)
+from pydriver.units import A2_PS_TO_CM2_S, A3_TO_CM3
 
 log = logging.getLogger(__name__)
 

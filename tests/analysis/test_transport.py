@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy import constants
 
-from pydriver.analysis.diffusion import (BOLTZMANN_EV_K, extrapolate_arrhenius, fit_arrhenius,
-                                         nernst_einstein_conductivity_mS_cm)
+from pydriver.analysis.diffusion import extrapolate_arrhenius, fit_arrhenius, nernst_einstein_conductivity_mS_cm
 from pydriver.analysis.msd import collective_msd, msd_fft
 from pydriver.analysis.synthetic import random_walk
+from pydriver.units import BOLTZMANN_EV_K
 from pydriver.analysis.transport import DiffusionAnalysis
 
 D_TRUE_CM2_S = 1e-5

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pydriver import rundir
-from pydriver.analysis.diffusion import BOLTZMANN_EV_K
+from pydriver.units import BOLTZMANN_EV_K
 from pydriver.analysis.synthetic import random_walk, rigid_rotors, write_lammps_dump
 from pydriver.cli.main import main
 

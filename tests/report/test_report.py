@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import pytest
 
-from pydriver.analysis.diffusion import BOLTZMANN_EV_K
+from pydriver.units import BOLTZMANN_EV_K
 from pydriver.analysis.labels import mass_factor_label, reduced_formula, run_title, structure_name
 from pydriver.report.arrhenius import arrhenius_groups
 from pydriver.report.plots import arrhenius_figure, mass_factor_figure
