@@ -8,7 +8,12 @@ statistics, C_1/C_2 and reorientation events of both anion kinds), once per fram
 core (``OMP_NUM_THREADS=1`` etc. are set before numpy is imported). The target is 10,000 frames
 in <= 5 min; the cost is linear in frames and atoms, so smaller runs extrapolate.
 
-Run: .venv/bin/python benchmarks/bench_mechanism.py [--frames 1000 2000] [--out results/mechanism.json]
+``--calibrate N``: coverage of the 95 % intervals (and 68 % for tau) over N synthetic runs with
+known answers: hop rate, back-jump probability, family occupancy and residence time on the site
+lattice (64 ions, 40 ps, ~20 hops per ion, true sites), tau_1 and tau_2 of rotational diffusion
+(16 BH4, 20 ps, D_r = 0.25 /ps), event rate of tetrahedral C3 jumps (16 BH4, 40 ps, 0.5 /ps).
+
+Run: .venv/bin/python benchmarks/bench_mechanism.py [--frames 1000 2000] [--calibrate 200] [--out FILE]
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from pydriver.analysis import mechanism  # noqa: E402
+from pydriver.analysis import hops, mechanism, reorientation, sites  # noqa: E402
 from pydriver.analysis.molecules import Molecules  # noqa: E402
-from pydriver.analysis.synthetic import (icosahedron_offsets, rotational_diffusion, site_lattice_gas,  # noqa: E402
-                                         tetrahedron_offsets)
+from pydriver.analysis.synthetic import (icosahedron_offsets, orientation_jumps, rotational_diffusion,  # noqa: E402
+                                         site_lattice_gas, tetrahedron_offsets)
 
 DT_PS = 0.02
 N_NA, N_BH4, N_B12 = 96, 32, 32
@@ -54,7 +59,8 @@ def build(n_frames: int, seed: int = 0):
             members.append(np.arange(start, start + size))
             kinds.append(kind)
             start += size
-    return positions, np.broadcast_to(truth.cell_A, (n_frames, 3, 3)), elements, masses, Molecules(members, kinds, "mol")
+    cells = np.broadcast_to(truth.cell_A, (n_frames, 3, 3))
+    return positions, cells, elements, masses, Molecules(members, kinds, "mol")
 
 
 def time_one(n_frames: int) -> dict:
@@ -69,11 +75,73 @@ def time_one(n_frames: int) -> dict:
             "tau_1_B12H12_ps": mech["reorientation"]["B12H12"]["tau_1_ps"]}
 
 
+def _inside(interval, value) -> bool:
+    return bool(interval[0] <= value <= interval[1])
+
+
+def calibrate(n_runs: int) -> dict:
+    """Coverage and bias of the mechanism estimators over ``n_runs`` synthetic runs per case."""
+    rows: dict[str, list] = {k: [] for k in ("rate", "back", "occupancy", "residence", "tau_1", "tau_2", "events")}
+    for seed in range(n_runs):
+        pos, truth = site_lattice_gas(2001, 64, DT_PS, 0.1, 500.0, 0.05, seed=10_000 + seed)
+        frac = sites.wrapped_fractional(pos, np.broadcast_to(truth.cell_A, (2001, 3, 3)))
+        given = sites.Sites(truth.site_frac, truth.cell_A, sites.core_radii(truth.site_frac, truth.cell_A),
+                            "structure", truth.site_family)
+        states = sites.assign_sites(frac, given)
+        occ = sites.occupancy(states, given, DT_PS)
+        h = hops.hop_statistics(states, given, DT_PS, occ["occupied_time_ps"])
+        rows["rate"].append((h["rate_per_ion_per_ps"] / truth.hop_rate_per_ion_per_ps,
+                             _inside(h["rate_per_ion_per_ps_ci95"], truth.hop_rate_per_ion_per_ps)))
+        rows["back"].append((h["back_jump_probability"] * 6.0, _inside(h["back_jump_probability_ci95"], 1 / 6)))
+        for fam in occ["families"]:
+            exact = truth.family_occupancy[fam["family"]]
+            rows["occupancy"].append((fam["occupancy_per_site"] / exact,
+                                      _inside(fam["occupancy_per_site_ci95"], exact)))
+        for fam in h["residence_by_family"]:
+            exact = truth.residence_time_ps[int(fam["name"])]
+            rows["residence"].append((fam["residence_time_ps"] / exact, _inside(fam["residence_time_ci95_ps"], exact)))
+    offsets = np.vstack([[0.0, 0.0, 0.0], tetrahedron_offsets()])
+    elements = np.array(["B", "H", "H", "H", "H"] * 16)
+    masses = np.where(elements == "B", 10.81, 1.008)
+    mols = Molecules([np.arange(5 * i, 5 * i + 5) for i in range(16)], ["BH4"] * 16, "mol")
+    centres = np.random.default_rng(0).uniform(0, 20, (16, 3))
+    for seed in range(n_runs):
+        pos = rotational_diffusion(1001, centres, offsets, 0.25, DT_PS, seed=20_000 + seed)
+        out = reorientation.anion_reorientation(pos, np.broadcast_to(np.eye(3) * 20, (1001, 3, 3)), mols, elements,
+                                                masses, DT_PS)["BH4"]
+        for l, exact in ((1, 2.0), (2, 2.0 / 3.0)):
+            rows[f"tau_{l}"].append((out[f"tau_{l}_ps"] / exact, _inside(out[f"tau_{l}_ci95_ps"], exact),
+                                     _inside(out[f"tau_{l}_ci68_ps"], exact)))
+        pos, jumps = orientation_jumps(2001, centres, offsets, 0.5, DT_PS, seed=30_000 + seed)
+        out = reorientation.anion_reorientation(pos, np.broadcast_to(np.eye(3) * 20, (2001, 3, 3)), mols, elements,
+                                                masses, DT_PS)["BH4"]
+        rows["events"].append((out["event_rate_per_anion_per_ps"] / 0.5,
+                               _inside(out["event_rate_per_anion_per_ps_ci95"], 0.5)))
+    table = {}
+    for name, values in rows.items():
+        arr = np.array(values, dtype=np.float64)
+        table[name] = {"n": int(arr.shape[0]), "mean_ratio": round(float(arr[:, 0].mean()), 4),
+                       "sd_ratio": round(float(arr[:, 0].std()), 4),
+                       "within_10_percent": round(float((np.abs(arr[:, 0] - 1) <= 0.1).mean()), 3),
+                       "coverage95": round(float(arr[:, 1].mean()), 3)}
+        if arr.shape[1] > 2:
+            table[name]["coverage68"] = round(float(arr[:, 2].mean()), 3)
+    return table
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, nargs="+", default=[1000, 2000])
+    parser.add_argument("--calibrate", type=int, default=0, metavar="N", help="coverage over N synthetic runs")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.calibrate:
+        table = calibrate(args.calibrate)
+        for name, row in table.items():
+            print(name, json.dumps(row))
+        if args.out:
+            args.out.write_text(json.dumps(table, indent=2))
+        return
     rows = [time_one(n) for n in args.frames]
     per_frame = rows[-1]["seconds"] / rows[-1]["frames"]
     for row in rows:
