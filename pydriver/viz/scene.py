@@ -112,14 +112,14 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
         ids = _hop_ids(files, pipeline, opts, mobile_types)
         trajectories.add_lines(pipeline, ids, style.HOP_LINE_COLOR, opts.line_frames)
         scene.notes["ion_ids"] = [int(i) for i in ids]
-    elif opts.what == "rotation":
-        mol_id, h_ids = trajectories.anion_h_ids(pipeline, vtypes.type_numbers(types, "H"), opts.anion_mol)
-        trajectories.add_lines(pipeline, h_ids, style.ROTATION_LINE_COLOR, opts.line_frames)
-        scene.notes.update(anion_mol=mol_id, h_ids=[int(i) for i in h_ids])
     pipeline.modifiers.append(WrapPeriodicImagesModifier())
     if opts.what != "structure":
         anions.add_bonds(pipeline, types)
         anions.add_clusters(pipeline, types)
+    if opts.what == "rotation":  # sampled from the whole anion, drawn around it
+        mol_id, h_ids = trajectories.anion_h_ids(pipeline, vtypes.type_numbers(types, "H"), opts.anion_mol)
+        trajectories.add_lines(pipeline, h_ids, style.ROTATION_LINE_COLOR, opts.line_frames, fold_into_cell=False)
+        scene.notes.update(anion_mol=mol_id, h_ids=[int(i) for i in h_ids])
     polyhedra = opts.what in ("anions", "density") and opts.polyhedra
     if polyhedra:
         anions.add_polyhedra(pipeline, types)  # grows the cell of this pipeline and hides it

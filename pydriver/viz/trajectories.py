@@ -12,7 +12,8 @@ Dumps hold unwrapped ``xu`` positions (our decks), wrapped ``x`` positions with 
   detecting jumps of more than half a cell between frames; unwrapped ``xu`` paths have none), so a
   line is one continuous unwrapped path. For display the path is wrapped back into the cell
   piecewise (``TrajectoryVis.wrapped_lines``): OVITO cuts each segment where it crosses a cell face
-  and continues it from the opposite face, so no drawn segment spans the cell.
+  and continues it from the opposite face, so no drawn segment spans the cell. The H lines of a
+  rotating anion instead follow the anion made whole and are drawn around it (:func:`add_lines`).
 """
 
 from __future__ import annotations
@@ -31,11 +32,16 @@ from pydriver.viz.mobile import select_ids
 TRACED_TRANSPARENCY = 0.6
 
 
-def add_lines(pipeline: Pipeline, ids, color, frames: tuple[int, int] | None = None) -> GenerateTrajectoryLinesModifier:
+def add_lines(pipeline: Pipeline, ids, color, frames: tuple[int, int] | None = None,
+              fold_into_cell: bool = True) -> GenerateTrajectoryLinesModifier:
     """Append trajectory lines of the atoms with ``ids`` over ``frames`` (first, last; default all).
 
-    The lines are unwrapped paths (``Position`` of the ``trajectories`` lines, A), drawn wrapped
-    into the cell piecewise (module docstring). Must come before any wrapping of the atoms.
+    The lines are unwrapped paths (``Position`` of the ``trajectories`` lines, A). With
+    ``fold_into_cell`` they are drawn wrapped into the cell piecewise (module docstring; for ions,
+    appended before the atoms are wrapped). Without it they are drawn as they are: the rotation
+    lines of one anion, appended after the anion was made whole in every frame
+    (:func:`pydriver.viz.anions.add_clusters`), so they surround the anion drawn whole, even across a
+    cell face, instead of being folded to the other face.
     """
     select_ids(pipeline, ids)
     mod = GenerateTrajectoryLinesModifier(only_selected=True, unwrap_trajectories=True)
@@ -43,7 +49,7 @@ def add_lines(pipeline: Pipeline, ids, color, frames: tuple[int, int] | None = N
         mod.frame_interval = (int(frames[0]), int(frames[1]))
     mod.vis.color = color
     mod.vis.width = 2 * style.LINE_WIDTH_A
-    mod.vis.wrapped_lines = True
+    mod.vis.wrapped_lines = fold_into_cell
     pipeline.modifiers.append(mod)
     # the traced atoms see-through, so their own spheres do not hide the start of their lines
     pipeline.modifiers.append(ComputePropertyModifier(output_property="Transparency", only_selected=True,
