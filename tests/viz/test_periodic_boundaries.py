@@ -109,3 +109,14 @@ def test_anions_session_keeps_the_grown_cell_hidden_and_draws_the_real_one(bound
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     cells = ast.literal_eval(out.stdout.strip().splitlines()[-1])
     assert cells == [(False, pytest.approx(3 * EDGE_A)), (True, pytest.approx(EDGE_A))]
+
+
+@pytest.mark.parametrize("columns", ("wrapped", "xu"))
+def test_rotation_lines_surround_the_whole_anion_across_a_face(boundary_runs, columns):
+    """The BH4 (molecule 1) straddles x = 0: its H lines are drawn around the B, not folded to x = L."""
+    scene = build_scene(locate(boundary_runs[columns]), SceneOptions(what="rotation", anion_mol=1))
+    data = scene.structure.compute(N_FRAMES - 1)
+    boron_A = np.asarray(data.particles.positions)[np.asarray(data.particles.identifiers) == 7][0]
+    line_A = np.asarray(data.lines["trajectories"]["Position"])
+    assert len(line_A) == 4 * N_FRAMES
+    assert np.linalg.norm(line_A - boron_A, axis=1).max() < 1.3  # B-H 1.21 A
