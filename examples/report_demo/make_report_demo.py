@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.units import BOLTZMANN_EV_K
 from pydriver.analysis.synthetic import random_walk, rigid_rotors, write_lammps_dump
 from pydriver.cli.main import main as pydriver_main
 from pydriver.rundir import DUMP_FILE, RUN_FORMAT, RunManifest
+from pydriver.units import BOLTZMANN_EV_K
 
 EA_EV, D0_CM2_S = 0.20, 1e-3
 N_NA, N_BH4, N_FRAMES, DT_FRAME_PS, BOX_A = 32, 16, 600, 0.5, 20.0

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 LINESTYLES = ("-", "--", ":", "-.")
-Y_LABELS = {"sigma_T": r"$\sigma$ (mS/cm)", "D": r"D (cm$^2$/s)"}
+#: y axis of the Arrhenius plot: the fitted quantity (ln(sigma T) or ln D against 1/T)
+Y_LABELS = {"sigma_T": r"$\sigma T$ (mS K/cm)", "D": r"D (cm$^2$/s)"}
+LEGEND_FONTSIZE = 9  # readable on a slide
 
 
 def _inverse_thousand(x):
@@ -28,18 +30,32 @@ def _inverse_thousand(x):
         return np.where(x != 0, 1000.0 / np.where(x != 0, x, 1.0), np.inf)
 
 
-def _group_points(ax, g: dict, color, marker: str) -> None:
+def _plotted(value, temperature_K, mode: str):
+    """What the Arrhenius axis shows: sigma T for ``sigma_T`` (the fitted quantity), D for ``D``."""
+    return np.asarray(value, dtype=float) * (np.asarray(temperature_K, dtype=float) if mode == "sigma_T" else 1.0)
+
+
+def _group_points(ax, g: dict, color, marker: str, mode: str) -> None:
+    """Fitted points (filled), excluded ones (hollow) and upper bounds (a bar with a downward arrow)."""
     for included in (True, False):
-        pts = [p for p in g["points"] if p["included"] is included and p["value"] is not None
-               and np.isfinite(p["value"]) and p["value"] > 0]
+        pts = [p for p in g["points"] if p["included"] is included and p.get("upper_bound") is None
+               and p["value"] is not None and np.isfinite(p["value"]) and p["value"] > 0]
         if not pts:
             continue
-        x = 1000.0 / np.array([p["temperature_K"] for p in pts])
-        y = np.array([p["value"] for p in pts], dtype=float)
-        err = np.array([p["error"] if p["error"] is not None else np.nan for p in pts], dtype=float)
+        t = np.array([p["temperature_K"] for p in pts])
+        y = _plotted([p["value"] for p in pts], t, mode)
+        err = _plotted([p["error"] if p["error"] is not None else np.nan for p in pts], t, mode)
         label = None if included else f"{g['structure']}, {g['mass_factors']}: excluded from fit"
-        ax.errorbar(x, y, yerr=np.where(np.isfinite(err), err, 0.0), fmt=marker, color=color, capsize=2,
+        ax.errorbar(1000.0 / t, y, yerr=np.where(np.isfinite(err), err, 0.0), fmt=marker, color=color, capsize=2,
                     markerfacecolor=color if included else "none", label=label, zorder=3)
+    bounds = [p for p in g["points"] if p.get("upper_bound") is not None and np.isfinite(p["upper_bound"])
+              and p["upper_bound"] > 0]
+    if bounds:
+        t = np.array([p["temperature_K"] for p in bounds])
+        y = _plotted([p["upper_bound"] for p in bounds], t, mode)
+        ax.errorbar(1000.0 / t, y, yerr=[0.6 * y, np.zeros_like(y)], fmt="_", ms=12, mew=2, color=color,
+                    capsize=0, uplims=True, zorder=3,
+                    label=f"{g['structure']}, {g['mass_factors']}: upper bound (D not resolved, 95 %)")
 
 
 #: candidate labels of the Arrhenius plot's temperature axis, K
@@ -63,27 +79,32 @@ def temperature_ticks_K(xlim_inverse_kK: tuple[float, float]) -> list[float]:
 
 
 def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
-    """Arrhenius plot of every group: points (hollow when excluded), fit, 300 K extrapolation, T axis on top."""
+    """Arrhenius plot of every group, of the fitted quantity (sigma T or D, log scale) against 1000/T.
+
+    Fitted points filled, excluded points hollow, upper bounds of unresolved runs as bars with a
+    downward arrow, the fit line with Ea, the 300 K value with its 95 % interval (star), the
+    temperature axis on top; the legend sits below the axes at a slide-readable size.
+    """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 6))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for (label, g), color, marker in zip(groups.items(), itertools.cycle(colors), itertools.cycle(MARKERS)):
         fit = g.get("fit")
-        _group_points(ax, g, color, marker)
+        _group_points(ax, g, color, marker, mode)
         if fit is None:  # a text-only legend entry
             ax.plot([], [], " ", label=f"{label}: no fit ({g.get('fit_reason')})")
             continue
         t_fit = np.array([p["temperature_K"] for p in g["points"] if p["included"]])
         tt = np.linspace(min(t_fit.min(), 300.0), t_fit.max(), 100)
-        ax.plot(1000.0 / tt, arrhenius_value(fit["ea_eV"], fit["ln_prefactor"], tt, mode), "-", color=color,
-                label=f"{label}: $E_a$ = {fit['ea_eV']:.3f} $\\pm$ {fit['ea_std_eV']:.3f} eV")
+        ax.plot(1000.0 / tt, _plotted(arrhenius_value(fit["ea_eV"], fit["ln_prefactor"], tt, mode), tt, mode), "-",
+                color=color, label=f"{label}: $E_a$ = {fit['ea_eV']:.3f} $\\pm$ {fit['ea_std_eV']:.3f} eV")
         ext = g["at_300K"]
         word = "extrapolated" if ext["extrapolated"] else "interpolated"
-        ax.errorbar([1000.0 / ext["temperature_K"]], [ext["value"]],
-                    yerr=[[ext["value"] - ext["ci95_low"]], [ext["ci95_high"] - ext["value"]]], fmt="*", ms=10,
+        y300, lo, hi = _plotted([ext["value"], ext["ci95_low"], ext["ci95_high"]], ext["temperature_K"], mode)
+        ax.errorbar([1000.0 / ext["temperature_K"]], [y300], yerr=[[y300 - lo], [hi - y300]], fmt="*", ms=10,
                     color=color, markerfacecolor="white", capsize=3, zorder=4,
-                    label=f"300 K ({word}): {ext['value']:.2g} [{ext['ci95_low']:.2g}, {ext['ci95_high']:.2g}] "
-                          f"{g['unit']}, 95% CI")
+                    label=f"{'σ' if mode == 'sigma_T' else 'D'}(300 K, {word}): {ext['value']:.2g} "
+                          f"[{ext['ci95_low']:.2g}, {ext['ci95_high']:.2g}] {g['unit']}, 95% CI")
     if any(g.get("fit") for g in groups.values()):
         ax.axvline(1000.0 / 300.0, color="0.6", ls=":", lw=1)  # 300 K, labelled on the top axis
     ax.set_yscale("log")
@@ -92,8 +113,10 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     top = ax.secondary_xaxis("top", functions=(_inverse_thousand, _inverse_thousand))
     top.set_xticks(temperature_ticks_K(ax.get_xlim()))
     top.set_xlabel("T (K)")
-    ax.legend(fontsize=6, loc="best")
+    n_entries = len(ax.get_legend_handles_labels()[1])
+    ax.legend(fontsize=LEGEND_FONTSIZE, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
     fig.tight_layout()
+    fig.subplots_adjust(bottom=min(0.55, 0.16 + 0.045 * n_entries))
     return fig
 
 

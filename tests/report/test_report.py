@@ -79,13 +79,30 @@ def test_arrhenius_figure_labels_and_hollow_excluded_points():
     labels = ax.get_legend_handles_labels()[1]
     fit = groups["NaBH4, unscaled"]["fit"]
     assert f"NaBH4, unscaled: $E_a$ = {fit['ea_eV']:.3f} $\\pm$ {fit['ea_std_eV']:.3f} eV" in labels
-    assert any(lab.startswith("300 K (extrapolated): ") and "95% CI" in lab for lab in labels)
+    assert any(lab.startswith("σ(300 K, extrapolated): ") and "95% CI" in lab for lab in labels)
     assert "NaBH4, unscaled: excluded from fit" in labels
     hollow = [c for c in ax.containers if c.lines[0].get_markerfacecolor() == "none"]
     assert [list(np.round(1000.0 / h.lines[0].get_xdata(), 6)) for h in hollow] == [[400.0]]
     top = [a for a in fig.axes[0].child_axes if a.get_xlabel() == "T (K)"]
     assert len(top) == 1
-    assert ax.get_ylabel() == r"$\sigma$ (mS/cm)" and ax.get_yscale() == "log"
+    assert ax.get_ylabel() == r"$\sigma T$ (mS K/cm)" and ax.get_yscale() == "log"  # the fitted quantity
+    fitted = [line for line in ax.lines if line.get_linestyle() == "-"][0]
+    slope = np.polyfit(fitted.get_xdata(), np.log(fitted.get_ydata()), 1)[0]
+    assert slope == pytest.approx(-fit["ea_eV"] / (BOLTZMANN_EV_K * 1000.0))  # straight: ln(sigma T) vs 1/T
+    assert ax.get_legend().get_texts()[0].get_fontsize() >= 9
+
+
+def test_upper_bounds_are_drawn_as_bounds():
+    rows = noisy_rows(seed=4)
+    rows[0] = row(400.0, sigma(400.0), 0.1 * sigma(400.0), diffusive=False)
+    rows[0]["conductivity_upper_bound_95_mS_cm"] = 2 * sigma(400.0)
+    groups = arrhenius_groups(rows, "sigma_T", n_bootstrap=100)
+    ax = arrhenius_figure(groups, "sigma_T").axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert "NaBH4, unscaled: upper bound (D not resolved, 95 %)" in labels
+    bound = [c for c in ax.containers if c.lines[0].get_marker() == "_"]
+    assert len(bound) == 1 and bound[0].lines[0].get_ydata()[0] == pytest.approx(2 * sigma(400.0) * 400.0)
+    assert "NaBH4, unscaled: excluded from fit" not in labels  # the bound is not also drawn as a point
 
 
 def test_mass_factor_figure_ticks_fraction_axis_and_distinct_styles():
