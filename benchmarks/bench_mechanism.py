@@ -11,9 +11,12 @@ in <= 5 min; the cost is linear in frames and atoms, so smaller runs extrapolate
 ``--calibrate N``: coverage of the 95 % intervals (and 68 % for tau) over N synthetic runs with
 known answers: hop rate, back-jump probability, family occupancy and residence time on the site
 lattice (64 ions, 40 ps, ~20 hops per ion, true sites), tau_1 and tau_2 of rotational diffusion
-(16 BH4, 20 ps, D_r = 0.25 /ps), event rate of tetrahedral C3 jumps (16 BH4, 40 ps, 0.5 /ps).
+(16 BH4, 20 ps, D_r = 0.25 /ps), event rate of tetrahedral C3 jumps (16 BH4, 40 ps, 0.5 /ps), and
+the rotation-hop enhancement factor with 3x and with no injected coupling (96 ions, 216 BH4, 60 ps,
+``coupled_hops_and_jumps``; ``--calibrate-coupling M`` runs, as each takes ~2 s).
 
-Run: .venv/bin/python benchmarks/bench_mechanism.py [--frames 1000 2000] [--calibrate 200] [--out FILE]
+Run: .venv/bin/python benchmarks/bench_mechanism.py [--frames 1000 2000] [--calibrate 200 [--calibrate-coupling 100]]
+[--out FILE]
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ import numpy as np  # noqa: E402
 
 from pydriver.analysis import hops, mechanism, reorientation, sites  # noqa: E402
 from pydriver.analysis.molecules import Molecules  # noqa: E402
-from pydriver.analysis.synthetic import (icosahedron_offsets, orientation_jumps, rotational_diffusion,  # noqa: E402
-                                         site_lattice_gas, tetrahedron_offsets)
+from pydriver.analysis.synthetic import (coupled_hops_and_jumps, icosahedron_offsets, orientation_jumps,  # noqa: E402
+                                         rotational_diffusion, site_lattice_gas, tetrahedron_offsets)
 
 DT_PS = 0.02
 N_NA, N_BH4, N_B12 = 96, 32, 32
@@ -79,9 +82,21 @@ def _inside(interval, value) -> bool:
     return bool(interval[0] <= value <= interval[1])
 
 
-def calibrate(n_runs: int) -> dict:
+def _coupling(factor: float, seed: int) -> dict:
+    ions, anions, truth = coupled_hops_and_jumps(3001, 96, DT_PS, 0.3, 0.1, factor, seed=seed)
+    n_anions = anions.shape[1] // 5
+    elements = np.array(["Na"] * 96 + ["B", "H", "H", "H", "H"] * n_anions)
+    masses = np.select([elements == "Na", elements == "B"], [22.99, 10.81], 1.008)
+    mols = Molecules([96 + np.arange(5 * i, 5 * i + 5) for i in range(n_anions)], ["BH4"] * n_anions, "mol")
+    mech = mechanism.mechanism(ions, np.broadcast_to(truth.cell_A, (3001, 3, 3)), DT_PS, mols,
+                               np.concatenate([ions, anions], axis=1), elements, masses)
+    return mech["coupling"]["BH4"]
+
+
+def calibrate(n_runs: int, n_coupling: int = 0) -> dict:
     """Coverage and bias of the mechanism estimators over ``n_runs`` synthetic runs per case."""
-    rows: dict[str, list] = {k: [] for k in ("rate", "back", "occupancy", "residence", "tau_1", "tau_2", "events")}
+    rows: dict[str, list] = {k: [] for k in ("rate", "back", "occupancy", "residence", "tau_1", "tau_2", "events",
+                                             "coupling_3x", "coupling_none")}
     for seed in range(n_runs):
         pos, truth = site_lattice_gas(2001, 64, DT_PS, 0.1, 500.0, 0.05, seed=10_000 + seed)
         frac = sites.wrapped_fractional(pos, np.broadcast_to(truth.cell_A, (2001, 3, 3)))
@@ -117,8 +132,15 @@ def calibrate(n_runs: int) -> dict:
                                                 masses, DT_PS)["BH4"]
         rows["events"].append((out["event_rate_per_anion_per_ps"] / 0.5,
                                _inside(out["event_rate_per_anion_per_ps_ci95"], 0.5)))
+    for seed in range(n_coupling):
+        for factor, name in ((3.0, "coupling_3x"), (1.0, "coupling_none")):
+            out = _coupling(factor, 40_000 + seed)
+            rows[name].append((out["enhancement_factor"] / factor, _inside(out["enhancement_factor_ci95"], factor),
+                               _inside(out["enhancement_factor_ci68"], factor)))
     table = {}
     for name, values in rows.items():
+        if not values:
+            continue
         arr = np.array(values, dtype=np.float64)
         table[name] = {"n": int(arr.shape[0]), "mean_ratio": round(float(arr[:, 0].mean()), 4),
                        "sd_ratio": round(float(arr[:, 0].std()), 4),
@@ -133,10 +155,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, nargs="+", default=[1000, 2000])
     parser.add_argument("--calibrate", type=int, default=0, metavar="N", help="coverage over N synthetic runs")
+    parser.add_argument("--calibrate-coupling", type=int, default=0, metavar="M", help="coupling runs per factor")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    if args.calibrate:
-        table = calibrate(args.calibrate)
+    if args.calibrate or args.calibrate_coupling:
+        table = calibrate(args.calibrate, args.calibrate_coupling)
         for name, row in table.items():
             print(name, json.dumps(row))
         if args.out:

@@ -1,8 +1,9 @@
-"""The mechanism sections of one run: Na sites and their occupancy, hops, anion reorientation.
+"""The mechanism sections of one run: Na sites and their occupancy, hops, anion reorientation, coupling.
 
 :func:`mechanism` runs :mod:`~pydriver.analysis.sites`, :mod:`~pydriver.analysis.hops`,
-:mod:`~pydriver.analysis.reorientation` and the hop-based active fraction on a trajectory;
-:func:`mechanism_summary` gives the ``sites``, ``hops`` and ``reorientation`` sections of
+:mod:`~pydriver.analysis.reorientation`, :mod:`~pydriver.analysis.coupling` (hops after a
+neighbouring anion turns) and the hop-based active fraction on a trajectory;
+:func:`mechanism_summary` gives the ``sites``, ``hops``, ``reorientation`` and ``coupling`` sections of
 ``analysis.json`` (scalars and short lists; the per-frame arrays stay in memory for tables and plots).
 A run whose ions show no sites (a liquid, too few frames) gets ``sites.reason`` and no hop numbers
 instead of an error: the transport results stand without them.
@@ -15,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis import active, hops, reorientation, sites
+from pydriver.analysis import active, coupling, hops, reorientation, sites, structure_stats
 from pydriver.analysis.molecules import Molecules
 
 log = logging.getLogger(__name__)
 
 #: per-ion and per-frame arrays kept out of analysis.json
 ARRAY_KEYS = ("hops_per_ion", "net_hops_per_ion", "observed_time_ps", "occupancy_vs_time", "block_time_ps",
-              "occupied_time_ps", "lag_time_ps", "c1", "c2")
+              "occupied_time_ps", "lag_time_ps", "c1", "c2", "centres_A", "event_anion", "event_frame")
 
 
 def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molecules: Molecules | None = None,
@@ -47,11 +48,15 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     dict -- ``sites`` (:func:`pydriver.analysis.sites.occupancy` plus ``frac``, ``core_radius_A``,
     ``family``, or ``reason``), ``hops`` (:func:`pydriver.analysis.hops.hop_statistics`, or
     ``reason``), ``active_hops`` (:func:`pydriver.analysis.active.hop_active_ions`, or empty),
-    ``reorientation`` (:func:`pydriver.analysis.reorientation.anion_reorientation`).
+    ``reorientation`` (:func:`pydriver.analysis.reorientation.anion_reorientation`), ``coupling``
+    (per anion kind, :func:`pydriver.analysis.coupling.hop_coupling`, with the Na-anion
+    coordination cutoffs of :mod:`pydriver.analysis.structure_stats` as neighbour distance; empty
+    without sites or anions).
     """
     cell = np.asarray(cells_A, dtype=np.float64).mean(axis=0)
     frac = sites.wrapped_fractional(ions_A, cells_A)
-    out: dict = {"active_hops": {}}
+    out: dict = {"active_hops": {}, "coupling": {}}
+    events = states = None
     try:
         found = (sites.sites_from_structure(sites_file, element, cell) if sites_file is not None
                  else sites.find_sites(frac, cell))
@@ -61,16 +66,23 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
         out["hops"] = {"reason": f"no sites: {exc}"}
     else:
         states = sites.assign_sites(frac, found)
+        events = hops.hop_events(states, found)
         occ = sites.occupancy(states, found, dt_frame_ps)
         occ.update({"frac": found.frac, "core_radius_A": found.core_radius_A,
                     "family": found.family, "peak_density_per_A3": found.peak_density_per_A3})
         out["sites"] = occ
         out["hops"] = hops.hop_statistics(states, found, dt_frame_ps, occ["occupied_time_ps"], msd_diffusivity_cm2_s,
-                                          msd_diffusivity_std_cm2_s)
+                                          msd_diffusivity_std_cm2_s, events)
         out["active_hops"] = active.hop_active_ions(out["hops"]["net_hops_per_ion"], min_net_hops)
     has_anions = molecules is not None and molecules.members and positions_A is not None
     out["reorientation"] = (reorientation.anion_reorientation(positions_A, cells_A, molecules, elements, masses_amu,
                                                               dt_frame_ps) if has_anions else {})
+    if events is not None:
+        for kind, entry in out["reorientation"].items():
+            cutoff = structure_stats.DEFAULT_CN_CUTOFF_A.get(kind, structure_stats.FALLBACK_CN_CUTOFF_A)
+            out["coupling"][kind] = coupling.hop_coupling(
+                events, states >= 0, frac, sites.wrapped_fractional(entry["centres_A"], cells_A), entry["event_anion"],
+                entry["event_frame"], cell, dt_frame_ps, cutoff)
     return out
 
 
@@ -79,6 +91,7 @@ def _json_section(section: dict) -> dict:
 
 
 def mechanism_summary(mech: dict) -> dict:
-    """The ``sites``, ``hops`` and ``reorientation`` sections of ``analysis.json`` (arrays left out)."""
+    """The ``sites``, ``hops``, ``reorientation`` and ``coupling`` sections of ``analysis.json`` (arrays left out)."""
     return {"sites": _json_section(mech["sites"]), "hops": _json_section(mech["hops"]),
-            "reorientation": {kind: _json_section(entry) for kind, entry in mech["reorientation"].items()}}
+            "reorientation": {kind: _json_section(entry) for kind, entry in mech["reorientation"].items()},
+            "coupling": {kind: _json_section(entry) for kind, entry in mech.get("coupling", {}).items()}}

@@ -19,11 +19,13 @@ unwrapping.
   with a lower bound) when ``C_l`` has not fallen to half its value at the window start by the end
   of the window.
 * Discrete reorientation events: each anion's vertex directions in its first frame are its
-  reference directions; a vertex is on a reference direction when within ``cone_deg`` of it
-  (default 0.35 x the smallest angle between reference directions: 38 deg for a tetrahedron,
-  22 deg for an icosahedron) and keeps its last one in between (the core-state rule of the sites).
-  An event is a frame in which any vertex arrives on another reference direction; its rate per
-  anion has the intervals of :func:`pydriver.analysis.hops.count_rate`.
+  reference directions. The anion is in an orientation when every vertex is within ``cone_deg``
+  of a reference direction (default 0.35 x the smallest angle between reference directions: 38 deg
+  for a tetrahedron, 22 deg for an icosahedron), and keeps its last orientation in between (the
+  core-state rule of the sites: libration, and vertices arriving one after the other, count once).
+  An event is a frame in which the anion arrives in an orientation with other vertices on the
+  reference directions; its rate per anion has the intervals of
+  :func:`pydriver.analysis.hops.count_rate`.
 
 The paper's rotation speed (:mod:`pydriver.analysis.rotation`) is kept for comparison: it
 measures the thermal angular speed, which any heavier anion lowers, not how often anions turn.
@@ -69,8 +71,8 @@ def vertex_rows(members: np.ndarray, elements: np.ndarray, masses_amu: np.ndarra
 
 
 def unit_vectors(positions_A: np.ndarray, cells_A: np.ndarray, centre_rows: np.ndarray,
-                 vertex_rows_: np.ndarray) -> np.ndarray:
-    """Unit vectors from each anion's centre to its vertices in every frame.
+                 vertex_rows_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors from each anion's centre to its vertices, and the centres, in every frame.
 
     Parameters
     ----------
@@ -81,11 +83,14 @@ def unit_vectors(positions_A: np.ndarray, cells_A: np.ndarray, centre_rows: np.n
 
     Returns
     -------
-    (n_frames, n_anions, n_v, 3) float32.
+    u : (n_frames, n_anions, n_v, 3) float32 unit vectors.
+    centres_A : (n_frames, n_anions, 3) float32 centres (the centre atom, or the mean of the centre
+        atoms made whole about the first of them).
     """
     n_frames = positions_A.shape[0]
     n_an, n_v = vertex_rows_.shape
     out = np.empty((n_frames, n_an, n_v, 3), dtype=np.float32)
+    centres = np.empty((n_frames, n_an, 3), dtype=np.float32)
     inv = np.linalg.inv(np.asarray(cells_A, dtype=np.float64))
     rows = np.concatenate([centre_rows, vertex_rows_], axis=1)
     n_c = centre_rows.shape[1]
@@ -96,9 +101,11 @@ def unit_vectors(positions_A: np.ndarray, cells_A: np.ndarray, centre_rows: np.n
         rel = block - block[:, :, :1]
         frac = np.einsum("fapk,fkl->fapl", rel, inv[start:stop])
         rel = np.einsum("fapk,fkl->fapl", frac - np.round(frac), cells_A[start:stop])
-        vec = rel[:, :, n_c:] - rel[:, :, :n_c].mean(axis=2, keepdims=True)
+        centre = rel[:, :, :n_c].mean(axis=2, keepdims=True)
+        vec = rel[:, :, n_c:] - centre
         out[start:stop] = vec / np.linalg.norm(vec, axis=-1, keepdims=True)
-    return out
+        centres[start:stop] = block[:, :, 0] + centre[:, :, 0]
+    return out, centres
 
 
 def _acf(x: np.ndarray) -> np.ndarray:
@@ -175,7 +182,8 @@ def reorientation_time(lag_ps: np.ndarray, c_per_anion: np.ndarray, fit_start_ps
     -------
     dict -- ``tau_ps`` (None when not resolved), ``tau_std_ps``, ``tau_ci68_ps``, ``tau_ci95_ps``,
     ``tau_lower_bound_ps`` (the lower end of the 95 % interval, or of the fit when unresolved),
-    ``resolved``, ``reason``, ``fit_window_ps``, ``amplitude`` (A), ``n_anions``.
+    ``resolved``, ``reason``, ``fit_window_ps``, ``amplitude`` (A), ``n_anions``. Unresolved (slower
+    than the run) when C never falls below the floor and falls by less than half over the window.
     """
     c_mean = c_per_anion.mean(axis=1)
     window = _fit_window(lag_ps, c_mean, fit_start_ps)
@@ -197,7 +205,8 @@ def reorientation_time(lag_ps: np.ndarray, c_per_anion: np.ndarray, fit_start_ps
         if np.all(np.isfinite(taus)) and np.all(taus > 0):
             ln = np.log(taus)
             sigma_ln = float(np.sqrt((n - 1) / n * ((ln - ln.mean()) ** 2).sum()))
-    if c[-1] > RESOLVED_DROP * c[0] or not np.isfinite(tau):
+    reached_floor = window[-1] + 1 < c_mean.size and c_mean[window[-1] + 1] < C_FLOOR
+    if not np.isfinite(tau) or (not reached_floor and c[-1] > RESOLVED_DROP * c[0]):
         out["reason"] = (f"C fell only from {c[0]:.2f} to {c[-1]:.2f} over the run: reorientation slower than the "
                          "run resolves; tau_lower_bound_ps is a lower bound")
         out["tau_lower_bound_ps"] = float(tau * np.exp(-2.0 * sigma_ln)) if np.isfinite(sigma_ln) else (
@@ -215,7 +224,8 @@ def reorientation_time(lag_ps: np.ndarray, c_per_anion: np.ndarray, fit_start_ps
     return out
 
 
-def reorientation_events(u: np.ndarray, cone_deg: float | None = None) -> tuple[np.ndarray, float]:
+def reorientation_events(u: np.ndarray, cone_deg: float | None = None
+                         ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     """Discrete reorientation events per anion (jumps between reference vertex directions).
 
     Parameters
@@ -226,7 +236,8 @@ def reorientation_events(u: np.ndarray, cone_deg: float | None = None) -> tuple[
 
     Returns
     -------
-    events : (n_anions,) number of events; cone_deg : the cone used.
+    events : (n_anions,) number of events; cone_deg : the cone used; event_anion, event_frame :
+    (n_events,) anion and frame of each event (the first frame on the new direction).
     """
     ref = np.asarray(u[0], dtype=np.float64)  # (n_anions, n_v, 3)
     if cone_deg is None:
@@ -237,16 +248,22 @@ def reorientation_events(u: np.ndarray, cone_deg: float | None = None) -> tuple[
     n_frames, n_an, n_v, _ = u.shape
     state = np.tile(np.arange(n_v), (n_an, 1))
     events = np.zeros(n_an, dtype=np.int64)
+    where: list[tuple[np.ndarray, int]] = []
     for start in range(0, n_frames, FRAME_CHUNK):
         block = np.asarray(u[start:start + FRAME_CHUNK], dtype=np.float64)
         dots = np.einsum("favk,awk->favw", block, ref)  # (f, anion, vertex, reference)
         best = dots.argmax(axis=-1)
-        inside = np.take_along_axis(dots, best[..., None], axis=-1)[..., 0] >= cos_cone
+        inside = (np.take_along_axis(dots, best[..., None], axis=-1)[..., 0] >= cos_cone).all(axis=-1)
         for f in range(block.shape[0]):
-            new = np.where(inside[f], best[f], state)
-            events += np.any(new != state, axis=1)
+            new = np.where(inside[f][:, None], best[f], state)
+            changed = np.any(new != state, axis=1)
+            if changed.any():
+                events += changed
+                where.append((np.flatnonzero(changed), start + f))
             state = new
-    return events, float(cone_deg)
+    event_anion = np.concatenate([w[0] for w in where]) if where else np.zeros(0, dtype=np.int64)
+    event_frame = np.concatenate([np.full(w[0].size, w[1]) for w in where]) if where else np.zeros(0, dtype=np.int64)
+    return events, float(cone_deg), event_anion, event_frame
 
 
 def anion_reorientation(positions_A: np.ndarray, cells_A: np.ndarray, molecules: Molecules, elements: np.ndarray,
@@ -269,7 +286,8 @@ def anion_reorientation(positions_A: np.ndarray, cells_A: np.ndarray, molecules:
     ``tau_1_reason`` (same for ``tau_2``), ``tau_ratio`` (tau_1 / tau_2: 3 for small-step
     diffusion, 1 for tetrahedral jumps), ``fit_start_ps``, ``tau_1_fit_window_ps``,
     ``tau_2_fit_window_ps``, ``event_rate_per_anion_per_ps`` with ``_std``, ``_ci68``, ``_ci95``,
-    ``n_events``, ``cone_deg``; arrays ``lag_time_ps``, ``c1``, ``c2`` (mean over anions).
+    ``n_events``, ``cone_deg``; arrays ``lag_time_ps``, ``c1``, ``c2`` (mean over anions),
+    ``centres_A`` (n_frames, n_anions, 3), ``event_anion`` and ``event_frame`` (the events).
     Anions of a kind with different atom counts are analysed as separate groups and pooled.
     """
     out = {}
@@ -284,7 +302,7 @@ def anion_reorientation(positions_A: np.ndarray, cells_A: np.ndarray, molecules:
             log.warning("%s anions differ in atom count; using the %d with %d vectors", kind, len(pairs), n_v)
         centre = np.array([p[0] for p in pairs])
         vertex = np.array([p[1] for p in pairs])
-        u = unit_vectors(positions_A, cells_A, centre, vertex)
+        u, centres = unit_vectors(positions_A, cells_A, centre, vertex)
         c1, c2 = correlation_functions(u)
         lag = np.arange(c1.shape[0]) * dt_frame_ps
         entry = {"n_anions": int(len(pairs)), "n_vectors_per_anion": int(n_v),
@@ -298,12 +316,14 @@ def anion_reorientation(positions_A: np.ndarray, cells_A: np.ndarray, molecules:
             entry[f"tau_{l}_fit_window_ps"] = fit["fit_window_ps"]
         entry["tau_ratio"] = (entry["tau_1_ps"] / entry["tau_2_ps"]
                               if entry["tau_1_ps"] and entry["tau_2_ps"] else None)
-        events, cone = reorientation_events(u, None if not cone_deg or kind not in cone_deg else cone_deg[kind])
+        events, cone, event_anion, event_frame = reorientation_events(
+            u, None if not cone_deg or kind not in cone_deg else cone_deg[kind])
         rate = count_rate(events, np.full(events.size, (u.shape[0] - 1) * dt_frame_ps))
         entry.update({"event_rate_per_anion_per_ps": rate["rate"], "event_rate_per_anion_per_ps_std": rate["std"],
                       "event_rate_per_anion_per_ps_ci68": rate["ci68"],
                       "event_rate_per_anion_per_ps_ci95": rate["ci95"], "n_events": rate["n_events"],
-                      "cone_deg": cone, "lag_time_ps": lag, "c1": c1.mean(axis=1), "c2": c2.mean(axis=1)})
+                      "cone_deg": cone, "lag_time_ps": lag, "c1": c1.mean(axis=1), "c2": c2.mean(axis=1),
+                      "centres_A": centres, "event_anion": event_anion, "event_frame": event_frame})
         out[kind] = entry
         log.info("reorientation %s: tau_1 %s ps, tau_2 %s ps, %d events", kind, entry["tau_1_ps"],
                  entry["tau_2_ps"], rate["n_events"])

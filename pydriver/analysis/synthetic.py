@@ -13,6 +13,8 @@ machine against an exact answer before trusting it on real runs, and to build de
   occupancies, hop rates, residence times, back jumps).
 * :func:`rotational_diffusion`, :func:`orientation_jumps` -- rigid anions reorienting by rotational
   diffusion with a set D_r, or by jumps between symmetry-equivalent orientations at a set rate.
+* :func:`coupled_hops_and_jumps` -- ion hops made more likely by a known factor after a neighbouring
+  anion turns (rotation-hop coupling).
 * :func:`write_lammps_dump` -- writes ``dump custom`` text (optionally gzip, triclinic, images).
 """
 
@@ -460,9 +462,14 @@ def orientation_jumps(n_frames: int, centers_A: np.ndarray, offsets_A: np.ndarra
     """
     rng = np.random.default_rng(seed)
     centers_A = np.asarray(centers_A, dtype=np.float64)
-    n_mol = len(centers_A)
-    ops = symmetry_jumps(offsets_A, order)
-    counts = rng.poisson(jump_rate_per_ps * dt_frame_ps, (n_frames - 1, n_mol))
+    counts = rng.poisson(jump_rate_per_ps * dt_frame_ps, (n_frames - 1, len(centers_A)))
+    orient = _jumped_orientations(rng, counts, symmetry_jumps(offsets_A, order))
+    return _place(orient, np.asarray(offsets_A, float), centers_A), counts.sum(axis=0)
+
+
+def _jumped_orientations(rng: np.random.Generator, counts: np.ndarray, ops: np.ndarray) -> np.ndarray:
+    """(n_frames, n_mol, 3, 3) orientations: random start, then ``counts[f - 1, m]`` random ``ops`` at frame f."""
+    n_frames, n_mol = counts.shape[0] + 1, counts.shape[1]
     orient = np.empty((n_frames, n_mol, 3, 3))
     orient[0] = _random_orientations(rng, n_mol)
     for f in range(1, n_frames):
@@ -470,4 +477,74 @@ def orientation_jumps(n_frames: int, centers_A: np.ndarray, offsets_A: np.ndarra
         for m in np.flatnonzero(counts[f - 1]):
             for op in rng.integers(0, len(ops), counts[f - 1, m]):
                 orient[f, m] = orient[f, m] @ ops[op]
-    return _place(orient, np.asarray(offsets_A, float), centers_A), counts.sum(axis=0)
+    return orient
+
+
+@dataclass(frozen=True)
+class CouplingTruth:
+    """Exact answers of :func:`coupled_hops_and_jumps`.
+
+    ``enhancement_factor``: hop rate of an ion within ``window_ps`` after a neighbouring anion
+    jumped, over its rate otherwise; ``hop_rate_per_ps``: the rate otherwise; ``jump_rate_per_ps``:
+    anion jumps per anion per ps; ``neighbour_distance_A``: ion site to adjacent anion centre
+    (``a sqrt(3) / 2``; the next anions are ``a sqrt(11) / 2`` away); ``cell_A``: the periodic cell.
+    """
+
+    enhancement_factor: float
+    window_ps: float
+    hop_rate_per_ps: float
+    jump_rate_per_ps: float
+    neighbour_distance_A: float
+    cell_A: np.ndarray
+
+
+def coupled_hops_and_jumps(n_frames: int, n_ions: int, dt_frame_ps: float, hop_rate_per_ps: float,
+                           jump_rate_per_ps: float, enhancement_factor: float, window_ps: float = 0.5,
+                           n_per_edge: int = 6, lattice_A: float = 3.0, vibration_rms_A: float = 0.3,
+                           seed: int = 0) -> tuple[np.ndarray, np.ndarray, CouplingTruth]:
+    """Ions hopping on a simple-cubic lattice whose hops are made more likely after a neighbouring anion turns.
+
+    BH4-like tetrahedra sit at the cube centres of the ion lattice (8 around each ion site) and make
+    C3 jumps at Poisson times (rate ``jump_rate_per_ps``). An anion that jumps in frame interval
+    ``(f - 1, f]`` raises the hop rate of the ions then on its 8 adjacent sites to
+    ``enhancement_factor x hop_rate_per_ps`` for the intervals ``(g - 1, g]`` with
+    ``0 <= g - 1 - f < window_ps / dt`` (the rate is otherwise ``hop_rate_per_ps``). Hops go to one
+    of the 6 neighbouring sites, at most one per ion and frame (probability ``1 - exp(-rate dt)``);
+    ions do not exclude each other and vibrate as in :func:`site_lattice_gas` (uncorrelated per
+    frame here). ``enhancement_factor = 1`` gives hops independent of the anions.
+
+    Returns
+    -------
+    ion_positions_A : (n_frames, n_ions, 3) unwrapped; anion_positions_A : (n_frames, 5 n_anions, 3)
+    (B then 4 H per anion, ``n_per_edge``^3 anions); truth : :class:`CouplingTruth`.
+    """
+    rng = np.random.default_rng(seed)
+    n = n_per_edge
+    grid = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    corners = np.stack(np.meshgrid(*[np.arange(2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    # anion at cube centre (c + 1/2) is adjacent to sites c + corner; site s's anions: (s - corner) % n
+    site_anions = np.array([np.ravel_multi_index(((g - corners) % n).T, (n, n, n)) for g in grid])
+    window = max(1, int(round(window_ps / dt_frame_ps)))
+    counts = rng.poisson(jump_rate_per_ps * dt_frame_ps, (n_frames - 1, len(grid)))
+    site = grid[rng.integers(0, len(grid), n_ions)].astype(np.int64)  # unwrapped site coordinates
+    path = np.empty((n_frames, n_ions, 3))
+    path[0] = site
+    boost_until = np.full(n_ions, -1)
+    p_base = 1.0 - np.exp(-hop_rate_per_ps * dt_frame_ps)
+    p_boost = 1.0 - np.exp(-enhancement_factor * hop_rate_per_ps * dt_frame_ps)
+    for f in range(1, n_frames):
+        hop = rng.random(n_ions) < np.where(boost_until >= f, p_boost, p_base)  # interval (f-1, f]
+        site = site + hop[:, None] * HOP_DIRECTIONS[rng.integers(0, 6, n_ions)].astype(np.int64)
+        path[f] = site
+        jumped = np.flatnonzero(counts[f - 1])
+        if jumped.size:  # ions now next to an anion that jumped in (f-1, f] are boosted for (f, f + window]
+            index = np.ravel_multi_index((site % n).T, (n, n, n))
+            near = np.isin(site_anions[index], jumped).any(axis=1)
+            boost_until[near] = f + window
+    ions = path * lattice_A + rng.normal(0.0, vibration_rms_A, path.shape)
+    offsets = np.vstack([[0.0, 0.0, 0.0], tetrahedron_offsets()])
+    orient = _jumped_orientations(rng, counts, symmetry_jumps(offsets, 3))
+    anions = _place(orient, offsets, (grid + 0.5) * lattice_A)
+    truth = CouplingTruth(float(enhancement_factor), window * dt_frame_ps, float(hop_rate_per_ps),
+                          float(jump_rate_per_ps), lattice_A * np.sqrt(3.0) / 2.0, np.eye(3) * n * lattice_A)
+    return ions, anions, truth
