@@ -8,6 +8,7 @@ prepared from are deleted before it resumes: the folder holds all it needs.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -139,6 +140,15 @@ output: out
     assert str(tmp_path) not in text_files(there)
     script = sorted((there / "slurm").glob("array-*.slurm"))[-1]
     assert "\n    ../NaBH4_T500_bh4x1_s1\n" in script.read_text() and "#SBATCH --output=%A_%a.out" in script.read_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    wrong = subprocess.run(["bash", str(script), "0"], env={**env, "SLURM_SUBMIT_DIR": str(tmp_path)},
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "error: submit from the script's folder: cd OUT/slurm && sbatch" in wrong.stderr
+    # a deck written with an absolute model path that is gone (an older version, another machine): rewritten
+    deck = there / RUNS[0] / "in.lammps"
+    deck.write_text(re.sub(r"\.\./model/", "/gone/machine/model/", decks[RUNS[0]]))
+    assert main(["-q", "sweep", "run", str(there), "--no-submit"]) == 0
+    assert deck.read_text() == decks[RUNS[0]]
     capsys.readouterr()
     assert main(["sweep", "run", str(config), "--no-submit"]) == 2  # the config itself still needs its inputs
     assert "NaBH4.extxyz" in capsys.readouterr().err
