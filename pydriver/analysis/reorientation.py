@@ -37,6 +37,7 @@ import logging
 
 import numpy as np
 from scipy import stats
+from scipy.fft import next_fast_len
 
 from pydriver.analysis.hops import count_rate
 from pydriver.analysis.molecules import Molecules
@@ -99,8 +100,8 @@ def unit_vectors(positions_A: np.ndarray, cells_A: np.ndarray, centre_rows: np.n
         block = np.asarray(positions_A[start:stop][:, rows.ravel()], dtype=np.float64)
         block = block.reshape(stop - start, n_an, -1, 3)
         rel = block - block[:, :, :1]
-        frac = np.einsum("fapk,fkl->fapl", rel, inv[start:stop])
-        rel = np.einsum("fapk,fkl->fapl", frac - np.round(frac), cells_A[start:stop])
+        frac = rel @ inv[start:stop, None]
+        rel = (frac - np.round(frac)) @ np.asarray(cells_A[start:stop], dtype=np.float64)[:, None]
         centre = rel[:, :, :n_c].mean(axis=2, keepdims=True)
         vec = rel[:, :, n_c:] - centre
         out[start:stop] = vec / np.linalg.norm(vec, axis=-1, keepdims=True)
@@ -111,8 +112,9 @@ def unit_vectors(positions_A: np.ndarray, cells_A: np.ndarray, centre_rows: np.n
 def _acf(x: np.ndarray) -> np.ndarray:
     """Origin-averaged autocorrelation along axis 0 of ``x`` (N, ..., k), summed over the last axis."""
     n = x.shape[0]
-    spec = np.fft.rfft(x, n=2 * n, axis=0)
-    corr = np.fft.irfft((spec.real**2 + spec.imag**2).sum(axis=-1), n=2 * n, axis=0)[:n]
+    n_fft = next_fast_len(2 * n, real=True)  # zero padding >= n; a prime 2n would make the FFT slow
+    spec = np.fft.rfft(x, n=n_fft, axis=0)
+    corr = np.fft.irfft((spec.real**2 + spec.imag**2).sum(axis=-1), n=n_fft, axis=0)[:n]
     return corr / (n - np.arange(n)).reshape((n,) + (1,) * (corr.ndim - 1))
 
 
@@ -251,7 +253,7 @@ def reorientation_events(u: np.ndarray, cone_deg: float | None = None
     where: list[tuple[np.ndarray, int]] = []
     for start in range(0, n_frames, FRAME_CHUNK):
         block = np.asarray(u[start:start + FRAME_CHUNK], dtype=np.float64)
-        dots = np.einsum("favk,awk->favw", block, ref)  # (f, anion, vertex, reference)
+        dots = block @ ref.transpose(0, 2, 1)  # (f, anion, vertex, reference)
         best = dots.argmax(axis=-1)
         inside = (np.take_along_axis(dots, best[..., None], axis=-1)[..., 0] >= cos_cone).all(axis=-1)
         for f in range(block.shape[0]):

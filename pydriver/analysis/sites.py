@@ -144,7 +144,7 @@ def wrapped_fractional(positions_A: np.ndarray, cells_A: np.ndarray, ion_index: 
         stop = min(n_frames, start + chunk)
         block = positions_A[start:stop]
         block = np.asarray(block if ion_index is None else block[:, ion_index], dtype=np.float64)
-        out[start:stop] = np.einsum("fik,fkl->fil", block, inv[start:stop]) % 1.0
+        out[start:stop] = (block @ inv[start:stop]) % 1.0
     return out
 
 
