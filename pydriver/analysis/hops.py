@@ -175,12 +175,16 @@ def _residence(events: HopEvents, groups: np.ndarray, occupied_time_ps: np.ndarr
     out = []
     for g in range(n_groups):
         rate = count_rate(np.array([leaving[g]]), np.array([time_in[g]]))
-        inv = (lambda r: float(1.0 / r) if r > 0 else float("inf"))
         out.append({"name": names[g].item(), "n_departures": int(leaving[g]), "time_ps": float(time_in[g]),
-                    "residence_time_ps": inv(rate["rate"]),
+                    "residence_time_ps": _inverse(rate["rate"]),
                     "residence_time_std_ps": float(rate["std"] / rate["rate"] ** 2) if rate["rate"] > 0 else None,
-                    "residence_time_ci95_ps": [inv(rate["ci95"][1]), inv(rate["ci95"][0])]})
+                    "residence_time_ci95_ps": [_inverse(rate["ci95"][1]), _inverse(rate["ci95"][0])]})
     return out
+
+
+def _inverse(rate: float) -> float:
+    """1 / rate, inf for a rate of 0 (no departure seen: the residence is longer than the run)."""
+    return float(1.0 / rate) if rate > 0 else float("inf")
 
 
 def hop_statistics(states: np.ndarray, sites: Sites, dt_frame_ps: float, occupied_time_ps: np.ndarray | None = None,

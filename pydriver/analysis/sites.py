@@ -106,9 +106,8 @@ def nearest_site_distances(frac: np.ndarray, cell_A: np.ndarray) -> np.ndarray:
     """(n_sites,) distance from each site to its nearest other site (periodic images included), A."""
     if frac.shape[0] < 2:
         return np.full(frac.shape[0], np.inf)
-    points, origin = _periodic_images(frac, cell_A)
-    tree = cKDTree(points)
-    dist, idx = tree.query(frac @ cell_A, k=2)
+    points, _ = _periodic_images(frac, cell_A)
+    dist = cKDTree(points).query(frac @ cell_A, k=2)[0]
     return dist[:, 1]
 
 
