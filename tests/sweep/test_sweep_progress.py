@@ -21,7 +21,7 @@ def write_run(tmp_path, name: str, target: dict | None, step: int):
 
 
 def test_adaptive_progress_is_relative_to_the_cap(tmp_path):
-    adaptive = write_run(tmp_path, "a", {"rel_error_D": 0.25, "min_prod_ps": 6, "max_prod_ps": 8,
+    adaptive = write_run(tmp_path, "a", {"min_hops": 50, "min_prod_ps": 6, "max_prod_ps": 8,
                                          "check_every_ps": 2}, 7000)
     fixed = write_run(tmp_path, "f", None, 2500)
     assert final_step(adaptive) == (10000, True)  # not the current chunk's end (8000 until the first check)
