@@ -5,6 +5,7 @@
 #include "m3gnet_model.h"
 #include "sha256.h"
 
+#include <ATen/Version.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/script.h>
@@ -74,6 +75,18 @@ std::string torch_description()
   return out.str();
 }
 
+bool capability_fits(const std::string &recorded, const std::string &here)
+{
+  int r = -1, h = -1, k = 0;
+  for (const char *name : CPU_CAPABILITY_ORDER) {
+    if (recorded == name) r = k;
+    if (here == name) h = k;
+    k++;
+  }
+  if (r >= 0 && h >= 0) return r <= h;
+  return recorded == here || recorded == "DEFAULT";
+}
+
 ModelMetadata parse_metadata(const std::string &text)
 {
   json j;
@@ -106,9 +119,20 @@ ModelMetadata parse_metadata(const std::string &text)
     meta.calc_repuls = j.value("calc_repuls", false);
     meta.threebody = j.value("threebody", std::string("triples"));
     if (j.contains("compiled"))
-      for (auto &[dev, entry] : j.at("compiled").items())
-        meta.compiled[dev] = CompiledPackage{entry.at("file").get<std::string>(), entry.at("torch").get<std::string>(),
-                                             entry.value("threads", 1)};
+      for (auto &[dev, entry] : j.at("compiled").items()) {
+        CompiledPackage pkg;
+        pkg.file = entry.at("file").get<std::string>();
+        pkg.torch = entry.at("torch").get<std::string>();
+        pkg.threads = entry.value("threads", 1);
+        pkg.cpu_capability = entry.value("cpu_capability", std::string());
+        if (entry.contains("halo")) {
+          const auto &halo = entry.at("halo");
+          pkg.halo_block = halo.at("block").get<std::string>();
+          pkg.halo_block_grad = halo.at("block_grad").get<std::string>();
+          pkg.halo_weights = halo.at("weights").get<std::vector<std::string>>();
+        }
+        meta.compiled[dev] = pkg;
+      }
     if (j.contains(CHECKSUM_KEY))
       meta.entry_sha256 = j.at(CHECKSUM_KEY).get<std::map<std::string, std::string>>();
   } catch (json::exception &e) {
@@ -125,6 +149,9 @@ struct Model::Impl {
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat64;
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> aoti;    // compiled energy + gradient, if used
+  // comm halo: one interaction block forward and backward, if used, and each block's weight inputs
+  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> block, block_grad;
+  std::vector<std::vector<torch::Tensor>> block_weights;
 };
 
 namespace {
@@ -163,6 +190,8 @@ std::unique_ptr<torch::inductor::AOTIModelPackageLoader> load_package(const std:
 }    // namespace
 
 bool Model::uses_compiled() const { return static_cast<bool>(impl_->aoti); }
+
+bool Model::uses_compiled_halo() const { return static_cast<bool>(impl_->block); }
 
 namespace {
 
@@ -278,44 +307,78 @@ Model::Model(const std::string &path, const std::string &device_request, Compile
   for (auto p : module.parameters()) p.requires_grad_(false);    // only dE/d(edge_vec) is needed
   impl_->module = module;
 
-  // compiled energy + gradient (AOTInductor): only a package built for this device by this libtorch
+  // compiled energy + gradient (AOTInductor): only a package built for this device by this libtorch, for an
+  // instruction set this CPU has
   const std::string dev_type = impl_->device.is_cuda() ? "cuda" : "cpu";
   auto it = meta_.compiled.find(dev_type);
+  const std::string here = at::get_cpu_capability();
   std::string reason;
   if (use == CompiledUse::NO) {
     reason = "compiled no";
   } else if (it == meta_.compiled.end()) {
-    reason = "the file has no compiled package for " + dev_type + " (export with --compile)";
+    reason = "the file has no compiled package for " + dev_type + " (exported with --no-compile)";
   } else if (it->second.torch.substr(0, it->second.torch.find('+')) != TORCH_VERSION) {
     reason = "its " + dev_type + " package was built by torch " + it->second.torch + ", this plugin uses libtorch " +
-        TORCH_VERSION + " (re-export with --compile)";
+        TORCH_VERSION + " (re-export the file with this torch)";
+  } else if (!it->second.cpu_capability.empty() && !capability_fits(it->second.cpu_capability, here)) {
+    reason = "its " + dev_type + " package was compiled for " + it->second.cpu_capability + " CPUs, this CPU has " +
+        here + " (re-export the file on this machine)";
   } else if (!reader->hasRecord(EXTRA_FOLDER + it->second.file)) {
     reason = "the metadata names " + it->second.file + " but the file does not hold it";
   }
   if (!reason.empty()) {
     if (use == CompiledUse::YES) throw std::runtime_error("compiled yes but " + reason);
-    engine_note_ = "TorchScript: " + reason;
+    engine_note_ = halo_engine_note_ = "TorchScript: " + reason;
     return;
   }
-  impl_->aoti = load_package(record_string(*reader, EXTRA_FOLDER + it->second.file));
+  const CompiledPackage &pkg = it->second;
+  impl_->aoti = load_package(record_string(*reader, EXTRA_FOLDER + pkg.file));
   std::string where;
   if (impl_->device.is_cuda())
     where = ", cuda)";
-  else if (it->second.threads == 0)    // pydriver.m3gnet.cpu_loops: loops take the run's OpenMP threads
+  else if (pkg.threads == 0)    // pydriver.m3gnet.cpu_loops: loops take the run's OpenMP threads
     where = ": fused loops and matrix products on the run's threads)";
   else
-    where = ": fused loops on " + std::to_string(it->second.threads) + " thread" +
-        (it->second.threads == 1 ? "" : "s") + ", matrix products on the run's threads)";
-  engine_note_ = "compiled energy+gradient (AOTInductor package built by torch " + it->second.torch + where;
+    where = ": fused loops on " + std::to_string(pkg.threads) + " thread" + (pkg.threads == 1 ? "" : "s") +
+        ", matrix products on the run's threads)";
+  engine_note_ = "compiled energy+gradient (AOTInductor package built by torch " + pkg.torch + where;
+
+  // comm halo: the per-block packages and every block's weights (TorchScript parameters blocks.<b>.<name>)
+  if (pkg.halo_block.empty() || pkg.halo_block_grad.empty()) {
+    halo_engine_note_ = "TorchScript: the file's " + dev_type + " packages predate comm halo's per-block "
+        "packages (re-export it for the compiled engine on several ranks)";
+    return;
+  }
+  for (const auto &name : {pkg.halo_block, pkg.halo_block_grad})
+    if (!reader->hasRecord(EXTRA_FOLDER + name))
+      throw std::runtime_error("model file " + path + ": the metadata names " + name + " but the file does not "
+                               "hold it; re-export it with " + EXPORT_HINT);
+  std::map<std::string, torch::Tensor> params;
+  for (const auto &p : impl_->module.named_parameters(true)) params[p.name] = p.value;
+  impl_->block_weights.assign(meta_.nblocks, {});
+  for (int b = 0; b < meta_.nblocks; b++)
+    for (const auto &name : pkg.halo_weights) {
+      auto found = params.find("blocks." + std::to_string(b) + "." + name);
+      if (found == params.end())
+        throw std::runtime_error("model file " + path + ": the block packages take weight " + name +
+                                 ", which block " + std::to_string(b) + " lacks; re-export it with " + EXPORT_HINT);
+      impl_->block_weights[b].push_back(found->second.contiguous());
+    }
+  impl_->block = load_package(record_string(*reader, EXTRA_FOLDER + pkg.halo_block));
+  impl_->block_grad = load_package(record_string(*reader, EXTRA_FOLDER + pkg.halo_block_grad));
+  halo_engine_note_ = "compiled per-block packages under comm halo (AOTInductor, built by torch " + pkg.torch + where;
 }
 
 struct Model::HaloState {
   int64_t n_nodes = 0, n_local = 0, dim = 0;
+  bool compiled = false;                            // this step runs the per-block packages
   torch::Tensor species, edge_index, edge_vec, dist, rbf;
-  torch::IValue threebody;                          // the model's per-step three-body geometry
+  torch::Tensor vec, short_ids;                     // compiled: edge_vec without autograd, short-bond ids
+  torch::IValue threebody;                          // TorchScript: the model's per-step three-body geometry
   torch::Tensor edge0;                              // edge embedding (graph to edge_vec)
   std::vector<torch::Tensor> x_in, e_in, e_out, sums;  // per block
-  torch::Tensor readout_energy;
+  std::vector<torch::Tensor> grad_e;                // per block: dE/d(edge features entering it)
+  torch::Tensor grad_vec;                           // dE/d(edge_vec) collected from the readout and blocks
 };
 
 Model::~Model() = default;
@@ -363,6 +426,14 @@ torch::Tensor rows_to_tensor(const std::vector<double> &buf, int64_t n, int64_t 
 }
 }    // namespace
 
+namespace {
+void add_to(torch::Tensor &sum, const torch::Tensor &g)
+{
+  if (!g.defined()) return;
+  sum = sum.defined() ? sum + g.detach() : g.detach();
+}
+}    // namespace
+
 void Model::halo_begin(const GraphInput &in, int n_local, std::vector<double> &node_feat)
 {
   halo_ = std::make_unique<HaloState>();
@@ -378,27 +449,45 @@ void Model::halo_begin(const GraphInput &in, int n_local, std::vector<double> &n
   auto &m = impl_->module;
   h.dist = torch::linalg_vector_norm(h.edge_vec, 2, {1}, false, c10::nullopt);
   h.rbf = m.get_method("radial")({h.dist}).toTensor();
-  h.threebody = m.get_method("threebody")({h.edge_index, h.edge_vec, h.dist, h.n_nodes});
+  // the per-block packages take graphs of >= 2 nodes, bonds and short bonds (pydriver/m3gnet/compiled.py)
+  if (uses_compiled_halo() && h.n_nodes >= 2 && h.edge_vec.size(0) >= 2) {
+    h.vec = h.edge_vec.detach();
+    h.short_ids = m.get_method("short_bonds")({h.dist.detach()}).toTensor();
+    h.compiled = h.short_ids.size(0) >= 2;
+  }
+  if (!h.compiled) h.threebody = m.get_method("threebody")({h.edge_index, h.edge_vec, h.dist, h.n_nodes});
   auto emb = m.get_method("embed")({h.species, h.rbf}).toTuple();
   h.edge0 = emb->elements()[1].toTensor();
   h.e_in.assign(meta_.nblocks, torch::Tensor());
   h.x_in.assign(meta_.nblocks, torch::Tensor());
   h.e_out.assign(meta_.nblocks, torch::Tensor());
   h.sums.assign(meta_.nblocks, torch::Tensor());
-  h.e_in[0] = h.edge0.detach().requires_grad_(true);
+  h.grad_e.assign(meta_.nblocks, torch::Tensor());
+  h.e_in[0] = h.compiled ? h.edge0.detach() : h.edge0.detach().requires_grad_(true);
   tensor_to_vector(emb->elements()[0].toTensor(), node_feat);
 }
 
 void Model::halo_block(int b, const std::vector<double> &node_feat, std::vector<double> &node_sums)
 {
   auto &h = *halo_;
-  h.x_in[b] = rows_to_tensor(node_feat, h.n_nodes, h.dim, impl_->device, impl_->dtype).requires_grad_(true);
-  auto res = impl_->module.get_method("block_messages")({static_cast<int64_t>(b), h.x_in[b], h.e_in[b], h.rbf,
-                                                        h.edge_index, h.threebody})
-                 .toTuple();
-  h.e_out[b] = res->elements()[0].toTensor();
-  h.sums[b] = res->elements()[1].toTensor();
-  if (b + 1 < meta_.nblocks) h.e_in[b + 1] = h.e_out[b].detach().requires_grad_(true);
+  auto x = rows_to_tensor(node_feat, h.n_nodes, h.dim, impl_->device, impl_->dtype);
+  if (h.compiled) {
+    std::vector<torch::Tensor> inputs{x, h.e_in[b], h.vec, h.edge_index, h.short_ids};
+    inputs.insert(inputs.end(), impl_->block_weights[b].begin(), impl_->block_weights[b].end());
+    auto res = impl_->block->run(inputs);
+    h.x_in[b] = x;
+    h.e_out[b] = res[0];
+    h.sums[b] = res[1];
+    if (b + 1 < meta_.nblocks) h.e_in[b + 1] = res[0];
+  } else {
+    h.x_in[b] = x.requires_grad_(true);
+    auto res = impl_->module.get_method("block_messages")({static_cast<int64_t>(b), h.x_in[b], h.e_in[b], h.rbf,
+                                                          h.edge_index, h.threebody})
+                   .toTuple();
+    h.e_out[b] = res->elements()[0].toTensor();
+    h.sums[b] = res->elements()[1].toTensor();
+    if (b + 1 < meta_.nblocks) h.e_in[b + 1] = h.e_out[b].detach().requires_grad_(true);
+  }
   tensor_to_vector(h.sums[b], node_sums);
 }
 
@@ -415,7 +504,7 @@ void Model::halo_readout(const std::vector<double> &node_feat, GraphOutput &out,
   }
   auto total = energy.sum();
   auto g = torch::autograd::grad({total}, {x, h.edge_vec}, {}, true, false, true);
-  if (g[1].defined()) h.edge_vec.mutable_grad() = g[1].detach();
+  add_to(h.grad_vec, g[1]);
   tensor_to_vector(g[0].defined() ? g[0] : torch::zeros_like(x), grad_feat);
   auto e_cpu = energy.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   out.node_energy.assign(e_cpu.data_ptr<double>(), e_cpu.data_ptr<double>() + h.n_local);
@@ -426,30 +515,37 @@ void Model::halo_block_backward(int b, const std::vector<double> &grad_sums, std
 {
   auto &h = *halo_;
   auto gs = rows_to_tensor(grad_sums, h.n_nodes, h.dim, impl_->device, impl_->dtype);
+  const bool has_next = b + 1 < meta_.nblocks && h.grad_e[b + 1].defined();
+  if (h.compiled) {
+    // the last block's edge features reach no energy: their gradient is zero
+    auto ge = has_next ? h.grad_e[b + 1] : torch::zeros_like(h.e_out[b]);
+    std::vector<torch::Tensor> inputs{h.x_in[b], h.e_in[b], h.vec, h.edge_index, h.short_ids, gs, ge};
+    inputs.insert(inputs.end(), impl_->block_weights[b].begin(), impl_->block_weights[b].end());
+    auto res = impl_->block_grad->run(inputs);
+    h.grad_e[b] = res[1];
+    add_to(h.grad_vec, res[2]);
+    tensor_to_vector(res[0], grad_feat);
+    return;
+  }
   std::vector<torch::Tensor> outputs{h.sums[b]};
   std::vector<torch::Tensor> grads{gs};
-  if (b + 1 < meta_.nblocks && h.e_in[b + 1].grad().defined()) {
+  if (has_next) {
     outputs.push_back(h.e_out[b]);
-    grads.push_back(h.e_in[b + 1].grad());
+    grads.push_back(h.grad_e[b + 1]);
   }
   std::vector<torch::Tensor> inputs{h.x_in[b], h.e_in[b], h.edge_vec};
   auto g = torch::autograd::grad(outputs, inputs, grads, true, false, true);
-  if (g[1].defined()) h.e_in[b].mutable_grad() = g[1].detach();
-  if (g[2].defined()) {
-    if (h.edge_vec.grad().defined())
-      h.edge_vec.mutable_grad() = h.edge_vec.grad() + g[2].detach();
-    else
-      h.edge_vec.mutable_grad() = g[2].detach();
-  }
+  if (g[1].defined()) h.grad_e[b] = g[1].detach();
+  add_to(h.grad_vec, g[2]);
   tensor_to_vector(g[0].defined() ? g[0] : torch::zeros_like(h.x_in[b]), grad_feat);
 }
 
 void Model::halo_end(GraphOutput &out)
 {
   auto &h = *halo_;
-  torch::Tensor grad = h.edge_vec.grad().defined() ? h.edge_vec.grad() : torch::zeros_like(h.edge_vec);
-  if (h.e_in[0].grad().defined()) {
-    auto g = torch::autograd::grad({h.edge0}, {h.edge_vec}, {h.e_in[0].grad()}, false, false, true);
+  torch::Tensor grad = h.grad_vec.defined() ? h.grad_vec : torch::zeros_like(h.edge_vec);
+  if (h.grad_e[0].defined()) {
+    auto g = torch::autograd::grad({h.edge0}, {h.edge_vec}, {h.grad_e[0]}, false, false, true);
     if (g[0].defined()) grad = grad + g[0];
   }
   auto g_cpu = grad.detach().to(torch::kCPU, torch::kFloat64).contiguous();

@@ -25,12 +25,17 @@ constexpr const char *EXTRA_FOLDER = "extra/";          // extra files below the
 constexpr const char *CHECKSUM_KEY = "entry_sha256";    // metadata: {entry name: sha256 hex}
 constexpr const char *UNCHECKED_ENTRIES[] = {"extra/metadata.json", ".data/serialization_id"};
 constexpr const char *CHECKPOINT_MARKERS[] = {"model.json", "state.pt"};    // a matgl checkpoint folder
+// x86-64 instruction sets as torch names them, each a superset of the ones before it (elsewhere: equal names)
+constexpr const char *CPU_CAPABILITY_ORDER[] = {"DEFAULT", "AVX2", "AVX512"};
 
-// an AOTInductor package of the energy + gradient stored in the model file (pydriver.m3gnet.compiled)
+// AOTInductor packages stored in the model file for one device type (pydriver.m3gnet.compiled)
 struct CompiledPackage {
-  std::string file;                   // extra-file name inside the TorchScript archive
+  std::string file;                   // energy + gradient: extra-file name inside the TorchScript archive
   std::string torch;                  // torch version that built it ("2.13.0+cpu")
   int threads = 1;                    // OpenMP threads of its CPU loops (0: the run's count; cuda)
+  std::string cpu_capability;         // instruction set it was compiled for ("AVX512"; empty: not recorded)
+  std::string halo_block, halo_block_grad;    // one interaction block, forward and backward (comm halo)
+  std::vector<std::string> halo_weights;      // the block packages' weight inputs, below "blocks.<b>."
 };
 
 struct ModelMetadata {
@@ -82,6 +87,10 @@ class Model {
   // thread count: its loops and matrix products use torch's threads), and why
   bool uses_compiled() const;
   const std::string &engine_note() const { return engine_note_; }
+  // whether the halo protocol below runs the per-block packages (steps whose graph has >= 2 nodes, bonds
+  // and short bonds on this rank; smaller ones take TorchScript), and why
+  bool uses_compiled_halo() const;
+  const std::string &halo_engine_note() const { return halo_engine_note_; }
   // Energies of the first n_energy_nodes nodes are summed and differentiated (all when < 0).
   void compute(const GraphInput &in, GraphOutput &out, int n_energy_nodes = -1);
 
@@ -107,6 +116,7 @@ class Model {
   ModelMetadata meta_;
   std::string device_name_;
   std::string engine_note_;
+  std::string halo_engine_note_;
 };
 
 // Number of torch intra-op threads of this process (LAMMPS: comm->nthreads).
@@ -114,6 +124,10 @@ void set_num_threads(int n);
 
 // libtorch version and number of visible CUDA devices, for the start-up log.
 std::string torch_description();
+
+// Whether a package compiled for the CPU instruction set `recorded` runs where torch reports `here`
+// (pydriver.model_file.capability_fits).
+bool capability_fits(const std::string &recorded, const std::string &here);
 
 // Parse the metadata JSON written by the exporter; throws std::runtime_error naming the problem.
 ModelMetadata parse_metadata(const std::string &json);

@@ -190,9 +190,9 @@ void PairM3GNet::init_style()
   check_type_labels();
   const GraphMode mode = graph_mode();
   const bool halo = mode == GraphMode::HALO;
-  if (halo && compiled_use == m3gnet::CompiledUse::YES)
-    error->all(FLERR, "Pair style m3gnet: compiled yes needs one MPI rank or comm shell (comm halo runs the "
-               "model block by block, through TorchScript)");
+  if (halo && compiled_use == m3gnet::CompiledUse::YES && !model->uses_compiled_halo())
+    error->all(FLERR, "Pair style m3gnet: compiled yes but under comm halo the engine would be {}",
+               model->halo_engine_note());
   m3gnet::set_num_threads(comm->nthreads);
   feat_dim = model->metadata().node_feature_dim;
   comm_forward = comm_reverse = feat_dim;
@@ -217,11 +217,7 @@ void PairM3GNet::init_style()
       utils::logmesg(lmp, "Pair style m3gnet: one rank, graph over owned atoms and their periodic images\n");
     utils::logmesg(lmp, "Pair style m3gnet: {} torch thread(s) per MPI rank (OMP_NUM_THREADS or package omp)\n",
                    comm->nthreads);
-    if (halo && model->uses_compiled())
-      utils::logmesg(lmp, "Pair style m3gnet: engine TorchScript: comm halo runs the model block by block; the "
-                     "compiled package serves one rank and comm shell\n");
-    else
-      utils::logmesg(lmp, "Pair style m3gnet: engine {}\n", model->engine_note());
+    utils::logmesg(lmp, "Pair style m3gnet: engine {}\n", halo ? model->halo_engine_note() : model->engine_note());
   }
 }
 

@@ -2,10 +2,10 @@
 
 One exported model is one TorchScript zip archive. Its entries sit under one root folder (named after the
 file when it was written), as ``torch.jit.save`` lays them out; the exporter adds ``extra/metadata.json``
-and, with ``--compile``, ``extra/compiled_<device>.pt2``. The metadata records a sha256 of the other
-entries (:data:`CHECKSUM_KEY`), checked by the plugin and the ASE calculator when they load the file.
-The format and every metadata key: ``docs/model_file.md``. The plugin's copies of the constants
-(``plugin/m3gnet_model.h``) are tied to these by ``tests/m3gnet/test_model_file.py``.
+and, unless exported with ``--no-compile``, the compiled packages ``extra/compiled_<device>*.pt2``. The
+metadata records a sha256 of the other entries (:data:`CHECKSUM_KEY`), checked by the plugin and the ASE
+calculator when they load the file. The format and every metadata key: ``docs/model_file.md``. The
+plugin's copies of the constants (``plugin/m3gnet_model.h``) are tied to these by ``tests/m3gnet/test_model_file.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ METADATA_FILE = "metadata.json"
 EXTRA_FOLDER = "extra/"
 #: AOTInductor package of the energy + gradient for one device type ("cpu", "cuda"), an extra file
 COMPILED_FILE = "compiled_{device}.pt2"
+#: AOTInductor packages of one interaction block (forward; backward) for MPI ``comm halo``, extra files
+BLOCK_FILE = "compiled_{device}_block.pt2"
+BLOCK_GRAD_FILE = "compiled_{device}_block_grad.pt2"
+#: x86-64 instruction sets as torch names them (``torch.backends.cpu.get_cpu_capability``), each a superset
+#: of the ones before it; on other CPUs a package runs only where torch reports the recorded one (or DEFAULT)
+CPU_CAPABILITY_ORDER = ("DEFAULT", "AVX2", "AVX512")
 #: metadata key: {entry name below the root folder: sha256 hex digest of its uncompressed bytes}
 CHECKSUM_KEY = "entry_sha256"
 #: entries without a checksum: the metadata that holds them, and torch's id of the archive (derived from
@@ -38,6 +44,34 @@ EXPORT_HINT = "python -m pydriver export <checkpoint folder> <file>"
 def compiled_file(device: str) -> str:
     """Name of the extra file holding the compiled package for a device type ("cpu" or "cuda")."""
     return COMPILED_FILE.format(device=device)
+
+
+def block_files(device: str) -> tuple[str, str]:
+    """Names of the extra files holding the per-block packages (forward, backward) for a device type."""
+    return BLOCK_FILE.format(device=device), BLOCK_GRAD_FILE.format(device=device)
+
+
+def capability_fits(recorded: str, here: str) -> bool:
+    """Whether a package compiled for the CPU instruction set ``recorded`` runs on a CPU where torch reports
+    ``here`` (names of ``torch.backends.cpu.get_cpu_capability``; see :data:`CPU_CAPABILITY_ORDER`)."""
+    order = CPU_CAPABILITY_ORDER
+    if recorded in order and here in order:
+        return order.index(recorded) <= order.index(here)
+    return recorded in (here, "DEFAULT")
+
+
+def compiled_mismatch(entry: dict[str, Any], device: str, torch_version: str, cpu_capability: str) -> str | None:
+    """Why the compiled package ``entry`` (metadata ``compiled[device]``) cannot run here, in words, or None.
+
+    A package runs only under the torch version that built it and on a CPU with the instruction set it
+    was compiled for (``cpu_capability``; files without the key predate it and are not checked).
+    """
+    if entry.get("torch") != torch_version:
+        return f"its {device} package was built by torch {entry.get('torch')}, this is torch {torch_version}"
+    recorded = entry.get("cpu_capability")
+    if recorded is not None and not capability_fits(recorded, cpu_capability):
+        return f"its {device} package was compiled for {recorded} CPUs, this CPU has {cpu_capability}"
+    return None
 
 
 def is_checkpoint_folder(path: str | Path) -> bool:

@@ -73,7 +73,7 @@ def exported(tmp_path_factory):
         key = (checkpoint, dtype)
         if key not in cache:
             out = tmp_path_factory.mktemp(f"{checkpoint}-{dtype}") / "model.pt"
-            cache[key] = export_checkpoint(MODELS_DIR / checkpoint, out, dtype=dtype)
+            cache[key] = export_checkpoint(MODELS_DIR / checkpoint, out, dtype=dtype, compiled=False)
         return cache[key]
 
     return get
@@ -81,7 +81,7 @@ def exported(tmp_path_factory):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Tests that use :func:`compiled_models` are ``slow``: the fixture compiles two packages (~4 min on 2 cores)."""
+    """Tests that use :func:`compiled_models` are ``slow``: the fixture compiles six packages (~8 min on 2 cores)."""
     for item in items:
         if "compiled_models" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
@@ -89,11 +89,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def compiled_models(tmp_path_factory) -> dict[str, Path]:
-    """float64 exports with a compiled CPU package (``export --compile``) of the NaBH and MatPES checkpoints.
+    """float64 exports with compiled CPU packages (``python -m pydriver export``, compiled by default) of
+    the NaBH and MatPES checkpoints, and under ``"cache"`` the fresh cache folder they were compiled into.
 
-    The two cover both radial bases (spherical Bessel; smooth Bessel with ``use_smooth``); the compiled
-    graph is traced from the same model code for every checkpoint. Each compile takes ~90 s (C++ of the
-    generated kernels); both run at once, one core each.
+    The one compiled fixture of the test suite. The two checkpoints cover both radial bases (spherical
+    Bessel; smooth Bessel with ``use_smooth``); the compiled graphs are traced from the same model code for
+    every checkpoint. Each export compiles three packages (energy + gradient, one block forward and
+    backward for ``comm halo``), ~80 s each (C++ of the generated kernels); both exports run at once, one
+    core each.
     """
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
@@ -101,16 +104,19 @@ def compiled_models(tmp_path_factory) -> dict[str, Path]:
     import torch  # noqa: PLC0415
 
     out = tmp_path_factory.mktemp("compiled")
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cache = out / "cache"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYDRIVER_CACHE_DIR=str(cache))
     procs = {}
     for checkpoint in ("M3GNet-r2SCAN-NaBH", "M3GNet-MatPES-r2SCAN-v2025.1-PES"):
         path = out / f"{checkpoint}.pt"
         cmd = [sys.executable, "-m", "pydriver", "export", str(MODELS_DIR / checkpoint), str(path),
-               "--dtype", "float64", "--compile"]
+               "--dtype", "float64"]
         procs[checkpoint] = (subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                               text=True), path)
+    capability = torch.backends.cpu.get_cpu_capability()
+    summary = f'"compiled": {{"cpu": {{"torch": "{torch.__version__}", "threads": 0, "cpu_capability": "{capability}", '
     for checkpoint, (proc, path) in procs.items():
         text = proc.communicate()[0]
-        assert proc.returncode == 0, f"export --compile of {checkpoint} failed:\n{text[-2000:]}"
-        assert f'"compiled": {{"cpu": {{"torch": "{torch.__version__}", "threads": 0}}}}' in text, text[-500:]
-    return {checkpoint: path for checkpoint, (_, path) in procs.items()}
+        assert proc.returncode == 0, f"export of {checkpoint} failed:\n{text[-2000:]}"
+        assert summary + '"halo": true}}' in text, text[-500:]
+    return {checkpoint: path for checkpoint, (_, path) in procs.items()} | {"cache": cache}

@@ -18,7 +18,7 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from pydriver.m3gnet.export import DTYPES, export_checkpoint
 from pydriver.m3gnet.neighbors import edge_list
-from pydriver.model_file import read_metadata
+from pydriver.model_file import compiled_mismatch, read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ class M3GNetCalculator(Calculator):
     model_path : file written by ``python -m pydriver export`` (or :func:`export_checkpoint`).
     device : "cpu" or "cuda" (default: the device recorded in the file, falling back to cpu).
     compiled : use the file's AOTInductor package for this device (:mod:`pydriver.m3gnet.compiled`):
-        None (default) when the file has one built by this torch version (any thread count: its loops and
-        matrix products run on torch's threads), True to require it (ValueError otherwise),
-        False for TorchScript.
+        None (default) when the file has one built by this torch version for an instruction set this CPU
+        has (any thread count: its loops and matrix products run on torch's threads; otherwise a one-line
+        warning and TorchScript), True to require it (ValueError otherwise), False for TorchScript.
 
     Provides ``energy``, ``free_energy``, ``energies`` (per atom), ``forces`` and ``stress``.
     """
@@ -60,20 +60,27 @@ class M3GNetCalculator(Calculator):
         self.compiled = self._load_compiled(compiled, entry, extra)
 
     def _load_compiled(self, request: bool | None, entry: dict | None, extra: dict):  # noqa: ANN202
-        """The AOTInductor callable of the package in ``extra`` (read with the model), or None, saying why."""
+        """The AOTInductor callable of the package in ``extra`` (read with the model), or None, saying why.
+
+        A package built by another torch or for a CPU instruction set this CPU lacks is refused in one
+        line (ValueError with ``compiled=True``, else a logged warning and TorchScript).
+        """
         if request is False:
             return None
         reason = None
         if entry is None:
-            reason = f"{self.model_path} has no compiled package for {self.device.type} (export with --compile)"
-        elif entry["torch"] != torch.__version__:
-            reason = (f"{self.model_path}'s {self.device.type} package was built by torch {entry['torch']}, "
-                      f"not {torch.__version__}")
+            reason = (f"{self.model_path} has no compiled package for {self.device.type} (exported with "
+                      "--no-compile)")
+        else:
+            mismatch = compiled_mismatch(entry, self.device.type, torch.__version__,
+                                         torch.backends.cpu.get_cpu_capability())
+            if mismatch is not None:
+                reason = f"{self.model_path}: {mismatch}"
         if reason is not None:
             if request:
                 raise ValueError(reason)
-            if entry is not None:  # a package is there but not used: say why
-                log.info("%s: TorchScript, not the compiled package (%s)", self.model_path.name, reason)
+            if entry is not None:  # a package is there but cannot run here: say why
+                log.warning("%s; using TorchScript (re-export the file here for the compiled engine)", reason)
             return None
         from pydriver.m3gnet.compiled import load_package  # noqa: PLC0415  (inductor: heavy)
 

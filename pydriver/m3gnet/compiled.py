@@ -26,16 +26,36 @@ caller because its length is data-dependent); ``node_weight`` is 1 for counted n
 (ghost nodes of the plugin's ``comm shell``). N, E and Es are dynamic (at least 2 each). The three-body
 sum is the density form (:mod:`pydriver.m3gnet.threebody`).
 
-Packages are specific to the device (cpu/cuda) and to the torch version that built them; the exporter
-stores them inside the model file (``compiled_<device>.pt2`` extra files, metadata ``compiled``) and the
-plugin falls back to TorchScript, saying why, when none fits. Parity: float64 compiled = TorchScript to
-round-off (``tests/m3gnet/test_compiled.py``, ``tests/plugin/test_compiled_plugin.py``).
+Under MPI ``comm halo`` the plugin runs the model one interaction block at a time, exchanging node
+features between blocks, so it needs each block on its own. Two more packages serve every block (the
+block's weights are inputs, in the order of :func:`block_weight_names`)::
+
+    block:      (node_feat (N, F), edge_feat (E, H), edge_vec (E, 3), edge_index (2, E), short (Es,), *weights)
+                -> (edge_feat out (E, H), node-update sums (N, F))
+    block_grad: (the same five, grad_sums (N, F), grad_edge_out (E, H), *weights)
+                -> (dE/d node_feat (N, F), dE/d edge_feat (E, H), dE/d edge_vec (E, 3))
+
+``block_grad`` recomputes the block's forward (nothing is kept between the two calls); the bond basis and
+the three-body geometry are computed inside both from ``edge_vec``, so their gradient is part of
+``dE/d edge_vec``. The embedding and the readout stay TorchScript (a few per cent of a step).
+
+CPU packages are compiled for the instruction set torch reports (``torch.backends.cpu.get_cpu_capability``,
+recorded in the metadata) with the matching portable ``-march`` level (x86-64-v4 for AVX512, v3 for AVX2)
+rather than ``-march=native``, so a package runs on every CPU with that instruction set.
+
+Packages are specific to the device (cpu/cuda), to the torch version that built them and to the CPU
+instruction set; the exporter stores them inside the model file (``compiled_<device>*.pt2`` extra files,
+metadata ``compiled``) and the plugin and the calculator fall back to TorchScript, saying why, when none
+fits. Parity: float64 compiled = TorchScript to round-off (``tests/m3gnet/test_compiled.py``,
+``tests/plugin/test_compiled.py``, ``tests/plugin/test_mpi.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import platform
 import tempfile
 import time
 import warnings
@@ -116,14 +136,75 @@ def example_graph(model: M3GNetPES, device: str = "cpu", seed: int = 0) -> tuple
 
 
 class _Traced(torch.nn.Module):
-    """``torch.export`` needs a module; this one runs the traced forward + backward graph."""
+    """``torch.export`` needs a module; this one runs a traced graph on its positional inputs."""
 
     def __init__(self, graph: torch.nn.Module) -> None:
         super().__init__()
         self.traced = graph
 
-    def forward(self, species, edge_index, edge_vec, short, node_weight):  # noqa: ANN001, ANN201
-        return self.traced(species, edge_index, edge_vec, short, node_weight)
+    def forward(self, *inputs):  # noqa: ANN002, ANN201
+        return self.traced(*inputs)
+
+
+class _BlockMessages(torch.nn.Module):
+    """Interaction block 0 of ``model`` from ``edge_vec``: bond basis and three-body geometry, then
+    :meth:`InteractionBlock.messages`. Its weights are replaced per call (:func:`block_functions`)."""
+
+    def __init__(self, model: M3GNetPES) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, node_feat: torch.Tensor, edge_feat: torch.Tensor, edge_vec: torch.Tensor,
+                edge_index: torch.Tensor, short: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        dist = torch.linalg.norm(edge_vec, dim=1)
+        rbf = self.model.bond_basis(dist)
+        tb = self.model.density_geometry(edge_index, edge_vec, dist, short)
+        return self.model.blocks[0].messages(node_feat, edge_feat, rbf, edge_index, tb)
+
+
+def block_weight_names(model: M3GNetPES) -> list[str]:
+    """Names (below ``blocks.<b>.``) of one interaction block's weights, in the order the block packages take
+    them; every block has the same names and shapes (its buffers are the same for all blocks)."""
+    return [name for name, _ in model.blocks[0].named_parameters()]
+
+
+def block_functions(model: M3GNetPES) -> tuple[Callable, Callable]:
+    """(forward, backward) of one interaction block with its weights as inputs (module docstring:
+    ``block`` and ``block_grad``); ``model.blocks[b]``'s weights in :func:`block_weight_names` order give
+    block ``b``.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` uses the triple formulation (only the density form is compiled).
+    """
+    check_compilable(model.threebody_mode)
+    wrapper = _BlockMessages(model)
+    names = [f"model.blocks.0.{name}" for name in block_weight_names(model)]
+
+    def run(inputs: tuple, weights: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.func.functional_call(wrapper, dict(zip(names, weights)), inputs)
+
+    def forward(node_feat: torch.Tensor, edge_feat: torch.Tensor, edge_vec: torch.Tensor, edge_index: torch.Tensor,
+                short: torch.Tensor, *weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return run((node_feat, edge_feat, edge_vec, edge_index, short), weights)
+
+    def backward(node_feat: torch.Tensor, edge_feat: torch.Tensor, edge_vec: torch.Tensor, edge_index: torch.Tensor,
+                 short: torch.Tensor, grad_sums: torch.Tensor, grad_edge: torch.Tensor, *weights: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, e, v = (t.detach().requires_grad_(True) for t in (node_feat, edge_feat, edge_vec))
+        with torch.enable_grad():
+            edge_out, sums = run((x, e, v, edge_index, short), weights)
+            gx, ge, gv = torch.autograd.grad([sums, edge_out], [x, e, v], [grad_sums, grad_edge])
+        return gx, ge, gv
+
+    return forward, backward
+
+
+def block_weights(model: M3GNetPES, block: int) -> list[torch.Tensor]:
+    """Block ``block``'s weights in :func:`block_weight_names` order (the block packages' last inputs)."""
+    params = dict(model.blocks[block].named_parameters())
+    return [params[name].detach() for name in block_weight_names(model)]
 
 
 class _UnfuseBiasAddmm(CustomGraphPass):
@@ -156,17 +237,80 @@ class _UnfuseBiasAddmm(CustomGraphPass):
         return f"pydriver-unfuse-bias-addmm-1-threads-{self.threads}"
 
 
-def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu") -> tuple[Path, int]:
-    """Compile ``model``'s energy + gradient with AOTInductor into the package ``out_path`` (.pt2).
+#: portable ``-march`` level of CPU packages for the instruction set torch reports (x86-64 only)
+MARCH_FOR_CAPABILITY = {"AVX512": "x86-64-v4", "AVX2": "x86-64-v3", "DEFAULT": "x86-64"}
 
-    Takes 1-2 minutes on a 2-core CPU (C++ compilation of the generated kernels); needs a C++ compiler
-    (and a CUDA device for ``device="cuda"``).
 
-    Returns
-    -------
-    (path, threads): ``threads`` for the metadata: :data:`THREADS_RUN_TIME` (0) for a CPU package whose
-    loops take the run's thread count, 1 where this torch lacks the hooks of :mod:`pydriver.m3gnet.cpu_loops`
-    (a one-thread package), 0 for CUDA.
+def cpu_capability() -> str:
+    """The instruction set torch's CPU kernels use here ("AVX512", "AVX2", "DEFAULT", ...); packages are
+    compiled for it and record it (``torch.backends.cpu.get_cpu_capability``)."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def _march() -> str | None:
+    """``-march`` for CPU packages: the portable level of :func:`cpu_capability` on x86-64, else Inductor's."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    return MARCH_FOR_CAPABILITY.get(cpu_capability())
+
+
+@dataclasses.dataclass
+class Packages:
+    """What :func:`compile_packages` builds: AOTInductor package bytes and the metadata they need."""
+
+    energy_gradient: bytes
+    block: bytes | None  # None: no halo packages (``halo=False``)
+    block_grad: bytes | None
+    threads: int  # metadata "threads" (see :func:`compile_packages`)
+    weights: list[str]  # :func:`block_weight_names`
+    cpu_capability: str
+
+
+def _block_example(model: M3GNetPES, device: str) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """(block inputs, block_grad inputs) on the example graph, with block 0's weights."""
+    species, edge_index, edge_vec, short, _ = example_graph(model, device)
+    gen = torch.Generator(device="cpu").manual_seed(1)
+    dtype = edge_vec.dtype
+    n_nodes, n_edges = species.shape[0], edge_vec.shape[0]
+    width = int(model.node_embedding.weight.shape[1])
+    edge_width = int(model.edge_embedding.linears[-1].weight.shape[0])
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, dtype=dtype).to(device)
+
+    weights = tuple(block_weights(model, 0))
+    common = (rand(n_nodes, width), rand(n_edges, edge_width), edge_vec, edge_index, short)
+    return common + weights, common + (rand(n_nodes, width), rand(n_edges, edge_width)) + weights
+
+
+def _aoti(fn: Callable, example: tuple[torch.Tensor, ...], dynamic_shapes: tuple, out: Path, device: str,
+          threads: int) -> None:
+    """Trace ``fn`` (forward and any autograd in it) on ``example``, export it with ``dynamic_shapes`` and
+    compile it with AOTInductor into the package ``out``."""
+    from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
+
+    # the model's weights are real tensors: they become constants of the traced graph
+    graph = make_fx(fn, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
+    # (the module's one argument is the tuple of inputs, hence the outer tuple of dynamic shapes)
+    program = torch.export.export(_Traced(graph), example, strict=False, dynamic_shapes=(dynamic_shapes,))
+    # the custom pass's uuid enters Inductor's cache key: packages of either loop form never mix
+    patch: dict = {"post_grad_custom_post_pass": _UnfuseBiasAddmm(threads) if device == "cpu" else None}
+    march = _march()
+    if march is not None:
+        patch["cpp.march"] = march
+    with torch._inductor.config.patch(patch):
+        torch._inductor.aoti_compile_and_package(program, package_path=str(out))
+
+
+def compile_packages(model: M3GNetPES, device: str = "cpu", halo: bool = True) -> Packages:
+    """Compile ``model``'s energy + gradient and (``halo``) its per-block packages with AOTInductor.
+
+    Takes 1-2 minutes per package on a 2-core CPU (C++ compilation of the generated kernels); needs a C++
+    compiler (and a CUDA device for ``device="cuda"``).
+
+    ``Packages.threads`` for the metadata: :data:`THREADS_RUN_TIME` (0) for a CPU package whose loops take
+    the run's thread count, 1 where this torch lacks the hooks of :mod:`pydriver.m3gnet.cpu_loops` (a
+    one-thread package), 0 for CUDA.
 
     Raises
     ------
@@ -174,27 +318,29 @@ def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu")
         For the triple formulation or a CUDA compile without a CUDA device.
     """
     from torch.export import Dim  # noqa: PLC0415
-    from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
 
     from pydriver.m3gnet.cpu_loops import UnsupportedInductor, run_time_thread_loops  # noqa: PLC0415
 
     check_compilable(model.threebody_mode, device)
-    fn = energy_gradient(model)
     model = model.to(device)
-    example = example_graph(model, device)
     t0 = time.perf_counter()
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     torch_threads = torch.get_num_threads()
     threads = THREADS_RUN_TIME
-    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+    nodes, edges, shorts = Dim("n_nodes", min=2), Dim("n_edges", min=2), Dim("n_short", min=2)
+    n_weights = len(block_weight_names(model))
+    geometry = ({0: edges}, {1: edges}, {0: shorts})  # edge_vec, edge_index, short
+    jobs = [("energy_gradient", energy_gradient(model), example_graph(model, device),
+             ({0: nodes}, geometry[1], geometry[0], geometry[2], {0: nodes}))]
+    if halo:
+        forward, backward = block_functions(model)
+        fwd_example, bwd_example = _block_example(model, device)
+        features = ({0: nodes}, {0: edges})
+        jobs.append(("block", forward, fwd_example, features + geometry + (None,) * n_weights))
+        jobs.append(("block_grad", backward, bwd_example, features + geometry + features + (None,) * n_weights))
+    built: dict[str, bytes] = {}
+    with warnings.catch_warnings(), contextlib.ExitStack() as stack, \
+            tempfile.TemporaryDirectory(prefix="m3gnet-aoti-") as tmp:
         warnings.simplefilter("ignore", FutureWarning)  # torch-internal notices of the export machinery
-        # the model's weights are real tensors: they become constants of the traced graph
-        graph = make_fx(fn, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
-        n_nodes, n_edges, n_short = Dim("n_nodes", min=2), Dim("n_edges", min=2), Dim("n_short", min=2)
-        program = torch.export.export(_Traced(graph), example, strict=False,
-                                      dynamic_shapes=({0: n_nodes}, {1: n_edges}, {0: n_edges}, {0: n_short},
-                                                      {0: n_nodes}))
         if device == "cpu":
             try:
                 stack.enter_context(run_time_thread_loops())
@@ -203,22 +349,18 @@ def compile_package(model: M3GNetPES, out_path: str | Path, device: str = "cpu")
                 log.warning("compiling a one-thread CPU package (%s)", exc)
                 threads = 1
                 torch.set_num_threads(1)  # Inductor generates CPU loops for the current thread count
-        # the custom pass's uuid enters Inductor's cache key: packages of either loop form never mix
-        unfuse = _UnfuseBiasAddmm(threads) if device == "cpu" else None  # GPUs: Inductor's own rule
         try:
-            with torch._inductor.config.patch({"post_grad_custom_post_pass": unfuse}):
-                torch._inductor.aoti_compile_and_package(program, package_path=str(out))
+            for name, fn, example, shapes in jobs:
+                t1 = time.perf_counter()
+                out = Path(tmp) / f"{name}.pt2"
+                _aoti(fn, example, shapes, out, device, threads)
+                built[name] = out.read_bytes()
+                log.info("compiled %s for %s in %.0f s", name, device, time.perf_counter() - t1)
         finally:
             torch.set_num_threads(torch_threads)
-    log.info("compiled energy + gradient for %s in %.0f s", device, time.perf_counter() - t0)
-    return out, threads
-
-
-def compile_bytes(model: M3GNetPES, device: str = "cpu") -> tuple[bytes, int]:
-    """:func:`compile_package` into memory: (package bytes the exporter stores in the model file, threads)."""
-    with tempfile.TemporaryDirectory(prefix="m3gnet-aoti-") as tmp:
-        path, threads = compile_package(model, Path(tmp) / "model.pt2", device)
-        return path.read_bytes(), threads
+    log.info("compiled %d package(s) for %s in %.0f s", len(built), device, time.perf_counter() - t0)
+    return Packages(built["energy_gradient"], built.get("block"), built.get("block_grad"), threads,
+                    block_weight_names(model), cpu_capability())
 
 
 def load_package(data: bytes) -> EnergyGradient:

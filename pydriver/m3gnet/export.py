@@ -1,7 +1,7 @@
 """Export a matgl M3GNet checkpoint to one self-contained TorchScript file for ``pair_style m3gnet``.
 
 The file is a TorchScript archive of :class:`pydriver.m3gnet.model.M3GNetPES` with an extra file
-``metadata.json`` (optionally also compiled packages); its contract (names, versions, checksums) lives in
+``metadata.json`` (and, when compiled, AOTInductor packages); its contract (names, versions, checksums) lives in
 :mod:`pydriver.model_file` and every metadata key is described in ``docs/model_file.md``.
 """
 
@@ -19,8 +19,8 @@ from pydriver.m3gnet.checkpoint import M3GNetCheckpoint, load_checkpoint
 from pydriver.m3gnet.model import M3GNetPES
 from pydriver.m3gnet.precision import DEVICES, DTYPE_NAMES
 from pydriver.m3gnet.threebody import THREEBODY_MODES
-from pydriver.model_file import (CHECKSUM_KEY, FORMAT_NAME, FORMAT_VERSION, METADATA_FILE, compiled_file,
-                                 entry_checksums, read_metadata)
+from pydriver.model_file import (CHECKSUM_KEY, FORMAT_NAME, FORMAT_VERSION, METADATA_FILE, block_files,
+                                 compiled_file, entry_checksums, read_metadata)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def build_model(model_dir: str | Path | M3GNetCheckpoint, dtype: str = "float64"
 
 def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | Path, dtype: str = "float64",
                       device: str = "cpu", threebody: str = "density", compiled: bool = False) -> Path:
-    """Write ``out_path`` (TorchScript + metadata) from the matgl checkpoint in ``model_dir``.
+    """Write ``out_path`` (TorchScript + metadata, and with ``compiled`` the compiled packages) from the
+    matgl checkpoint in ``model_dir``.
 
     Parameters
     ----------
@@ -78,10 +79,12 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     device : default device recorded for the plugin ("cpu" or "cuda"); the file loads on either.
     threebody : "density" (default, O(bonds) memory) or "triples" (matgl's literal sum over bond
         pairs, kept as the reference and benchmark baseline).
-    compiled : also compile the energy + gradient for ``device`` with AOTInductor and store the package
-        in the file (1-2 min; the plugin then uses it on single ranks and ``comm shell``, any thread count, see
-        :mod:`pydriver.m3gnet.compiled`).
-        Needs the density form, a C++ compiler, and for cuda a CUDA device.
+    compiled : also store AOTInductor packages for ``device`` (:mod:`pydriver.m3gnet.compiled`): the
+        energy + gradient (one rank, ``comm shell``) and one interaction block forward and backward (MPI
+        ``comm halo``), any thread count. Compiling takes a few minutes on 2 cores; the packages are kept
+        in the cache folder (:mod:`pydriver.m3gnet.package_cache`), so exporting the same checkpoint again
+        takes seconds. Needs the density form, a C++ compiler, and for cuda a CUDA device.
+        ``python -m pydriver export`` compiles unless given ``--no-compile``; this function only when asked.
 
     Returns
     -------
@@ -97,11 +100,17 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     meta["device"] = device
     extra: dict[str, bytes | str] = {}
     if compiled:
-        from pydriver.m3gnet.compiled import compile_bytes  # noqa: PLC0415 (heavy)
+        from pydriver.m3gnet.package_cache import compiled_packages  # noqa: PLC0415 (heavy)
 
-        name = compiled_file(device)
-        extra[name], threads = compile_bytes(model, device)
-        meta["compiled"] = {device: {"file": name, "torch": torch.__version__, "threads": threads}}
+        packages = compiled_packages(model, device)
+        extra[compiled_file(device)] = packages.energy_gradient
+        entry = {"file": compiled_file(device), "torch": torch.__version__, "threads": packages.threads,
+                 "cpu_capability": packages.cpu_capability}
+        if packages.block is not None and packages.block_grad is not None:
+            block, block_grad = block_files(device)
+            extra[block], extra[block_grad] = packages.block, packages.block_grad
+            entry["halo"] = {"block": block, "block_grad": block_grad, "weights": packages.weights}
+        meta["compiled"] = {device: entry}
         model = model.to("cpu")
     scripted = torch.jit.script(model)
     out = Path(out_path)

@@ -77,3 +77,5 @@ def test_the_plugin_constants_are_the_python_ones():
         model_file.UNCHECKED_ENTRIES)
     assert json.loads("[" + _cpp_constant(header, "CHECKPOINT_MARKERS").strip("{}") + "]") == list(
         model_file.CHECKPOINT_MARKERS)
+    assert json.loads("[" + _cpp_constant(header, "CPU_CAPABILITY_ORDER").strip("{}") + "]") == list(
+        model_file.CPU_CAPABILITY_ORDER)

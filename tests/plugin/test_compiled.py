@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from ase.io.lammpsdata import write_lammps_data
 
 from pydriver.lammps.session import lammps_env
 from pydriver.lammps.single_point import lammps_single_point
 from tests.golden import MATPES, NABH, TOL, golden_frames
+from tests.m3gnet.model_edit import edited_copy, foreign_package
 from tests.plugin.test_errors import _error_of
 
 pytestmark = pytest.mark.lammps
@@ -105,16 +107,57 @@ def test_compiled_package_serves_any_thread_count(compiled_models, tmp_path):
 def test_compiled_keyword_errors(exported):
     plain = exported(NABH, "float64")
     msg = _error_of(["pair_style m3gnet compiled yes", f"pair_coeff * * {plain} Na B H"])
-    assert "compiled yes but the file has no compiled package for cpu (export with --compile)" in msg
+    assert "compiled yes but the file has no compiled package for cpu (exported with --no-compile)" in msg
     assert msg.count("Pair style m3gnet:") == 1
     assert "compiled 'fast' is not auto, yes or no" in _error_of(["pair_style m3gnet compiled fast"])
     assert "Pair style m3gnet: keyword 'compiled' needs a value" in _error_of(["pair_style m3gnet compiled"])
     assert "Pair style m3gnet: keyword 'comm' needs a value" in _error_of(["pair_style m3gnet comm"])
 
 
-def test_compiled_yes_under_comm_halo_is_an_error(compiled_models):
-    msg = _error_of(["pair_style m3gnet comm halo compiled yes", f"pair_coeff * * {compiled_models[NABH]} Na B H",
-                     "run 0"])
-    assert ("Pair style m3gnet: compiled yes needs one MPI rank or comm shell (comm halo runs the model block by "
-            "block, through TorchScript)") in msg
+def _run0_log(tmp: Path, model: Path, style: str = "") -> tuple[str, float]:
+    """LAMMPS's output and the energy of ``run 0`` on the 24-atom ordered cell."""
+    tmp.mkdir()
+    atoms = next(a for a, _ in golden_frames(NABH) if a.info["name"] == "nabh4_ordered")
+    write_lammps_data(tmp / "data.lmp", atoms, specorder=["Na", "B", "H"], masses=True, units="metal")
+    deck = (f"units metal\natom_style atomic\nread_data data.lmp\npair_style m3gnet {style}\n"
+            f"pair_coeff * * {model} Na B H\nthermo_modify format float %.15g\nrun 0\n")
+    (tmp / "in.run0").write_text(deck)
+    out = subprocess.run([str(Path(sys.executable).parent / "lmp"), "-in", "in.run0"], cwd=tmp, env=lammps_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    row = next(k for k, line in enumerate(lines) if line.split()[:1] == ["Step"])
+    return out.stdout, float(lines[row + 1].split()[2])
+
+
+@pytest.mark.parametrize("entry,why", [
+    ({"torch": "2.0.0+cpu"}, f"its cpu package was built by torch 2.0.0+cpu, this plugin uses libtorch "
+                             f"{torch.__version__.split('+')[0]} (re-export the file with this torch)"),
+    ({"cpu_capability": "SVE256"}, f"its cpu package was compiled for SVE256 CPUs, this CPU has "
+                                   f"{torch.backends.cpu.get_cpu_capability()} (re-export the file on this machine)"),
+])
+def test_a_package_from_another_torch_or_cpu_runs_torchscript(exported, tmp_path, entry, why):
+    """A file compiled elsewhere (metadata edited, checksums consistent): the plugin says why in its engine
+    line and runs TorchScript with the same energy; ``compiled yes`` is one error line naming the mismatch."""
+    plain = exported(NABH, "float64")
+    path = foreign_package(plain, tmp_path / "foreign.pt", **entry)
+    log, energy = _run0_log(tmp_path / "foreign", path)
+    _, reference = _run0_log(tmp_path / "plain", plain)
+    assert f"Pair style m3gnet: engine TorchScript: {why}\n" in log
+    assert energy == reference
+    msg = _error_of(["pair_style m3gnet compiled yes", f"pair_coeff * * {path} Na B H"])
+    assert f"Pair style m3gnet: compiled yes but {why}" in msg and msg.count("Pair style m3gnet:") == 1
+
+
+def test_compiled_yes_under_comm_halo_needs_the_block_packages(compiled_models, tmp_path):
+    """A compiled file without the per-block packages (written before them): halo runs TorchScript and
+    says so; ``compiled yes`` under comm halo is an error naming the reason."""
+    older = edited_copy(compiled_models[NABH], tmp_path / "older.pt",
+                        lambda meta: meta["compiled"]["cpu"].pop("halo"))
+    log, _ = _run0_log(tmp_path / "auto", older, "comm halo")
+    note = ("TorchScript: the file's cpu packages predate comm halo's per-block packages (re-export it for the "
+            "compiled engine on several ranks)")
+    assert f"Pair style m3gnet: engine {note}\n" in log
+    msg = _error_of(["pair_style m3gnet comm halo compiled yes", f"pair_coeff * * {older} Na B H", "run 0"])
+    assert f"Pair style m3gnet: compiled yes but under comm halo the engine would be {note}" in msg
     assert msg.count("Pair style m3gnet:") == 1

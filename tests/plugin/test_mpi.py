@@ -2,6 +2,8 @@
 
 Tolerances (issue 6, float64): energy 1e-8 relative, forces 1e-6 eV/A, pressure 1e-3 bar;
 200 NVE steps with comm halo track the serial trajectory within 1e-6 A.
+The compiled engine (a file with per-block packages) runs under comm halo too and meets the same
+tolerances against the serial compiled run.
 `comm shell` needs a ghost shell of nblocks x (cutoff + 3-body cutoff) (27 A for the shipped
 models, too slow for CI on small cells), so its MPI test uses the NaBH weights cut to one block
 with a 4 A / 3 A cutoff (shell 7 A): the communication logic under test is the same.
@@ -50,6 +52,7 @@ NVE = "velocity all create 300.0 87287 mom yes rot yes\ntimestep 0.0005\nfix nve
 class Run:
     thermo: np.ndarray  # rows: step pe press pxx pyy pzz pxy pxz pyz c_spe
     frames: list[np.ndarray]  # per dump: (N, 8) id proc x y z fx fy fz
+    log: str = ""  # LAMMPS's screen output
 
 
 def run_lammps(tmp: Path, atoms, model: Path, nprocs: int, style_args: str = "", processors: str = "",
@@ -70,7 +73,7 @@ def run_lammps(tmp: Path, atoms, model: Path, nprocs: int, style_args: str = "",
         if not parts or not parts[0].isdigit():
             break
         rows.append([float(p) for p in parts])
-    return Run(np.array(rows), _read_dump(tmp / "out.dump"))
+    return Run(np.array(rows), _read_dump(tmp / "out.dump"), out.stdout)
 
 
 def _read_dump(path: Path) -> list[np.ndarray]:
@@ -139,6 +142,36 @@ def test_halo_nve_tracks_serial_with_migration(exported, tmp_path):
     assert moved > 0, "no atom migrated between ranks: the test does not exercise migration"
     print(f"{moved} atoms changed rank; max |dx| "
           f"{np.abs(parallel.frames[-1][:, 2:5] - serial.frames[-1][:, 2:5]).max():.1e} A")
+
+
+HALO_COMPILED = "engine compiled per-block packages under comm halo (AOTInductor, built by torch"
+
+
+@pytest.mark.parametrize("nprocs,processors", [(2, ""), (3, "processors 1 1 3")])
+def test_compiled_halo_matches_serial(compiled_models, tmp_path, nprocs, processors):
+    """The per-block packages on every rank = the serial compiled run (and the halo TorchScript run)."""
+    atoms = _frame("nabh4_triclinic") * (2, 2, 1)
+    model = compiled_models[NABH]
+    serial = run_lammps(tmp_path / "serial", atoms, model, 1, "compiled yes")
+    parallel = run_lammps(tmp_path / "par", atoms, model, nprocs, "comm halo compiled yes", processors)
+    scripted = run_lammps(tmp_path / "ts", atoms, model, nprocs, "comm halo compiled no", processors)
+    assert "engine compiled energy+gradient" in serial.log
+    assert HALO_COMPILED in parallel.log and "engine TorchScript: compiled no" in scripted.log
+    assert_same(serial, parallel)
+    assert_same(scripted, parallel)
+
+
+def test_compiled_halo_nve_tracks_serial_with_migration(compiled_models, tmp_path):
+    """100 NVE steps of the rattled 24-atom cell on 2 ranks with the compiled engine (subdomains thinner than
+    the cutoff, atoms changing rank) follow the serial compiled trajectory within 1e-6 A."""
+    atoms = _frame("nabh4_rattled")
+    kw = {"steps": 100, "dynamics": NVE, "dump_every": 100}
+    serial = run_lammps(tmp_path / "serial", atoms, compiled_models[NABH], 1, **kw)
+    parallel = run_lammps(tmp_path / "par", atoms, compiled_models[NABH], 2, "comm halo", **kw)
+    assert HALO_COMPILED in parallel.log
+    np.testing.assert_allclose(parallel.frames[-1][:, 2:5], serial.frames[-1][:, 2:5], atol=1e-6)
+    np.testing.assert_allclose(parallel.thermo[:, 1], serial.thermo[:, 1], rtol=1e-8)
+    assert np.count_nonzero(parallel.frames[0][:, 1] != parallel.frames[-1][:, 1]) > 0
 
 
 @pytest.mark.parametrize("nprocs", [2, 3])
