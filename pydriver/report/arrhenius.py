@@ -60,6 +60,30 @@ def _point(row: dict, mode: str) -> dict:
             "excluded_reason": reason, "upper_bound": upper_bound, "unchecked": row.get("diffusive") is None}
 
 
+def pool_log_values(values, sigma_ln) -> dict:
+    """Inverse-variance mean of ``ln value`` with a chi^2 check of the scatter against the errors.
+
+    Parameters
+    ----------
+    values : (n,) positive values (e.g. D of replicate runs); sigma_ln : (n,) their log errors.
+
+    Returns
+    -------
+    dict -- ``mean_ln``, ``sigma_ln_within`` (``1 / sqrt(sum w)``, ``w = sigma_ln^-2``),
+    ``sigma_ln`` (times the Birge ratio ``sqrt(chi^2 / dof)`` when above 1), ``chi2``, ``dof``
+    (``n - 1``), ``chi2_p`` (``None`` for one value).
+    """
+    y = np.log(np.asarray(values, dtype=float))
+    w = 1.0 / np.square(np.asarray(sigma_ln, dtype=float))
+    mean = float((w * y).sum() / w.sum())
+    within = float(1.0 / np.sqrt(w.sum()))
+    chi2 = float((w * (y - mean) ** 2).sum())
+    dof = y.size - 1
+    birge = float(np.sqrt(chi2 / dof)) if dof > 0 else 1.0
+    return {"mean_ln": mean, "sigma_ln_within": within, "sigma_ln": within * max(1.0, birge), "chi2": chi2,
+            "dof": dof, "chi2_p": float(stats.chi2.sf(chi2, dof)) if dof > 0 else None}
+
+
 def pool_replicates(points: list[dict], tolerance_K: float = REPLICATE_TOLERANCE_K) -> list[dict]:
     """Included points grouped by set point (within ``tolerance_K``), pooled in log scale.
 
@@ -78,20 +102,12 @@ def pool_replicates(points: list[dict], tolerance_K: float = REPLICATE_TOLERANCE
             groups.append([p])
     pooled = []
     for members in groups:
-        y = np.log([m["value"] for m in members])
-        w = 1.0 / np.square([m["sigma_ln"] for m in members])
-        mean = float((w * y).sum() / w.sum())
-        sigma = float(1.0 / np.sqrt(w.sum()))
-        chi2 = float((w * (y - mean) ** 2).sum())
-        dof = len(members) - 1
-        if dof > 0 and chi2 / dof > 1.0:
-            sigma *= float(np.sqrt(chi2 / dof))
+        pool = pool_log_values([m["value"] for m in members], [m["sigma_ln"] for m in members])
         pooled.append({"temperature_K": float(np.mean([m["temperature_K"] for m in members])),
                        "set_temperature_K": float(np.mean([m["set_temperature_K"] for m in members])),
-                       "value": float(np.exp(mean)), "sigma_ln": sigma, "n_replicates": len(members),
-                       "chi2": chi2 if dof else None,
-                       "chi2_p": float(stats.chi2.sf(chi2, dof)) if dof else None,
-                       "runs": [m["name"] for m in members]})
+                       "value": float(np.exp(pool["mean_ln"])), "sigma_ln": pool["sigma_ln"],
+                       "n_replicates": len(members), "chi2": pool["chi2"] if pool["dof"] else None,
+                       "chi2_p": pool["chi2_p"], "runs": [m["name"] for m in members]})
     return pooled
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats
 
 from pydriver.analysis.active import jeffreys_interval
-from pydriver.report.arrhenius import REPLICATE_TOLERANCE_K
+from pydriver.report.arrhenius import REPLICATE_TOLERANCE_K, pool_log_values
 from pydriver.rundir import MSD_TABLE_FILE
 
 
@@ -73,18 +73,15 @@ def pooled_condition(members: list[dict]) -> dict:
     used = [m for m in members if _usable(m)]
     out["n_resolved"] = len(used)
     if len(used) >= 2:
-        y = np.log([m["diffusivity_cm2_s"] for m in used])
-        w = 1.0 / np.square([m["diffusivity_sigma_ln"] for m in used])
-        mean = float((w * y).sum() / w.sum())
-        within = float(1.0 / np.sqrt(w.sum()))
-        chi2 = float((w * (y - mean) ** 2).sum())
-        dof = len(used) - 1
-        sigma = within * max(1.0, float(np.sqrt(chi2 / dof)))
-        t95 = float(stats.t.ppf(0.975, dof)) if chi2 / dof > 1.0 else 1.959963984540054
-        out.update({"diffusivity_cm2_s": float(np.exp(mean)), "sigma_ln_within": within,
-                    "sigma_ln_between": float(np.std(y, ddof=1)), "sigma_ln": sigma,
+        d = [m["diffusivity_cm2_s"] for m in used]
+        pool = pool_log_values(d, [m["diffusivity_sigma_ln"] for m in used])
+        mean, sigma, dof = pool["mean_ln"], pool["sigma_ln"], pool["dof"]
+        # widened by the replicates' own scatter: its dof-limited Student t; else the runs' errors, normal
+        t95 = float(stats.t.ppf(0.975, dof)) if pool["chi2"] / dof > 1.0 else float(stats.norm.ppf(0.975))
+        out.update({"diffusivity_cm2_s": float(np.exp(mean)), "sigma_ln_within": pool["sigma_ln_within"],
+                    "sigma_ln_between": float(np.std(np.log(d), ddof=1)), "sigma_ln": sigma,
                     "diffusivity_ci95_cm2_s": [float(np.exp(mean - t95 * sigma)), float(np.exp(mean + t95 * sigma))],
-                    "chi2": chi2, "chi2_dof": dof, "chi2_p": float(stats.chi2.sf(chi2, dof))})
+                    "chi2": pool["chi2"], "chi2_dof": dof, "chi2_p": pool["chi2_p"]})
     counted = [m for m in members if m.get("active_n_ions")]
     if counted:
         k = sum(int(m["active_n_active"]) for m in counted)
