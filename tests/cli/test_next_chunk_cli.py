@@ -12,7 +12,7 @@ def test_next_chunk_prints_the_first_chunk_end(example_structures_dir, tmp_path,
     model.write_bytes(b"placeholder")
     run_dir = tmp_path / "run"
     assert main(["-q", "deck", str(example_structures_dir / "NaBH4.extxyz"), "--model", str(model), "-o", str(run_dir),
-                 "--equil-steps", "100", "--dump-every", "10", "--target-rel-error-d", "0.2", "--min-prod-ps", "0.5",
+                 "--equil-steps", "100", "--dump-every", "10", "--target-hops", "100", "--min-prod-ps", "0.5",
                  "--max-prod-ps", "2", "--check-every-ps", "0.5"]) == 0
     assert 'END="$("$PYTHON" -m pydriver next-chunk .)"' in (run_dir / "job.slurm").read_text()
     capsys.readouterr()
@@ -25,3 +25,12 @@ def test_next_chunk_errors_are_one_line(tmp_path, capsys):
     assert main(["next-chunk", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"python -m pydriver next-chunk: error: {tmp_path}: no readable run.json"]
+
+
+def test_the_former_precision_rule_is_refused_with_a_pointer(example_structures_dir, tmp_path, capsys):
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"placeholder")
+    assert main(["deck", str(example_structures_dir / "NaBH4.extxyz"), "--model", str(model), "-o",
+                 str(tmp_path / "run"), "--target-rel-error-d", "0.2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "use --target-hops N" in err[0] and not (tmp_path / "run").exists()
