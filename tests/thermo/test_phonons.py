@@ -92,3 +92,59 @@ def test_free_energy_is_per_given_cell(nacl_and_calc):
     # the two supercells differ (128 vs 64 atoms), hence a few meV/atom; per-primitive-cell output
     # would give a ratio of 1 instead of 4 (a difference of ~1 eV here)
     assert conv.free_energy_eV[0] == pytest.approx(4 * prim.free_energy_eV[0], abs=8 * 3e-3)
+
+
+def _mode_free_energy(f_THz: float, t: float) -> float:
+    e = f_THz * THZ_TO_EV
+    kt = BOLTZMANN_EV_K * t
+    return e / 2 + (kt * np.log(1 - np.exp(-e / kt)) if t > 0 else 0.0)
+
+
+def test_imaginary_mode_treatments_exact():
+    """Two q-points (weights 1 and 3): Gamma with 3 acoustic modes (left out) and a -2 THz mode, and a
+    q-point with 0.2, 5 THz and -0.01 THz (noise, left out): dropped / abs / floor by hand."""
+    from pydriver.thermo.phonons import free_energy_treatments
+
+    freqs = np.array([[-0.002, 0.0, 0.001, -2.0], [0.2, 5.0, -0.01, 10.0]])
+    weights = np.array([1, 3])
+    temps = [0.0, 300.0, 650.0]
+    out = free_energy_treatments(freqs, weights, temps, floor_THz=0.5, gamma_index=0)
+    for k, t in enumerate(temps):
+        real = 3 * (_mode_free_energy(0.2, t) + _mode_free_energy(5.0, t) + _mode_free_energy(10.0, t))
+        assert out["dropped"][k] == pytest.approx(real / 4, rel=1e-12)
+        assert out["abs"][k] == pytest.approx((real + _mode_free_energy(2.0, t)) / 4, rel=1e-12)
+        floor = 3 * (_mode_free_energy(0.5, t) + _mode_free_energy(5.0, t) + _mode_free_energy(10.0, t))
+        assert out["floor"][k] == pytest.approx((floor + _mode_free_energy(0.5, t)) / 4, rel=1e-12)
+    # a -2 THz mode at 650 K: the soft floor gives it more entropy than |f|: F(floor) < F(abs) < F(dropped) = 0
+    one = free_energy_treatments(np.array([[-2.0]]), [1], [650.0], floor_THz=0.5)
+    assert one["floor"][0] < one["abs"][0] < one["dropped"][0] == 0.0
+    with pytest.raises(ValueError, match="soft_mode_floor_THz"):
+        free_energy_treatments(freqs, weights, temps, floor_THz=0.0)
+    with pytest.raises(ValueError, match="weights"):
+        free_energy_treatments(freqs, [1, 2, 3], temps)
+
+
+def test_treatments_mesh_ladder_and_checkpoint(nacl_and_calc, tmp_path):
+    """NaCl has no imaginary mode: dropped and abs equal phonopy's F; the floor (0.5 THz) only lifts the
+    acoustic modes near Gamma (F higher by < 1 meV/atom); the q-mesh ladder ends in the main mesh and
+    converges; a forces checkpoint is reused (a calculator that fails shows no force call is made)."""
+    atoms, calc = nacl_and_calc
+    temps = [0.0, 300.0, 650.0]
+    ckpt = tmp_path / "forces.npz"
+    res = phonon_free_energy(atoms, calc, temps, supercell=(3, 3, 3), mesh=30.0, forces_checkpoint=ckpt)
+    tr = res.free_energy_treatments_eV
+    assert np.allclose(tr["dropped"], res.free_energy_eV, rtol=1e-5, atol=1e-9)  # phonopy's constants: 2e-6
+    assert np.allclose(tr["abs"], tr["dropped"], atol=1e-12)
+    assert np.all(tr["floor"] >= tr["dropped"]) and np.all(tr["floor"] - tr["dropped"] < 2e-3)
+    assert res.zero_point_energy_eV == pytest.approx(tr["dropped"][0])
+    meshes = res.mesh_convergence["meshes"]
+    assert [m["mesh_length_A"] for m in meshes] == [20.0, 30.0] and meshes[-1]["mesh"] == res.mesh
+    assert abs(res.mesh_convergence["last_change_meV_per_atom"]["dropped"]) < 1.0
+    assert meshes[-1]["F_eV_per_atom"]["dropped"] == pytest.approx(float(np.interp(300, temps, tr["dropped"])) / 2)
+
+    class NoForces:
+        def get_forces(self, atoms):
+            raise AssertionError("force call despite the checkpoint")
+
+    again = phonon_free_energy(atoms, NoForces(), temps, supercell=(3, 3, 3), mesh=30.0, forces_checkpoint=ckpt)
+    assert np.allclose(again.free_energy_eV, res.free_energy_eV)
