@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from pydriver.analysis.diffusion import A2_PS_TO_CM2_S
 from pydriver.analysis.sites import UNASSIGNED, Sites
+from pydriver.units import A2_PS_TO_CM2_S
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from pydriver.analysis.diffusion import A2_PS_TO_CM2_S
+from pydriver.units import BOLTZMANN_EV_K
 
 
 def random_walk(n_frames: int, n_atoms: int, diffusivity_cm2_s: float, dt_frame_ps: float,
@@ -240,9 +241,6 @@ def _ou_vibration(rng: np.random.Generator, n_frames: int, n_atoms: int, rms_A: 
     for f in range(1, n_frames):
         noise[f] = rho * noise[f - 1] + kick * noise[f]
     return noise
-
-
-BOLTZMANN_EV_K = 8.617333262e-5  # CODATA 2018, eV/K
 
 
 @dataclass(frozen=True)

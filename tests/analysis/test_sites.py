@@ -6,6 +6,7 @@ from ase import Atoms
 
 from pydriver.analysis import sites
 from pydriver.analysis.synthetic import site_lattice_gas
+from pydriver.units import BOLTZMANN_EV_K
 
 DT_PS = 0.02
 
@@ -43,7 +44,7 @@ def test_family_occupancies_match_the_boltzmann_weights():
         assert fam["occupancy_per_site"] == pytest.approx(exact, rel=0.10)
         low, high = fam["occupancy_per_site_ci95"]
         assert low <= exact <= high
-    assert truth.family_occupancy[0] / truth.family_occupancy[1] == pytest.approx(np.exp(0.05 / (8.617333262e-5 * 500)))
+    assert truth.family_occupancy[0] / truth.family_occupancy[1] == pytest.approx(np.exp(0.05 / (BOLTZMANN_EV_K * 500)))
     assert occ["occupancy_vs_time"].shape == (10, 216)
 
 
