@@ -13,12 +13,7 @@ MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|home|tmp|root|Users|scratch)/[^
 #: data files a run, a sweep or a workflow writes (not prose: docs may show `-o /tmp/x` as an example)
 DATA_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".lammps", ".slurm", ".csv")
 #: files of other workflows that still carry such paths, to be rewritten relative where they are made
-KNOWN = {
-    "examples/structures/oNBH.json", "examples/structures/onbh_orderings.json",
-    "examples/structures/references/soft_mode/NaBH4_soft_mode_result.json",
-    "examples/structures/references/soft_mode/nabh4_soft_mode.yaml",
-    "examples/structures/thermo_nabh/oNBH_soft_mode/oNBH_phonons.json",
-}
+KNOWN: set[str] = set()  # committed files allowed to keep machine paths: none
 
 
 def committed_data_files() -> list[str]:
