@@ -25,8 +25,8 @@ import numpy as np
 from scipy import stats
 from scipy.ndimage import uniform_filter1d
 
-from pydriver.analysis.diffusion import A2_PS_TO_CM2_S
 from pydriver.analysis.equilibration import mean_sem
+from pydriver.units import A2_PS_TO_CM2_S
 
 log = logging.getLogger(__name__)
 

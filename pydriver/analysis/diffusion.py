@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from pydriver.units import (A2_PS_TO_CM2_S, A3_TO_CM3, BOLTZMANN_EV_K, BOLTZMANN_J_K,  # noqa: F401 (re-used names)
-                            ELEMENTARY_CHARGE_C, S_CM_TO_MS_CM)
+from pydriver.units import (A2_PS_TO_CM2_S, A3_TO_CM3, BOLTZMANN_EV_K, BOLTZMANN_J_K, ELEMENTARY_CHARGE_C,
+                            S_CM_TO_MS_CM)
 
 log = logging.getLogger(__name__)
 

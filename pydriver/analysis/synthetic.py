@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis.diffusion import A2_PS_TO_CM2_S
-from pydriver.units import BOLTZMANN_EV_K
+from pydriver.units import A2_PS_TO_CM2_S, BOLTZMANN_EV_K
 
 
 def random_walk(n_frames: int, n_atoms: int, diffusivity_cm2_s: float, dt_frame_ps: float,
