@@ -42,6 +42,10 @@ MSD_TABLE_FILE = "msd.csv"  # MSD per species label, MSCD, active fractions agai
 MSD_PLOT_FILE = "msd.png"
 NGP_TABLE_FILE = "ngp.csv"  # non-Gaussian parameter against lag time
 VAN_HOVE_TABLE_FILE = "van_hove.csv"  # self part of the van Hove function at a few lags
+SITES_TABLE_FILE = "sites.csv"  # one row per mobile-ion site: position, family, occupancy, residence time
+SITE_HOPS_TABLE_FILE = "site_hops.csv"  # hops per ordered site pair (from_site, to_site, n_hops)
+REORIENTATION_TABLE_FILE = "reorientation.csv"  # C_1, C_2 of each anion kind against lag time
+REORIENTATION_PLOT_FILE = "reorientation.png"
 #: mobile-ion probability density grids are ``<element>`` + one of these
 DENSITY_GRID_SUFFIXES = ("_density.CHGCAR", "_density.cube")
 #: OVITO session state written by ``python -m pydriver render --session`` (pydriver.viz)

@@ -30,7 +30,9 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
               positions_A: np.ndarray | None = None, elements: np.ndarray | None = None,
               masses_amu: np.ndarray | None = None, msd_diffusivity_cm2_s: float | None = None,
               msd_diffusivity_std_cm2_s: float | None = None, sites_file: Path | None = None,
-              element: str = "Na", min_net_hops: int = active.DEFAULT_MIN_NET_HOPS) -> dict:
+              element: str = "Na", min_net_hops: int = active.DEFAULT_MIN_NET_HOPS,
+              coupling_window_ps: float = coupling.DEFAULT_COUPLING_WINDOW_PS,
+              reorientation_fit_start_ps: float = reorientation.DEFAULT_FIT_START_PS) -> dict:
     """Sites, occupancy, hops, hop-active fraction and anion reorientation of one trajectory.
 
     Parameters
@@ -42,6 +44,8 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     msd_diffusivity_cm2_s, msd_diffusivity_std_cm2_s : the MSD tracer D (correlation factor).
     sites_file : structure whose ``element`` positions are the sites (default: density maxima).
     min_net_hops : k of the hop-based active fraction.
+    coupling_window_ps : exposure of the ions near an anion after its reorientation event.
+    reorientation_fit_start_ps : first lag of the tau_1 / tau_2 fits (past the libration).
 
     Returns
     -------
@@ -51,11 +55,12 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     ``reorientation`` (:func:`pydriver.analysis.reorientation.anion_reorientation`), ``coupling``
     (per anion kind, :func:`pydriver.analysis.coupling.hop_coupling`, with the Na-anion
     coordination cutoffs of :mod:`pydriver.analysis.structure_stats` as neighbour distance; empty
-    without sites or anions).
+    without sites or anions), ``hop_events`` (:class:`pydriver.analysis.hops.HopEvents`, or None;
+    in memory only, for the per-site tables).
     """
     cell = np.asarray(cells_A, dtype=np.float64).mean(axis=0)
     frac = sites.wrapped_fractional(ions_A, cells_A)
-    out: dict = {"active_hops": {}, "coupling": {}}
+    out: dict = {"active_hops": {}, "coupling": {}, "hop_events": None}
     events = states = None
     try:
         found = (sites.sites_from_structure(sites_file, element, cell) if sites_file is not None
@@ -67,6 +72,7 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     else:
         states = sites.assign_sites(frac, found)
         events = hops.hop_events(states, found)
+        out["hop_events"] = events
         occ = sites.occupancy(states, found, dt_frame_ps)
         occ.update({"frac": found.frac, "core_radius_A": found.core_radius_A,
                     "family": found.family, "peak_density_per_A3": found.peak_density_per_A3})
@@ -76,13 +82,14 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
         out["active_hops"] = active.hop_active_ions(out["hops"]["net_hops_per_ion"], min_net_hops)
     has_anions = molecules is not None and molecules.members and positions_A is not None
     out["reorientation"] = (reorientation.anion_reorientation(positions_A, cells_A, molecules, elements, masses_amu,
-                                                              dt_frame_ps) if has_anions else {})
+                                                              dt_frame_ps, reorientation_fit_start_ps)
+                          if has_anions else {})
     if events is not None:
         for kind, entry in out["reorientation"].items():
             cutoff = structure_stats.DEFAULT_CN_CUTOFF_A.get(kind, structure_stats.FALLBACK_CN_CUTOFF_A)
             out["coupling"][kind] = coupling.hop_coupling(
                 events, states >= 0, frac, sites.wrapped_fractional(entry["centres_A"], cells_A), entry["event_anion"],
-                entry["event_frame"], cell, dt_frame_ps, cutoff)
+                entry["event_frame"], cell, dt_frame_ps, cutoff, coupling_window_ps)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from pydriver.analysis import active, density, diagnostics, molecules, structure_stats
+from pydriver.analysis import active, coupling, density, diagnostics, molecules, reorientation, structure_stats
 
 DEFAULT_FIT_FRACTION = (0.1, 0.5)  # MSD fit window as fractions of the production run
 DEFAULT_N_BLOCKS = 5
@@ -38,6 +38,10 @@ class AnalysisOptions:
     diffusive_min_msd_A2: float = diagnostics.DEFAULT_MIN_MSD_A2
     longest_even_part: bool = False
     until_first_nonfinite: bool = False  # analyse the frames before the first nan/inf position
+    sites_file: str | None = None  # structure whose Na positions are the sites (default: density maxima)
+    min_net_hops: int = active.DEFAULT_MIN_NET_HOPS  # k of active.fraction_hops
+    coupling_window_ps: float = coupling.DEFAULT_COUPLING_WINDOW_PS  # exposure after a reorientation event
+    reorientation_fit_start_ps: float = reorientation.DEFAULT_FIT_START_PS  # first lag of the tau fits
 
     def criteria(self) -> diagnostics.DiffusiveCriteria:
         """The diffusive-regime thresholds of these options."""

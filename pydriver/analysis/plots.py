@@ -62,3 +62,46 @@ def save_figure(fig, path, plt) -> Path:
     plt.close(fig)
     log.debug("wrote %s", path)
     return path
+
+
+def plot_reorientation(path, reorientation: dict, title: str | None = None) -> Path:
+    """C_1(t) and C_2(t) of each anion kind (log axis) with the fitted exponentials and their times.
+
+    ``reorientation``: kind -> entry of :func:`pydriver.analysis.reorientation.anion_reorientation`
+    (arrays ``lag_time_ps``, ``c1``, ``c2``; ``tau_1_ps``, ``tau_1_fit_window_ps``, ...). Curves are
+    drawn to the last lag where C > 1e-3 (the log axis); a fit is the line through C at the start
+    of its window with slope -1/tau, over the window; an unresolved time is given as a lower bound.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    k = 0
+    for kind, entry in reorientation.items():
+        lag = np.asarray(entry["lag_time_ps"], dtype=float)
+        for l, ls in ((1, "-"), (2, "--")):
+            c = np.asarray(entry[f"c{l}"], dtype=float)
+            keep = np.cumprod(c > 1e-3).astype(bool)
+            tau, bound, window = (entry.get(f"tau_{l}_ps"), entry.get(f"tau_{l}_lower_bound_ps"),
+                                  entry.get(f"tau_{l}_fit_window_ps"))
+            if tau:
+                text = f"$\\tau_{l}$ = {tau:.3g} ps"
+            elif bound:
+                text = f"$\\tau_{l}$ > {bound:.3g} ps"
+            else:
+                text = f"$\\tau_{l}$ not resolved"
+            color = colors[k % len(colors)]
+            ax.plot(lag[keep], c[keep], ls, color=color, lw=1.4, label=f"{kind} $C_{l}$ ({text})")
+            if tau and window:
+                t = np.linspace(window[0], window[1], 20)
+                c0 = float(np.interp(window[0], lag, c))
+                ax.plot(t, c0 * np.exp(-(t - window[0]) / tau), ":", color="k", lw=1.2)
+            k += 1
+    ax.plot([], [], ":", color="k", label="exponential fits")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-3, 1.1)
+    ax.set_xlabel("lag time (ps)")
+    ax.set_ylabel(r"$C_l(t) = \langle P_l(\mathbf{u}(0)\cdot\mathbf{u}(t))\rangle$")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="best")
+    return save_figure(fig, path, plt)

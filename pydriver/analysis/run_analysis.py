@@ -124,7 +124,10 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
     struct = _structure(traj, atoms, mols, mobile, ions, transport.dt_frame_ps, opts)
     mech = mechanism.mechanism(ions, traj.cells_A, transport.dt_frame_ps, mols, traj.positions_A, atoms["elements"],
                                atoms["masses_amu"], tr["diffusivity_cm2_s"], tr.get("diffusivity_std_cm2_s"),
-                               element=opts.diffusing_element)
+                               sites_file=Path(opts.sites_file) if opts.sites_file else None,
+                               element=opts.diffusing_element, min_net_hops=opts.min_net_hops,
+                               coupling_window_ps=opts.coupling_window_ps,
+                               reorientation_fit_start_ps=opts.reorientation_fit_start_ps)
     act.update(mech["active_hops"])
     return {"transport": tr, "active": act, "diagnostics": diag, "rotation": rot, "structure": struct,
             "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps, "framework": frame,

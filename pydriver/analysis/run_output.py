@@ -15,8 +15,9 @@ from pydriver.analysis.trajectory import Trajectory
 from pydriver.analysis.options import AnalysisOptions
 from pydriver.analysis.run_inputs import RunMetadata
 from pydriver.rundir import (ANALYSIS_TABLE_FILE, MSD_PLOT_FILE, MSD_TABLE_FILE, NGP_TABLE_FILE, PER_ATOM_FILE,
-                             VAN_HOVE_TABLE_FILE, AnalysisSummary, coordination_table_file, density_grid_files,
-                             rdf_table_file)
+                             REORIENTATION_PLOT_FILE, REORIENTATION_TABLE_FILE, SITE_HOPS_TABLE_FILE,
+                             SITES_TABLE_FILE, VAN_HOVE_TABLE_FILE, AnalysisSummary, coordination_table_file,
+                             density_grid_files, rdf_table_file)
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +126,85 @@ def write_outputs(run_dir: Path, results: dict, traj: Trajectory, summary: dict,
                     for t in vh["lags_ps"]})
     files["van_hove_csv"] = write_csv(run_dir / VAN_HOVE_TABLE_FILE, vh_cols).name
     files.update(_write_density(run_dir, results, traj, opts))
+    files.update(write_mechanism_tables(run_dir, results.get("mechanism") or {}, traj.cells_A.mean(axis=0)))
     if opts.plots:
         files["msd_png"] = plots.plot_msd(run_dir / MSD_PLOT_FILE, tr["lag_time_ps"], tr["msd_A2"], tr["fit_start_ps"],
                                           tr["fit_end_ps"], tr["diffusivity_cm2_s"], _mobile_label(results),
                                           title=run_title(summary["run"]),
                                           flag=None if summary["diagnostics"]["diffusive"] else "not diffusive: "
                                           "D is an upper bound").name
+        reorient = (results.get("mechanism") or {}).get("reorientation") or {}
+        if reorient:
+            files["reorientation_png"] = plots.plot_reorientation(run_dir / REORIENTATION_PLOT_FILE, reorient,
+                                                                  title=run_title(summary["run"])).name
+    return files
+
+
+def site_table(mech: dict, cell_A: np.ndarray) -> dict:
+    """Columns of ``sites.csv``: one row per site of the mobile ions (empty without sites).
+
+    ``site`` (index used by ``site_hops.csv``), ``frac_a/b/c`` and ``x_A/y_A/z_A`` (position in the
+    mean cell ``cell_A``), ``family`` (-1 for sites found from the density), ``core_radius_A``,
+    ``occupancy`` (mean ions holding the site) with ``occupancy_std``, ``n_departures`` (hops out of
+    it), ``residence_time_ps`` (ion time on the site / hops out of it; ``nan`` when no ion left it) with
+    ``residence_time_std_ps`` (Poisson, ``tau / sqrt(n_departures)``).
+    """
+    sites, events = mech.get("sites") or {}, mech.get("hop_events")
+    if not sites.get("n_sites") or "frac" not in sites:
+        return {}
+    frac = np.asarray(sites["frac"], dtype=float)
+    n = frac.shape[0]
+    cart = frac @ np.asarray(cell_A, dtype=float)
+    departures = (np.bincount(events.from_site, minlength=n) if events is not None else np.zeros(n, int))
+    occupied = np.asarray(sites["occupied_time_ps"], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        residence = np.where(departures > 0, occupied / np.maximum(departures, 1), np.nan)
+    family = sites.get("family")
+    return {"site": np.arange(n), "frac_a": frac[:, 0], "frac_b": frac[:, 1], "frac_c": frac[:, 2],
+            "x_A": cart[:, 0], "y_A": cart[:, 1], "z_A": cart[:, 2],
+            "family": np.asarray(family, dtype=int) if family is not None else np.full(n, -1),
+            "core_radius_A": np.asarray(sites["core_radius_A"], dtype=float),
+            "occupancy": np.asarray(sites["occupancy_per_site"], dtype=float),
+            "occupancy_std": np.asarray(sites["occupancy_std_per_site"], dtype=float),
+            "n_departures": departures, "residence_time_ps": residence,
+            "residence_time_std_ps": residence / np.sqrt(np.maximum(departures, 1))}
+
+
+def site_hop_table(mech: dict) -> dict:
+    """Columns of ``site_hops.csv``: ``from_site``, ``to_site``, ``n_hops`` for every ordered pair with hops."""
+    events = mech.get("hop_events")
+    if events is None:
+        return {}
+    pairs, counts = (np.unique(np.stack([events.from_site, events.to_site], axis=1), axis=0, return_counts=True)
+                     if events.n_hops else (np.zeros((0, 2), int), np.zeros(0, int)))
+    return {"from_site": pairs[:, 0], "to_site": pairs[:, 1], "n_hops": counts}
+
+
+def reorientation_table(reorientation: dict) -> dict:
+    """Columns of ``reorientation.csv``: ``lag_time_ps`` and ``c1_<kind>``, ``c2_<kind>`` per anion kind."""
+    if not reorientation:
+        return {}
+    lags = [np.asarray(e["lag_time_ps"]) for e in reorientation.values()]
+    lag = max(lags, key=len)
+    columns = {"lag_time_ps": lag}
+    for kind, entry in reorientation.items():
+        for l in (1, 2):
+            c = np.full(lag.size, np.nan)
+            values = np.asarray(entry[f"c{l}"], dtype=float)
+            c[:values.size] = values
+            columns[f"c{l}_{kind}"] = c
+    return columns
+
+
+def write_mechanism_tables(run_dir: Path, mech: dict, cell_A: np.ndarray) -> dict:
+    """Write ``sites.csv``, ``site_hops.csv`` and ``reorientation.csv`` where there is something to write."""
+    files = {}
+    for key, name, columns in (("sites_csv", SITES_TABLE_FILE, site_table(mech, cell_A)),
+                               ("site_hops_csv", SITE_HOPS_TABLE_FILE, site_hop_table(mech)),
+                               ("reorientation_csv", REORIENTATION_TABLE_FILE,
+                                reorientation_table(mech.get("reorientation") or {}))):
+        if columns:
+            files[key] = write_csv(run_dir / name, columns).name
     return files
 
 

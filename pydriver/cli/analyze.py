@@ -1,4 +1,4 @@
-"""Analyse MD runs: MSD, D, conductivity, Haven ratio, diffusive-regime checks, active Na, rotation.
+"""Analyse MD runs: MSD, D, conductivity, Haven ratio, diffusive-regime checks, active Na, rotation, mechanism.
 
 Each PATH is a run directory (run.json, dump, data.lmp, log.lammps) or a trajectory file of any
 name: a LAMMPS text dump (plain or .gz), a VASP XDATCAR or an extended XYZ / ASE trajectory.
@@ -92,6 +92,21 @@ def _add_other_options(parser, d: AnalysisOptions) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip PNG output")
 
 
+def _add_mechanism_options(parser, d: AnalysisOptions) -> None:
+    parser.add_argument("--sites-file", metavar="STRUCTURE",
+                        help="structure file (any ASE format) whose Na positions are the sites, tiled onto the "
+                             "run's cell, with symmetry families (default: sites found as density maxima)")
+    parser.add_argument("--min-net-hops", type=int, default=d.min_net_hops, metavar="K",
+                        help="hops not undone by a return for an ion to count in active.fraction_hops "
+                             "(default %(default)s)")
+    parser.add_argument("--coupling-window", type=float, default=d.coupling_window_ps, metavar="PS",
+                        help="time after an anion's reorientation event during which nearby Na count as exposed, "
+                             "ps (default %(default)s)")
+    parser.add_argument("--reorientation-fit-start", type=float, default=d.reorientation_fit_start_ps,
+                        metavar="PS", help="first lag of the C_1/C_2 exponential fits, past the libration, ps "
+                                           "(default %(default)s)")
+
+
 class CLICommand:
     """Analyse MD runs or trajectory files into analysis.json (transport, diagnostics, rotation).
 
@@ -105,6 +120,7 @@ class CLICommand:
         _add_input_options(parser)
         _add_transport_options(parser, d)
         _add_other_options(parser, d)
+        _add_mechanism_options(parser, d)
 
     @staticmethod
     def run(args) -> int:
@@ -118,7 +134,9 @@ class CLICommand:
                                diffusive_slope_range=tuple(args.diffusive_slope),
                                diffusive_min_msd_A2=args.diffusive_min_msd,
                                longest_even_part=args.longest_even_part,
-                               until_first_nonfinite=args.until_first_nonfinite)
+                               until_first_nonfinite=args.until_first_nonfinite, sites_file=args.sites_file,
+                               min_net_hops=args.min_net_hops, coupling_window_ps=args.coupling_window,
+                               reorientation_fit_start_ps=args.reorientation_fit_start)
         opts.cn_cutoff_A.update(_cutoffs(args.cn_cutoff))
         for path, summary in analyze_paths(args.paths, opts, args.output, temperature_K=args.temp,
                                            dt_ps=args.dt_ps, type_map=args.types, dump_every=args.dump_every,

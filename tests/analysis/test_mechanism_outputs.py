@@ -1,0 +1,116 @@
+"""Mechanism options reach mechanism(); sites.csv, site_hops.csv and reorientation.csv hold the numbers of analysis.json."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from pydriver.analysis import mechanism, run_analysis
+from pydriver.analysis.options import AnalysisOptions
+from pydriver.analysis.run_analysis import analyze_file
+from pydriver.analysis.synthetic import rotational_diffusion, site_lattice_gas, tetrahedron_offsets, write_lammps_dump
+from pydriver.cli.main import main
+
+DT_FRAME_PS = 0.02
+N_NA, N_BH4, N_FRAMES = 48, 8, 301
+
+
+@pytest.fixture(scope="module")
+def lattice_dump(tmp_path_factory):
+    """48 Na hopping on a 4x4x4 simple-cubic site lattice (12 A cell) and 8 BH4 in rotational diffusion, 6 ps."""
+    folder = tmp_path_factory.mktemp("mech_out")
+    na, truth = site_lattice_gas(N_FRAMES, N_NA, DT_FRAME_PS, 0.3, 500.0, 0.0, n_per_edge=4, seed=3)
+    box = truth.cell_A[0, 0]
+    bh4 = np.vstack([[0.0, 0.0, 0.0], tetrahedron_offsets()])
+    centres = (truth.site_frac[truth.site_family == 1][:N_BH4] + 0.25) % 1.0 * box
+    anions = rotational_diffusion(N_FRAMES, centres, bh4, 0.5, DT_FRAME_PS, seed=4)
+    pos = np.concatenate([na, anions], axis=1)
+    types = np.array([1] * N_NA + [2, 3, 3, 3, 3] * N_BH4)
+    mol = np.array([0] * N_NA + list(np.repeat(np.arange(1, N_BH4 + 1), 5)))
+    return write_lammps_dump(folder / "traj.dump", pos, types, truth.cell_A, steps=np.arange(N_FRAMES) * 20,
+                             mol_ids=mol, columns="image")
+
+
+def _read_csv(path) -> dict:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+def test_options_reach_mechanism_and_are_recorded(lattice_dump, tmp_path, monkeypatch):
+    seen = {}
+    real = mechanism.mechanism
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_analysis.mechanism, "mechanism", spy)
+    opts = AnalysisOptions(min_net_hops=3, coupling_window_ps=0.3, reorientation_fit_start_ps=0.1, plots=False)
+    analyze_file(lattice_dump, opts, temperature_K=500.0, dt_ps=0.001, type_map="1:Na 2:B_BH4 3:H_BH4",
+                 out_dir=tmp_path)
+    assert seen["min_net_hops"] == 3 and seen["coupling_window_ps"] == 0.3
+    assert seen["reorientation_fit_start_ps"] == 0.1 and seen["sites_file"] is None
+    saved = json.loads((tmp_path / "analysis.json").read_text())
+    params = saved["parameters"]
+    assert (params["min_net_hops"], params["coupling_window_ps"], params["reorientation_fit_start_ps"],
+            params["sites_file"]) == (3, 0.3, 0.1, None)
+    assert saved["active"]["hops_min_net"] == 3
+    assert saved["reorientation"]["BH4"]["fit_start_ps"] == 0.1
+    assert saved["coupling"]["BH4"]["window_ps"] == pytest.approx(0.3)
+    assert not (tmp_path / "reorientation.png").exists()  # plots off
+
+
+def test_a_missing_sites_file_is_an_error_naming_it(lattice_dump, tmp_path):
+    opts = AnalysisOptions(sites_file=str(tmp_path / "nope.cif"), plots=False)
+    with pytest.raises(FileNotFoundError, match="nope.cif"):
+        analyze_file(lattice_dump, opts, temperature_K=500.0, dt_ps=0.001, type_map="1:Na 2:B_BH4 3:H_BH4",
+                     out_dir=tmp_path)
+
+
+def test_cli_flags_fill_the_options(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake(paths, opts, out_dir, **kwargs):
+        seen["opts"] = opts
+        return iter(())
+
+    monkeypatch.setattr("pydriver.cli.analyze.analyze_paths", fake)
+    assert main(["analyze", str(tmp_path), "--sites-file", "sites.cif", "--min-net-hops", "4",
+                 "--coupling-window", "0.25", "--reorientation-fit-start", "0.15"]) == 0
+    opts = seen["opts"]
+    assert (opts.sites_file, opts.min_net_hops, opts.coupling_window_ps, opts.reorientation_fit_start_ps) == (
+        "sites.cif", 4, 0.25, 0.15)
+    main(["analyze", str(tmp_path)])
+    assert seen["opts"].to_dict() == AnalysisOptions().to_dict()  # defaults stated once
+
+
+def test_site_and_reorientation_tables_hold_the_numbers_of_analysis_json(lattice_dump, tmp_path):
+    summary = analyze_file(lattice_dump, temperature_K=500.0, dt_ps=0.001, type_map="1:Na 2:B_BH4 3:H_BH4",
+                           out_dir=tmp_path)
+    files = summary["files"]
+    assert (files["sites_csv"], files["site_hops_csv"], files["reorientation_csv"], files["reorientation_png"]) == (
+        "sites.csv", "site_hops.csv", "reorientation.csv", "reorientation.png")
+    sites = _read_csv(tmp_path / "sites.csv")
+    saved = json.loads((tmp_path / "analysis.json").read_text())
+    n = saved["sites"]["n_sites"]
+    assert n == 64 and sites["site"].tolist() == list(range(n))
+    np.testing.assert_allclose(sites["occupancy"], saved["sites"]["occupancy_per_site"], rtol=1e-6)
+    np.testing.assert_allclose(sites["occupancy_std"], saved["sites"]["occupancy_std_per_site"], rtol=1e-6)
+    np.testing.assert_allclose(np.c_[sites["frac_a"], sites["frac_b"], sites["frac_c"]], saved["sites"]["frac"],
+                               atol=1e-7)
+    assert np.all(sites["family"] == -1)  # found from the density: no families
+    hops = _read_csv(tmp_path / "site_hops.csv")
+    assert hops["n_hops"].sum() == saved["hops"]["n_hops"] == sites["n_departures"].sum()
+    # the residences of all sites together are the run's mean residence (time on sites / hops out of them)
+    occupied = sites["residence_time_ps"] * sites["n_departures"]
+    assert occupied.sum() / sites["n_departures"].sum() == pytest.approx(saved["hops"]["residence_time_ps"], rel=0.02)
+    reo = _read_csv(tmp_path / "reorientation.csv")
+    assert set(reo) == {"lag_time_ps", "c1_BH4", "c2_BH4"}
+    assert reo["lag_time_ps"][1] == pytest.approx(DT_FRAME_PS) and reo["c1_BH4"][0] == pytest.approx(1.0)
+    tau_2 = saved["reorientation"]["BH4"]["tau_2_ps"]  # C_2 = exp(-6 D_r t), D_r = 0.5 /ps
+    assert tau_2 == pytest.approx(1 / 3, rel=0.2)
+    lag = reo["lag_time_ps"]
+    at = int(np.searchsorted(lag, tau_2))
+    assert reo["c2_BH4"][at] == pytest.approx(np.exp(-1.0), abs=0.08)
