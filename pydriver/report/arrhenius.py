@@ -111,8 +111,16 @@ def pool_replicates(points: list[dict], tolerance_K: float = REPLICATE_TOLERANCE
     return pooled
 
 
+#: key of the 300 K value in a fit, per quantity fitted (``hop_rate``: ln of the hop rate, fitted as ``D``)
+AT_300K_KEYS = {"sigma_T": "conductivity_300K_mS_cm", "D": "diffusivity_300K_cm2_s",
+                "hop_rate": "hop_rate_300K_per_ps"}
+
+
 def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000, group: str = "") -> dict:
     """Fit the included points of one group; warns (and records) every excluded point by name.
+
+    ``mode``: ``sigma_T`` fits ``ln(sigma T)``; ``D`` and ``hop_rate`` fit ``ln value`` (the 300 K
+    value is recorded under :data:`AT_300K_KEYS`).
 
     Returns
     -------
@@ -150,12 +158,13 @@ def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000
         return out
     t = np.array([p["temperature_K"] for p in pooled])
     v = np.array([p["value"] for p in pooled], dtype=float)
-    fit = fit_arrhenius(t, v, mode=mode, n_bootstrap=n_bootstrap, log_errors=[p["sigma_ln"] for p in pooled])
-    out["fit"] = fit.as_dict()
+    fit = fit_arrhenius(t, v, mode="sigma_T" if mode == "sigma_T" else "D", n_bootstrap=n_bootstrap,
+                        log_errors=[p["sigma_ln"] for p in pooled])
+    out["fit"] = {**fit.as_dict(), "mode": mode}
     ext = extrapolate_arrhenius(fit, EXTRAPOLATION_TEMPERATURE_K)
     ext["extrapolated"] = not t.min() <= EXTRAPOLATION_TEMPERATURE_K <= t.max()
     out["at_300K"] = ext
-    name = "conductivity_300K_mS_cm" if mode == "sigma_T" else "diffusivity_300K_cm2_s"
+    name = AT_300K_KEYS[mode]
     out["fit"][name] = ext["value"]
     out["fit"][name.replace("_300K", "_300K_ci95_low")] = ext["ci95_low"]
     out["fit"][name.replace("_300K", "_300K_ci95_high")] = ext["ci95_high"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pydriver.report.arrhenius import QUANTITY
+from pydriver.report.mechanism import HOP_RATE_KEY, anion_kinds
 
 UNDEFINED = "undefined"
 
@@ -119,6 +120,75 @@ def _arrhenius_table(groups: dict, mode: str) -> list[str]:
     return lines
 
 
+def _interval(value, interval, spec: str = ".2f") -> str:
+    """``0.74 [0.54, 0.88]``: a value with its interval (bare value without one)."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return UNDEFINED
+    if not interval or any(v is None for v in interval):
+        return format(value, spec)
+    return f"{format(value, spec)} [{format(interval[0], spec)}, {format(interval[1], spec)}]"
+
+
+def _tau(r: dict, kind: str, l: int) -> str:
+    """A reorientation time ± its error, ``> bound`` when slower than the run, or ``-`` without that anion."""
+    prefix = f"reorientation_{kind}_tau_{l}"
+    if f"{prefix}_ps" not in r:
+        return "-"
+    if r[f"{prefix}_ps"] is not None:
+        return _pm(r[f"{prefix}_ps"], r.get(f"{prefix}_std_ps"))
+    bound = r.get(f"{prefix}_lower_bound_ps")
+    return f"> {bound:.3g}" if bound is not None else UNDEFINED
+
+
+def _mechanism_table(rows: list[dict]) -> list[str]:
+    """Per run: sites, hops, back jumps, correlation factor, hop-active Na, tau_1/tau_2 and coupling per anion kind."""
+    used = [r for r in rows if r.get(HOP_RATE_KEY) is not None or r.get("hops_reason") or r.get("n_sites")]
+    if not used:
+        return ["No mechanism numbers (runs analysed without them: re-run analyze)."]
+    kinds = anion_kinds(rows)
+    coupled = anion_kinds(rows, "coupling_", "_factor")
+    head = ["structure", "mass factors", "T set (K)", "sites", "hops", "hop rate per Na (1/ps)",
+            "back-jump probability (95 % CI)", "correlation factor", "active Na by hops (68 % CI)"]
+    head += [f"{kind} τ{l} (ps)" for kind in kinds for l in (1, 2)]
+    head += [f"{kind} coupling factor (95 % CI)" for kind in coupled]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in used:
+        if r.get("hops_reason"):
+            hop_cells = [str(r.get("n_sites") or 0), f"n/a: {r['hops_reason']}", "-", "-", "-", "-"]
+        else:
+            hop_cells = [str(r.get("n_sites")), _num(r.get("n_hops"), "d"),
+                         _pm(r.get(HOP_RATE_KEY), r.get(f"{HOP_RATE_KEY}_std")),
+                         _interval(r.get("back_jump_probability"), r.get("back_jump_probability_ci95")),
+                         _pm(r.get("correlation_factor"), r.get("correlation_factor_std"), ".2f", ".2f"),
+                         _fraction(r.get("fraction_hops"), r.get("fraction_hops_ci68"))]
+        cells = [r["structure"], r["mass_factors"], f"{r['temperature_K']:g}", *hop_cells]
+        cells += [_tau(r, kind, l) for kind in kinds for l in (1, 2)]
+        cells += [_interval(r.get(f"coupling_{kind}_factor"), r.get(f"coupling_{kind}_factor_ci95"))
+                  if f"coupling_{kind}_factor" in r else "-" for kind in coupled]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _hop_arrhenius_table(hop_groups: dict, groups: dict) -> list[str]:
+    """Ea from the hop rate next to the Ea of the MSD fit of the same group."""
+    lines = ["| group | runs used | Ea from hop rate (eV) | 95 % CI (eV) | Ea from MSD (eV) | hop rate at 300 K "
+             "(1/ps, 95 % CI) |", "|---|---|---|---|---|---|"]
+    for name, g in hop_groups.items():
+        used = sum(p["included"] for p in g["points"])
+        msd_fit = (groups.get(name) or {}).get("fit")
+        msd = f"{msd_fit['ea_eV']:.3f} ± {msd_fit['ea_std_eV']:.3f}" if msd_fit else "no fit"
+        fit = g["fit"]
+        if fit is None:
+            lines.append(f"| {name} | {used} of {len(g['points'])} | no fit: {g['fit_reason']} | | {msd} | |")
+            continue
+        ext = g["at_300K"]
+        mark = " (extrapolated)" if ext["extrapolated"] else ""
+        lines.append(f"| {name} | {used} of {len(g['points'])} | {fit['ea_eV']:.3f} ± {fit['ea_std_eV']:.3f} | "
+                     f"{fit['ea_ci95_eV'][0]:.3f} to {fit['ea_ci95_eV'][1]:.3f} | {msd} | {ext['value']:.3g} "
+                     f"[{ext['ci95_low']:.2g}, {ext['ci95_high']:.2g}]{mark} |")
+    return lines
+
+
 def _settings_table(rows: list[dict]) -> list[str]:
     """What each run actually used (``run.json``): structure file, seed, pressure, time step, length, precision."""
     lines = ["| run | structure file | seed | P (bar) | barostat | dt (fs) | production (ps) | model dtype | model sha256 |",
@@ -153,8 +223,9 @@ def _replicates_table(conditions: list[dict]) -> list[str]:
 
 
 def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str,
-                    conditions: list[dict] | None = None) -> str:
-    """The text of ``report.md`` (``conditions``: :func:`pydriver.report.replicates.replicate_conditions`)."""
+                    conditions: list[dict] | None = None, hop_groups: dict | None = None) -> str:
+    """The text of ``report.md`` (``conditions``: :func:`pydriver.report.replicates.replicate_conditions`;
+    ``hop_groups``: :func:`pydriver.report.mechanism.hop_rate_groups`)."""
     rows = sorted(rows, key=lambda r: (r["structure"], r["mass_factor"], r["temperature_K"]))
     fit_kind = "ln(σT)" if mode == "sigma_T" else "ln D"
     lines = ["# Transport report", "",
@@ -175,7 +246,18 @@ def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str,
     lines += ["", "## Anion rotation", ""] + _rotation_table(rows)
     lines += ["", f"## Arrhenius fits ({fit_kind} vs 1/T, weighted by the uncertainties)", ""]
     lines += _arrhenius_table(groups, mode)
-    warnings = [w for g in groups.values() for w in g["warnings"]]
+    lines += ["", "## Mechanism: hops, reorientation, coupling", "",
+              "Hops between Na sites found in each run (rate ± standard error); back jumps: second hop of a pair "
+              "returning to the site the first left (1/6 for uncorrelated hops on a simple-cubic lattice); "
+              "correlation factor: MSD D over the random-walk D of the jumps; active Na by hops: ions with at least "
+              "k net hops. τ1, τ2: decay times of C1(t), C2(t) of the anions' bond (BH4) or centre-vertex (B12H12) "
+              "vectors (> x: slower than the run resolves, a lower bound). Coupling factor: hop rate of Na next to "
+              "an anion that just reoriented over the rate otherwise (1: no coupling).", ""]
+    lines += _mechanism_table(rows)
+    if hop_groups:
+        lines += ["", "## Arrhenius fits of the hop rate (ln rate vs 1/T): a second, independent Ea", ""]
+        lines += _hop_arrhenius_table(hop_groups, groups)
+    warnings = [w for g in (*groups.values(), *(hop_groups or {}).values()) for w in g["warnings"]]
     if warnings:
         lines += ["", "Arrhenius warnings (points left out of or unchecked in the fits):", ""]
         lines += [f"- {w}" for w in warnings]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,13 @@ log = logging.getLogger(__name__)
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 LINESTYLES = ("-", "--", ":", "-.")
 #: y axis of the Arrhenius plot: the fitted quantity (ln(sigma T) or ln D against 1/T)
-Y_LABELS = {"sigma_T": r"$\sigma T$ (mS K/cm)", "D": r"D (cm$^2$/s)"}
+Y_LABELS = {"sigma_T": r"$\sigma T$ (mS K/cm)", "D": r"D (cm$^2$/s)", "hop_rate": "Na hop rate per ion (1/ps)"}
+#: the quantity's name in the 300 K legend entry
+SYMBOLS = {"sigma_T": "σ", "D": "D", "hop_rate": "hop rate"}
+#: legend text of upper bounds (a group may give its own as ``bound_label``)
+BOUND_LABEL = "upper bound (D not resolved, 95 %)"
 LEGEND_FONTSIZE = 9  # readable on a slide
+LEGEND_WRAP = 90  # characters per legend line below the Arrhenius axes
 
 
 def _inverse_thousand(x):
@@ -55,7 +61,7 @@ def _group_points(ax, g: dict, color, marker: str, mode: str) -> None:
         y = _plotted([p["upper_bound"] for p in bounds], t, mode)
         ax.errorbar(1000.0 / t, y, yerr=[0.6 * y, np.zeros_like(y)], fmt="_", ms=12, mew=2, color=color,
                     capsize=0, uplims=True, zorder=3,
-                    label=f"{g['structure']}, {g['mass_factors']}: upper bound (D not resolved, 95 %)")
+                    label=f"{g['structure']}, {g['mass_factors']}: {g.get('bound_label', BOUND_LABEL)}")
 
 
 #: candidate labels of the Arrhenius plot's temperature axis, K
@@ -92,7 +98,7 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
         fit = g.get("fit")
         _group_points(ax, g, color, marker, mode)
         if fit is None:  # a text-only legend entry
-            ax.plot([], [], " ", label=f"{label}: no fit ({g.get('fit_reason')})")
+            ax.plot([], [], " ", label=textwrap.fill(f"{label}: no fit ({g.get('fit_reason')})", LEGEND_WRAP))
             continue
         t_fit = np.array([p["temperature_K"] for p in g["points"] if p["included"]])
         tt = np.linspace(min(t_fit.min(), 300.0), t_fit.max(), 100)
@@ -103,7 +109,7 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
         y300, lo, hi = _plotted([ext["value"], ext["ci95_low"], ext["ci95_high"]], ext["temperature_K"], mode)
         ax.errorbar([1000.0 / ext["temperature_K"]], [y300], yerr=[[y300 - lo], [hi - y300]], fmt="*", ms=10,
                     color=color, markerfacecolor="white", capsize=3, zorder=4,
-                    label=f"{'σ' if mode == 'sigma_T' else 'D'}(300 K, {word}): {ext['value']:.2g} "
+                    label=f"{SYMBOLS[mode]}(300 K, {word}): {ext['value']:.2g} "
                           f"[{ext['ci95_low']:.2g}, {ext['ci95_high']:.2g}] {g['unit']}, 95% CI")
     if any(g.get("fit") for g in groups.values()):
         ax.axvline(1000.0 / 300.0, color="0.6", ls=":", lw=1)  # 300 K, labelled on the top axis
@@ -113,7 +119,7 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     top = ax.secondary_xaxis("top", functions=(_inverse_thousand, _inverse_thousand))
     top.set_xticks(temperature_ticks_K(ax.get_xlim()))
     top.set_xlabel("T (K)")
-    n_entries = len(ax.get_legend_handles_labels()[1])
+    n_entries = sum(text.count("\n") + 1 for text in ax.get_legend_handles_labels()[1])
     ax.legend(fontsize=LEGEND_FONTSIZE, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
     fig.tight_layout()
     fig.subplots_adjust(bottom=min(0.55, 0.16 + 0.045 * n_entries))
@@ -125,11 +131,12 @@ def plot_arrhenius(path, groups: dict, mode: str = "sigma_T") -> Path:
     return save_figure(arrhenius_figure(groups, mode), path, pyplot())
 
 
-def mass_factor_figure(series: dict, ylabel: str, fraction: bool = False):
+def mass_factor_figure(series: dict, ylabel: str, fraction: bool = False, log_y: bool = False):
     """Quantity vs anion mass factor; ``series`` maps label -> (mass_factor, value, error) lists.
 
-    Ticks sit at the factors used; fraction axes run from 0 to 1; each series has its own marker
-    and line style and is drawn with a small horizontal offset so overlapping series stay visible.
+    Ticks sit at the factors used; fraction axes run from 0 to 1 (``log_y``: a log axis, for times
+    that differ by decades between anion kinds); each series has its own marker and line style and
+    is drawn with a small horizontal offset so overlapping series stay visible.
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -150,11 +157,108 @@ def mass_factor_figure(series: dict, ylabel: str, fraction: bool = False):
     ax.set_ylabel(ylabel)
     if fraction:
         ax.set_ylim(0.0, 1.0)
-    ax.legend(fontsize=6)
+    if log_y:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")  # 0.6, not 6 x 10^-1
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
-def plot_vs_mass_factor(path, series: dict, ylabel: str, fraction: bool = False) -> Path:
+def plot_vs_mass_factor(path, series: dict, ylabel: str, fraction: bool = False, log_y: bool = False) -> Path:
     """Write :func:`mass_factor_figure` to ``path``."""
-    return save_figure(mass_factor_figure(series, ylabel, fraction), path, pyplot())
+    return save_figure(mass_factor_figure(series, ylabel, fraction, log_y), path, pyplot())
+
+
+#: series drawn in the coupling-profile figure (those with the most hops)
+MAX_PROFILE_SERIES = 6
+
+
+def coupling_profile_figure(profiles: dict):
+    """Hop rate against the time since a neighbouring anion's reorientation event, over the rate without one.
+
+    ``profiles`` maps label -> ``profile`` of a ``coupling.<kind>`` section (``time_since_event_ps``
+    bin starts, ``hop_rate_ratio``, ``hop_rate_ratio_ci95``) plus ``n_hops_total``; the
+    :data:`MAX_PROFILE_SERIES` with the most hops are drawn, as steps over each bin with the 95 %
+    interval shaded; 1 (no coupling) is the dotted line.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    chosen = sorted(profiles.items(), key=lambda item: -(item[1].get("n_hops_total") or 0))[:MAX_PROFILE_SERIES]
+    styles = zip(itertools.cycle(LINESTYLES), plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for (label, p), (ls, color) in zip(chosen, styles):
+        t = np.asarray(p["time_since_event_ps"], dtype=float)
+        width = t[1] - t[0] if t.size > 1 else 0.1
+        edges = np.append(t, t[-1] + width)
+        ratio = np.array([np.nan if v is None else v for v in p["hop_rate_ratio"]], dtype=float)
+        ci = np.array([[np.nan, np.nan] if c is None or None in c else c for c in p["hop_rate_ratio_ci95"]],
+                      dtype=float)
+        ax.stairs(ratio, edges, ls=ls, color=color, lw=1.5, baseline=None,
+                  label=f"{label} ({p.get('n_hops_total', '?')} hops)")
+        ax.fill_between(np.repeat(edges, 2)[1:-1], np.repeat(ci[:, 0], 2), np.repeat(ci[:, 1], 2), color=color,
+                        alpha=0.15, lw=0, step=None)
+    ax.axhline(1.0, color="0.4", ls=":", lw=1)
+    ax.set_xlabel("time since a neighbouring anion's reorientation event (ps)")
+    ax.set_ylabel("hop rate / hop rate without a recent event")
+    ax.set_ylim(bottom=0.0)
+    ax.plot([], [], " ", label="shaded: 95 % interval; dotted: no coupling")
+    ax.legend(fontsize=LEGEND_FONTSIZE - 1, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_coupling_profile(path, profiles: dict) -> Path:
+    """Write :func:`coupling_profile_figure` to ``path``."""
+    return save_figure(coupling_profile_figure(profiles), path, pyplot())
+
+
+#: panels of the site-occupancy figure
+MAX_SITE_PANELS = 6
+
+
+def site_occupancy_figure(panels: dict):
+    """Mean Na per site, sites sorted by occupancy, one panel per run; bars coloured by site family.
+
+    ``panels`` maps a title -> ``{"occupancy": [...], "std": [...], "family": [...] or None}``
+    (the first :data:`MAX_SITE_PANELS`). Error bars are one standard error.
+    """
+    plt = pyplot()
+    chosen = list(panels.items())[:MAX_SITE_PANELS]
+    n = max(len(chosen), 1)
+    ncols = min(n, 2)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, 3.2 * nrows), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (title, p) in zip(axes.ravel(), chosen):
+        occ = np.asarray(p["occupancy"], dtype=float)
+        std = np.array([np.nan if v is None else v for v in (p.get("std") or [None] * occ.size)], dtype=float)
+        order = np.argsort(-occ, kind="stable")
+        family = p.get("family")
+        x = np.arange(occ.size)
+        if family is None:
+            ax.bar(x, occ[order], yerr=np.nan_to_num(std[order]), color=colors[0], width=0.8,
+                   error_kw={"lw": 0.8, "capsize": 1})
+        else:
+            fam = np.asarray(family)[order]
+            for k, f in enumerate(np.unique(fam)):
+                sel = fam == f
+                ax.bar(x[sel], occ[order][sel], yerr=np.nan_to_num(std[order][sel]), color=colors[k % len(colors)],
+                       width=0.8, error_kw={"lw": 0.8, "capsize": 1}, label=f"family {f}")
+            ax.legend(fontsize=LEGEND_FONTSIZE - 1, ncol=2)
+        ax.set_title(f"{title}: {occ.size} sites, {occ.sum():.1f} Na on sites", fontsize=9)
+        ax.set_xlabel("sites, most occupied first")
+        ax.set_ylabel("mean Na on the site")
+        ax.set_xlim(-0.8, occ.size - 0.2)
+    for ax in axes.ravel()[len(chosen):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_site_occupancy(path, panels: dict) -> Path:
+    """Write :func:`site_occupancy_figure` to ``path``."""
+    return save_figure(site_occupancy_figure(panels), path, pyplot())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydriver.analysis.labels import mass_factor_label, structure_name
 from pydriver.model_file import read_metadata
+from pydriver.report.mechanism import mechanism_columns
 from pydriver.rundir import ANALYSIS_FILE, MANIFEST_FILE, AnalysisSummary, RunManifest
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ def run_row(path: Path) -> dict:
     for kind, rot in summary.rotation.items():
         row[f"rotation_{kind}_rad_ps"] = rot["rotation_rate_rad_ps"]
         row[f"rotation_{kind}_std_rad_ps"] = rot["rotation_rate_std_rad_ps"]
+    row.update(mechanism_columns(summary.extra, act))
     row["undefined"] = dict(tr.get("undefined") or {})
     row.update(run_settings(Path(path).parent, run))
     row["temperature_warning"] = next((w for w in summary.warnings if "measured mean temperature" in w), None)
