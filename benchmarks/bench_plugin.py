@@ -9,9 +9,10 @@ Cells: ``nabh4:n`` is the 24-atom ordered NaBH4 cell x n^3 (3: 648, 4: 1536, 5: 
 ``onbh:n`` the 128-atom o-NBH cell x n^3 (2: 1024 atoms). For every cell, dtype and thread count it
 runs, interleaved (A, B, A, B, ...; the best of ``--repeats`` is kept):
 
-* ``density``: the model exported with ``--threebody density`` (default engine),
-* ``compiled``: the density model exported with ``--compile`` (AOTInductor energy + gradient, used on one
-  rank; MPI ranks run its TorchScript part, so ``--ranks`` rows equal ``density``),
+* ``density``: the model exported with ``--threebody density --no-compile`` (TorchScript),
+* ``compiled``: the density model with the compiled engine (the default of ``python -m pydriver export``:
+  AOTInductor energy + gradient on one rank, the per-block packages on every rank of ``--ranks``;
+  the packages come from the cache folder after the first export),
 * ``triples``: the same model exported with ``--threebody triples`` (explicit triple list),
 * ``baseline`` (``--baseline``): another source tree's exporter and plugin, e.g. the previous release,
 * ``ref`` (``--refenv``): the matgl 1.3.0 DGL reference (corrected), one energy+forces+stress call.
@@ -227,8 +228,8 @@ def markdown_table(results: list[dict]) -> str:
         ratio = f"{ref['ms_per_step'] / min(engines):.2f}x" if ref and ref["ms_per_step"] and engines else "-"
         rss = " / ".join(f"{v[k]['peak_rss_MiB']:.0f}" if k in v and v[k]["peak_rss_MiB"] else "-"
                          for k in ("compiled", "density"))
-        # the compiled file runs its TorchScript model under comm halo (ranks), and before session 5 also with
-        # threads; results since then record what the log said (session-6 JSON: "TorchScript:", colon included)
+        # what the plugin's log said it ran; older JSON without it: compiled files ran TorchScript on several
+        # ranks and threads (and may record "TorchScript:", colon included)
         engine = (v["compiled"].get("engine") or "").rstrip(":") or None if "compiled" in v else None
         old_rule = "compiled" in v and engine is None and (ranks > 1 or threads > 1)
         note = " (TorchScript)" if engine == "TorchScript" or old_rule else ""

@@ -11,8 +11,11 @@
 #       network. Builds benchmarks/gpu_driver (plugin/m3gnet_model.cpp + driver.cpp) into
 #       build/gpu_driver, then runs benchmarks/gpu_driver/gpu_check.py: parity of Python and C++
 #       against the committed float64 golden data, and ms per evaluation up to 12,288 atoms; meanwhile
-#       it exports the NaBH checkpoint with AOTInductor packages built there for the device (float64
-#       and float32, gpu_driver/compile_models.py) and checks and times those too.
+#       it exports the NaBH checkpoint with the compiled engine built there for the device (float64
+#       and float32, gpu_driver/compile_models.py: the energy + gradient package and the per-block
+#       packages of MPI comm halo, which the driver loads with the file) and checks and times those too.
+#       The carried models are TorchScript only (--no-compile: packages run only under the torch
+#       that built them).
 #       Exit status 0 only if every parity check and compile passes. PYTHON=... picks the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,7 @@ if [ "${1:-}" = "--prepare" ]; then
   models=${M3GNET_MODELS_DIR:-../shared/models}
   export_one() {  # checkpoint dtype threebody
     OMP_NUM_THREADS=1 PYTHONPATH=. "$PY" -m pydriver export "$models/$1" "$CARRY/models/$1-$2-$3.pt" \
-      --dtype "$2" --threebody "$3" >/dev/null
+      --dtype "$2" --threebody "$3" --no-compile >/dev/null
   }
   export_one M3GNet-r2SCAN-NaBH float32 density
   export_one M3GNet-r2SCAN-NaBH float32 triples
@@ -75,4 +78,6 @@ else
   echo "driver build failed (see build/gpu_driver.log); Python side only" >&2
   tail -20 build/gpu_driver.log >&2 || true
 fi
-exec "$PY" benchmarks/gpu_driver/gpu_check.py --device "$DEVICE" --out "$OUT" "${DRIVER_ARGS[@]}" "${EXTRA[@]}"
+# three packages per compiled file (energy + gradient, block forward and backward): a longer default wait
+exec "$PY" benchmarks/gpu_driver/gpu_check.py --device "$DEVICE" --out "$OUT" --compile-timeout-s 480 \
+  "${DRIVER_ARGS[@]}" "${EXTRA[@]}"

@@ -377,6 +377,7 @@ struct Model::HaloState {
   torch::IValue threebody;                          // TorchScript: the model's per-step three-body geometry
   torch::Tensor edge0;                              // edge embedding (graph to edge_vec)
   std::vector<torch::Tensor> x_in, e_in, e_out, sums;  // per block
+  std::vector<std::vector<torch::Tensor>> saved;    // compiled, per block: activations its backward reads
   std::vector<torch::Tensor> grad_e;                // per block: dE/d(edge features entering it)
   torch::Tensor grad_vec;                           // dE/d(edge_vec) collected from the readout and blocks
 };
@@ -463,6 +464,7 @@ void Model::halo_begin(const GraphInput &in, int n_local, std::vector<double> &n
   h.e_out.assign(meta_.nblocks, torch::Tensor());
   h.sums.assign(meta_.nblocks, torch::Tensor());
   h.grad_e.assign(meta_.nblocks, torch::Tensor());
+  h.saved.assign(meta_.nblocks, {});
   h.e_in[0] = h.compiled ? h.edge0.detach() : h.edge0.detach().requires_grad_(true);
   tensor_to_vector(emb->elements()[0].toTensor(), node_feat);
 }
@@ -474,10 +476,10 @@ void Model::halo_block(int b, const std::vector<double> &node_feat, std::vector<
   if (h.compiled) {
     std::vector<torch::Tensor> inputs{x, h.e_in[b], h.vec, h.edge_index, h.short_ids};
     inputs.insert(inputs.end(), impl_->block_weights[b].begin(), impl_->block_weights[b].end());
-    auto res = impl_->block->run(inputs);
-    h.x_in[b] = x;
+    auto res = impl_->block->run(inputs);    // (edge features out, node sums, saved activations...)
     h.e_out[b] = res[0];
     h.sums[b] = res[1];
+    h.saved[b].assign(res.begin() + 2, res.end());
     if (b + 1 < meta_.nblocks) h.e_in[b + 1] = res[0];
   } else {
     h.x_in[b] = x.requires_grad_(true);
@@ -519,9 +521,11 @@ void Model::halo_block_backward(int b, const std::vector<double> &grad_sums, std
   if (h.compiled) {
     // the last block's edge features reach no energy: their gradient is zero
     auto ge = has_next ? h.grad_e[b + 1] : torch::zeros_like(h.e_out[b]);
-    std::vector<torch::Tensor> inputs{h.x_in[b], h.e_in[b], h.vec, h.edge_index, h.short_ids, gs, ge};
-    inputs.insert(inputs.end(), impl_->block_weights[b].begin(), impl_->block_weights[b].end());
+    std::vector<torch::Tensor> inputs = std::move(h.saved[b]);
+    inputs.push_back(gs);
+    inputs.push_back(ge);
     auto res = impl_->block_grad->run(inputs);
+    inputs.clear();    // the block's saved activations are not needed again
     h.grad_e[b] = res[1];
     add_to(h.grad_vec, res[2]);
     tensor_to_vector(res[0], grad_feat);

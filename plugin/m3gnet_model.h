@@ -34,7 +34,8 @@ struct CompiledPackage {
   std::string torch;                  // torch version that built it ("2.13.0+cpu")
   int threads = 1;                    // OpenMP threads of its CPU loops (0: the run's count; cuda)
   std::string cpu_capability;         // instruction set it was compiled for ("AVX512"; empty: not recorded)
-  std::string halo_block, halo_block_grad;    // one interaction block, forward and backward (comm halo)
+  std::string halo_block, halo_block_grad;    // one interaction block, forward (it also returns the
+                                              // activations the backward reads) and backward (comm halo)
   std::vector<std::string> halo_weights;      // the block packages' weight inputs, below "blocks.<b>."
 };
 

@@ -31,13 +31,16 @@ features between blocks, so it needs each block on its own. Two more packages se
 block's weights are inputs, in the order of :func:`block_weight_names`)::
 
     block:      (node_feat (N, F), edge_feat (E, H), edge_vec (E, 3), edge_index (2, E), short (Es,), *weights)
-                -> (edge_feat out (E, H), node-update sums (N, F))
-    block_grad: (the same five, grad_sums (N, F), grad_edge_out (E, H), *weights)
+                -> (edge_feat out (E, H), node-update sums (N, F), *saved)
+    block_grad: (*saved, grad_sums (N, F), grad_edge_out (E, H))
                 -> (dE/d node_feat (N, F), dE/d edge_feat (E, H), dE/d edge_vec (E, 3))
 
-``block_grad`` recomputes the block's forward (nothing is kept between the two calls); the bond basis and
-the three-body geometry are computed inside both from ``edge_vec``, so their gradient is part of
-``dE/d edge_vec``. The embedding and the readout stay TorchScript (a few per cent of a step).
+``saved`` are the forward's activations that the backward reads (a few tens of tensors, most (E, H)),
+chosen by torch's min-cut partitioner of the traced forward + backward graph (what ``torch.compile``
+does for training), so neither call repeats the other's work; the caller keeps them from one call to the
+other. The bond basis and the three-body geometry are computed from ``edge_vec`` inside the block, so
+their gradient is part of ``dE/d edge_vec``. The embedding and the readout stay TorchScript (a few per
+cent of a step).
 
 CPU packages are compiled for the instruction set torch reports (``torch.backends.cpu.get_cpu_capability``,
 recorded in the metadata) with the matching portable ``-march`` level (x86-64-v4 for AVX512, v3 for AVX2)
@@ -283,16 +286,12 @@ def _block_example(model: M3GNetPES, device: str) -> tuple[tuple[torch.Tensor, .
     return common + weights, common + (rand(n_nodes, width), rand(n_edges, edge_width)) + weights
 
 
-def _aoti(fn: Callable, example: tuple[torch.Tensor, ...], dynamic_shapes: tuple, out: Path, device: str,
-          threads: int) -> None:
-    """Trace ``fn`` (forward and any autograd in it) on ``example``, export it with ``dynamic_shapes`` and
-    compile it with AOTInductor into the package ``out``."""
-    from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
-
-    # the model's weights are real tensors: they become constants of the traced graph
-    graph = make_fx(fn, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
+def _aoti(module: torch.nn.Module, example: tuple[torch.Tensor, ...], dynamic_shapes: tuple, out: Path,
+          device: str, threads: int) -> None:
+    """Export ``module`` (positional tensor inputs) with ``dynamic_shapes`` and compile it with AOTInductor
+    into the package ``out``."""
     # (the module's one argument is the tuple of inputs, hence the outer tuple of dynamic shapes)
-    program = torch.export.export(_Traced(graph), example, strict=False, dynamic_shapes=(dynamic_shapes,))
+    program = torch.export.export(module, example, strict=False, dynamic_shapes=(dynamic_shapes,))
     # the custom pass's uuid enters Inductor's cache key: packages of either loop form never mix
     patch: dict = {"post_grad_custom_post_pass": _UnfuseBiasAddmm(threads) if device == "cpu" else None}
     march = _march()
@@ -300,6 +299,101 @@ def _aoti(fn: Callable, example: tuple[torch.Tensor, ...], dynamic_shapes: tuple
         patch["cpp.march"] = march
     with torch._inductor.config.patch(patch):
         torch._inductor.aoti_compile_and_package(program, package_path=str(out))
+
+
+def _traced(fn: Callable, example: tuple[torch.Tensor, ...]) -> torch.nn.Module:
+    """``fn`` (forward and any autograd in it) traced into one graph on ``example``; the model's weights
+    are real tensors and become constants of the graph."""
+    from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
+
+    return _Traced(make_fx(fn, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example))
+
+
+class _BlockForward(torch.nn.Module):
+    """The forward part of a partitioned block: its outputs and the saved tensors, without the sizes the
+    partitioner also returns (the backward takes them from the saved tensors' shapes)."""
+
+    def __init__(self, graph: torch.fx.GraphModule, n_outputs: int) -> None:
+        super().__init__()
+        self.graph_module = graph
+        self.n_outputs = n_outputs
+
+    def forward(self, *inputs):  # noqa: ANN002, ANN201
+        return tuple(self.graph_module(*inputs)[:self.n_outputs])
+
+
+class _BlockBackward(torch.nn.Module):
+    """The backward part of a partitioned block on (saved tensors, tangents); each size input of the
+    partitioned graph is read from the shape of one tensor input (``sizes``: (input index, dim) per size)."""
+
+    def __init__(self, graph: torch.fx.GraphModule, sizes: list[tuple[int, int] | None]) -> None:
+        super().__init__()
+        self.graph_module = graph
+        self.sizes = sizes
+
+    def forward(self, *tensors):  # noqa: ANN002, ANN201
+        sizes = [tensors[k].shape[d] for k, d in self.sizes]
+        return tuple(self.graph_module(*sizes, *tensors))
+
+
+def _partitioned_block(model: M3GNetPES, device: str) -> tuple[tuple, tuple]:
+    """(module, example, dynamic shapes) of the block's forward and of its backward (module docstring:
+    ``block`` and ``block_grad``), split from one traced forward + backward graph by torch's min-cut
+    partitioner."""
+    from torch._functorch.partitioners import min_cut_rematerialization_partition  # noqa: PLC0415
+    from torch.export import Dim  # noqa: PLC0415
+    from torch.fx.experimental.proxy_tensor import make_fx  # noqa: PLC0415
+
+    forward, _ = block_functions(model)
+    fwd_example, bwd_example = _block_example(model, device)
+    n_weights = len(block_weight_names(model))
+    joint_example = fwd_example + bwd_example[5:7]  # primals (inputs, weights), then the two tangents
+
+    def joint(*inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        primals, tangents = inputs[:5 + n_weights], inputs[5 + n_weights:]
+        x, e, v = (t.detach().requires_grad_(True) for t in primals[:3])
+        with torch.enable_grad():
+            edge_out, sums = forward(x, e, v, *primals[3:])
+            grads = torch.autograd.grad([sums, edge_out], [x, e, v], list(tangents))
+        return (edge_out, sums, *grads)
+
+    graph = make_fx(joint, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*joint_example)
+    placeholders = [n for n in graph.graph.nodes if n.op == "placeholder"]
+    for k, node in enumerate(placeholders):  # the partitioner tells primals from tangents by name
+        tangent = k - 5 - n_weights
+        node.target = node.name = f"tangents_{tangent + 1}" if tangent >= 0 else f"primals_{k + 1}"
+    graph.recompile()
+    fw, bw = min_cut_rematerialization_partition(graph, list(joint_example), num_fwd_outputs=2)
+    fw_outputs = next(n for n in fw.graph.nodes if n.op == "output").args[0]
+    n_tensors = sum(isinstance(o.meta.get("val"), torch.Tensor) for o in fw_outputs)
+    assert all(isinstance(o.meta.get("val"), torch.Tensor) for o in fw_outputs[:n_tensors])
+
+    # the symbols of N, E and Es in the traced graph, from the primals' shapes
+    vals = [n.meta["val"] for n in placeholders]
+    symbols = {vals[0].shape[0].node.expr: "n_nodes", vals[1].shape[0].node.expr: "n_edges",
+               vals[4].shape[0].node.expr: "n_short"}
+    dims = {name: Dim(name, min=2) for name in symbols.values()}
+
+    def shape_spec(val: torch.Tensor) -> dict[int, object] | None:
+        spec = {d: dims[symbols[size.node.expr]] for d, size in enumerate(val.shape)
+                if isinstance(size, torch.SymInt) and size.node.expr in symbols}
+        return spec or None
+
+    bw_inputs = [n for n in bw.graph.nodes if n.op == "placeholder"]
+    bw_tensors = [n for n in bw_inputs if isinstance(n.meta.get("val"), torch.Tensor)]
+    sizes: list[tuple[int, int]] = []
+    for node in bw_inputs[:len(bw_inputs) - len(bw_tensors)]:  # the size inputs come first
+        expr = node.meta["val"].node.expr
+        sizes.append(next((k, d) for k, t in enumerate(bw_tensors) for d, size in enumerate(t.meta["val"].shape)
+                          if isinstance(size, torch.SymInt) and size.node.expr == expr))
+    fw_module = _BlockForward(fw, n_tensors)
+    saved = fw_module(*fwd_example)[2:]
+    bw_module = _BlockBackward(bw, sizes)
+    bw_example = tuple(saved) + bwd_example[5:7]
+    fw_shapes = ({0: dims["n_nodes"]}, {0: dims["n_edges"]}, {0: dims["n_edges"]}, {1: dims["n_edges"]},
+                 {0: dims["n_short"]}) + (None,) * n_weights
+    bw_shapes = tuple(shape_spec(n.meta["val"]) for n in bw_tensors)
+    return (fw_module, fwd_example, fw_shapes), (bw_module, bw_example, bw_shapes)
 
 
 def compile_packages(model: M3GNetPES, device: str = "cpu", halo: bool = True) -> Packages:
@@ -326,21 +420,22 @@ def compile_packages(model: M3GNetPES, device: str = "cpu", halo: bool = True) -
     t0 = time.perf_counter()
     torch_threads = torch.get_num_threads()
     threads = THREADS_RUN_TIME
-    nodes, edges, shorts = Dim("n_nodes", min=2), Dim("n_edges", min=2), Dim("n_short", min=2)
-    n_weights = len(block_weight_names(model))
-    geometry = ({0: edges}, {1: edges}, {0: shorts})  # edge_vec, edge_index, short
-    jobs = [("energy_gradient", energy_gradient(model), example_graph(model, device),
-             ({0: nodes}, geometry[1], geometry[0], geometry[2], {0: nodes}))]
-    if halo:
-        forward, backward = block_functions(model)
-        fwd_example, bwd_example = _block_example(model, device)
-        features = ({0: nodes}, {0: edges})
-        jobs.append(("block", forward, fwd_example, features + geometry + (None,) * n_weights))
-        jobs.append(("block_grad", backward, bwd_example, features + geometry + features + (None,) * n_weights))
     built: dict[str, bytes] = {}
     with warnings.catch_warnings(), contextlib.ExitStack() as stack, \
             tempfile.TemporaryDirectory(prefix="m3gnet-aoti-") as tmp:
         warnings.simplefilter("ignore", FutureWarning)  # torch-internal notices of the export machinery
+        nodes, edges, shorts = Dim("n_nodes", min=2), Dim("n_edges", min=2), Dim("n_short", min=2)
+        example = example_graph(model, device)
+        jobs = [("energy_gradient", _traced(energy_gradient(model), example), example,
+                 ({0: nodes}, {1: edges}, {0: edges}, {0: shorts}, {0: nodes}))]
+        if halo:
+            try:
+                (fw, fw_example, fw_shapes), (bw, bw_example, bw_shapes) = _partitioned_block(model, device)
+            except (ImportError, AttributeError, RuntimeError, AssertionError, StopIteration, KeyError) as exc:
+                # torch's partitioner is internal: where it differs, the ranks of comm halo run TorchScript
+                log.warning("no per-block packages for comm halo (its ranks will run TorchScript): %s", exc)
+            else:
+                jobs += [("block", fw, fw_example, fw_shapes), ("block_grad", bw, bw_example, bw_shapes)]
         if device == "cpu":
             try:
                 stack.enter_context(run_time_thread_loops())
@@ -350,10 +445,10 @@ def compile_packages(model: M3GNetPES, device: str = "cpu", halo: bool = True) -
                 threads = 1
                 torch.set_num_threads(1)  # Inductor generates CPU loops for the current thread count
         try:
-            for name, fn, example, shapes in jobs:
+            for name, module, inputs, shapes in jobs:
                 t1 = time.perf_counter()
                 out = Path(tmp) / f"{name}.pt2"
-                _aoti(fn, example, shapes, out, device, threads)
+                _aoti(module, inputs, shapes, out, device, threads)
                 built[name] = out.read_bytes()
                 log.info("compiled %s for %s in %.0f s", name, device, time.perf_counter() - t1)
         finally:
