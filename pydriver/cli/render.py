@@ -1,13 +1,14 @@
-"""Render a run (or a dump) headless with OVITO: structure, anions, active Na, Na density, hops, rotation.
+"""Render a run (or a dump) headless with OVITO: structure, anions, active Na, Na density, hops, rotation, sites.
 
-Reads RUN_DIR (dump.lammpstrj, run.json, analysis.json, Na_density.CHGCAR, per_atom.csv) or a
-dump file. Modes active/density (and hops, when no --ions) use the analysis
+Reads RUN_DIR (dump.lammpstrj, run.json, analysis.json, Na_density.CHGCAR, per_atom.csv, sites.csv,
+site_hops.csv) or a dump file. Modes active/density/sites (and hops, when no --ions) use the analysis
 (`python -m pydriver analyze RUN_DIR` first). --session writes an .ovito file that opens in the
 free OVITO desktop application with the same pipeline. See README "Visualisation".
 
 Examples:
   python -m pydriver render runs/oNBH_600K --what density -o density.png --density-threshold-per-A3 0.05
   python -m pydriver render runs/oNBH_600K --what hops --movie hops.mp4 --frames 0:60
+  python -m pydriver render runs/oNBH_600K --what sites -o sites.png
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 log = logging.getLogger(__name__)
 
 #: = pydriver.viz.scene.MODES, repeated so that --help does not import ovito (a test keeps them equal)
-MODES = ("structure", "anions", "active", "density", "hops", "rotation")
+MODES = ("structure", "anions", "active", "density", "hops", "rotation", "sites")
 
 
 def _frames(text: str) -> tuple[int, int]:

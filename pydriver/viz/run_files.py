@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydriver.rundir import (ANALYSIS_FILE, DATA_FILE, DENSITY_GRID_SUFFIXES, MANIFEST_FILE, PER_ATOM_FILE,
-                             AnalysisSummary, RunManifest, find_dump)
+                             SITE_HOPS_TABLE_FILE, SITES_TABLE_FILE, AnalysisSummary, RunManifest, find_dump)
 from pydriver.structures.atom_types import AtomType
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class RunFiles:
     density : the mobile-ion density grid (CHGCAR or cube), or ``None``.
     per_atom : the analysis's per-atom table of the mobile ions, or ``None``.
     data_file : ``data.lmp`` of the run, or ``None``.
+    sites : the analysis's site table (``sites.csv``), or ``None``.
+    site_hops : the analysis's hops per site pair (``site_hops.csv``), or ``None``.
     """
 
     dump: Path
@@ -46,6 +48,8 @@ class RunFiles:
     density: Path | None
     per_atom: Path | None
     data_file: Path | None = None
+    sites: Path | None = None
+    site_hops: Path | None = None
 
     def require_analysis(self, what: str) -> AnalysisSummary:
         """The analysis summary, or a one-line ``FileNotFoundError`` naming the mode that needs it."""
@@ -83,7 +87,9 @@ def locate(path: str | Path, type_map: dict[int, AtomType] | None = None) -> Run
     types = type_map or (manifest.types_by_number if manifest else None)
     analysis = AnalysisSummary.read(folder) if (folder / ANALYSIS_FILE).is_file() else None
     data_file = folder / DATA_FILE if (folder / DATA_FILE).is_file() else None
-    return RunFiles(dump, run_dir, types, analysis, _density(folder, analysis), _per_atom(folder, analysis), data_file)
+    return RunFiles(dump, run_dir, types, analysis, _density(folder, analysis), _per_atom(folder, analysis), data_file,
+                    _listed(folder, analysis, "sites_csv", SITES_TABLE_FILE),
+                    _listed(folder, analysis, "site_hops_csv", SITE_HOPS_TABLE_FILE))
 
 
 def _manifest(folder: Path) -> RunManifest | None:
@@ -95,6 +101,14 @@ def _per_atom(folder: Path, analysis: AnalysisSummary | None) -> Path | None:
     listed = [name for key, name in (analysis.files if analysis else {}).items() if key.startswith("per_atom")]
     for name in [*listed, PER_ATOM_FILE]:
         if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _listed(folder: Path, analysis: AnalysisSummary | None, key: str, default: str) -> Path | None:
+    """The file ``analysis.json`` lists under ``key``, else ``default``, if it exists in ``folder``."""
+    for name in ((analysis.files if analysis else {}).get(key), default):
+        if name and (folder / name).is_file():
             return folder / name
     return None
 

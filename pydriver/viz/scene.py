@@ -9,6 +9,8 @@ Modes (``--what``):
 * ``hops`` -- trajectory lines of chosen mobile ions (default: the analysis's active ones, else the
   ones that get farthest from their start along their unwrapped paths).
 * ``rotation`` -- trajectory lines of the H atoms of one anion.
+* ``sites`` -- the analysis's Na sites as small spheres coloured by occupancy and lines between
+  site pairs weighted by their hop count (:mod:`pydriver.viz.sites`), anions as bonds, Na hidden.
 
 Atoms are wrapped into the cell for display (after the trajectory lines, which are unwrapped paths
 drawn wrapped into the cell piecewise: :mod:`pydriver.viz.trajectories`); then every anion is made
@@ -30,13 +32,13 @@ from ovito.modifiers import (DeleteSelectedModifier, ExpressionSelectionModifier
 from ovito.pipeline import Pipeline
 
 from pydriver.structures.atom_types import AtomType
-from pydriver.viz import anions, mobile, per_atom, style, trajectories, types as vtypes
+from pydriver.viz import anions, mobile, per_atom, sites, style, trajectories, types as vtypes
 from pydriver.viz.density import density_pipeline
 from pydriver.viz.run_files import RunFiles
 
 log = logging.getLogger(__name__)
 
-MODES = ("structure", "anions", "active", "density", "hops", "rotation")
+MODES = ("structure", "anions", "active", "density", "hops", "rotation", "sites")
 #: the diffusing element whose ions are coloured, traced and shown as density
 MOBILE_ELEMENT = "Na"
 #: ions traced in ``hops`` mode when neither ids nor an analysis choose them
@@ -136,6 +138,8 @@ def build_scene(files: RunFiles, opts: SceneOptions) -> Scene:
         if mobile_types:  # the density shows where the ions go; their spheres would hide it
             pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_types)))
             pipeline.modifiers.append(DeleteSelectedModifier())
+    if opts.what == "sites":
+        _add_sites(files, pipeline, scene, mobile_types)
     if polyhedra:
         scene.pipelines.append(cell_outline(files.dump))  # last: the density grid stays pipelines[1]
     return scene
@@ -169,6 +173,23 @@ def mobile_per_atom(files: RunFiles, pipeline: Pipeline, mobile_types: list[int]
     data = pipeline.source.data
     ids = np.asarray(data.particles.identifiers)[np.isin(np.asarray(data.particles.particle_types), mobile_types)]
     return per_atom.from_summary(summary, ids)
+
+
+def _add_sites(files: RunFiles, pipeline: Pipeline, scene: Scene, mobile_types: list[int]) -> None:
+    """The site network as pipelines[1] (in the cell of the dump's first frame); the Na spheres removed."""
+    if files.sites is None:
+        files.require_analysis("sites")
+        where = files.run_dir or files.dump.parent
+        reason = ((files.analysis.extra.get("sites") or {}).get("reason") if files.analysis else None)
+        raise FileNotFoundError(f"--what sites: no sites.csv in {where}" + (f" (analysis: {reason})" if reason else
+                                "; rerun `python -m pydriver analyze`"))
+    network = sites.read_site_network(files.sites, files.site_hops)
+    scene.pipelines.append(sites.sites_pipeline(network, np.asarray(pipeline.source.data.cell[...])))
+    scene.notes.update(n_sites=int(network.frac.shape[0]), n_site_pairs=int(len(network.pair)),
+                       n_hops=int(network.n_hops.sum()))
+    if mobile_types:  # the sites show where the ions sit; their spheres would hide them
+        pipeline.modifiers.append(SelectTypeModifier(types=set(mobile_types)))
+        pipeline.modifiers.append(DeleteSelectedModifier())
 
 
 def _color_mobile(files, pipeline, opts, mobile_types, scene) -> None:

@@ -46,6 +46,8 @@ INACTIVE_COLOR: RGB = (0.55, 0.55, 0.60)
 #: trajectory lines: Na hops and the H atoms of a rotating anion
 HOP_LINE_COLOR: RGB = (0.85, 0.10, 0.10)
 ROTATION_LINE_COLOR: RGB = (0.10, 0.55, 0.95)
+#: lines between Na sites with hops (``--what sites``; the sites themselves are coloured by occupancy)
+SITE_HOP_LINE_COLOR: RGB = (0.85, 0.10, 0.10)
 LINE_WIDTH_A = 0.12
 BACKGROUND: RGB = (1.0, 1.0, 1.0)
 
