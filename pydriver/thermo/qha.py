@@ -2,11 +2,11 @@
 
 Each volume point is the relaxed cell scaled isotropically (``volume_scales``) and relaxed again at
 fixed volume (cell shape and positions); its phonons give F_vib(V, T) under each treatment of
-imaginary modes (:mod:`pydriver.thermo.phonons`). With four or more volumes the minimisation is
-phonopy's (``phonopy.qha.core.QHA``, the engine of ``PhonopyQHA``: an equation of state, Vinet by
-default, fitted to E + F at every T; A. Togo, I. Tanaka, Scr. Mater. 108, 1 (2015)); with three, a
-parabola in V per temperature (the lowest-order fit three points allow; its minimum is reported
-only when it lies inside the sampled volumes). phonopy's finite differences drop the last
+imaginary modes (:mod:`pydriver.thermo.phonons`). With five or more volumes the minimisation is
+phonopy's (``phonopy.qha.core.QHA``, the engine of ``PhonopyQHA``, which needs five: an equation
+of state, Vinet by default, fitted to E + F at every T; A. Togo, I. Tanaka, Scr. Mater. 108, 1
+(2015)); with three or four, a parabola in V per temperature (least squares; the lowest-order fit
+three points allow; its minimum is reported only when it lies inside the sampled volumes). phonopy's finite differences drop the last
 temperature: G and V are NaN there (and wherever the minimum is outside the sampled volumes).
 """
 
@@ -42,12 +42,12 @@ def qha_gibbs(volumes_A3, static_energies_eV, temperatures_K, free_energy_eV, eo
     static_energies_eV : (n_V,) static energies of the relaxed cells, in eV.
     temperatures_K : (n_T,) ascending temperatures, in K.
     free_energy_eV : (n_T, n_V) vibrational free energy per cell, in eV.
-    eos : equation of state for n_V >= 4 (:data:`EOS_CHOICES`).
+    eos : equation of state for n_V >= 5 (:data:`EOS_CHOICES`).
 
     Returns
     -------
     (G (n_T,) eV, V (n_T,) A^3); NaN where phonopy gives no value (the last temperature) or, with
-    three volumes, where the parabola's minimum falls outside the sampled volumes.
+    three or four volumes, where the parabola's minimum falls outside the sampled volumes.
 
     Raises
     ------
@@ -64,7 +64,7 @@ def qha_gibbs(volumes_A3, static_energies_eV, temperatures_K, free_energy_eV, eo
         raise ValueError(f"qha eos {eos!r} not in {EOS_CHOICES}")
     g = np.full(t.size, np.nan)
     vol = np.full(t.size, np.nan)
-    if v.size == 3:
+    if v.size < 5:
         for k in range(t.size):
             c2, c1, c0 = np.polyfit(v, e + f[k], 2)
             v_min = -c1 / (2 * c2) if c2 > 0 else np.nan

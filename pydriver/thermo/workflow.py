@@ -60,7 +60,10 @@ from pydriver.thermo.configurational import (
 )
 from pydriver.thermo.gas import ideal_gas_free_energy
 from pydriver.thermo.hull import energies_above_hull, plot_hull, reaction_free_energy, sign_change_temperature
-from pydriver.thermo.phonons import phonon_free_energy
+from pydriver.thermo.anharmonic import anharmonic_correction, md_enthalpy
+from pydriver.thermo.band import PhaseCurves, plot_band, stability_band
+from pydriver.thermo.phonons import SOFT_MODE_FLOOR_THZ, phonon_free_energy
+from pydriver.thermo.qha import VOLUME_SCALES, qha_gibbs, scaled_cell
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +81,18 @@ def load_spec(path: str | Path) -> dict:
     for key in ("phases", "model"):
         if key not in spec:
             raise ValueError(f"thermo spec {path}: missing key {key!r} (needs model, phases)")
+    _check_keys(spec, SPEC_KEYS, f"thermo spec {path}")
+    for block, allowed in (("phonons", PHONON_KEYS), ("qha", QHA_KEYS), ("band", BAND_KEYS)):
+        if spec.get(block) is not None:
+            _check_keys(spec[block], allowed, f"thermo spec {path}: {block}")
     base = path.parent
     spec["model"] = str((base / spec["model"]).resolve()) if not Path(spec["model"]).is_absolute() else spec["model"]
     for phase in spec["phases"]:
         if "name" not in phase or "file" not in phase:
             raise ValueError(f"thermo spec {path}: every phase needs name and file, got {phase}")
+        _check_keys(phase, PHASE_KEYS, f"thermo spec {path}: phase {phase['name']}")
+        if phase.get("anharmonic"):
+            phase["anharmonic"] = _load_anharmonic(phase["anharmonic"], base, phase["name"])
         phase["file"] = str((base / phase["file"]).resolve())
         if phase.get("write_relaxed"):
             phase["write_relaxed"] = str((base / phase["write_relaxed"]).resolve())
@@ -98,7 +108,55 @@ def load_spec(path: str | Path) -> dict:
     bad = sorted(set(spec.get("reaction", {})) - set(names))
     if bad:
         raise ValueError(f"reaction phases {bad} are not phases; phases: {names}")
+    band = spec.get("band") or {}
+    bad = sorted({n for role, alts in (band.get("alternatives") or {}).items() for n in [role, *alts]} - set(names))
+    bad += sorted(set(band.get("line") or []) - set(names)) + sorted(set((spec.get("qha") or {}).get("phases") or [])
+                                                                  - set(names))
+    if bad:
+        raise ValueError(f"band alternatives / line or qha phases {bad} are not phases; phases: {names}")
     return spec
+
+
+#: top-level spec keys (anything else is refused)
+SPEC_KEYS = ("model", "dtype", "temperatures_K", "min_width_A", "phases", "target", "reaction", "relax", "phonons",
+             "qha", "band")
+#: keys of one phase
+PHASE_KEYS = ("name", "file", "formula_unit", "gas", "relax", "refine_symprec", "supercell", "is_plusminus",
+              "follow_soft_modes", "soft_mode_amplitude_A", "write_relaxed", "configurational", "anharmonic")
+#: ``phonons`` block: q-mesh (length in A or three integers), soft-mode floor (THz), finite displacement (A)
+PHONON_DEFAULTS = {"mesh": 50.0, "soft_mode_floor_THz": SOFT_MODE_FLOOR_THZ, "displacement_A": 0.01}
+PHONON_KEYS = tuple(PHONON_DEFAULTS)
+#: ``qha`` block: volume points (x the relaxed volume), equation of state, phases (default: every crystal)
+QHA_DEFAULTS = {"volume_scales": list(VOLUME_SCALES), "eos": "vinet", "phases": None}
+QHA_KEYS = tuple(QHA_DEFAULTS)
+#: ``band`` block: alternatives per role, hull temperatures, top of the band's range, compositional line
+BAND_DEFAULTS = {"alternatives": {}, "hull_temperatures_K": None, "max_temperature_K": 900.0, "line": None,
+                 "line_temperatures_K": [0.0, 300.0, 600.0, 900.0]}
+BAND_KEYS = tuple(BAND_DEFAULTS)
+ANHARMONIC_KEYS = ("runs", "enthalpies", "n_atoms_md", "T0_K", "align_at_T0")
+
+
+def _check_keys(block: dict, allowed: tuple, where: str) -> None:
+    if not isinstance(block, dict):
+        raise ValueError(f"{where}: expected a mapping, got {block!r}")
+    unknown = sorted(set(block) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; allowed: {list(allowed)}")
+
+
+def _load_anharmonic(block: dict, base: Path, name: str) -> dict:
+    """Check a phase's ``anharmonic`` block: ``runs`` (NPT run directories, relative to the spec) or
+    ``enthalpies`` (list of {T_K, H_eV_per_atom, H_err_eV_per_atom}) with ``n_atoms_md``; ``T0_K``
+    (default: the lowest MD temperature); ``align_at_T0`` (default true)."""
+    _check_keys(block, ANHARMONIC_KEYS, f"phase {name}: anharmonic")
+    block = dict(block)
+    if bool(block.get("runs")) == bool(block.get("enthalpies")):
+        raise ValueError(f"phase {name}: anharmonic needs either runs (NPT run directories) or enthalpies")
+    if block.get("runs"):
+        block["runs"] = [str(p if Path(p).is_absolute() else (base / p).resolve()) for p in block["runs"]]
+    elif not block.get("n_atoms_md"):
+        raise ValueError(f"phase {name}: anharmonic enthalpies need n_atoms_md (atoms in the MD cell)")
+    return block
 
 
 RELAX_KEYS = ("fmax_eV_A", "pressure_tol_GPa", "max_steps", "symprec")
@@ -207,9 +265,19 @@ def _formula_unit_factor(atoms, formula_unit: str | None) -> tuple[str, float]:
     return formula_unit, float(factor)
 
 
-def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float, relax_opts: dict) -> dict:
-    """Relax one phase and compute its free energies on ``temperatures_K``; a JSON-ready record."""
+def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float, relax_opts: dict,
+              phonon_opts: dict | None = None, qha_opts: dict | None = None, checkpoint_dir: Path | None = None,
+              model_id: str = "") -> dict:
+    """Relax one phase and compute its free energies on ``temperatures_K``; a JSON-ready record.
 
+    ``phonon_opts``: :data:`PHONON_DEFAULTS` keys; ``qha_opts``: :data:`QHA_DEFAULTS` keys (None: no
+    QHA for this phase); ``checkpoint_dir``: relaxed structures and phonon forces kept as they are
+    computed (keyed by input structure, settings and ``model_id``), so that an interrupted run resumes
+    mid-phase and a change of the analysis settings (mesh, floor) makes no new force call.
+    """
+    phonon_opts = {**PHONON_DEFAULTS, **(phonon_opts or {})}
+    if checkpoint_dir is not None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
     atoms = ase.io.read(phase["file"])
     record: dict = {"name": phase["name"], "file": phase["file"], "formula": atoms.get_chemical_formula(),
                     "n_atoms": len(atoms)}
@@ -226,14 +294,25 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
         if phase.get("refine_symprec"):  # snap to the symmetry found at this tolerance (fewer displacements)
             refine_symmetry(atoms, symprec=float(phase["refine_symprec"]))
         record["soft_mode_steps"] = []
+        opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
+
+        def phonons(structure, tag: str):
+            ckpt = None
+            if checkpoint_dir is not None:
+                settings = {"displacement_A": phonon_opts["displacement_A"], "supercell": phase.get("supercell"),
+                            "min_width_A": min_width_A}  # what the forces depend on (not the mesh or floor)
+                ckpt = checkpoint_dir / f"forces-{tag}-{_structure_key(structure, model_id, settings)[:16]}.npz"
+            return phonon_free_energy(structure, calc, temperatures_K, min_width_A=min_width_A,
+                                      supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"),
+                                      mesh=phonon_opts["mesh"], displacement_A=float(phonon_opts["displacement_A"]),
+                                      floor_THz=float(phonon_opts["soft_mode_floor_THz"]), forces_checkpoint=ckpt)
+
         for attempt in range(int(phase.get("follow_soft_modes", 0)) + 1):
             if phase.get("relax", True):  # true, false or a dict overriding the spec's relax options
-                opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
-                atoms, info = relax_cell(atoms, calc, **opts)
+                atoms, info = _relax_cached(atoms, calc, opts, checkpoint_dir, model_id)
                 record["relaxation"] = {**info, **opts}
             record["space_group"] = space_group(atoms, 1e-3)
-            res = phonon_free_energy(atoms, calc, temperatures_K, min_width_A=min_width_A,
-                                     supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"))
+            res = phonons(atoms, "main")
             if res.soft_mode_displacement_A is None or attempt == int(phase.get("follow_soft_modes", 0)):
                 break
             # imaginary mode at Gamma: not a minimum. Displace along it (the relaxation then keeps the
@@ -254,21 +333,88 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
         record.update(kind="crystal, harmonic phonons (phonopy)", static_energy_eV=static, phonons=res.as_dict(),
                       lattice={"a_A": a, "b_A": b, "c_A": c, "alpha_deg": al, "beta_deg": be, "gamma_deg": ga,
                                "volume_A3": atoms.get_volume()},
-                      free_energy_eV=(static + np.asarray(res.free_energy_eV)).tolist())
+                      free_energy_eV=(static + np.asarray(res.free_energy_eV)).tolist(),
+                      free_energy_treatments_eV={k: (static + np.asarray(v)).tolist()
+                                                 for k, v in res.free_energy_treatments_eV.items()})
         if res.n_imaginary_mesh:
             record["note"] = res.notes[0]
+        if qha_opts is not None:
+            record["qha"] = _qha(atoms, static, res, calc, opts, qha_opts, phonons, checkpoint_dir, model_id,
+                                 temperatures_K)
     record.update(formula_unit=fu, n_formula_units=n_fu, static_energy_per_atom_eV=record["static_energy_eV"] / len(atoms),
                   wall_s=round(time.time() - t0, 1))
     log.info("%s: E = %.5f eV/atom (%.0f s)", phase["name"], record["static_energy_per_atom_eV"], record["wall_s"])
     return record
 
 
-def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3):
+def _structure_key(atoms, model_id: str, settings: dict) -> str:
+    """SHA-256 of a structure (numbers, cell, positions to 1e-8 A), the model and settings."""
+    h = hashlib.sha256(np.asarray(atoms.numbers).tobytes())
+    h.update(np.round(np.concatenate([atoms.cell.array.ravel(), atoms.positions.ravel()]), 8).tobytes())
+    h.update(json.dumps([model_id, settings], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _relax_cached(atoms, calc, opts: dict, checkpoint_dir: Path | None, model_id: str, constant_volume: bool = False):
+    """:func:`relax_cell` (or its fixed-volume variant), reusing a relaxed structure kept in ``checkpoint_dir``."""
+    path = None
+    if checkpoint_dir is not None:
+        key = _structure_key(atoms, model_id, {**opts, "constant_volume": constant_volume})
+        path = checkpoint_dir / f"relaxed-{key[:16]}.extxyz"
+        if path.is_file():
+            relaxed = ase.io.read(path)
+            log.info("reusing the relaxed structure %s", path)
+            return relaxed, json.loads(relaxed.info.pop("relaxation"))
+    relaxed, info = relax_cell(atoms, calc, constant_volume=constant_volume, **opts)
+    if path is not None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        out = relaxed.copy()
+        out.info["relaxation"] = json.dumps(info)
+        ase.io.write(path, out, format="extxyz")
+    return relaxed, info
+
+
+def _qha(atoms, static: float, res, calc, relax_opts: dict, qha_opts: dict, phonons, checkpoint_dir, model_id: str,
+         temperatures_K: np.ndarray) -> dict:
+    """Volume points around the relaxed ``atoms`` (each relaxed at fixed volume), their phonons, and
+    G(T), V(T) per treatment of imaginary modes (:func:`pydriver.thermo.qha.qha_gibbs`)."""
+    scales = [float(x) for x in qha_opts["volume_scales"]]
+    volumes, energies, points = [], [], []
+    free = {k: [] for k in res.free_energy_treatments_eV}
+    for scale in scales:
+        if abs(scale - 1.0) < 1e-12:
+            structure, e, ph, info = atoms, static, res, None
+        else:
+            structure, info = _relax_cached(scaled_cell(atoms, scale), calc, relax_opts, checkpoint_dir, model_id,
+                                            constant_volume=True)
+            structure.calc = calc
+            e = float(structure.get_potential_energy())
+            ph = phonons(structure, f"v{scale:g}")
+        volumes.append(structure.get_volume())
+        energies.append(e)
+        for k in free:
+            free[k].append(np.asarray(ph.free_energy_treatments_eV[k]))
+        points.append({"volume_scale": scale, "volume_A3": structure.get_volume(), "static_energy_eV": e,
+                       "n_imaginary_gamma": ph.n_imaginary_gamma, "n_imaginary_mesh": ph.n_imaginary_mesh,
+                       "lowest_frequency_THz": ph.lowest_frequency_THz,
+                       "relaxation": None if info is None else {k: info[k] for k in ("steps", "converged", "max_force_eV_A",
+                                                                                     "pressure_GPa")}})
+    gibbs, volume = {}, {}
+    for k, rows in free.items():
+        g, v = qha_gibbs(volumes, energies, temperatures_K, np.array(rows).T, eos=qha_opts["eos"])
+        gibbs[k], volume[k] = g.tolist(), v.tolist()
+    return {"eos": qha_opts["eos"] if len(scales) >= 5 else "parabola", "points": points, "gibbs_eV": gibbs,
+            "volume_A3": volume}
+
+
+def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3,
+               constant_volume: bool = False):
     """Tight relaxation before phonons: cell and positions keeping the space group (FIRE to 0.02 eV/A,
-    then BFGS to ``fmax_eV_A``, at most ``max_steps`` each; |stress| < ``pressure_tol_GPa``) with
-    :func:`pydriver.structures.search.relax_structure`. Returns (atoms, info)."""
+    then BFGS to ``fmax_eV_A``, at most ``max_steps`` each; |stress| < ``pressure_tol_GPa``; the cell
+    shape only at ``constant_volume``) with :func:`pydriver.structures.search.relax_structure`.
+    Returns (atoms, info)."""
     return relax_structure(atoms, calc, fmax_eV_A=fmax_eV_A, pressure_tol_GPa=pressure_tol_GPa, max_steps=max_steps,
-                           keep_symmetry=True, symprec=symprec, optimizer="FIRE+BFGS")
+                           keep_symmetry=True, symprec=symprec, optimizer="FIRE+BFGS", constant_volume=constant_volume)
 
 
 def analyse(records: dict[str, dict], spec: dict, temperatures_K: np.ndarray) -> dict:
@@ -290,6 +436,11 @@ def analyse(records: dict[str, dict], spec: dict, temperatures_K: np.ndarray) ->
         config_eV[n] = configurational_free_energy_eV(s_cell, temperatures_K)
         if blocks.get(n):
             r["config_free_energy_eV"] = config_eV[n].tolist()
+    anharmonic = {}
+    for phase in spec["phases"]:
+        if phase.get("anharmonic") and phase["name"] in records:
+            anharmonic[phase["name"]] = _anharmonic(records[phase["name"]], phase["anharmonic"], temperatures_K)
+            records[phase["name"]]["anharmonic"] = anharmonic[phase["name"]]
     g_curve = {n: np.asarray(r["free_energy_eV"]) + config_eV[n] for n, r in records.items()}
     hulls = {"static": energies_above_hull({n: r["static_energy_eV"] for n, r in records.items()}, comps)}
     for t in requested:
@@ -314,6 +465,90 @@ def analyse(records: dict[str, dict], spec: dict, temperatures_K: np.ndarray) ->
                            "temperatures_K": temperatures_K.tolist(), "dG_curve_eV_per_fu": dg.tolist(),
                            "dG_config_curve_eV_per_fu": dg_config.tolist(),
                            "sign_change_K": sign_change_temperature(temperatures_K, dg)}
+    band_opts = {**BAND_DEFAULTS, **(spec.get("band") or {})}
+    in_range = temperatures_K <= float(band_opts["max_temperature_K"]) + 1e-9
+    curves = {n: _phase_curves(r, blocks.get(n), anharmonic.get(n), temperatures_K) for n, r in records.items()}
+    for c in curves.values():
+        c.vib = {m: {k: np.asarray(v)[in_range] for k, v in by.items()} for m, by in c.vib.items()}
+        c.config = {k: np.asarray(v)[in_range] for k, v in c.config.items()}
+    band = stability_band(curves, temperatures_K[in_range], spec.get("reaction"), spec.get("target"),
+                          band_opts["alternatives"], band_opts["hull_temperatures_K"], band_opts["line"],
+                          band_opts["line_temperatures_K"])
+    out["band"] = band
+    if "reaction" in out and "reaction" in band:
+        out["reaction"]["sign_change_bracket_K"] = band["reaction"]["sign_change_bracket_K"]
+        out["reaction"]["sign_change_bracket_open_ends"] = band["reaction"]["sign_change_bracket_open_ends"]
+        out["reaction"]["contributions_eV_per_fu"] = _contributions(records, curves, spec["reaction"], temperatures_K,
+                                                                    in_range, requested)
+    return out
+
+
+def _anharmonic(record: dict, block: dict, temperatures_K: np.ndarray) -> dict:
+    """Anharmonic correction of a phase from its MD enthalpies (``runs`` or ``enthalpies``), JSON-ready."""
+    if block.get("runs"):
+        samples = [md_enthalpy(run) for run in block["runs"]]
+        n_md = samples[0]["n_atoms"]
+    else:
+        samples = [{"temperature_K": float(e["T_K"]), "H_eV_per_atom": float(e["H_eV_per_atom"]),
+                    "H_err_eV_per_atom": float(e.get("H_err_eV_per_atom", 0.0))} for e in block["enthalpies"]]
+        n_md = int(block["n_atoms_md"])
+    t_md = [x["temperature_K"] for x in samples]
+    out = anharmonic_correction(t_md, [x["H_eV_per_atom"] for x in samples], [x["H_err_eV_per_atom"] for x in samples],
+                                n_md, float(block.get("T0_K", min(t_md))), temperatures_K,
+                                record["static_energy_per_atom_eV"], bool(block.get("align_at_T0", True)))
+    out["samples"] = samples
+    return out
+
+
+def _phase_curves(record: dict, config_block: dict | None, anharmonic: dict | None,
+                  temperatures_K: np.ndarray) -> PhaseCurves:
+    """The treatments of one phase record as :class:`pydriver.thermo.band.PhaseCurves` (per cell, eV)."""
+    harmonic = record.get("free_energy_treatments_eV") or {"dropped": record["free_energy_eV"]}
+    vib = {"harmonic": {k: np.asarray(v, dtype=float) for k, v in harmonic.items()}}
+    if record.get("qha"):
+        vib["qha"] = {k: np.asarray(v, dtype=float) for k, v in record["qha"]["gibbs_eV"].items()}
+    if anharmonic:
+        d_g = np.asarray(anharmonic["dG_eV_per_atom"], dtype=float) * record["n_atoms"]
+        vib["anharmonic"] = {k: v + d_g for k, v in vib["harmonic"].items()}
+    config = {}
+    n_atoms, n_fu = record["n_atoms"], record["n_formula_units"]
+    if config_block and config_block.get("site_families"):
+        s_fu = ideal_mixing_entropy_kB(site_families(config_block["site_families"]))
+        config["ideal"] = configurational_free_energy_eV(np.full(len(temperatures_K), s_fu * n_fu), temperatures_K)
+    if config_block and config_block.get("orderings"):
+        energies = [float(o["energy_eV"]) for o in config_block["orderings"]]
+        mult = [float(o.get("multiplicity", 1)) for o in config_block["orderings"]]
+        config["orderings"] = configurational_free_energy_eV(ordering_entropy_kB(energies, mult, temperatures_K),
+                                                             temperatures_K)
+    central = config_block["use"] if config_block else "none"
+    return PhaseCurves(record["formula"], n_atoms, n_fu, vib, config, central)
+
+
+def _contributions(records: dict, curves: dict, reaction: dict, temperatures_K: np.ndarray, in_range: np.ndarray,
+                   requested: list[float]) -> dict:
+    """Reaction dG split into its parts at the requested temperatures (eV per formula unit): static,
+    harmonic vibrations (imaginary modes dropped), the spread over the imaginary-mode treatments
+    (min, max of treatment minus dropped), configurational (as used), QHA minus harmonic and
+    anharmonic minus harmonic (where every phase of the reaction with that model has it; others count 0)."""
+    temps = temperatures_K[in_range]
+
+    def dg(fn) -> np.ndarray:
+        return sum(c * fn(n) / records[n]["n_formula_units"] for n, c in reaction.items())
+
+    def at(curve) -> dict:
+        return {f"{t:g}K": (float(np.interp(t, temps, curve)) if t <= temps[-1] else None) for t in requested}
+
+    static = dg(lambda n: records[n]["static_energy_eV"])
+    harmonic = dg(lambda n: curves[n].vib["harmonic"]["dropped"]) - static
+    treatments = {k: dg(lambda n, k=k: curves[n].free_energy("harmonic", k, "none")) - static - harmonic
+                  for k in ("abs", "floor")}
+    out = {"static": float(static), "harmonic_vibrations": at(harmonic),
+           "imaginary_treatments_minus_dropped": {k: at(v) for k, v in treatments.items()},
+           "configurational": at(dg(lambda n: curves[n].config.get(curves[n].central_config, np.zeros(len(temps)))))}
+    for model in ("qha", "anharmonic"):
+        if any(model in curves[n].vib for n in reaction):
+            out[f"{model}_minus_harmonic"] = at(dg(lambda n, m=model: curves[n].free_energy(m, "dropped", "none")
+                                                   - curves[n].vib["harmonic"]["dropped"]))
     return out
 
 
@@ -327,6 +562,8 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
     calc = calc or make_calculator(spec["model"], spec.get("dtype", "float64"))
     temps = np.union1d(DENSE_T_K, np.asarray(spec.get("temperatures_K", [300.0, 650.0]), dtype=float))
     relax_opts = {**RELAX_DEFAULTS, **spec.get("relax", {})}
+    phonon_opts = {**PHONON_DEFAULTS, **(spec.get("phonons") or {})}
+    qha_opts = {**QHA_DEFAULTS, **spec["qha"]} if spec.get("qha") is not None else None
     records = {}
     for phase in spec["phases"]:
         key = _cache_key(phase, spec, relax_opts)
@@ -335,10 +572,15 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
             log.info("%s: reusing %s (same structure file, model and settings)", phase["name"], cached)
             records[phase["name"]] = json.loads(cached.read_text())
         else:
-            records[phase["name"]] = run_phase(phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts)
+            with_qha = qha_opts is not None and "gas" not in phase and (
+                qha_opts["phases"] is None or phase["name"] in qha_opts["phases"])
+            records[phase["name"]] = run_phase(phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts,
+                                               phonon_opts, qha_opts if with_qha else None,
+                                               out_dir / "phases" / phase["name"],
+                                               f"{spec['model']} {spec.get('dtype', 'float64')}")
             records[phase["name"]]["cache_key"] = key
             cached.parent.mkdir(exist_ok=True)
-            cached.write_text(json.dumps(records[phase["name"]], indent=2, default=float) + "\n")
+            cached.write_text(json.dumps(_json_safe(records[phase["name"]]), indent=2, default=float) + "\n")
         _write(out_dir, spec, records, None)
     results = analyse(records, spec, temps)
     _write(out_dir, spec, records, results)
@@ -348,19 +590,34 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
 
 
 def _cache_key(phase: dict, spec: dict, relax_opts: dict) -> str:
-    """SHA-256 over the structure file's bytes, the model, dtype, temperatures and all phase settings
-    except ``configurational`` (applied after the phonons, in :func:`analyse`)."""
+    """SHA-256 over the structure file's bytes, the model, dtype, temperatures, the phonon and QHA
+    settings and all phase settings except ``configurational`` and ``anharmonic`` (applied after the
+    phonons, in :func:`analyse`)."""
     h = hashlib.sha256(Path(phase["file"]).read_bytes())
-    phase = {k: v for k, v in phase.items() if k != "configurational"}
+    phase = {k: v for k, v in phase.items() if k not in ("configurational", "anharmonic")}
+    extra = [spec.get("phonons"), spec.get("qha")] if spec.get("phonons") or spec.get("qha") else []
     h.update(json.dumps([phase, spec["model"], spec.get("dtype", "float64"), spec.get("min_width_A", 10.0),
-                         spec.get("temperatures_K"), relax_opts], sort_keys=True, default=str).encode())
+                         spec.get("temperatures_K"), relax_opts, *extra], sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
 def _write(out_dir: Path, spec: dict, records: dict, results: dict | None) -> None:
     payload = {"spec": spec, "phases": records, **(results or {}), "complete": results is not None,
                "units": "energies eV (per cell unless named per_fu / per atom), temperatures K, frequencies THz"}
-    (out_dir / "thermo.json").write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    (out_dir / "thermo.json").write_text(json.dumps(_json_safe(payload), indent=2, default=float) + "\n")
+
+
+def _json_safe(value):
+    """NaN (no value: outside an MD range, past phonopy's QHA range) as null, recursively."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _plots(out_dir: Path, records: dict, results: dict, spec: dict, temps: np.ndarray) -> None:
@@ -377,6 +634,9 @@ def _plots(out_dir: Path, records: dict, results: dict, spec: dict, temps: np.nd
         extra = ", configurational entropy" if any("config_free_energy_eV" in r for r in records.values()) else ""
         plot_hull(g, comps, out_dir / f"hull_{float(t):g}K.png",
                   f"{float(t):g} K (harmonic phonons, ideal gas 1 bar{extra})")
+    if results.get("band"):
+        plot_band(results["band"], out_dir / "band.png",
+                  f"{spec.get('target') or ''}: band over {results['band']['n_combinations']} combinations of treatments")
     if "reaction" in results:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         dg = 1e3 * np.asarray(results["reaction"]["dG_curve_eV_per_fu"])

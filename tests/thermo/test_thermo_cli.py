@@ -80,3 +80,105 @@ def test_thermo_cli_end_to_end(nacl_spec, capsys):
 def test_thermo_cli_missing_spec(tmp_path, capsys):
     assert main(["thermo", str(tmp_path / "nope.yaml"), "--out", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_thermo_treatments_qha_anharmonic_and_band(nacl_spec):
+    """The same system with the phonon treatments, QHA for NaCl (5 volumes), an anharmonic block from
+    given enthalpies (dH = c (T - T0): closed form), a second NaCl model as an alternative, and the band
+    over all of it; cached forces and relaxations make a second run with another floor force-call free."""
+    from pydriver.thermo.workflow import load_spec, run
+    from pydriver.units import BOLTZMANN_EV_K
+
+    if not (MODELS_DIR / "M3GNet-MP-2021.2.8-PES").is_dir():
+        pytest.fail("M3GNet-MP model missing")
+    spec = yaml.safe_load((nacl_spec / "spec.yaml").read_text())
+    ase.io.write(nacl_spec / "NaCl_b.extxyz", bulk("NaCl", "rocksalt", a=5.75))
+    c, n_md = 1e-5, 64
+    t_md = [100.0, 300.0, 600.0, 900.0]
+    spec["phases"][1]["anharmonic"] = {"n_atoms_md": n_md, "enthalpies": [
+        {"T_K": t, "H_eV_per_atom": -3.0 + (3 - 3 / n_md) * BOLTZMANN_EV_K * t + c * (t - 100.0), "H_err_eV_per_atom": 1e-4}
+        for t in t_md]}
+    spec["phases"].append({"name": "NaCl_b", "file": "NaCl_b.extxyz", "relax": False})
+    spec.update(phonons={"mesh": 20.0}, qha={"volume_scales": [0.98, 1.0, 1.02, 1.04, 1.06], "phases": ["NaCl"]},
+                band={"alternatives": {"NaCl": ["NaCl_b"]}, "max_temperature_K": 900.0})
+    (nacl_spec / "band.yaml").write_text(yaml.safe_dump(spec))
+    out = nacl_spec / "band-out"
+    result = run(load_spec(nacl_spec / "band.yaml"), out)
+    nacl = result["phases"]["NaCl"]
+    assert set(nacl["free_energy_treatments_eV"]) == {"dropped", "abs", "floor"}
+    assert nacl["phonons"]["mesh_convergence"]["meshes"][-1]["mesh"] == nacl["phonons"]["mesh"]
+    qha = nacl["qha"]
+    assert qha["eos"] == "vinet" and len(qha["points"]) == 5
+    v300 = float(np.interp(300.0, result["reaction"]["temperatures_K"], qha["volume_A3"]["dropped"]))
+    assert qha["points"][1]["volume_A3"] < v300 < qha["points"][-1]["volume_A3"]  # expands, inside the points
+    anh = nacl["anharmonic"]
+    t = np.array(anh["temperatures_K"])
+    expected = np.where((t >= 100) & (t <= 900), -c * t * (np.log(np.maximum(t, 1) / 100.0) + 100.0 / np.maximum(t, 1) - 1),
+                        np.nan)
+    assert np.allclose(anh["dG_eV_per_atom"], expected, equal_nan=True, atol=1e-12)
+    band = result["band"]
+    assert band["choices"]["vibrations"] == ["harmonic", "qha", "anharmonic"]
+    assert band["n_combinations"] == 3 * 3 * 1 * 2
+    r = result["reaction"]
+    assert r["sign_change_bracket_K"] is None and r["sign_change_bracket_open_ends"] == [False, False]
+    lo, hi, mid = (np.array(band["reaction"][k]) for k in ("dG_min_eV_per_fu", "dG_max_eV_per_fu", "dG_central_eV_per_fu"))
+    assert np.all(lo <= mid + 1e-12) and np.all(mid <= hi + 1e-12) and np.all(hi < -3.0)
+    contrib = r["contributions_eV_per_fu"]
+    assert contrib["static"] == pytest.approx(r["dE_static_eV_per_fu"])
+    assert contrib["anharmonic_minus_harmonic"]["300K"] == pytest.approx(2 * float(np.interp(300, t, anh["dG_eV_per_atom"])))
+    assert set(band["hull"]["candidates"]) == {"NaCl", "NaCl_b"}
+    assert (out / "band.png").stat().st_size > 5000
+    saved = json.loads((out / "thermo.json").read_text())
+    assert saved["reaction"]["sign_change_bracket_K"] is None and "band" in saved
+    # another floor: the cached forces and relaxations are reused (a failing calculator shows it; the
+    # gas, whose vibrations are not cached, is left out)
+    spec["phonons"]["soft_mode_floor_THz"] = 0.3
+    spec["phases"] = [p for p in spec["phases"] if p["name"] != "Cl2"]
+    del spec["reaction"]
+    (nacl_spec / "band.yaml").write_text(yaml.safe_dump(spec))
+
+    class NoForces:
+        def get_forces(self, atoms):
+            raise AssertionError("force call despite the checkpoints")
+
+        def get_potential_energy(self, atoms):
+            raise AssertionError("energy call despite the checkpoints")
+
+    with pytest.raises(AssertionError, match="energy call"):  # the static energy is recomputed: one call
+        run(load_spec(nacl_spec / "band.yaml"), out, calc=NoForces(), plots=False)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"phonon": {}}, "unknown keys"),
+    ({"band": {"alternative": {}}}, "unknown keys"),
+    ({"phonons": {"floor": 0.3}}, "unknown keys"),
+    ({"qha": {"phases": ["nope"]}}, "not phases"),
+    ({"band": {"alternatives": {"NaCl": ["nope"]}}}, "not phases"),
+])
+def test_unknown_spec_keys_refused(nacl_spec, tmp_path, change, message):
+    from pydriver.thermo.workflow import load_spec
+
+    spec = yaml.safe_load((nacl_spec / "spec.yaml").read_text())
+    spec.update(change)
+    for phase in spec["phases"]:
+        phase["file"] = str(nacl_spec / phase["file"])
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match=message):
+        load_spec(tmp_path / "s.yaml")
+
+
+def test_unknown_phase_and_anharmonic_keys_refused(nacl_spec, tmp_path):
+    from pydriver.thermo.workflow import load_spec
+
+    spec = yaml.safe_load((nacl_spec / "spec.yaml").read_text())
+    for phase in spec["phases"]:
+        phase["file"] = str(nacl_spec / phase["file"])
+    spec["phases"][0]["suprcell"] = [2, 2, 2]
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match="phase Na: unknown keys"):
+        load_spec(tmp_path / "s.yaml")
+    del spec["phases"][0]["suprcell"]
+    spec["phases"][1]["anharmonic"] = {"enthalpies": [{"T_K": 100, "H_eV_per_atom": -3.0}]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match="n_atoms_md"):
+        load_spec(tmp_path / "s.yaml")
