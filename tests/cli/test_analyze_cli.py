@@ -53,7 +53,9 @@ def test_analyze_writes_analysis_json(tmp_path):
         assert (tmp_path / "r500" / name).is_file()
     written = {rundir.ANALYSIS_TABLE_FILE, rundir.MSD_TABLE_FILE, rundir.MSD_PLOT_FILE, rundir.PER_ATOM_FILE,
                rundir.NGP_TABLE_FILE, rundir.VAN_HOVE_TABLE_FILE, rundir.coordination_table_file("BH4"),
-               rundir.rdf_table_file("Na-Na"), rundir.rdf_table_file("Na-BH4"), *rundir.density_grid_files("Na")}
+               rundir.rdf_table_file("Na-Na"), rundir.rdf_table_file("Na-BH4"), *rundir.density_grid_files("Na"),
+               rundir.SITES_TABLE_FILE, rundir.SITE_HOPS_TABLE_FILE, rundir.REORIENTATION_TABLE_FILE,
+               rundir.REORIENTATION_PLOT_FILE}
     assert set(res["files"].values()) == written  # every output name comes from pydriver.rundir
     assert {p.name for p in (tmp_path / "r500").iterdir()} == written | {"analysis.json", "dump.lammpstrj", "run.json"}
 
