@@ -141,7 +141,8 @@ def stability_band(phases: Mapping[str, PhaseCurves], temperatures_K, reaction: 
     line temperatures, other axes central); ``hull`` with per target candidate ``distance_meV_atom``
     (signed: G minus the hull of the other phases; > 0 above it) and ``e_above_hull_meV_atom``
     (max(distance, 0)) as central / min / max on ``temperatures_K``; ``line`` with the endpoints and,
-    per phase on the line, ``x``, ``formula_units_of_endpoints`` (per formula unit of the phase) and ``dG_mix_meV_atom`` (G per atom minus the endpoints' line)
+    per phase on the line, ``x``, ``formula_units_of_endpoints`` (per formula unit of the phase) and
+    ``dG_mix_meV_atom`` (G per atom minus the endpoints' line)
     central / min / max at ``line_temperatures_K``.
 
     Raises

@@ -31,6 +31,35 @@ before relaxing), ``supercell`` (overrides ``min_width_A``), ``is_plusminus``, `
       use: ideal                      # which S enters G: ideal, orderings or none
                                       # (default: orderings if given, else ideal)
 
+Treatments, QHA, anharmonic estimate and band (every key has a default; unknown keys are refused)::
+
+    relax: {fmax_eV_A: 0.002, pressure_tol_GPa: 0.02, max_steps: 2000}   # cell and positions
+    phonons: {mesh: 50, soft_mode_floor_THz: 0.5, displacement_A: 0.01}  # mesh: length (A) or [n1, n2, n3]
+    qha: {volume_scales: [0.98, 1.0, 1.02, 1.04, 1.06], eos: vinet, phases: null}  # absent: no QHA;
+                                      # phases null: every crystal; 3-4 volumes: a parabola per T
+    band: {alternatives: {NaBH4: [NaBH4_cubic]},   # role -> phases that may stand for it
+           hull_temperatures_K: null,  # default every 50 K up to max_temperature_K
+           max_temperature_K: 900, line: null,   # line default: the reaction's two reactants
+           line_temperatures_K: [0, 300, 600, 900]}
+    phases:
+      - name: oNBH
+        anharmonic:                   # Gibbs-Helmholtz from NPT MD (pydriver.thermo.anharmonic)
+          runs: [md/oNBH_T100, md/oNBH_T300, md/oNBH_T650]   # run directories (run.json + log.lammps)
+          # or enthalpies: [{T_K: 100, H_eV_per_atom: ..., H_err_eV_per_atom: ...}], n_atoms_md: 128
+          T0_K: 100                   # default: the lowest MD temperature
+          align_at_T0: true           # E_ref from the MD at T0 (default) or the static energy
+
+Per crystal, ``free_energy_treatments_eV`` gives E_static + F_vib under each treatment of imaginary
+modes (``dropped``, ``abs``, ``floor``; :mod:`pydriver.thermo.phonons`), ``phonons.mesh_convergence``
+the q-mesh ladder; with QHA, ``qha`` holds the volume points and G(T), V(T) per treatment; with an
+anharmonic block, ``anharmonic`` the correction dG per atom (NaN / null outside the MD range). The
+top-level ``band`` (:func:`pydriver.thermo.band.stability_band`) spans every combination of
+vibrational model x treatment x configurational choice x alternative; ``reaction`` gains
+``sign_change_bracket_K`` (null if the band never contains 0), ``sign_change_bracket_open_ends`` and
+``contributions_eV_per_fu``; ``band.png`` is its figure. Relaxed structures and phonon forces are
+kept in ``OUT/phases/<name>/`` as they are computed (resume mid-phase; a new mesh or floor re-uses
+the forces).
+
 The term -T S_config is added to the phase's G in the hulls at temperature and in the reaction dG(T)
 (``reaction.dG_config_eV_per_fu`` shows it separately); ``configurational`` is not part of the cache
 key, so adding it re-uses the phonons. Per phase, ``thermo.json`` reports ``S_config_kB_per_atom``:
@@ -328,6 +357,7 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
         static = float(atoms.get_potential_energy())
         fu, n_fu = _formula_unit_factor(atoms, phase.get("formula_unit"))
         if phase.get("write_relaxed"):  # the structure the free energy belongs to
+            Path(phase["write_relaxed"]).parent.mkdir(parents=True, exist_ok=True)
             ase.io.write(phase["write_relaxed"], atoms, format="extxyz")
         a, b, c, al, be, ga = atoms.cell.cellpar()
         record.update(kind="crystal, harmonic phonons (phonopy)", static_energy_eV=static, phonons=res.as_dict(),
