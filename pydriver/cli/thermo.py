@@ -45,6 +45,8 @@ class CLICommand:
             r = result["reaction"]
             print(f"reaction dE(static) = {1e3 * r['dE_static_eV_per_fu']:.1f} meV/f.u.; dG: "
                   + ", ".join(f"{t}: {1e3 * v:.1f}" for t, v in r["dG_eV_per_fu"].items())
-                  + f" meV/f.u.; sign change: {r['sign_change_K']} K")
+                  + f" meV/f.u.; sign change: {r['sign_change_K']} K"
+                  + (f"; over the band of treatments: {r['sign_change_bracket_K']} K" if "sign_change_bracket_K" in r
+                     else ""))
         print(f"wrote {args.out}/thermo.json")
         return 0
