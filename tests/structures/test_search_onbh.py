@@ -19,6 +19,7 @@ from pydriver.structures.search.onbh import (
     framework,
     in_bh4_slabs,
     min_hh_between_anions_A,
+    ordering_structure,
     rank_site_set,
     with_na,
 )
@@ -72,3 +73,14 @@ def test_build_onbh_needs_calculators_or_order_only(tmp_path):
         build_onbh(OnbhSettings(site_sets=(), order_only=False), tmp_path)
     summary = build_onbh(OnbhSettings(site_sets=(), order_only=True), tmp_path)
     assert json.loads((tmp_path / "onbh_orderings.json").read_text())["framework"] == summary["framework"]
+
+
+def test_ordering_structure_rebuilds_a_recorded_ordering(committed):
+    atoms = ordering_structure(committed, "bh4_slabs", 3)
+    assert find_anions(atoms).counts == {"B12H12": 4, "BH4": 4} and atoms.get_chemical_symbols().count("Na") == 12
+    record = next(o for o in committed["site_sets"]["bh4_slabs"]["orderings"] if o["rank"] == 3)
+    assert np.allclose(atoms.get_scaled_positions()[:12], np.array(record["na_frac"]) % 1.0, atol=1e-9)
+    with pytest.raises(KeyError, match="no ordering of rank 9 in site set 'bh4_slabs'"):
+        ordering_structure(committed, "bh4_slabs", 9)
+    with pytest.raises(KeyError, match="site set 'nowhere' not in the record"):
+        ordering_structure(committed, "nowhere", 0)

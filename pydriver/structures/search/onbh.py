@@ -405,3 +405,25 @@ def ordering_energies(summary: dict, stage: str = "final") -> list[dict]:
         raise ValueError(f"no ordering in the summary reached the {stage!r} stage; use orderings_stage: prerelax "
                          "or relax more orderings")
     return out
+
+
+def ordering_structure(summary: dict, site_set: str, rank: int) -> Atoms:
+    """The unrelaxed o-NBH cell of one recorded Na ordering: the record's framework plus Na on its sites.
+
+    Parameters
+    ----------
+    summary : the ``onbh_orderings.json`` record written by :func:`build_onbh`.
+    site_set : ``"bh4_slabs"`` or ``"all_slabs"``; rank : the ordering's Ewald rank in that set.
+
+    Raises
+    ------
+    KeyError naming the site set or rank when the record has no such ordering.
+    """
+    block = summary["site_sets"].get(site_set)
+    if block is None:
+        raise KeyError(f"site set {site_set!r} not in the record (has {sorted(summary['site_sets'])})")
+    match = [o for o in block["orderings"] if int(o["rank"]) == int(rank)]
+    if not match:
+        raise KeyError(f"no ordering of rank {rank} in site set {site_set!r} (ranks "
+                       f"{sorted(int(o['rank']) for o in block['orderings'])})")
+    return with_na(framework(FrameworkParams(**summary["framework"])), np.array(match[0]["na_frac"]))
