@@ -81,7 +81,7 @@ def exported(tmp_path_factory):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Tests that use :func:`compiled_models` are ``slow``: the fixture compiles six packages (~8 min on 2 cores)."""
+    """Tests that use :func:`compiled_models` are ``slow``: the fixture compiles six packages (~3-4 min on 2 cores)."""
     for item in items:
         if "compiled_models" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
@@ -95,8 +95,8 @@ def compiled_models(tmp_path_factory) -> dict[str, Path]:
     The one compiled fixture of the test suite. The two checkpoints cover both radial bases (spherical
     Bessel; smooth Bessel with ``use_smooth``); the compiled graphs are traced from the same model code for
     every checkpoint. Each export compiles three packages (energy + gradient, one block forward and
-    backward for ``comm halo``), ~80 s each (C++ of the generated kernels); both exports run at once, one
-    core each.
+    backward for ``comm halo``; C++ of the generated kernels); both exports run at once, one core each:
+    196 s on 2 busy cores with a warm Inductor kernel cache.
     """
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
