@@ -217,9 +217,9 @@ class ModelConfig(_Section):
     dtype: Literal[DTYPE_NAMES] = DEFAULT_DTYPE
     device: Literal[DEVICES] | None = None
     plugin_path: str | None = None
-    #: export a checkpoint folder with ``--compile`` (AOTInductor; MD 1.6-1.8x faster on one thread,
-    #: 1.2-1.5x on two: README "Performance")
-    compile: bool = False
+    #: export a checkpoint folder with the compiled engine (AOTInductor; cached per checkpoint, dtype,
+    #: torch and CPU, so only the first sweep on a machine compiles, 1-3 min): README "Performance"
+    compile: bool = True
 
 
 class LocalConfig(_Section):

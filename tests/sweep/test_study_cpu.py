@@ -51,6 +51,7 @@ def test_study_pipeline_on_one_short_run(tmp_path, monkeypatch, capsys):
     data["md"].update(equil_steps=20, thermo_every=10, restart_every=50, dump_every=2)
     data["md"]["target"] = {**data["md"]["target"], "min_prod_ps": 0.1, "max_prod_ps": 0.2, "check_every_ps": 0.1}
     data["output"] = str(tmp_path / "out")
+    data["model"]["compile"] = False  # the pipeline, not the engine: no 1-3 min compile in the fast tier
     config = config_from_dict(data, str(CONFIG), base_dir=STUDY)
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False))
     monkeypatch.chdir(tmp_path)
