@@ -24,7 +24,7 @@ def deck_args(example_structures_dir, tmp_path):
     (["--tdamp", "0"], "--tdamp must be > 0.0, got 0.0"),
     (["--ranks", "0"], "--ranks must be an integer >= 1, got 0"),
     (["--time", "1h"], "--time must look like HH:MM:SS or D-HH:MM:SS, got '1h'"),
-    (["--target-rel-error-d", "-0.1"], "--target-rel-error-d must be > 0.0, got -0.1"),
+    (["--target-hops", "-1"], "--target-hops must be > 0.0, got -1.0"),
 ])
 def test_deck_errors_name_the_flag(deck_args, tmp_path, capsys, flags, message):
     assert main([*deck_args, *flags]) == 2

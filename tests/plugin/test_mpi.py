@@ -174,7 +174,7 @@ def test_compiled_halo_nve_tracks_serial_with_migration(compiled_models, tmp_pat
     assert np.count_nonzero(parallel.frames[0][:, 1] != parallel.frames[-1][:, 1]) > 0
 
 
-@pytest.mark.parametrize("nprocs", [2, 3])
+@pytest.mark.parametrize("nprocs", [2, pytest.param(3, marks=pytest.mark.slow)])  # 3 ranks: 13 s, full suite only
 def test_shell_matches_serial(one_block_model, tmp_path, nprocs):
     atoms = _frame("nabh4_triclinic") * (2, 2, 1)
     kw = {"steps": 10, "dynamics": NVE, "dump_every": 10}

@@ -42,6 +42,7 @@ def test_study_config_expands_to_the_documented_runs():
 
 
 @pytest.mark.lammps
+@pytest.mark.slow  # 22 s: the study config's pipeline (the same pipeline as the tiny sweeps of the fast tier)
 def test_study_pipeline_on_one_short_run(tmp_path, monkeypatch, capsys):
     """The study's own config with one structure, one temperature and a few steps: MD -> analysis -> report."""
     data = yaml.safe_load(CONFIG.read_text())
