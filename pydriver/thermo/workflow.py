@@ -71,6 +71,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -624,15 +625,39 @@ def _cache_key(phase: dict, spec: dict, relax_opts: dict) -> str:
     settings and all phase settings except ``configurational`` and ``anharmonic`` (applied after the
     phonons, in :func:`analyse`)."""
     h = hashlib.sha256(Path(phase["file"]).read_bytes())
-    phase = {k: v for k, v in phase.items() if k not in ("configurational", "anharmonic")}
+    # paths by content or by name, so the same spec in a moved checkout keeps its cache
+    phase = {k: v for k, v in phase.items() if k not in ("configurational", "anharmonic", "file", "write_relaxed")}
     extra = [spec.get("phonons"), spec.get("qha")] if spec.get("phonons") or spec.get("qha") else []
-    h.update(json.dumps([phase, spec["model"], spec.get("dtype", "float64"), spec.get("min_width_A", 10.0),
+    h.update(json.dumps([phase, Path(spec["model"]).name, spec.get("dtype", "float64"), spec.get("min_width_A", 10.0),
                          spec.get("temperatures_K"), relax_opts, *extra], sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
+def _relative(path: str, folder: Path) -> str:
+    """``path`` relative to ``folder`` (thermo.json names no absolute path of the machine that wrote it)."""
+    return os.path.relpath(Path(path).resolve(), Path(folder).resolve()) if Path(path).is_absolute() else path
+
+
+def _spec_for_output(spec: dict, out_dir: Path) -> dict:
+    """The spec with its files relative to the output folder."""
+    out = {**spec, "model": _relative(spec["model"], out_dir)}
+    phases = []
+    for phase in spec.get("phases", []):
+        phase = dict(phase)
+        for key in ("file", "write_relaxed"):
+            if phase.get(key):
+                phase[key] = _relative(phase[key], out_dir)
+        if isinstance(phase.get("anharmonic"), dict) and phase["anharmonic"].get("runs"):
+            phase["anharmonic"] = {**phase["anharmonic"],
+                                   "runs": [_relative(r, out_dir) for r in phase["anharmonic"]["runs"]]}
+        phases.append(phase)
+    out["phases"] = phases
+    return out
+
+
 def _write(out_dir: Path, spec: dict, records: dict, results: dict | None) -> None:
-    payload = {"spec": spec, "phases": records, **(results or {}), "complete": results is not None,
+    payload = {"spec": _spec_for_output(spec, out_dir), "phases": records, **(results or {}),
+               "complete": results is not None,
                "units": "energies eV (per cell unless named per_fu / per atom), temperatures K, frequencies THz"}
     (out_dir / "thermo.json").write_text(json.dumps(_json_safe(payload), indent=2, default=float) + "\n")
 

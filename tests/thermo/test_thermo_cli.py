@@ -182,3 +182,17 @@ def test_unknown_phase_and_anharmonic_keys_refused(nacl_spec, tmp_path):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
     with pytest.raises(ValueError, match="n_atoms_md"):
         load_spec(tmp_path / "s.yaml")
+
+
+def test_thermo_json_names_files_relative_to_its_folder(tmp_path):
+    from pydriver.thermo.workflow import _spec_for_output
+
+    out = tmp_path / "out"
+    spec = {"model": str(tmp_path / "models" / "M"), "phases": [
+        {"name": "A", "file": str(tmp_path / "a.extxyz"), "write_relaxed": str(out / "a_relaxed.extxyz"),
+         "anharmonic": {"runs": [str(tmp_path / "md" / "run1")], "T0_K": 100}}]}
+    written = _spec_for_output(spec, out)
+    assert written["model"] == "../models/M"
+    assert written["phases"][0]["file"] == "../a.extxyz" and written["phases"][0]["write_relaxed"] == "a_relaxed.extxyz"
+    assert written["phases"][0]["anharmonic"] == {"runs": ["../md/run1"], "T0_K": 100}
+    assert spec["phases"][0]["file"] == str(tmp_path / "a.extxyz")  # the caller's spec is not changed
