@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pydriver.thermo.hull import sign_change_temperature
+
 VIB_MODELS = ("harmonic", "qha", "anharmonic")
 IMAGINARY = ("dropped", "abs", "floor")
 CONFIG = ("none", "ideal", "orderings")
@@ -290,14 +292,9 @@ def _envelope(rows: np.ndarray, central: np.ndarray) -> dict:
 
 
 def _first_sign_change(temps: np.ndarray, values: np.ndarray) -> float | None:
+    """:func:`~pydriver.thermo.hull.sign_change_temperature` over the finite values only."""
     ok = np.isfinite(values)
-    t, v = temps[ok], values[ok]
-    for k in range(len(v) - 1):
-        if v[k] == 0.0:
-            return float(t[k])
-        if v[k] * v[k + 1] < 0:
-            return float(t[k] - v[k] * (t[k + 1] - t[k]) / (v[k + 1] - v[k]))
-    return None
+    return sign_change_temperature(temps[ok], values[ok])
 
 
 def plot_band(band: dict, path, title: str = "") -> None:
