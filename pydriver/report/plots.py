@@ -84,6 +84,24 @@ def temperature_ticks_K(xlim_inverse_kK: tuple[float, float]) -> list[float]:
     return sorted(kept)
 
 
+#: the y range of an Arrhenius plot spans its points and fit lines times/over this factor; a wider 95 %
+#: interval (few temperatures: Student t with 1-2 degrees of freedom) runs off the axes, its numbers
+#: stay in the legend
+ARRHENIUS_Y_MARGIN = 100.0
+
+
+def _clip_to_data(ax) -> None:
+    """Limit a log y axis to the plotted markers and lines (not error bars) with :data:`ARRHENIUS_Y_MARGIN`."""
+    caps = {id(cap) for c in ax.containers if hasattr(c, "lines") for cap in (c.lines[1] or ())}
+    ys = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines
+          if len(line.get_ydata()) and id(line) not in caps and line.get_transform() == ax.transData]
+    ys = np.concatenate(ys) if ys else np.array([])
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    if ys.size:
+        low, high = ax.get_ylim()
+        ax.set_ylim(max(low, ys.min() / ARRHENIUS_Y_MARGIN), min(high, ys.max() * ARRHENIUS_Y_MARGIN))
+
+
 def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     """Arrhenius plot of every group, of the fitted quantity (sigma T or D, log scale) against 1000/T.
 
@@ -114,6 +132,7 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     if any(g.get("fit") for g in groups.values()):
         ax.axvline(1000.0 / 300.0, color="0.6", ls=":", lw=1)  # 300 K, labelled on the top axis
     ax.set_yscale("log")
+    _clip_to_data(ax)
     ax.set_xlabel("1000 / T (1/K)")
     ax.set_ylabel(Y_LABELS[mode])
     top = ax.secondary_xaxis("top", functions=(_inverse_thousand, _inverse_thousand))

@@ -228,3 +228,13 @@ def test_temperature_axis_labels_do_not_crowd():
     x = sorted(1000.0 / np.array(ticks))
     assert min(np.diff(x)) >= MIN_TICK_SPACING
     assert temperature_ticks_K((1.9, 2.1)) == [500.0]
+
+
+def test_a_huge_300K_interval_runs_off_the_axes_and_the_points_stay_readable():
+    rows = [row(t, sigma(t) * f, 0.02 * sigma(t)) for t, f in zip((600.0, 750.0, 900.0), (1.0, 0.6, 1.4))]
+    g = arrhenius_groups(rows, "sigma_T", n_bootstrap=200)["NaBH4, unscaled"]
+    ax = arrhenius_figure({"NaBH4, unscaled": g}, "sigma_T").axes[0]
+    low, high = ax.get_ylim()
+    values = [sigma(t) * t for t in (600.0, 750.0, 900.0)]
+    assert g["at_300K"]["ci95_high"] * 300.0 > high and low > g["at_300K"]["ci95_low"] * 300.0
+    assert low < min(values) / 2 and high > max(values) * 2  # the points and the fit are inside
