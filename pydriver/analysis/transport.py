@@ -198,8 +198,10 @@ class DiffusionAnalysis:
         blocks["charge_kinisi"] = diffusivity_std_correlated(lag_ps[sel], mscd[sel], 1, self.duration_ps)
         window = np.flatnonzero(sel)
         start, stop = int(window[0]), int(window[-1]) + 1
-        ions = self.positions_A[:, self.mobile_index]
-        groups = correlated_groups(ions if drift is None else ions - drift[:, None, :], max(start, 1))
+        # concerted ions from increments over segments of the window's first lag: only those frames are read
+        step = max(start, 1)
+        marks = self.positions_A[::step][:, self.mobile_index]
+        groups = correlated_groups(marks if drift is None else marks - drift[::step][:, None, :], 1)
         blocks["tracer_interval"] = tracer_diffusivity(per_ion_slopes(lag_ps, per_atom_mobile, sel),
                                                       window=(lag_ps.size, start, stop),
                                                       groups=groups).scaled(A2_PS_TO_CM2_S)

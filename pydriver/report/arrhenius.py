@@ -60,6 +60,18 @@ def _point(row: dict, mode: str) -> dict:
             "excluded_reason": reason, "upper_bound": upper_bound, "unchecked": row.get("diffusive") is None}
 
 
+def set_point_groups(items: list[dict], key: str, tolerance_K: float = REPLICATE_TOLERANCE_K) -> list[list[dict]]:
+    """``items`` sorted by their set point ``item[key]`` (K) and cut into replicate groups: an item joins
+    the current group when its set point lies within ``tolerance_K`` of the group's first one."""
+    groups: list[list[dict]] = []
+    for item in sorted(items, key=lambda i: i[key]):
+        if groups and item[key] - groups[-1][0][key] <= tolerance_K:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
 def pool_log_values(values, sigma_ln) -> dict:
     """Inverse-variance mean of ``ln value`` with a chi^2 check of the scatter against the errors.
 
@@ -93,13 +105,7 @@ def pool_replicates(points: list[dict], tolerance_K: float = REPLICATE_TOLERANCE
     the inverse-variance mean of ``ln value``), ``sigma_ln`` (pooled, times the Birge ratio when the
     replicates scatter more than their errors), ``n_replicates``, ``chi2``, ``chi2_p``.
     """
-    used = sorted((p for p in points if p["included"]), key=lambda p: p["set_temperature_K"])
-    groups: list[list[dict]] = []
-    for p in used:
-        if groups and p["set_temperature_K"] - groups[-1][0]["set_temperature_K"] <= tolerance_K:
-            groups[-1].append(p)
-        else:
-            groups.append([p])
+    groups = set_point_groups([p for p in points if p["included"]], "set_temperature_K", tolerance_K)
     pooled = []
     for members in groups:
         pool = pool_log_values([m["value"] for m in members], [m["sigma_ln"] for m in members])

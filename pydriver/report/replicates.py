@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats
 
 from pydriver.analysis.active import jeffreys_interval
-from pydriver.report.arrhenius import REPLICATE_TOLERANCE_K, pool_log_values
+from pydriver.report.arrhenius import pool_log_values, set_point_groups
 from pydriver.rundir import MSD_TABLE_FILE
 
 
@@ -37,16 +37,7 @@ def _conditions(rows: list[dict]) -> list[list[dict]]:
     by_group: dict = {}
     for row in rows:
         by_group.setdefault((row["structure"], row["mass_factors"]), []).append(row)
-    out = []
-    for members in by_group.values():
-        members = sorted(members, key=lambda r: r["temperature_K"])
-        for row in members:
-            if out and out[-1][0]["structure"] == row["structure"] and out[-1][0]["mass_factors"] == row[
-                    "mass_factors"] and row["temperature_K"] - out[-1][0]["temperature_K"] <= REPLICATE_TOLERANCE_K:
-                out[-1].append(row)
-            else:
-                out.append([row])
-    return out
+    return [condition for members in by_group.values() for condition in set_point_groups(members, "temperature_K")]
 
 
 def _usable(row: dict) -> bool:
