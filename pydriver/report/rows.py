@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 from pydriver.analysis.labels import mass_factor_label, structure_name
@@ -58,8 +59,14 @@ def _model_dtype(run_dir: Path, model: dict) -> str | None:
         return str(model["dtype"])
     path = Path(str(model.get("path") or ""))
     path = path if path.is_absolute() else run_dir / path
+    return _file_dtype(str(path.resolve()), path.stat().st_mtime_ns) if path.is_file() else None
+
+
+@lru_cache(maxsize=16)
+def _file_dtype(path: str, _mtime_ns: int) -> str | None:
+    """dtype in a model file's metadata (cached per file version: the runs of a sweep share one file)."""
     try:
-        return str(read_metadata(path).get("dtype")) if path.is_file() else None
+        return str(read_metadata(path).get("dtype"))
     except (OSError, ValueError, KeyError):
         return None
 
