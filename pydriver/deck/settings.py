@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 
 from pydriver.deck.mass_scaling import validate_mass_factors
 from pydriver.m3gnet.precision import DEVICES
@@ -63,6 +64,13 @@ def _check_bounds(obj) -> None:
             setattr(obj, f.name, float(value))
 
 
+@lru_cache(maxsize=1)
+def _warn_former_rule() -> None:
+    """Once per process (a status of many older runs reads each target several times)."""
+    log.warning("target: rel_error_D is no longer a stopping rule (it chose each run's length by the run's own "
+                "D); the run stops after min_hops site-to-site hops instead")
+
+
 @dataclass
 class AdaptiveTarget:
     """Adaptive production length: continue in chunks until the ions have hopped enough (or the cap).
@@ -72,8 +80,8 @@ class AdaptiveTarget:
     ``analysis.json``: the core-state rule of :mod:`pydriver.analysis.hops`, so rattling between two
     sites is no hop), like stopping a Poisson process at its n-th event. The mean D of such runs is
     biased by about ``1 / min_hops``, measured on synthetic ensembles in
-    ``benchmarks/bench_stopping.py``; a rule on ``std(D) / D`` stops the runs whose D happened to
-    fluctuate up. A run whose analysis finds no sites (no hops counted) runs to the cap.
+    ``benchmarks/bench_stopping.py``; a rule on ``std(D) / D`` instead chooses each run's length by
+    the run's own estimate of D. A run whose analysis finds no sites (no hops counted) runs to the cap.
 
     Attributes
     ----------
@@ -98,8 +106,7 @@ class AdaptiveTarget:
         with it still resume (under the hop rule). Other unknown keys: ``ValueError``.
         """
         if "rel_error_D" in data:
-            log.warning("target: rel_error_D is no longer a stopping rule (it stopped the runs whose D had "
-                        "fluctuated up); the run stops after min_hops hops instead")
+            _warn_former_rule()
             data = {k: v for k, v in data.items() if k != "rel_error_D"}
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(known))
