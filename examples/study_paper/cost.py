@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from pydriver.structures import read_structure
@@ -83,8 +84,9 @@ def measured_layouts() -> list[Layout]:
         Layout(1, 2, rows[(2, 1)], f"measured {_date(threads)}, `{_rel(THREADS_FILE)}` (onbh:2, 2 threads)"),
         Layout(2, 1, rows[(1, 1)] / speedup,
                f"derived: {rows[(1, 1)]:.0f} / {speedup:.2f}, the 2-rank speed-up of the compiled engine measured "
-               f"{_date(ranks)} on the 1024-atom Na3(BH4)(B12H12) test cell `{mixed['cell']}` ({mixed['np1_ms']:.0f} -> "
-               f"{mixed['np2_ms']:.0f} ms/step, `{_rel(RANKS_FILE)}`); o-NBH on 2 compiled ranks is not measured"),
+               f"{_date(ranks)} on the 1024-atom Na3(BH4)(B12H12) test cell `{mixed['cell']}` "
+               f"({mixed['np1_ms']:.0f} -> {mixed['np2_ms']:.0f} ms/step, `{_rel(RANKS_FILE)}`); o-NBH on 2 compiled "
+               "ranks is not measured"),
     ]
 
 
@@ -96,15 +98,20 @@ def same_runs(cpu: SweepConfig, gpu: SweepConfig) -> list[RunSpec]:
     return cpu_runs
 
 
+@lru_cache(maxsize=None)
+def _atoms_in_file(path: str) -> int:
+    return len(read_structure(path))
+
+
 def atoms_of(spec: RunSpec) -> int:
     """Atoms of a run's cell (its structure file times its explicit supercell)."""
-    return len(read_structure(spec.structure_file)) * math.prod(spec.supercell or (1, 1, 1))
+    return _atoms_in_file(str(spec.structure_file)) * math.prod(spec.supercell or (1, 1, 1))
 
 
 def runs_table(config: SweepConfig, runs: list[RunSpec]) -> str:
     """Per structure: cell, temperatures, mass settings, replicates, runs and MD steps per run."""
-    lines = ["| structure | atoms (Na) | temperatures (K) | anion mass settings | replicates | runs | MD steps per run |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| structure | atoms (Na) | temperatures (K) | anion mass settings | replicates | runs "
+             "| MD steps per run |", "|---|---|---|---|---|---|---|"]
     for structure in config.structures:
         mine = [r for r in runs if r.structure == structure.label]
         temps = sorted({r.temperature_K for r in mine})
@@ -192,9 +199,10 @@ def main() -> None:
     cpu, gpu = load_config(CPU_CONFIG), load_config(GPU_CONFIG)
     runs = same_runs(cpu, gpu)
     layouts = measured_layouts()
-    for title, table in (("Runs", runs_table(cpu, runs)), ("ms/step on CPU", sources_table(layouts)),
-                         ("Cost on CPU nodes", cpu_table(cpu, runs, layouts)), ("Parts", parts_table(cpu, runs, layouts[0])),
-                         ("Cost on GPUs", gpu_table(gpu, runs))):
+    tables = (("Runs", runs_table(cpu, runs)), ("ms/step on CPU", sources_table(layouts)),
+              ("Cost on CPU nodes", cpu_table(cpu, runs, layouts)), ("Parts", parts_table(cpu, runs, layouts[0])),
+              ("Cost on GPUs", gpu_table(gpu, runs)))
+    for title, table in tables:
         print(f"## {title}\n\n{table}\n")
 
 
