@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Write the committed SLURM scripts of the paper-scale study (``slurm/``) exactly as the sweep writes them.
 
-    .venv/bin/python examples/study_paper/make_slurm.py           # rewrite slurm/cpu/ and slurm/gpu/
-    .venv/bin/python examples/study_paper/make_slurm.py --check   # exit 1 if they differ from the code's
+    PYTHONPATH=. .venv/bin/python examples/study_paper/make_slurm.py           # rewrite slurm/cpu/ and slurm/gpu/
+    PYTHONPATH=. .venv/bin/python examples/study_paper/make_slurm.py --check   # exit 1 if they differ from the code's
 
 Per variant (``cpu``: ``study.yaml``, ``gpu``: ``study_gpu.yaml``): ``array-paper.slurm``, the job array
 of all runs that ``sweep run`` writes and submits on its first call (in the sweep folder:

@@ -66,7 +66,7 @@ def test_cells_are_10_A_wide_and_precursors_stay_in_their_phase():
 def test_committed_slurm_scripts_are_what_the_code_writes():
     stale = _module("make_slurm").stale_scripts()
     assert not stale, (f"examples/study_paper/slurm/ differs from what the sweep writes now: {stale}; rewrite with "
-                       "`.venv/bin/python examples/study_paper/make_slurm.py`")
+                       "`PYTHONPATH=. .venv/bin/python examples/study_paper/make_slurm.py`")
 
 
 def test_readme_tables_are_what_cost_py_prints():
