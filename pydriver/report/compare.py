@@ -68,7 +68,7 @@ def _result(kind: str, a: Level, b: Level, estimate=None, ci95=(None, None), bou
 
 
 def _missing_reason(a: Level, b: Level) -> str | None:
-    missing = [f"{x.label}: {x.reason}" for x in (a, b) if x.value is None]
+    missing = [f"{x.label}: {x.reason or 'no value'}" for x in (a, b) if x.value is None]
     return "; ".join(missing) if missing else None
 
 

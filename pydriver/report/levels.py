@@ -317,7 +317,9 @@ def ea_level(report: dict, structure: str, mass_factors: str, group_key: str = "
     label = f"Ea ({group_key.replace('_', ' ')}), {structure}, {mass_factors}"
     group = (report.get(group_key) or {}).get(f"{structure}, {mass_factors}")
     if group is None:
-        return _missing(label, f"no {group_key.replace('_', ' ')} group {structure}, {mass_factors}", 0, "eV", "linear")
+        why = ("no hop numbers (analysed without the mechanism)" if group_key == "hop_rate_arrhenius"
+               else f"no runs of {structure}, {mass_factors}")
+        return _missing(label, why, 0, "eV", "linear")
     n_runs = len(group.get("points") or [])
     fit = group.get("fit")
     if fit is None:
@@ -429,7 +431,7 @@ def fraction_counts(report: dict, structure: str, mass_factors: str, temperature
            "definition": definition, "k": None, "n": None, "fraction": None, "n_runs": len(rows),
            "n_used": len(used), "reason": None}
     if not used:
-        out["reason"] = "no runs" if not rows else f"no {column} with ion counts in the runs"
+        out["reason"] = "no runs" if not rows else f"no {definition} counts in the runs (analysed before they existed)"
         return out
     k = sum(int(round(float(r[column]) * int(r["active_n_ions"]))) for r in used)
     n = sum(int(r["active_n_ions"]) for r in used)

@@ -196,7 +196,7 @@ def test_mobile_fractions_pool_replicate_counts_and_differ_by_the_mover_interval
                                        levels.fraction_counts(rep, ONBH, "BH4 x5", 750, "msd_21A2"))
     assert none["estimate"] == 0.0 and none["ci95"][0] < 0 < none["ci95"][1]
     missing = levels.fraction_counts(report(run(750, 1e-5)), ONBH, "unscaled", 750, "hops")
-    assert missing["k"] is None and "fraction_hops" in missing["reason"]
+    assert missing["k"] is None and "no hops counts" in missing["reason"]
     with pytest.raises(ValueError, match="definition"):
         levels.fraction_counts(rep, ONBH, "unscaled", 750, "msd")
 
