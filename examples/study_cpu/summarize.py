@@ -1,20 +1,24 @@
 #!/usr/bin/env python
 """Markdown tables of the CPU study for the READMEs, read from the committed report (no hand copying).
 
-    .venv/bin/python examples/study_cpu/summarize.py [examples/study_cpu/results/report/report.json]
+    .venv/bin/python examples/study_cpu/summarize.py [examples/study_cpu/results/report/report.json] [--write-readme]
 
 Prints: per structure and temperature D, sigma (upper bounds marked), diffusive or why not, active
 Na fraction and anion rotation rates; the Arrhenius fits (Ea, sigma at 300 K, or why there is
 none); and the anion-mass experiment (one row per mass-factor combination at its temperature).
 Values are those of ``report.json`` (= each run's ``analysis.json``; tests/sweep/test_study_cpu.py).
+``--write-readme`` rewrites the ``runs``, ``arrhenius`` and ``mass`` blocks of README.md
+(:mod:`pydriver.report.generated`); tests/sweep/test_study_results.py checks they are what this prints.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
+from pydriver.report.generated import write_blocks
 from pydriver.report.markdown import bounded
 
 HERE = Path(__file__).resolve().parent
@@ -87,7 +91,7 @@ def mass_table(rows: list[dict]) -> str:
     lines = ["| structure | T (K) | mass factors | D (cm²/s) | Na MSD at fit end (Å²) | active Na | "
              "BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|"]
     for (structure, t), group in sorted(by_t.items()):
-        if len(group) < 2:
+        if len({r["mass_factors"] for r in group}) < 2:  # replicates of one setting are no mass experiment
             continue
         for r in sorted(group, key=lambda r: (r["mass_factors"] != "unscaled", r["mass_factors"])):
             bound = "≤ " if r["diffusive"] is False else ""
@@ -98,14 +102,25 @@ def mass_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def tables(report: dict) -> dict[str, str]:
+    """The README's generated blocks: ``runs``, ``arrhenius``, ``mass`` (name -> markdown table)."""
+    return {"runs": runs_table(report["runs"]), "arrhenius": arrhenius_table(report["arrhenius"]),
+            "mass": mass_table(report["runs"])}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the three tables."""
-    argv = sys.argv[1:] if argv is None else argv
-    path = Path(argv[0]) if argv else HERE / "results" / "report" / "report.json"
-    report = json.loads(path.read_text())
-    print("### Runs (unscaled masses)\n\n" + runs_table(report["runs"]))
-    print("\n### Arrhenius fits\n\n" + arrhenius_table(report["arrhenius"]))
-    print("\n### Anion-mass experiment\n\n" + mass_table(report["runs"]))
+    """Print the three tables; with ``--write-readme`` also rewrite their blocks in README.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report", nargs="?", type=Path, default=HERE / "results" / "report" / "report.json")
+    parser.add_argument("--write-readme", action="store_true", help="rewrite the generated blocks of README.md")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    blocks = tables(json.loads(args.report.read_text()))
+    print("### Runs (unscaled masses)\n\n" + blocks["runs"])
+    print("\n### Arrhenius fits\n\n" + blocks["arrhenius"])
+    print("\n### Anion-mass experiment\n\n" + blocks["mass"])
+    if args.write_readme:
+        changed = write_blocks(HERE / "README.md", blocks)
+        print(f"README.md {'rewritten' if changed else 'unchanged'}", file=sys.stderr)
     return 0
 
 
