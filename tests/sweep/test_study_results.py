@@ -1,0 +1,97 @@
+"""The CPU study's committed results regenerate (no MD, seconds).
+
+* ``results/report/report.json`` is what the report code makes of the committed per-run analyses
+  (every number, not only the checked columns of test_study_cpu.py);
+* ``results/claims.json`` is what ``claims.py`` makes of the committed report and thermodynamics;
+* every generated block of ``examples/study_cpu/README.md`` is what ``summarize.py`` and ``claims.py``
+  print now.
+
+After new runs or a change of the report code: ``.venv/bin/python examples/study_cpu/regenerate.py``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pydriver.report import build
+from pydriver.report.generated import read_blocks
+from pydriver.rundir import ANALYSIS_FILE
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STUDY = REPO_ROOT / "examples" / "study_cpu"
+RESULTS = STUDY / "results"
+REPORT = RESULTS / "report" / "report.json"
+#: report-row keys read from files that are not committed (the run's exported model): machine-dependent
+UNCOMMITTED_INPUTS = {"model_dtype"}
+REGENERATE = "run `.venv/bin/python examples/study_cpu/regenerate.py` and commit what it changes"
+
+pytestmark = pytest.mark.skipif(not REPORT.is_file(), reason="study results not committed yet")
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"study_cpu_{name}", STUDY / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _differences(committed, fresh, where: str = "") -> list[str]:
+    """Paths at which two JSON values differ (floats to 1e-9 relative)."""
+    if isinstance(committed, dict) and isinstance(fresh, dict):
+        out = [f"{where}.{k}: only in {'committed' if k in committed else 'regenerated'}"
+               for k in sorted(set(committed) ^ set(fresh)) if k not in UNCOMMITTED_INPUTS]
+        for k in sorted(set(committed) & set(fresh) - UNCOMMITTED_INPUTS):
+            out += _differences(committed[k], fresh[k], f"{where}.{k}")
+        return out
+    if isinstance(committed, list) and isinstance(fresh, list):
+        if len(committed) != len(fresh):
+            return [f"{where}: {len(committed)} committed vs {len(fresh)} regenerated items"]
+        return [d for i, (a, b) in enumerate(zip(committed, fresh)) for d in _differences(a, b, f"{where}[{i}]")]
+    if isinstance(committed, float) and isinstance(fresh, (int, float)) and not isinstance(fresh, bool):
+        same = math.isclose(committed, fresh, rel_tol=1e-9, abs_tol=1e-300)
+    else:
+        same = committed == fresh
+    return [] if same else [f"{where}: committed {committed!r}, regenerated {fresh!r}"]
+
+
+def test_committed_report_regenerates_from_the_committed_analyses(tmp_path, monkeypatch):
+    committed = json.loads(REPORT.read_text())
+    copy = tmp_path / "results"
+    for analysis in sorted(RESULTS.glob(f"*/{ANALYSIS_FILE}")):  # the run folders as committed, next to the report
+        shutil.copytree(analysis.parent, copy / analysis.parent.name)
+    # the PNGs take seconds and hold no numbers: not drawn here; the committed ones must exist
+    monkeypatch.setattr(build, "_figures", lambda *args, **kwargs: {})
+    build.build_report([copy], copy / "report")
+    fresh = json.loads((copy / "report" / "report.json").read_text())
+    missing = [name for name in committed["figures"].values() if not (REPORT.parent / name).is_file()]
+    assert not missing, f"figures of report.json not committed: {missing}"
+    differences = _differences({**committed, "figures": {}}, fresh)
+    assert not differences, (f"results/report/report.json is not what the report code makes of the committed "
+                             f"analyses ({len(differences)} differences; {REGENERATE}):\n" + "\n".join(differences[:10]))
+
+
+def test_committed_claims_are_what_claims_py_makes_of_the_committed_report():
+    path = RESULTS / "claims.json"
+    assert path.is_file(), f"results/claims.json is missing: {REGENERATE}"
+    committed = json.loads(path.read_text())
+    thermo = RESULTS / committed["thermo"] if committed["thermo"] else None
+    fresh = json.loads(json.dumps(_script("claims").document(REPORT, thermo, RESULTS)))
+    differences = _differences(committed, fresh)
+    assert not differences, f"results/claims.json is stale ({REGENERATE}):\n" + "\n".join(differences[:10])
+
+
+def test_readme_tables_are_what_the_scripts_print():
+    report = json.loads(REPORT.read_text())
+    claims = _script("claims")
+    expected = {**_script("summarize").tables(report),
+                **claims.readme_blocks(json.loads((RESULTS / "claims.json").read_text()))}
+    blocks = read_blocks((STUDY / "README.md").read_text())
+    assert sorted(blocks) == sorted(expected), "examples/study_cpu/README.md lacks a generated block (or has another)"
+    for name, table in expected.items():
+        assert blocks[name] == table.strip("\n"), f"README block {name!r} differs from what the scripts print: {REGENERATE}"
