@@ -206,24 +206,31 @@ def mass_rows(report: dict, onbh: str | None) -> list[dict]:
     return rows
 
 
-def _band_at(thermo: dict, temperature_K: float) -> tuple[float, float, float, str] | None:
-    """(central, min, max) of dG (eV per formula unit of o-NBH) at T, and what the range spans."""
+def _curve_at(temperatures_K, values, temperature_K: float) -> float | None:
+    """Linear interpolation of a thermo.json curve (None entries: undefined) at T; None outside or undefined."""
+    t = np.asarray(temperatures_K, dtype=float)
+    v = np.array([np.nan if x is None else x for x in values], dtype=float)
+    if not t.min() <= temperature_K <= t.max():
+        return None
+    out = float(np.interp(temperature_K, t, v))
+    return out if np.isfinite(out) else None
+
+
+def band_at(thermo: dict, temperature_K: float) -> tuple[float, float, float, str] | None:
+    """(central, min, max) of the reaction dG of o-NBH (eV per formula unit) at T, and what the range spans:
+    the band over modelling choices when thermo.json has one, else the one central curve (min = max)."""
     reaction = (thermo.get("band") or {}).get("reaction")
     if reaction:
-        t = np.asarray(reaction["temperatures_K"], dtype=float)
-        if not t.min() <= temperature_K <= t.max():
-            return None
-        c, lo, hi = (float(np.interp(temperature_K, t, reaction[k])) for k in
+        c, lo, hi = (_curve_at(reaction["temperatures_K"], reaction[k], temperature_K) for k in
                      ("dG_central_eV_per_fu", "dG_min_eV_per_fu", "dG_max_eV_per_fu"))
+        if None in (c, lo, hi):
+            return None
         return c, lo, hi, f"band over {thermo['band'].get('n_combinations')} combinations of modelling choices"
     reaction = thermo.get("reaction") or {}
     if not reaction.get("dG_curve_eV_per_fu"):
         return None
-    t = np.asarray(reaction["temperatures_K"], dtype=float)
-    if not t.min() <= temperature_K <= t.max():
-        return None
-    c = float(np.interp(temperature_K, t, reaction["dG_curve_eV_per_fu"]))
-    return c, c, c, "one treatment (harmonic), no band"
+    c = _curve_at(reaction["temperatures_K"], reaction["dG_curve_eV_per_fu"], temperature_K)
+    return None if c is None else (c, c, c, "one treatment (harmonic), no band")
 
 
 def thermo_rows(thermo: dict | None, source: str | None) -> list[dict]:
@@ -231,7 +238,7 @@ def thermo_rows(thermo: dict | None, source: str | None) -> list[dict]:
     claim = "o-NBH is metastable (formation from NaBH4 + Na2B12H12 costs free energy)"
     rows = []
     for t in THERMO_TEMPERATURES_K:
-        band = _band_at(thermo, t) if thermo else None
+        band = band_at(thermo, t) if thermo else None
         if band is None:
             result = {"estimate": None, "ci95": [None, None], "source": source, "n_runs": 0, "n_used": 0,
                       "reason": "no thermodynamics result" if not thermo else f"no dG at {t:g} K"}

@@ -95,3 +95,18 @@ def test_readme_tables_are_what_the_scripts_print():
     assert sorted(blocks) == sorted(expected), "examples/study_cpu/README.md lacks a generated block (or has another)"
     for name, table in expected.items():
         assert blocks[name] == table.strip("\n"), f"README block {name!r} differs from what the scripts print: {REGENERATE}"
+
+
+def test_the_metastability_claim_reads_the_band_of_modelling_choices():
+    claims = _script("claims")
+    band = {"band": {"n_combinations": 4, "reaction": {"temperatures_K": [0.0, 300.0, 600.0, 900.0],
+                                                       "dG_central_eV_per_fu": [0.3, 0.2, 0.1, 0.0],
+                                                       "dG_min_eV_per_fu": [0.2, 0.1, -0.1, None],
+                                                       "dG_max_eV_per_fu": [0.4, 0.3, 0.2, 0.1]}}}
+    central, low, high, spans = claims.band_at(band, 450.0)
+    assert (central, low, high) == pytest.approx((0.15, 0.0, 0.25)) and spans.startswith("band over 4 combinations")
+    assert claims.band_at(band, 900.0) is None and claims.band_at(band, 1000.0) is None
+    rows = claims.thermo_rows(band, "thermo.json")
+    assert [r["verdict"] for r in rows] == ["supported", "not resolved at this cost"]  # 300 K: [0.1, 0.3]; 600 K: [-0.1, 0.2]
+    harmonic = {"reaction": {"temperatures_K": [0.0, 1000.0], "dG_curve_eV_per_fu": [-0.1, -0.3]}}
+    assert claims.thermo_rows(harmonic, None)[0]["verdict"] == "contradicted"
