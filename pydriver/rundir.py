@@ -150,6 +150,7 @@ class RunManifest:
     dt_ps: float
     types: list[AtomType]
     structure_source: str | None = None
+    structure_name: str | None = None
     formula: str | None = None
     n_atoms: int | None = None
     supercell: list[int] | None = None

@@ -58,13 +58,18 @@ def reduced_formula(formula: str | None, anion_counts: dict | None = None) -> st
 
 
 def structure_name(run: dict) -> str:
-    """``NaBH4``, or ``Na3(BH4)(B12H12) (oNBH)`` when the structure file's name adds a common name."""
+    """``NaBH4``, or ``Na3(BH4)(B12H12) (oNBH)`` when a common name is known.
+
+    The common name is the run's ``structure_name`` (a sweep's structure label: the replicate
+    structure files of one phase share it, so the report pools them), else the structure file's
+    name when it is not generic.
+    """
     name = run.get("structure_name")
     formula = reduced_formula(run.get("formula"), run.get("anion_counts"))
     source = run.get("structure_source")
     stem = Path(str(source)).name.split(".")[0] if source else None
     if name:
-        return str(name)
+        return f"{formula} ({name})" if formula and str(name) != formula else str(name)
     if stem and stem.lower() not in GENERIC_STEMS and stem != formula:
         return f"{formula} ({stem})" if formula else stem
     return formula or stem or "unnamed structure"

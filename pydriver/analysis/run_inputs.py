@@ -36,6 +36,7 @@ class RunMetadata:
     mass_factors: dict = field(default_factory=dict)
     formula: str | None = None
     structure_source: str | None = None
+    structure_name: str | None = None
     anion_counts: dict = field(default_factory=dict)
     dump_file: str | None = None
     source: str = MANIFEST_FILE
@@ -64,7 +65,8 @@ def load_run_json(path: Path) -> RunMetadata:
     return RunMetadata(temperature_K=manifest.temperature_K, dt_ps=manifest.dt_ps, types=manifest.types_by_number,
                        production_start_step=manifest.production_start_step, mass_factors=manifest.mass_factors,
                        formula=manifest.formula, dump_file=manifest.dump_file,
-                       structure_source=manifest.structure_source, anion_counts=dict(manifest.anion_counts))
+                       structure_source=manifest.structure_source, structure_name=manifest.structure_name,
+                       anion_counts=dict(manifest.anion_counts))
 
 
 def types_from_elements(types: np.ndarray, elements: np.ndarray) -> dict[int, AtomType]:

@@ -52,6 +52,7 @@ def summarise(results: dict, traj: Trajectory, meta: RunMetadata, opts: Analysis
         pydriver_version=__version__,
         run={"dump_file": str(dump.name), "source_format": traj.source_format, "metadata_source": meta.source,
              "formula": meta.formula, "structure_source": meta.structure_source,
+             "structure_name": meta.structure_name,
              "anion_counts": meta.anion_counts, "temperature_K": meta.temperature_K,
              "set_temperature_K": meta.temperature_K, **measured, "dt_ps": meta.dt_ps,
              "mass_factors": meta.mass_factors,

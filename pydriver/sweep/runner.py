@@ -155,6 +155,19 @@ def _supersede(config: SweepConfig, run: SweepRun, state: RunState, changes: lis
                 _describe_changes(changes), target)
 
 
+def _record_structure_name(run: SweepRun) -> None:
+    """Write the config's structure label into the run's ``run.json`` as ``structure_name``.
+
+    The replicate structure files of one phase (``replicate_files``) are different files; the
+    shared label is what tells the report they are replicates of one condition. Stamped on every
+    prepare, so run directories written before this key existed gain it without a rewrite.
+    """
+    path = run.run_dir / MANIFEST_FILE
+    manifest = read_json(path)
+    if manifest is not None and manifest.get("structure_name") != run.spec.structure:
+        atomic_write_json(path, {**manifest, "structure_name": run.spec.structure})
+
+
 def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path, rerun_changed: bool = False) -> None:
     """Write missing or incomplete run directories; compare existing ones with the config field by field.
 
@@ -186,6 +199,7 @@ def prepare(config: SweepConfig, runs: list[SweepRun], model_file: Path, rerun_c
         if action != "keep":
             run.run_dir.mkdir(parents=True, exist_ok=True)
             write_run(config, run.spec, model_file, run.run_dir)
+        _record_structure_name(run)
         state.parameters = run.parameters
         state.save(run.run_dir)
         if config.md.target and AdaptiveState.load(run.run_dir) is None:

@@ -238,3 +238,11 @@ def test_a_huge_300K_interval_runs_off_the_axes_and_the_points_stay_readable():
     values = [sigma(t) * t for t in (600.0, 750.0, 900.0)]
     assert g["at_300K"]["ci95_high"] * 300.0 > high and low > g["at_300K"]["ci95_low"] * 300.0
     assert low < min(values) / 2 and high > max(values) * 2  # the points and the fit are inside
+
+
+def test_replicate_orderings_share_the_sweep_structure_name():
+    """Two relaxed orderings of one phase (different files) are one structure for the report."""
+    runs = [{"formula": "Na48B208H256", "anion_counts": {"BH4": 16, "B12H12": 16}, "structure_name": "oNBH",
+             "structure_source": f"inputs/oNBH/oNBH_bh4_slabs_r{k}.extxyz"} for k in (2, 3)]
+    assert {structure_name(r) for r in runs} == {"Na3(BH4)(B12H12) (oNBH)"}
+    assert structure_name({"formula": "Na4B4H16", "anion_counts": {"BH4": 4}, "structure_name": "NaBH4"}) == "NaBH4"
