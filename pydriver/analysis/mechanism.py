@@ -2,7 +2,8 @@
 
 :func:`mechanism` runs :mod:`~pydriver.analysis.sites`, :mod:`~pydriver.analysis.hops`,
 :mod:`~pydriver.analysis.reorientation`, :mod:`~pydriver.analysis.coupling` (hops after a
-neighbouring anion turns) and the hop-based active fraction on a trajectory;
+neighbouring anion turns), the hop-based active fraction and, with two anion kinds in layers (o-NBH),
+the anion slabs of the sites and ions (:mod:`~pydriver.analysis.slabs`) on a trajectory;
 :func:`mechanism_summary` gives the ``sites``, ``hops``, ``reorientation`` and ``coupling`` sections of
 ``analysis.json`` (scalars and short lists; the per-frame arrays stay in memory for tables and plots).
 A run whose ions show no sites (a liquid, too few frames) gets ``sites.reason`` and no hop numbers
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pydriver.analysis import active, coupling, hops, reorientation, sites, structure_stats
+from pydriver.analysis import (active, coupling, hops, reorientation, site_reference, sites, slabs,
+                              structure_stats)
 from pydriver.analysis.molecules import Molecules
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,8 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
               msd_diffusivity_std_cm2_s: float | None = None, sites_file: Path | None = None,
               element: str = "Na", min_net_hops: int = active.DEFAULT_MIN_NET_HOPS,
               coupling_window_ps: float = coupling.DEFAULT_COUPLING_WINDOW_PS,
-              reorientation_fit_start_ps: float = reorientation.DEFAULT_FIT_START_PS) -> dict:
+              reorientation_fit_start_ps: float = reorientation.DEFAULT_FIT_START_PS,
+              site_reference_file: Path | None = None, drift_A: np.ndarray | None = None) -> dict:
     """Sites, occupancy, hops, hop-active fraction and anion reorientation of one trajectory.
 
     Parameters
@@ -55,13 +58,15 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     ``reorientation`` (:func:`pydriver.analysis.reorientation.anion_reorientation`), ``coupling``
     (per anion kind, :func:`pydriver.analysis.coupling.hop_coupling`, with the Na-anion
     coordination cutoffs of :mod:`pydriver.analysis.structure_stats` as neighbour distance; empty
-    without sites or anions), ``hop_events`` (:class:`pydriver.analysis.hops.HopEvents`, or None;
+    without sites or anions), ``sites["slabs"]`` with two anion kinds
+    (:func:`pydriver.analysis.slabs.slab_analysis`, or ``reason`` when they form no slabs),
+    ``hop_events`` (:class:`pydriver.analysis.hops.HopEvents`, or None;
     in memory only, for the per-site tables).
     """
     cell = np.asarray(cells_A, dtype=np.float64).mean(axis=0)
     frac = sites.wrapped_fractional(ions_A, cells_A)
     out: dict = {"active_hops": {}, "coupling": {}, "hop_events": None}
-    events = states = None
+    events = states = found = None
     try:
         found = (sites.sites_from_structure(sites_file, element, cell) if sites_file is not None
                  else sites.find_sites(frac, cell))
@@ -84,6 +89,9 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     out["reorientation"] = (reorientation.anion_reorientation(positions_A, cells_A, molecules, elements, masses_amu,
                                                               dt_frame_ps, reorientation_fit_start_ps)
                           if has_anions else {})
+    if len(out["reorientation"]) >= 2:
+        out["sites"]["slabs"] = _slabs(frac, out["reorientation"], cells_A, cell, found, out["sites"], states,
+                                       site_reference_file, element, drift_A)
     if events is not None:
         for kind, entry in out["reorientation"].items():
             cutoff = structure_stats.DEFAULT_CN_CUTOFF_A.get(kind, structure_stats.FALLBACK_CN_CUTOFF_A)
@@ -91,6 +99,26 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
                 events, states >= 0, frac, sites.wrapped_fractional(entry["centres_A"], cells_A), entry["event_anion"],
                 entry["event_frame"], cell, dt_frame_ps, cutoff, coupling_window_ps)
     return out
+
+
+def _slabs(frac: np.ndarray, reorient: dict, cells_A: np.ndarray, cell: np.ndarray, found: sites.Sites | None,
+           occ: dict, states: np.ndarray | None, reference_file: Path | None, element: str,
+           drift_A: np.ndarray | None) -> dict:
+    """``sites.slabs``: anion centres of every kind (drift removed like the ions') against the ions and sites."""
+    centres = np.concatenate([reorient[k]["centres_A"] for k in sorted(reorient)], axis=1).astype(np.float64)
+    kinds = [k for k in sorted(reorient) for _ in range(reorient[k]["centres_A"].shape[1])]
+    if drift_A is not None:
+        centres -= np.asarray(drift_A, dtype=np.float64)[:, None, :]
+    centres_frac = centres @ np.linalg.inv(np.asarray(cells_A, dtype=np.float64))
+    reference = None
+    if reference_file is not None:
+        reference = site_reference.reference_from_structure(reference_file, element, cell)
+    try:
+        return slabs.slab_analysis(frac, centres_frac, kinds, cell, found, occ.get("occupancy_per_site"), states,
+                                   reference)
+    except ValueError as exc:
+        log.info("no anion slabs: %s", exc)
+        return {"reason": str(exc)}
 
 
 def _json_section(section: dict) -> dict:

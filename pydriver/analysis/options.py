@@ -39,6 +39,7 @@ class AnalysisOptions:
     longest_even_part: bool = False
     until_first_nonfinite: bool = False  # analyse the frames before the first nan/inf position
     sites_file: str | None = None  # structure whose Na positions are the sites (default: density maxima)
+    site_reference_file: str | None = None  # structure whose Na site families the sites are matched to (sites.slabs)
     min_net_hops: int = active.DEFAULT_MIN_NET_HOPS  # k of active.fraction_hops
     coupling_window_ps: float = coupling.DEFAULT_COUPLING_WINDOW_PS  # exposure after a reorientation event
     reorientation_fit_start_ps: float = reorientation.DEFAULT_FIT_START_PS  # first lag of the tau fits

@@ -127,7 +127,9 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
                                sites_file=Path(opts.sites_file) if opts.sites_file else None,
                                element=opts.diffusing_element, min_net_hops=opts.min_net_hops,
                                coupling_window_ps=opts.coupling_window_ps,
-                               reorientation_fit_start_ps=opts.reorientation_fit_start_ps)
+                               reorientation_fit_start_ps=opts.reorientation_fit_start_ps,
+                               site_reference_file=Path(opts.site_reference_file) if opts.site_reference_file else None,
+                               drift_A=tr["drift_A"])
     act.update(mech["active_hops"])
     return {"transport": tr, "active": act, "diagnostics": diag, "rotation": rot, "structure": struct,
             "molecules": mols, "atoms": atoms, "mobile": mobile, "time_ps": time_ps, "framework": frame,

@@ -96,6 +96,9 @@ def _add_mechanism_options(parser, d: AnalysisOptions) -> None:
     parser.add_argument("--sites-file", metavar="STRUCTURE",
                         help="structure file (any ASE format) whose Na positions are the sites, tiled onto the "
                              "run's cell, with symmetry families (default: sites found as density maxima)")
+    parser.add_argument("--site-reference", metavar="STRUCTURE",
+                        help="structure file whose Na sites (families from its symmetry) the run's sites are "
+                             "matched to in sites.slabs, for structures with anion slabs (default: none)")
     parser.add_argument("--min-net-hops", type=int, default=d.min_net_hops, metavar="K",
                         help="hops not undone by a return for an ion to count in active.fraction_hops "
                              "(default %(default)s)")
@@ -135,6 +138,7 @@ class CLICommand:
                                diffusive_min_msd_A2=args.diffusive_min_msd,
                                longest_even_part=args.longest_even_part,
                                until_first_nonfinite=args.until_first_nonfinite, sites_file=args.sites_file,
+                               site_reference_file=args.site_reference,
                                min_net_hops=args.min_net_hops, coupling_window_ps=args.coupling_window,
                                reorientation_fit_start_ps=args.reorientation_fit_start)
         opts.cn_cutoff_A.update(_cutoffs(args.cn_cutoff))
