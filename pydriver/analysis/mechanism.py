@@ -67,9 +67,16 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     frac = sites.wrapped_fractional(ions_A, cells_A)
     out: dict = {"active_hops": {}, "coupling": {}, "hop_events": None}
     events = states = found = None
+    has_anions = molecules is not None and molecules.members and positions_A is not None
+    out["reorientation"] = (reorientation.anion_reorientation(positions_A, cells_A, molecules, elements, masses_amu,
+                                                              dt_frame_ps, reorientation_fit_start_ps)
+                          if has_anions else {})
+    alignment = None
     try:
-        found = (sites.sites_from_structure(sites_file, element, cell) if sites_file is not None
-                 else sites.find_sites(frac, cell))
+        if sites_file is not None:
+            found, alignment = _sites_from_file(sites_file, element, cell, out["reorientation"], cells_A, drift_A)
+        else:
+            found = sites.find_sites(frac, cell)
     except ValueError as exc:
         log.warning("no sites: %s", exc)
         out["sites"] = {"n_sites": 0, "reason": str(exc)}
@@ -81,14 +88,12 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
         occ = sites.occupancy(states, found, dt_frame_ps)
         occ.update({"frac": found.frac, "core_radius_A": found.core_radius_A,
                     "family": found.family, "peak_density_per_A3": found.peak_density_per_A3})
+        if alignment is not None:
+            occ["sites_file_alignment"] = alignment
         out["sites"] = occ
         out["hops"] = hops.hop_statistics(states, found, dt_frame_ps, occ["occupied_time_ps"], msd_diffusivity_cm2_s,
                                           msd_diffusivity_std_cm2_s, events)
         out["active_hops"] = active.hop_active_ions(out["hops"]["net_hops_per_ion"], min_net_hops)
-    has_anions = molecules is not None and molecules.members and positions_A is not None
-    out["reorientation"] = (reorientation.anion_reorientation(positions_A, cells_A, molecules, elements, masses_amu,
-                                                              dt_frame_ps, reorientation_fit_start_ps)
-                          if has_anions else {})
     if len(out["reorientation"]) >= 2:
         out["sites"]["slabs"] = _slabs(frac, out["reorientation"], cells_A, cell, found, out["sites"], states,
                                        site_reference_file, element, drift_A)
@@ -101,15 +106,39 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     return out
 
 
-def _slabs(frac: np.ndarray, reorient: dict, cells_A: np.ndarray, cell: np.ndarray, found: sites.Sites | None,
-           occ: dict, states: np.ndarray | None, reference_file: Path | None, element: str,
-           drift_A: np.ndarray | None) -> dict:
-    """``sites.slabs``: anion centres of every kind (drift removed like the ions') against the ions and sites."""
+def _anion_centres_frac(reorient: dict, cells_A: np.ndarray, drift_A: np.ndarray | None) -> tuple[np.ndarray, list]:
+    """(n_frames, n_anions, 3) anion centres of every kind, drift removed like the ions', fractional; their kinds."""
     centres = np.concatenate([reorient[k]["centres_A"] for k in sorted(reorient)], axis=1).astype(np.float64)
     kinds = [k for k in sorted(reorient) for _ in range(reorient[k]["centres_A"].shape[1])]
     if drift_A is not None:
         centres -= np.asarray(drift_A, dtype=np.float64)[:, None, :]
-    centres_frac = centres @ np.linalg.inv(np.asarray(cells_A, dtype=np.float64))
+    return centres @ np.linalg.inv(np.asarray(cells_A, dtype=np.float64)), kinds
+
+
+def _sites_from_file(sites_file: Path, element: str, cell: np.ndarray, reorient: dict, cells_A: np.ndarray,
+                     drift_A: np.ndarray | None) -> tuple[sites.Sites, dict | None]:
+    """Sites of a structure file laid on the run's anion framework (as ``--site-reference`` is).
+
+    The run's positions are drift-corrected and its box may start at another origin than the
+    file's frame, so the file's sites are translated by the shift that best puts the file's anion
+    centres on the run's mean anion centres (:func:`pydriver.analysis.site_reference.align_reference`).
+    Without anions in the run or the file the sites are used as they are (alignment ``None`` or
+    its ``reason``).
+    """
+    if not reorient:
+        return sites.sites_from_structure(sites_file, element, cell), None
+    reference = site_reference.reference_from_structure(sites_file, element, cell)
+    centres_frac, kinds = _anion_centres_frac(reorient, cells_A, drift_A)
+    aligned, info = site_reference.align_reference(reference, slabs.circular_mean_frac(centres_frac, axis=0), kinds,
+                                                   cell)
+    return aligned, info
+
+
+def _slabs(frac: np.ndarray, reorient: dict, cells_A: np.ndarray, cell: np.ndarray, found: sites.Sites | None,
+           occ: dict, states: np.ndarray | None, reference_file: Path | None, element: str,
+           drift_A: np.ndarray | None) -> dict:
+    """``sites.slabs``: anion centres of every kind (drift removed like the ions') against the ions and sites."""
+    centres_frac, kinds = _anion_centres_frac(reorient, cells_A, drift_A)
     reference = None
     if reference_file is not None:
         reference = site_reference.reference_from_structure(reference_file, element, cell)

@@ -114,3 +114,26 @@ def test_site_and_reorientation_tables_hold_the_numbers_of_analysis_json(lattice
     lag = reo["lag_time_ps"]
     at = int(np.searchsorted(lag, tau_2))
     assert reo["c2_BH4"][at] == pytest.approx(np.exp(-1.0), abs=0.08)
+
+
+def test_a_sites_file_is_laid_on_the_run_anions(example_structures_dir):
+    """The run's frame differs from the file's by an origin shift (drift removal, box origin): the
+    file's sites follow the anion framework, not the file's absolute coordinates."""
+    from ase.io import read
+
+    from pydriver.analysis.mechanism import _sites_from_file
+
+    path = example_structures_dir / "NaBH4_relaxed.extxyz"
+    atoms = read(path)
+    cell = np.asarray(atoms.cell[:])
+    shift_A = np.array([0.31, -0.22, 0.17])
+    boron = atoms.positions[np.array(atoms.get_chemical_symbols()) == "B"] + shift_A
+    frames = np.repeat(boron[None], 3, axis=0)
+    found, info = _sites_from_file(path, "Na", cell, {"BH4": {"centres_A": frames}}, np.repeat(cell[None], 3, 0), None)
+    na = atoms.get_scaled_positions()[np.array(atoms.get_chemical_symbols()) == "Na"]
+    expected = (na + shift_A @ np.linalg.inv(cell)) % 1.0
+    d = found.frac[:, None, :] - expected[None]
+    d -= np.round(d)
+    assert np.abs(d).sum(-1).min(axis=1).max() < 1e-6  # every site moved with the anions
+    np.testing.assert_allclose(info["shift_A"], shift_A, atol=1e-6)
+    assert info["anion_rms_A"] < 1e-6
