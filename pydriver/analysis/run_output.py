@@ -148,7 +148,10 @@ def site_table(mech: dict, cell_A: np.ndarray) -> dict:
     mean cell ``cell_A``), ``family`` (-1 for sites found from the density), ``core_radius_A``,
     ``occupancy`` (mean ions holding the site) with ``occupancy_std``, ``n_departures`` (hops out of
     it), ``residence_time_ps`` (ion time on the site / hops out of it; ``nan`` when no ion left it) with
-    ``residence_time_std_ps`` (Poisson, ``tau / sqrt(n_departures)``).
+    ``residence_time_std_ps`` (Poisson, ``tau / sqrt(n_departures)``), ``slab`` (anion kind of the
+    slab the site is in, ``sites.slabs.kind_per_site``; empty when the run has no anion slabs) and,
+    with slabs, ``cn_<kind>`` per anion kind (centres of that kind within its coordination cutoff,
+    ``sites.slabs.coordination_per_site``).
     """
     sites, events = mech.get("sites") or {}, mech.get("hop_events")
     if not sites.get("n_sites") or "frac" not in sites:
@@ -161,14 +164,20 @@ def site_table(mech: dict, cell_A: np.ndarray) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         residence = np.where(departures > 0, occupied / np.maximum(departures, 1), np.nan)
     family = sites.get("family")
-    return {"site": np.arange(n), "frac_a": frac[:, 0], "frac_b": frac[:, 1], "frac_c": frac[:, 2],
-            "x_A": cart[:, 0], "y_A": cart[:, 1], "z_A": cart[:, 2],
-            "family": np.asarray(family, dtype=int) if family is not None else np.full(n, -1),
-            "core_radius_A": np.asarray(sites["core_radius_A"], dtype=float),
-            "occupancy": np.asarray(sites["occupancy_per_site"], dtype=float),
-            "occupancy_std": np.asarray(sites["occupancy_std_per_site"], dtype=float),
-            "n_departures": departures, "residence_time_ps": residence,
-            "residence_time_std_ps": residence / np.sqrt(np.maximum(departures, 1))}
+    slabs = sites.get("slabs") or {}
+    slab_kind = slabs.get("kind_per_site")
+    table = {"site": np.arange(n), "frac_a": frac[:, 0], "frac_b": frac[:, 1], "frac_c": frac[:, 2],
+             "x_A": cart[:, 0], "y_A": cart[:, 1], "z_A": cart[:, 2],
+             "family": np.asarray(family, dtype=int) if family is not None else np.full(n, -1),
+             "core_radius_A": np.asarray(sites["core_radius_A"], dtype=float),
+             "occupancy": np.asarray(sites["occupancy_per_site"], dtype=float),
+             "occupancy_std": np.asarray(sites["occupancy_std_per_site"], dtype=float),
+             "n_departures": departures, "residence_time_ps": residence,
+             "residence_time_std_ps": residence / np.sqrt(np.maximum(departures, 1)),
+             "slab": np.array(slab_kind if slab_kind is not None else [""] * n, dtype=object)}
+    for kind, counts in sorted((slabs.get("coordination_per_site") or {}).items()):
+        table[f"cn_{kind}"] = np.asarray(counts, dtype=int)
+    return table
 
 
 def site_hop_table(mech: dict) -> dict:

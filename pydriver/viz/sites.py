@@ -53,12 +53,13 @@ class SiteNetwork:
     n_hops: np.ndarray
 
 
-def _columns(path: Path) -> dict[str, np.ndarray]:
+def _columns(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The numeric columns ``names`` of a CSV that has them (other columns, e.g. ``slab`` text, are not read)."""
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
         return {}
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    return {k: np.array([float(r[k]) for r in rows]) for k in names if k in rows[0]}
 
 
 def read_site_network(sites_csv: str | Path, site_hops_csv: str | Path | None) -> SiteNetwork:
@@ -70,13 +71,13 @@ def read_site_network(sites_csv: str | Path, site_hops_csv: str | Path | None) -
         If ``sites.csv`` lacks the columns ``site, frac_a, frac_b, frac_c, occupancy`` or a hop names
         a site that is not in it.
     """
-    sites = _columns(Path(sites_csv))
     need = ("site", "frac_a", "frac_b", "frac_c", "occupancy")
+    sites = _columns(Path(sites_csv), need)
     if any(k not in sites for k in need):
         raise ValueError(f"{sites_csv}: needs columns {', '.join(need)}; rerun `python -m pydriver analyze`")
     order = np.argsort(sites["site"])
     frac = np.c_[sites["frac_a"], sites["frac_b"], sites["frac_c"]][order]
-    hops = _columns(Path(site_hops_csv)) if site_hops_csv is not None and Path(site_hops_csv).is_file() else {}
+    hops = _columns(Path(site_hops_csv), ("from_site", "to_site", "n_hops")) if site_hops_csv is not None and Path(site_hops_csv).is_file() else {}
     if hops:
         ij = np.c_[hops["from_site"], hops["to_site"]].astype(int)
         if ij.size and (ij.min() < 0 or ij.max() >= frac.shape[0]):

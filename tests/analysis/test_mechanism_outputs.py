@@ -32,10 +32,13 @@ def lattice_dump(tmp_path_factory):
                              mol_ids=mol, columns="image")
 
 
+TEXT_COLUMNS = ("slab",)
+
+
 def _read_csv(path) -> dict:
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    return {k: np.array([r[k] if k in TEXT_COLUMNS else float(r[k]) for r in rows]) for k in rows[0]}
 
 
 def test_options_reach_mechanism_and_are_recorded(lattice_dump, tmp_path, monkeypatch):
@@ -101,6 +104,8 @@ def test_site_and_reorientation_tables_hold_the_numbers_of_analysis_json(lattice
     np.testing.assert_allclose(np.c_[sites["frac_a"], sites["frac_b"], sites["frac_c"]], saved["sites"]["frac"],
                                atol=1e-7)
     assert np.all(sites["family"] == -1)  # found from the density: no families
+    assert "slabs" not in saved["sites"] and set(sites["slab"]) == {""}  # one anion kind: no slabs
+    assert not any(k.startswith("cn_") for k in sites)
     hops = _read_csv(tmp_path / "site_hops.csv")
     assert hops["n_hops"].sum() == saved["hops"]["n_hops"] == sites["n_departures"].sum()
     # the residences of all sites together are the run's mean residence (time on sites / hops out of them)
@@ -137,3 +142,23 @@ def test_a_sites_file_is_laid_on_the_run_anions(example_structures_dir):
     assert np.abs(d).sum(-1).min(axis=1).max() < 1e-6  # every site moved with the anions
     np.testing.assert_allclose(info["shift_A"], shift_A, atol=1e-6)
     assert info["anion_rms_A"] < 1e-6
+
+
+def test_site_table_names_each_site_slab_and_anion_coordination(tmp_path):
+    """With anion slabs (sites.slabs) sites.csv gains the slab kind and the anion counts of each site."""
+    from pydriver.analysis.run_output import site_table, write_csv
+
+    slabs = {"kind_per_site": ["BH4", "B12H12", "BH4"],
+             "coordination_per_site": {"BH4": [4, 1, 3], "B12H12": [2, 4, 2]}}
+    mech = {"sites": {"n_sites": 3, "frac": [[0.1, 0.05, 0.2], [0.5, 0.25, 0.5], [0.7, 0.55, 0.1]],
+                      "occupied_time_ps": [1.0, 2.0, 0.5], "core_radius_A": [0.9] * 3,
+                      "occupancy_per_site": [0.4, 0.8, 0.2], "occupancy_std_per_site": [0.1] * 3, "slabs": slabs},
+            "hop_events": None}
+    columns = site_table(mech, np.eye(3) * 10.0)
+    assert list(columns)[-3:] == ["slab", "cn_B12H12", "cn_BH4"]
+    table = _read_csv(write_csv(tmp_path / "sites.csv", columns))
+    assert table["slab"].tolist() == ["BH4", "B12H12", "BH4"]
+    assert table["cn_BH4"].tolist() == [4, 1, 3] and table["cn_B12H12"].tolist() == [2, 4, 2]
+    mech["sites"]["slabs"] = {"reason": "slabs need two anion kinds; the structure has ['BH4']"}
+    columns = site_table(mech, np.eye(3) * 10.0)
+    assert columns["slab"].tolist() == ["", "", ""] and not any(k.startswith("cn_") for k in columns)

@@ -19,10 +19,10 @@ HOPS = [(0, 1, 6), (1, 0, 4), (0, 2, 2), (2, 0, 1)]  # pair 0-1: 10 hops, pair 0
 
 def write_site_tables(folder):
     lines = ["site,frac_a,frac_b,frac_c,x_A,y_A,z_A,family,core_radius_A,occupancy,occupancy_std,n_departures,"
-             "residence_time_ps,residence_time_std_ps"]
+             "residence_time_ps,residence_time_std_ps,slab,cn_B12H12,cn_BH4"]  # slab: text, as the analysis writes
     for k, (f, occ) in enumerate(zip(SITE_FRAC, OCCUPANCY)):
         x = f * EDGE_A
-        lines.append(f"{k},{f[0]},{f[1]},{f[2]},{x[0]},{x[1]},{x[2]},-1,1.0,{occ},0.05,5,1.0,0.4")
+        lines.append(f"{k},{f[0]},{f[1]},{f[2]},{x[0]},{x[1]},{x[2]},-1,1.0,{occ},0.05,5,1.0,0.4,BH4,1,3")
     (folder / SITES_TABLE_FILE).write_text("\n".join(lines) + "\n")
     (folder / SITE_HOPS_TABLE_FILE).write_text("from_site,to_site,n_hops\n" + "".join(f"{a},{b},{n}\n" for a, b, n in HOPS))
 
