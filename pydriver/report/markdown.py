@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pydriver.report.arrhenius import QUANTITY
-from pydriver.report.mechanism import HOP_RATE_KEY, anion_kinds
+from pydriver.report.mechanism import HOP_RATE_KEY, anion_kinds, slab_kinds
 
 UNDEFINED = "undefined"
 
@@ -140,17 +140,26 @@ def _tau(r: dict, kind: str, l: int) -> str:
     return f"> {bound:.3g}" if bound is not None else UNDEFINED
 
 
+def _slab_cell(r: dict, kind: str) -> str:
+    """Na time in one kind's anion slabs with its 68 % interval; ``-`` for a run without slab numbers."""
+    key = f"slab_time_{kind}"
+    return _interval(r[key], r.get(f"{key}_ci68")) if r.get(key) is not None else "-"
+
+
 def _mechanism_table(rows: list[dict]) -> list[str]:
-    """Per run: sites, hops, back jumps, correlation factor, hop-active Na, tau_1/tau_2 and coupling per anion kind."""
+    """Per run: sites, hops, back jumps, correlation factor, hop-active Na, tau_1/tau_2 and coupling per anion kind,
+    Na time in each kind's anion slabs."""
     used = [r for r in rows if r.get(HOP_RATE_KEY) is not None or r.get("hops_reason") or r.get("n_sites")]
     if not used:
         return ["No mechanism numbers (runs analysed without them: re-run analyze)."]
     kinds = anion_kinds(rows)
     coupled = anion_kinds(rows, "coupling_", "_factor")
+    slabs = slab_kinds(rows)
     head = ["structure", "mass factors", "T set (K)", "sites", "hops", "hop rate per Na (1/ps)",
             "back-jump probability (95 % CI)", "correlation factor", "active Na by hops (68 % CI)"]
     head += [f"{kind} τ{l} (ps)" for kind in kinds for l in (1, 2)]
     head += [f"{kind} coupling factor (95 % CI)" for kind in coupled]
+    head += [f"Na time in {kind} slabs (68 % CI)" for kind in slabs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in used:
         if r.get("hops_reason"):
@@ -165,6 +174,7 @@ def _mechanism_table(rows: list[dict]) -> list[str]:
         cells += [_tau(r, kind, l) for kind in kinds for l in (1, 2)]
         cells += [_interval(r.get(f"coupling_{kind}_factor"), r.get(f"coupling_{kind}_factor_ci95"))
                   if f"coupling_{kind}_factor" in r else "-" for kind in coupled]
+        cells += [_slab_cell(r, kind) for kind in slabs]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -202,10 +212,13 @@ def _settings_table(rows: list[dict]) -> list[str]:
 
 
 def _replicates_table(conditions: list[dict]) -> list[str]:
-    """One line per condition with replicates: pooled D, within-run vs between-replicate log errors, chi^2."""
-    lines = ["| structure | mass factors | T set (K) | runs (resolved) | pooled D (cm²/s, 95 % CI) | "
-             "σ(ln D) within runs | σ(ln D) between replicates | χ² p | pooled active Na (68 % CI) | pooled MSD |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    """One line per condition with replicates: pooled D, within-run vs between-replicate log errors, chi^2,
+    active Na, Na time in each kind's anion slabs (conditions with slab numbers), pooled MSD."""
+    slabs = slab_kinds(conditions)
+    head = ["structure", "mass factors", "T set (K)", "runs (resolved)", "pooled D (cm²/s, 95 % CI)",
+            "σ(ln D) within runs", "σ(ln D) between replicates", "χ² p", "pooled active Na (68 % CI)"]
+    head += [f"pooled Na time in {kind} slabs (68 % CI)" for kind in slabs] + ["pooled MSD"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in conditions:
         if "diffusivity_cm2_s" in c:
             lo, hi = c["diffusivity_ci95_cm2_s"]
@@ -216,8 +229,9 @@ def _replicates_table(conditions: list[dict]) -> list[str]:
         else:
             pooled, within, between, p = "n/a (< 2 resolved runs)", "-", "-", "-"
         active = _fraction(c.get("active_fraction"), c.get("active_fraction_ci68"))
+        slab_cells = "".join(f"{_slab_cell(c, kind)} | " for kind in slabs)
         lines.append(f"| {c['structure']} | {c['mass_factors']} | {c['temperature_K']:g} | {c['n_runs']} "
-                     f"({c['n_resolved']}) | {pooled} | {within} | {between} | {p} | {active} | "
+                     f"({c['n_resolved']}) | {pooled} | {within} | {between} | {p} | {active} | {slab_cells}"
                      f"{c.get('msd_csv') or '-'} |")
     return lines
 
@@ -241,7 +255,8 @@ def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str,
         lines += ["", "## Replicates", "",
                   "Runs of one structure, mass factors and set point (other seeds or structure files) pooled: "
                   "inverse-variance mean of ln D; the scatter between replicates next to the runs' own errors, "
-                  "and a χ² test of one against the other.", ""] + _replicates_table(conditions)
+                  "and a χ² test of one against the other. Active Na and Na time per anion slab: ion counts summed "
+                  "over the replicates.", ""] + _replicates_table(conditions)
     lines += ["", "## What each run used", ""] + _settings_table(rows)
     lines += ["", "## Anion rotation", ""] + _rotation_table(rows)
     lines += ["", f"## Arrhenius fits ({fit_kind} vs 1/T, weighted by the uncertainties)", ""]
@@ -252,7 +267,9 @@ def report_markdown(rows: list[dict], groups: dict, figures: dict, mode: str,
               "correlation factor: MSD D over the random-walk D of the jumps; active Na by hops: ions with at least "
               "k net hops. τ1, τ2: decay times of C1(t), C2(t) of the anions' bond (BH4) or centre-vertex (B12H12) "
               "vectors (> x: slower than the run resolves, a lower bound). Coupling factor: hop rate of Na next to "
-              "an anion that just reoriented over the rate otherwise (1: no coupling).", ""]
+              "an anion that just reoriented over the rate otherwise (1: no coupling). Na time in K slabs (runs "
+              "whose anions stack in layers of one kind, o-NBH): fraction of the Na-frames in the slabs of anion kind "
+              "K, 68 % Jeffreys interval over ions.", ""]
     lines += _mechanism_table(rows)
     if hop_groups:
         lines += ["", "## Arrhenius fits of the hop rate (ln rate vs 1/T): a second, independent Ea", ""]

@@ -1,12 +1,15 @@
-"""The mechanism in the report: per-run columns (hops, reorientation, coupling), and the hop-rate Arrhenius fit.
+"""The mechanism in the report: per-run columns (hops, reorientation, coupling, anion slabs), and the hop-rate Arrhenius fit.
 
 :func:`mechanism_columns` flattens the ``sites``, ``hops``, ``reorientation`` and ``coupling``
 sections of an ``analysis.json`` (docs/analysis.md, "Mechanism") into report-row columns:
 ``hop_rate_per_ion_per_ps`` with ``_std`` and ``_ci95``, ``back_jump_probability`` with ``_ci95``,
 ``correlation_factor`` with ``_std``, ``fraction_hops`` with ``_ci68``, per anion kind
 ``reorientation_<kind>_tau_<l>_ps`` with ``_std_ps`` and ``_lower_bound_ps``, and
-``coupling_<kind>_factor`` with ``_ci95``; the occupancy per site and each kind's coupling time
-profile ride along as small dicts for the figures.
+``coupling_<kind>_factor`` with ``_ci95``; in runs with anion slabs (``sites.slabs``, o-NBH) per
+anion kind ``slab_time_<kind>`` (fraction of the Na time in that kind's slabs) with ``_ci68`` and
+``slab_n_ions`` (the ions it counts, for pooling), or ``slabs_reason`` when the anions form no
+slabs; the occupancy per site and each kind's coupling time profile ride along as small dicts for
+the figures.
 
 :func:`hop_rate_groups` fits ``ln(hop rate)`` against 1/T per group (structure and mass factors)
 with the weighted, replicate-pooling fit of :func:`pydriver.report.arrhenius.fit_group`: a second
@@ -47,6 +50,7 @@ def mechanism_columns(sections: dict, active: dict) -> dict:
     if sites.get("occupancy_per_site") is not None:
         out["site_occupancy"] = {"occupancy": sites["occupancy_per_site"],
                                  "std": sites.get("occupancy_std_per_site"), "family": sites.get("family")}
+    out.update(slab_columns(sites.get("slabs") or {}))
     for kind, entry in (sections.get("reorientation") or {}).items():
         for l in (1, 2):
             prefix = f"reorientation_{kind}_tau_{l}"
@@ -60,6 +64,25 @@ def mechanism_columns(sections: dict, active: dict) -> dict:
             out["coupling_profiles"][kind] = {**entry["profile"], "n_hops_total":
                                               (entry.get("n_hops_exposed") or 0) + (entry.get("n_hops_unexposed") or 0)}
     return out
+
+
+def slab_columns(slabs: dict) -> dict:
+    """Report-row columns of ``sites.slabs``: ``slab_time_<kind>`` with ``_ci68`` per anion kind and
+    ``slab_n_ions``; ``slabs_reason`` when the anions form no slabs; nothing without the section."""
+    if slabs.get("reason"):
+        return {"slabs_reason": slabs["reason"]}
+    if not slabs.get("fraction_time"):
+        return {}
+    out = {"slab_n_ions": slabs.get("n_ions")}
+    for kind, value in sorted(slabs["fraction_time"].items()):
+        out[f"slab_time_{kind}"] = value
+        out[f"slab_time_{kind}_ci68"] = (slabs.get("fraction_time_ci68") or {}).get(kind)
+    return out
+
+
+def slab_kinds(rows: list[dict]) -> list[str]:
+    """Anion kinds with a ``slab_time_<kind>`` column in any row (or pooled condition), sorted."""
+    return anion_kinds(rows, "slab_time_", "_ci68")
 
 
 def anion_kinds(rows: list[dict], prefix: str = "reorientation_", suffix: str = "_tau_1_ps") -> list[str]:

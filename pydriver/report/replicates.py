@@ -1,4 +1,5 @@
-"""Replicates of one condition pooled: D, its within-run and between-replicate errors, active Na, MSD.
+"""Replicates of one condition pooled: D, its within-run and between-replicate errors, active Na, Na time
+per anion slab, MSD.
 
 Runs of one structure (phase), mass factors and set point (within
 :data:`pydriver.report.arrhenius.REPLICATE_TOLERANCE_K`) are replicates: other velocity seeds, or
@@ -14,6 +15,9 @@ with at least two resolved runs this gives
   Arrhenius fit uses);
 * the pooled active-Na fraction: active ions over all ions of the replicates with its 68 % Jeffreys
   interval (:func:`pydriver.analysis.active.jeffreys_interval`);
+* the pooled Na time in each kind's anion slabs (runs with ``sites.slabs``, o-NBH): ion-weighted,
+  ``k = sum(fraction x n_ions)`` over ``n = sum(n_ions)`` with its 68 % Jeffreys interval, the
+  count each run's own interval uses;
 * the pooled MSD of the diffusing species: the ion-weighted mean of the replicates' MSD curves on
   their common lags (``msd.csv``), written as one CSV per condition.
 """
@@ -29,6 +33,7 @@ from scipy import stats
 
 from pydriver.analysis.active import jeffreys_interval
 from pydriver.report.arrhenius import pool_log_values, set_point_groups
+from pydriver.report.mechanism import slab_kinds
 from pydriver.rundir import MSD_TABLE_FILE
 
 
@@ -55,8 +60,9 @@ def pooled_condition(members: list[dict]) -> dict:
     ``n_runs``, ``n_resolved``; with two or more resolved runs ``diffusivity_cm2_s`` (pooled),
     ``sigma_ln_within`` (pooled within-run log error), ``sigma_ln_between`` (standard deviation of
     ``ln D`` over the replicates), ``sigma_ln`` (pooled error, Birge-widened), ``diffusivity_ci95_cm2_s``,
-    ``chi2``, ``chi2_dof``, ``chi2_p``; and ``active_fraction`` with ``active_fraction_ci68`` over every
-    run that reports its ion counts.
+    ``chi2``, ``chi2_dof``, ``chi2_p``; ``active_fraction`` with ``active_fraction_ci68`` over every
+    run that reports its ion counts; and over the runs with anion slabs ``slab_time_<kind>`` with
+    ``_ci68`` per anion kind, ``slab_n_ions`` and ``slab_n_runs`` (:func:`pooled_slab_time`).
     """
     out = {"structure": members[0]["structure"], "mass_factors": members[0]["mass_factors"],
            "temperature_K": float(np.mean([m["temperature_K"] for m in members])),
@@ -79,6 +85,24 @@ def pooled_condition(members: list[dict]) -> dict:
         n = sum(int(m["active_n_ions"]) for m in counted)
         out.update({"active_fraction": k / n, "active_fraction_ci68": list(jeffreys_interval(k, n)),
                     "active_n_active": k, "active_n_ions": n})
+    out.update(pooled_slab_time(members))
+    return out
+
+
+def pooled_slab_time(members: list[dict]) -> dict:
+    """Na time per anion-slab kind of runs pooled by ion: ``slab_time_<kind>`` = sum(fraction x n_ions) /
+    sum(n_ions) with its 68 % Jeffreys interval (``_ci68``), ``slab_n_ions``, ``slab_n_runs``; ``{}`` when no
+    run has slab numbers. A run without a kind's column (no such slab) counts 0 time there."""
+    counted = [m for m in members if m.get("slab_n_ions")]
+    kinds = slab_kinds(counted)
+    if not counted or not kinds:
+        return {}
+    n = sum(int(m["slab_n_ions"]) for m in counted)
+    out: dict = {"slab_n_ions": n, "slab_n_runs": len(counted)}
+    for kind in kinds:
+        k = min(float(n), sum(float(m.get(f"slab_time_{kind}") or 0.0) * int(m["slab_n_ions"]) for m in counted))
+        out[f"slab_time_{kind}"] = k / n
+        out[f"slab_time_{kind}_ci68"] = list(jeffreys_interval(k, n))
     return out
 
 

@@ -142,3 +142,22 @@ def test_site_occupancy_figure_sorts_sites_and_colours_families():
     assert heights == {0: 0.9, 1: 0.5, 2: 0.1}
     assert ax.get_legend_handles_labels()[1] == ["family 0", "family 1"]
     assert "3 sites, 1.5 Na on sites" in ax.get_title()
+
+
+def test_mechanism_table_has_the_na_time_in_each_anion_slab():
+    from pydriver.report.markdown import _mechanism_table
+    from pydriver.report.mechanism import mechanism_columns
+
+    sections = mechanism_sections(600.0)
+    sections["sites"]["slabs"] = {"n_ions": 48, "fraction_time": {"B12H12": 0.45, "BH4": 0.55},
+                                  "fraction_time_ci68": {"B12H12": [0.38, 0.52], "BH4": [0.48, 0.62]}}
+    cols = mechanism_columns(sections, {})
+    assert (cols["slab_n_ions"], cols["slab_time_BH4"], cols["slab_time_BH4_ci68"]) == (48, 0.55, [0.48, 0.62])
+    without = mechanism_columns(mechanism_sections(500.0), {})
+    assert not any(k.startswith("slab") for k in without)
+    flat = mechanism_columns({"sites": {"n_sites": 4, "slabs": {"reason": "no slabs"}}}, {})
+    assert flat["slabs_reason"] == "no slabs" and "slab_time_BH4" not in flat
+    rows = [{**hop_row(t, 1.0, 0.1), **c} for t, c in ((600.0, cols), (500.0, without))]
+    head, _, with_slabs, no_slabs = _mechanism_table(rows)
+    assert head.endswith("| Na time in B12H12 slabs (68 % CI) | Na time in BH4 slabs (68 % CI) |")
+    assert with_slabs.endswith("| 0.45 [0.38, 0.52] | 0.55 [0.48, 0.62] |") and no_slabs.endswith("| - | - |")

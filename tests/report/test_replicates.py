@@ -59,3 +59,23 @@ def test_pooled_msd_is_the_ion_weighted_mean_on_common_lags(tmp_path):
     assert table.shape == (4, 4)  # cut to the shorter run
     assert table[:, 1] == pytest.approx((12 * 1.0 + 4 * 2.0) / 16 * np.arange(4))
     assert set(table[:, 2]) == {2} and set(table[:, 3]) == {16}
+
+
+def test_na_time_per_anion_slab_pools_by_ion_with_a_jeffreys_interval():
+    from pydriver.analysis.active import jeffreys_interval
+
+    slab = lambda b12, n: {"slab_n_ions": n, "slab_time_B12H12": b12, "slab_time_BH4": 1.0 - b12,  # noqa: E731
+                           "slab_time_B12H12_ci68": [0.0, 1.0], "slab_time_BH4_ci68": [0.0, 1.0]}
+    rows = [row(600, 1e-6, 0.2, "a", **slab(0.40, 48)), row(600, 1e-6, 0.2, "b", **slab(0.52, 12)),
+            row(600, 1e-6, 0.2, "c")]  # c: analysed without slabs, left out of the slab pool
+    c = pooled_condition(rows)
+    k = 0.40 * 48 + 0.52 * 12
+    assert (c["slab_n_ions"], c["slab_n_runs"]) == (60, 2)
+    assert c["slab_time_B12H12"] == pytest.approx(k / 60) and c["slab_time_BH4"] == pytest.approx(1 - k / 60)
+    assert c["slab_time_B12H12_ci68"] == pytest.approx(list(jeffreys_interval(k, 60)))
+    text = report_markdown([], {}, {}, "D", [c])
+    assert "| pooled Na time in B12H12 slabs (68 % CI) | pooled Na time in BH4 slabs (68 % CI) | pooled MSD |" in text
+    lo, hi = c["slab_time_BH4_ci68"]
+    assert f"| {1 - k / 60:.2f} [{lo:.2f}, {hi:.2f}] | - |" in text
+    assert "slab_n_ions" not in pooled_condition(rows[2:] * 2)  # no run with slabs: no slab numbers
+    assert "pooled Na time in" not in report_markdown([], {}, {}, "D", [pooled_condition(rows[2:] * 2)])
