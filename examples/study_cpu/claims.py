@@ -8,7 +8,11 @@ REPORT_JSON defaults to results/report/report.json; THERMO_JSON to the full ther
 Writes DIR/claims.json and DIR/claims.md (DIR: the folder above the report's folder) and prints the
 tables; ``--write-readme`` also rewrites the ``claims`` and ``mass-effects`` blocks of README.md.
 The comparisons are :mod:`pydriver.report.compare` on the report's pooled numbers; the rules are
-:data:`RULES`. tests/sweep/test_study_results.py checks that the committed claims.json and README
+:data:`RULES`. The published o-NBH structure (Sadikin et al., Adv. Energy Mater. 5, 1501016 (2015))
+has no Na in its B12H12 slabs: the claim is tested on the fraction of the Na time in the B12H12
+slabs (``sites.slabs`` of the analyses, pooled by ion over the runs of a set point), supported when
+its 95 % Jeffreys interval lies below :data:`SLAB_NONE_FRACTION` (0.05, room for Na vibrating across
+a slab boundary), contradicted when it lies above; runs analysed without ``sites.slabs`` give n/a. tests/sweep/test_study_results.py checks that the committed claims.json and README
 blocks are what this script makes of the committed report.
 """
 
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pydriver.analysis.active import jeffreys_interval
 from pydriver.analysis.run_output import json_ready
 from pydriver.report import compare, levels
 from pydriver.report.generated import write_blocks
@@ -32,6 +37,8 @@ UNSCALED = "unscaled"
 FAR_FACTOR = 10.0  # "far better": at least one order of magnitude in sigma
 FAST_SIGMA_300K_mS_cm = 0.1  # 1e-4 S/cm: the usual bar of a fast (superionic) solid electrolyte
 EA_SAME_MARGIN_eV = 0.05  # "little change in Ea": |dEa| < 0.05 eV (= 2 kT at 290 K)
+SLAB_NONE_FRACTION = 0.05  # "no Na in the B12H12 slabs": under 5 % of the Na time (Na vibrating across a boundary)
+EMPTY_SLAB_KIND = "B12H12"  # the anion slabs the published o-NBH structure leaves without Na
 THERMO_TEMPERATURES_K = (300.0, 600.0)  # room temperature and the lowest MD temperature of the study
 DEFINITIONS = {"msd_21A2": "own MSD >= 21 Å²", "d_threshold": "own D > 3.5e-7 cm²/s", "hops": ">= 2 net hops"}
 RULES = {
@@ -47,6 +54,9 @@ RULES = {
             f"contradicted when it lies wholly outside; Ea per mass setting needs >= 3 temperatures of that setting",
     "metastable": "supported when dG > 0 over the band of modelling choices (one treatment: its value); "
                   "contradicted when dG < 0 over it",
+    "none": f"supported when the 95 % interval of the fraction lies below {SLAB_NONE_FRACTION:g} (room for Na "
+            f"vibrating across a slab boundary); contradicted when it lies above {SLAB_NONE_FRACTION:g}; Jeffreys "
+            "interval over the Na of the runs, each counting its fraction of the frames",
 }
 
 
@@ -153,6 +163,31 @@ def arrhenius_rows(report: dict, onbh: str | None) -> list[dict]:
     rows.append(_row(claim, f"σ(300 K) > {FAST_SIGMA_300K_mS_cm:g} mS/cm", result, RULES["fast"], verdict,
                      found=found))
     return rows
+
+
+def slab_rows(report: dict, onbh: str | None) -> list[dict]:
+    """Na only in the BH4-containing slabs: the fraction of the Na time in the B12H12 slabs per o-NBH set point
+    (unscaled) with its 95 % Jeffreys interval; one n/a row when no set point has slab numbers."""
+    claim = "Na occupies only the BH4-containing slabs (published o-NBH structure)"
+    temps = levels.set_points(report, onbh) if onbh else []
+    counts = [levels.slab_time_counts(report, onbh, UNSCALED, t, EMPTY_SLAB_KIND) for t in temps]
+    rows = []
+    for t, c in zip(temps, counts):
+        if c["k"] is None:
+            continue
+        result = {"estimate": c["fraction"], "ci95": list(jeffreys_interval(c["k"], c["n"], 0.95)), "k": c["k"],
+                  "n": c["n"], "n_runs": c["n_runs"], "n_used": c["n_used"], "reason": None,
+                  "method": "Jeffreys 95 % interval, each Na counting its fraction of the frames"}
+        rows.append(_row(claim, f"Na time in {EMPTY_SLAB_KIND} slabs at {t:g} K < {SLAB_NONE_FRACTION:g}", result,
+                         RULES["none"], compare.verdict(result, SLAB_NONE_FRACTION, "<"),
+                         found=_interval(result, ".2f")))
+    if rows:
+        return rows
+    reason = "; ".join(dict.fromkeys(c["reason"] for c in counts)) or "no o-NBH runs"
+    result = {"estimate": None, "ci95": [None, None], "n_runs": sum(c["n_runs"] for c in counts), "n_used": 0,
+              "reason": reason}
+    return [_row(claim, f"Na time in {EMPTY_SLAB_KIND} slabs < {SLAB_NONE_FRACTION:g}", result, RULES["none"],
+                 compare.NOT_RESOLVED)]
 
 
 def mass_settings(report: dict, onbh: str | None) -> tuple[float | None, dict]:
@@ -290,7 +325,7 @@ def evaluate(report: dict, thermo: dict | None = None, thermo_source: str | None
     """The claims rows and the mass-experiment effects of one report (and thermodynamics result)."""
     onbh = levels.find_structure(report, ONBH)
     rows = [*precursor_rows(report, onbh), *arrhenius_rows(report, onbh), *mass_rows(report, onbh),
-            *thermo_rows(thermo, thermo_source)]
+            *slab_rows(report, onbh), *thermo_rows(thermo, thermo_source)]
     return json_ready({"structure": onbh, "rules": RULES, "claims": rows, "mass_effects": mass_effects(report, onbh)})
 
 
@@ -330,7 +365,11 @@ def mass_effects_table(result: dict) -> str:
 def markdown(result: dict, report_path: str, thermo_path: str | None) -> str:
     """claims.md: both tables with where the numbers come from."""
     return (f"# The study's claims\n\nFrom `{report_path}`" + (f" and `{thermo_path}`" if thermo_path else "")
-            + " by `examples/study_cpu/claims.py`.\n\n" + claims_table(result)
+            + " by `examples/study_cpu/claims.py`. Verdicts follow the rules under the table. The published "
+            f"o-NBH structure has no Na in its {EMPTY_SLAB_KIND} slabs: that claim is tested on the fraction of the "
+            f"Na time in the {EMPTY_SLAB_KIND} slabs (`sites.slabs` of the analyses), supported when its 95 % "
+            f"interval lies below {SLAB_NONE_FRACTION:g}, contradicted when above; runs analysed without "
+            "`sites.slabs` give n/a.\n\n" + claims_table(result)
             + "\n\n## The anion-mass experiment\n\n" + mass_effects_table(result) + "\n")
 
 

@@ -437,3 +437,34 @@ def fraction_counts(report: dict, structure: str, mass_factors: str, temperature
     n = sum(int(r["active_n_ions"]) for r in used)
     out.update({"k": k, "n": n, "fraction": k / n})
     return out
+
+
+def slab_time_counts(report: dict, structure: str, mass_factors: str, temperature_K: float, kind: str) -> dict:
+    """Na time in one anion kind's slabs (``sites.slabs``, o-NBH) of a condition, replicates summed by ion.
+
+    Per run ``n`` is ``slab_n_ions`` and ``k`` is ``slab_time_<kind> x n``: each ion counts the fraction
+    of its frames it spent in those slabs, so ``k`` is fractional and ``k / n`` is the ion-weighted
+    fraction of the Na time (the count of each run's own Jeffreys interval). Runs whose framework is
+    not solid are left out.
+
+    Returns
+    -------
+    dict -- ``label``, ``kind``, ``k``, ``n`` (None without data), ``fraction``, ``n_runs``, ``n_used``,
+    ``reason`` (why there is no number: no runs, no slabs, or analysed without ``sites.slabs``).
+    """
+    column = f"slab_time_{kind}"
+    rows = condition_rows(report, structure, mass_factors, temperature_K)
+    solid = _solid(rows)
+    used = [r for r in solid if r.get("slab_n_ions") and r.get(column) is not None]
+    out = {"label": _label(f"Na time in {kind} slabs", structure, mass_factors, temperature_K), "kind": kind,
+           "k": None, "n": None, "fraction": None, "n_runs": len(rows), "n_used": len(used), "reason": None}
+    if not used:
+        flat = sorted({str(r["slabs_reason"]) for r in solid if r.get("slabs_reason")})
+        out["reason"] = ("no runs" if not rows else "framework not solid" if not solid
+                         else f"no anion slabs: {'; '.join(flat)}" if flat
+                         else "no anion-slab numbers in the runs (analysed without sites.slabs: re-run analyze)")
+        return out
+    n = sum(int(r["slab_n_ions"]) for r in used)
+    k = min(float(n), sum(float(r[column]) * int(r["slab_n_ions"]) for r in used))
+    out.update({"k": k, "n": n, "fraction": k / n})
+    return out

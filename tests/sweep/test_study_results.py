@@ -110,3 +110,29 @@ def test_the_metastability_claim_reads_the_band_of_modelling_choices():
     assert [r["verdict"] for r in rows] == ["supported", "not resolved at this cost"]  # 300 K: [0.1, 0.3]; 600 K: [-0.1, 0.2]
     harmonic = {"reaction": {"temperatures_K": [0.0, 1000.0], "dG_curve_eV_per_fu": [-0.1, -0.3]}}
     assert claims.thermo_rows(harmonic, None)[0]["verdict"] == "contradicted"
+
+
+def test_the_slab_claim_reads_the_na_time_in_the_b12h12_slabs():
+    claims = _script("claims")
+    onbh = "Na3(BH4)(B12H12) (oNBH)"
+
+    def run(t, b12, n_ions=48, **extra):
+        return {"run_dir": f"T{t}", "structure": onbh, "formula": "Na12B52H64", "mass_factors": "unscaled",
+                "temperature_K": t, "framework_solid": True, "slab_n_ions": n_ions, "slab_time_B12H12": b12,
+                "slab_time_BH4": 1.0 - b12, **extra}
+
+    report = {"runs": [run(523.0, 0.45), run(600.0, 0.40), run(600.0, 0.52, 12), run(750.0, 0.004, 192),
+                       run(900.0, 0.02, 12)]}
+    rows = claims.slab_rows(report, onbh)
+    assert [r["test"] for r in rows] == [f"Na time in B12H12 slabs at {t} K < 0.05" for t in (523, 600, 750, 900)]
+    assert [r["verdict"] for r in rows] == ["contradicted", "contradicted", "supported", "not resolved at this cost"]
+    pooled = rows[1]["result"]  # two replicates pooled by ion
+    assert (pooled["n"], rows[1]["runs"]) == (60, "2")
+    assert pooled["estimate"] == pytest.approx((0.40 * 48 + 0.52 * 12) / 60)
+    old = {"runs": [{k: v for k, v in r.items() if not k.startswith("slab")} for r in report["runs"]]}
+    (na,) = claims.slab_rows(old, onbh)  # analysed without sites.slabs: one row, n/a
+    assert na["verdict"] == "not resolved at this cost" and na["found"].startswith("n/a: no anion-slab numbers")
+    mixed = {"runs": [{**old["runs"][0], "slabs_reason": "the anion kinds form no slabs"},
+                      {**run(600.0, 0.0), "framework_solid": False}]}
+    assert [r["found"] for r in claims.slab_rows(mixed, onbh)] == [
+        "n/a: no anion slabs: the anion kinds form no slabs; framework not solid"]
