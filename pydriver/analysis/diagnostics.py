@@ -11,6 +11,10 @@ test of whether D is measurable; it and a log-log slope range can still be deman
 (:class:`DiffusiveCriteria`), both off by default. The log-log slope is reported for the MSD and
 for the MSD minus its fitted offset (the vibrational plateau), which is 1 for ``MSD = c + 6 D t``;
 the slope gate uses the latter.
+
+A fit window inside the ballistic regime is never diffusive (:func:`ballistic_window`): there every
+ion's MSD grows like t^2, so each ion's D is "resolved" although no ion has left its site (seen on
+runs of a few hundred fs, whose default window is 25-125 fs).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MIN_LOGLOG_SLOPE: float | None = None  # off: reported, not a gate
 DEFAULT_MAX_LOGLOG_SLOPE: float | None = None
 DEFAULT_MIN_MSD_A2 = 0.0  # off: the 21 A^2 threshold belongs to the active-Na definition
+BALLISTIC_SLOPE = 1.3  # raw MSD log-log slope above this, with a negative fitted offset: free flight
 TEMPERATURE_TOLERANCE = 0.03  # warn when the measured mean differs from the set point by more (relative)
 
 
@@ -69,6 +74,17 @@ def loglog_slope(lag_time_ps: np.ndarray, msd_A2: np.ndarray) -> float:
     return float(np.polyfit(np.log(t[keep]), np.log(m[keep]), 1)[0])
 
 
+def ballistic_window(raw_loglog_slope: float, msd_offset_A2: float) -> bool:
+    """True when the fit window is still in the ballistic (free-flight) regime.
+
+    Diffusion with vibrations gives ``MSD = c + 6 D t`` with a positive vibrational offset ``c``,
+    hence a raw log-log slope below 1. Free flight (``MSD = <v^2> t^2``) fitted by a line gives a
+    negative intercept and a slope near 2. Both signatures are required (slope >
+    :data:`BALLISTIC_SLOPE` and offset < 0), so a noisy diffusive run is not rejected for one of them.
+    """
+    return bool(np.isfinite(raw_loglog_slope) and raw_loglog_slope > BALLISTIC_SLOPE and msd_offset_A2 < 0)
+
+
 def diffusive_diagnostics(lag_time_ps: np.ndarray, msd_A2: np.ndarray, fit_start_ps: float, fit_end_ps: float,
                           active_fraction: float, criteria: DiffusiveCriteria | None = None,
                           species: str = "Na", resolved: bool = True, unresolved_reason: str | None = None,
@@ -90,7 +106,8 @@ def diffusive_diagnostics(lag_time_ps: np.ndarray, msd_A2: np.ndarray, fit_start
     -------
     dict -- ``loglog_slope`` (of the MSD), ``loglog_slope_minus_offset`` (the gated one),
     ``msd_end_of_window_A2``,
-    ``msd_offset_A2``, ``active_fraction``, ``d_resolved``, ``diffusive`` (bool), ``reason`` (None
+    ``msd_offset_A2``, ``active_fraction``, ``d_resolved``, ``ballistic_window`` (:func:`ballistic_window`),
+    ``diffusive`` (bool), ``reason`` (None
     when diffusive), ``criteria``.
     """
     criteria = criteria or DiffusiveCriteria()
@@ -101,6 +118,11 @@ def diffusive_diagnostics(lag_time_ps: np.ndarray, msd_A2: np.ndarray, fit_start
     raw = loglog_slope(t[sel], msd[sel])
     end_msd = float(msd[np.flatnonzero(sel)[-1]])
     reasons = [] if resolved else [unresolved_reason or f"{species} D not resolved from zero"]
+    ballistic = ballistic_window(raw, msd_offset_A2)
+    if ballistic:
+        reasons.append(f"fit window {fit_start_ps:.3g}-{fit_end_ps:.3g} ps in the ballistic regime (MSD log-log slope "
+                       f"{raw:.2f} > {BALLISTIC_SLOPE}, offset {msd_offset_A2:.2g} A^2 < 0): no {species} has left "
+                       "free flight; run longer or start the fit later (--fit-start)")
     if criteria.min_loglog_slope is not None:
         if not np.isfinite(slope):
             reasons.append("log-log slope of MSD minus its offset undefined (not positive in the fit window)")
@@ -114,7 +136,7 @@ def diffusive_diagnostics(lag_time_ps: np.ndarray, msd_A2: np.ndarray, fit_start
     return {"loglog_slope": raw, "loglog_slope_minus_offset": slope, "msd_end_of_window_A2": end_msd,
             "msd_offset_A2": float(msd_offset_A2), "active_fraction": float(active_fraction),
             "fit_start_ps": float(fit_start_ps), "fit_end_ps": float(fit_end_ps), "d_resolved": bool(resolved),
-            "diffusive": not reasons, "reason": "; ".join(reasons) or None, "criteria": asdict(criteria)}
+            "ballistic_window": ballistic, "diffusive": not reasons, "reason": "; ".join(reasons) or None, "criteria": asdict(criteria)}
 
 
 def choose_temperature(set_point_K: float, thermo: dict, tolerance: float = TEMPERATURE_TOLERANCE

@@ -116,6 +116,9 @@ def analyze_trajectory(traj: Trajectory, meta: RunMetadata, run_dir: Path | None
                                              tr["fit_end_ps"], act["active_fraction"], opts.criteria(),
                                              opts.diffusing_element, tr["diffusivity_resolved"],
                                              tr["diffusivity_unresolved_reason"], tr["msd_offset_A2"])
+    if diag["ballistic_window"]:  # every ion's D is "resolved" in free flight: the rate definition means nothing
+        act.update(fraction_d_threshold=None, fraction_d_threshold_ci68=None, n_active_d_threshold=None,
+                   d_threshold_reason="fit window in the ballistic regime")
     mols = _molecules(traj, run_dir, atoms, mobile, opts)
     frame = framework.framework_check(traj.positions_A, traj.cells_A, mols, atoms["labels"], atoms["masses_amu"],
                                       mobile, tr["drift_A"], transport.dt_frame_ps)

@@ -169,3 +169,19 @@ def test_msd_plot_flag_is_not_covered_by_the_legend_or_curves(tmp_path):
     assert not flag.overlaps(captured["legend"]) and not flag.overlaps(captured["title"])
     assert flag.y0 >= captured["axes"].y1 - 1  # above the plotting area: no curve can cross it
     assert (tmp_path / "msd.png").stat().st_size > 10_000
+
+
+def test_a_fit_window_in_free_flight_is_not_diffusive():
+    """MSD = <v^2> t^2 (a run of a few hundred fs: every ion's D 'resolved', no ion left its site)."""
+    t = np.linspace(0.0, 0.25, 251)
+    v2 = 3 * 1.380649e-23 * 500 / (22.98977 * 1.66054e-27) * 1e-4  # Na at 500 K, A^2/ps^2
+    msd = v2 * t**2
+    sel = (t >= 0.025) & (t <= 0.125)
+    slope, offset = np.polyfit(t[sel], msd[sel], 1)
+    d = diffusive_diagnostics(t, msd, 0.025, 0.125, 0.0, resolved=True, msd_offset_A2=offset)
+    assert offset < 0 and d["loglog_slope"] == pytest.approx(2.0, abs=0.05)
+    assert d["ballistic_window"] and not d["diffusive"] and "ballistic regime" in d["reason"]
+    # diffusion with a vibrational plateau: never taken for free flight
+    diffusive = 0.5 + 6 * 0.01 * t
+    d = diffusive_diagnostics(t, diffusive, 0.025, 0.125, 0.0, resolved=True, msd_offset_A2=0.5)
+    assert not d["ballistic_window"] and d["diffusive"] and d["reason"] is None
