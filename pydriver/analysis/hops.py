@@ -241,8 +241,9 @@ def hop_statistics(states: np.ndarray, sites: Sites, dt_frame_ps: float, occupie
                 "back_jump_probability_ci68": jeffreys(k_back, n_pairs, 0.68),
                 "back_jump_probability_ci95": jeffreys(k_back, n_pairs, 0.95)})
     out.update(_jump_diffusivity(events, per_ion, exposure, msd_diffusivity_cm2_s, msd_diffusivity_std_cm2_s))
-    log.info("hops: %d over %d ions, %.3g per ion per ps, back-jump probability %.2f", events.n_hops, n_ions,
-             rate["rate"], out["back_jump_probability"])
+    back = (f"back-jump probability {out['back_jump_probability']:.2f}" if n_pairs else
+            f"back-jump probability not measured ({'no ion hopped twice' if events.n_hops else 'no hops'})")
+    log.info("hops: %d over %d ions, %.3g per ion per ps, %s", events.n_hops, n_ions, rate["rate"], back)
     return out
 
 

@@ -226,6 +226,22 @@ def reorientation_time(lag_ps: np.ndarray, c_per_anion: np.ndarray, fit_start_ps
     return out
 
 
+def tau_summary(entry: dict) -> str:
+    """``tau_1`` and ``tau_2`` of one anion kind's reorientation entry for a log line: ``tau_1 0.52 ps,
+    tau_2 0.18 ps``; ``tau_1 > 40 ps`` for a lower bound; ``tau_1, tau_2 not measured (REASON)`` otherwise."""
+    measured, missing = [], {}
+    for l in (1, 2):
+        tau, bound = entry.get(f"tau_{l}_ps"), entry.get(f"tau_{l}_lower_bound_ps")
+        if tau is not None and np.isfinite(tau):
+            measured.append(f"tau_{l} {tau:.3g} ps")
+        elif bound is not None and np.isfinite(bound):
+            measured.append(f"tau_{l} > {bound:.3g} ps")
+        else:
+            missing.setdefault(entry.get(f"tau_{l}_reason") or "no fit", []).append(f"tau_{l}")
+    measured += [f"{', '.join(names)} not measured ({reason})" for reason, names in missing.items()]
+    return ", ".join(measured)
+
+
 def reorientation_events(u: np.ndarray, cone_deg: float | None = None
                          ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     """Discrete reorientation events per anion (jumps between reference vertex directions).
@@ -327,6 +343,5 @@ def anion_reorientation(positions_A: np.ndarray, cells_A: np.ndarray, molecules:
                       "cone_deg": cone, "lag_time_ps": lag, "c1": c1.mean(axis=1), "c2": c2.mean(axis=1),
                       "centres_A": centres, "event_anion": event_anion, "event_frame": event_frame})
         out[kind] = entry
-        log.info("reorientation %s: tau_1 %s ps, tau_2 %s ps, %d events", kind, entry["tau_1_ps"],
-                 entry["tau_2_ps"], rate["n_events"])
+        log.info("reorientation %s: %s, %d events", kind, tau_summary(entry), rate["n_events"])
     return out

@@ -40,6 +40,9 @@ SILENCED_WARNINGS = [
     (r"Issues encountered while parsing CIF: .*fractional coordinates rounded",
      "pymatgen snaps coordinates within 1e-4 of special positions; the structure is as intended"),
 ]
+#: third-party loggers held at WARNING: their INFO lines say nothing a user can act on
+#: (numexpr: "NumExpr defaulting to 2 threads.", on the first pandas/pymatgen expression)
+QUIET_LOGGERS = ("numexpr",)
 #: exceptions that are user errors (one line, exit 2); anything else is a bug and shows a traceback
 USER_ERRORS = (ValueError, OSError)
 
@@ -97,6 +100,8 @@ def main(args: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(args)
     level = logging.WARNING if ns.quiet else (logging.DEBUG if ns.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:  # -vv shows them too
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG else logging.WARNING)
     if not getattr(ns, "_run", None):
         parser.print_help()
         return 0

@@ -21,6 +21,26 @@ log = logging.getLogger(__name__)
 MODES = ("structure", "anions", "active", "density", "hops", "rotation", "sites")
 
 
+#: scene notes another log line already states (the density isolevel and range: pydriver.viz.density; the
+#: traced ions: pydriver.viz.scene): logged at DEBUG here
+NOTES_LOGGED_ELSEWHERE = frozenset({"threshold_per_A3", "density_range_per_A3", "ion_ids"})
+
+
+def note_text(value) -> str:
+    """A scene note as a log line shows it: floats to 3 significant figures, also inside lists and tuples."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(note_text(v) for v in value) + "]"
+    return str(value)
+
+
+def log_notes(notes: dict) -> None:
+    """Log a scene's notes, one line each: INFO, or DEBUG for :data:`NOTES_LOGGED_ELSEWHERE`."""
+    for key, value in notes.items():
+        log.log(logging.DEBUG if key in NOTES_LOGGED_ELSEWHERE else logging.INFO, "%s: %s", key, note_text(value))
+
+
 def _frames(text: str) -> tuple[int, int]:
     first, sep, last = text.partition(":")
     if not sep or not first.strip().isdigit() or not last.strip().isdigit():
@@ -91,8 +111,7 @@ class CLICommand:
                             line_frames=frames if args.what in ("hops", "rotation") else None)
         try:
             scene = build_scene(files, opts)
-            for key, value in scene.notes.items():
-                log.info("%s: %s", key, value)
+            log_notes(scene.notes)
             size = tuple(args.size)
             movie_frames = frames or (0, scene.n_frames - 1)
             render.check_request(scene.n_frames, args.frame, args.movie, movie_frames if args.movie else frames)

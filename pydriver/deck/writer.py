@@ -166,8 +166,8 @@ def _write_files(out_dir: Path, system: LammpsSystem, md: MDSettings, job: JobSe
                  copy_model: bool, model_dtype: str) -> None:
     (out_dir / RESTART_DIR).mkdir(parents=True, exist_ok=True)
     warning = barostat_warning(system.atoms.cell[:], _couple(md, system), model_cutoff_A(model))
-    if warning:
-        log.warning("%s: %s", out_dir, warning)
+    if warning:  # named by the cell, not the run: a sweep shows it once per structure (pydriver.sweep.log_once)
+        log.warning("%s (%d atoms): %s", system.atoms.get_chemical_formula(mode="metal"), len(system.atoms), warning)
     model_ref, model_entry = resolve_model(model, out_dir, copy=copy_model, dtype=model_dtype)
     # LAMMPS runs in out_dir and cannot read non-ASCII input: such paths are written relative to it
     md = replace(md, plugin_path=md.plugin_path and lammps_path(md.plugin_path, out_dir))

@@ -2,8 +2,8 @@
 
 The checkpoints in ``shared/models`` were written by several matgl versions: some carry kwargs that
 matgl 1.3.0 does not know (``calc_site_wise``, ``calc_magmom``, ``debug_mode``) and some were saved
-on CUDA. We read them on the CPU, with ``weights_only=True``, drop unknown kwargs with a warning,
-and never import matgl or dgl.
+on CUDA. We read them on the CPU, with ``weights_only=True``, drop those kwargs (a debug log line for the
+known ones, which do not change energies or forces; a warning for any other), and never import matgl or dgl.
 """
 
 from __future__ import annotations
@@ -135,8 +135,8 @@ def load_checkpoint(model_dir: str | Path) -> M3GNetCheckpoint:
     dropped = sorted(k for k in kwargs if k not in POTENTIAL_KWARGS and not k.startswith("@"))
     harmless = [k for k in dropped if k in IGNORED_KWARGS]
     if harmless:
-        log.warning("%s: ignoring %s (written by newer matgl; they do not change energies or forces: expected and "
-                 "harmless)", folder.name, ", ".join(harmless))
+        log.debug("%s: ignoring %s (written by newer matgl; they do not change energies or forces)", folder.name,
+                  ", ".join(harmless))
     unknown = [k for k in dropped if k not in IGNORED_KWARGS]
     if unknown:
         log.warning("%s: ignoring kwargs unknown to matgl 1.3.0's Potential: %s (check that they do not change "

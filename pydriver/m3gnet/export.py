@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def build_model(model_dir: str | Path | M3GNetCheckpoint, dtype: str = "float64"
 def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | Path, dtype: str = "float64",
                       device: str = "cpu", threebody: str = "density", compiled: bool = False) -> Path:
     """Write ``out_path`` (TorchScript + metadata, and with ``compiled`` the compiled packages) from the
-    matgl checkpoint in ``model_dir``.
+    matgl checkpoint in ``model_dir``, atomically (a hidden temporary file beside it, renamed when checked).
 
     Parameters
     ----------
@@ -115,7 +116,7 @@ def export_checkpoint(model_dir: str | Path | M3GNetCheckpoint, out_path: str | 
     scripted = torch.jit.script(model)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # one per process: concurrent exports do not collide
     # the entries' checksums go into the metadata: save, hash, save again with them (torch.jit.save writes
     # the same bytes for the same module), then check the final file as a reader will
     extra[METADATA_FILE] = json.dumps(meta, indent=1)

@@ -8,7 +8,6 @@ file and starts the rest.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -27,6 +26,7 @@ from pydriver.sweep.estimate import LOCAL_LIMIT_S, estimate_runs
 from pydriver.sweep.expand import changed_parameters, expand, job_settings, md_settings, run_parameters, write_run
 from pydriver.sweep.lifecycle import SweepRun, current_status
 from pydriver.sweep.lock import folder_lock
+from pydriver.sweep.log_once import once_per_message
 from pydriver.sweep.outputs import analysis_is_valid, deck_model_found, inspect_outputs
 from pydriver.sweep.relocate import copy_model_file, manifest_config, model_file_for, portable_path, stage_inputs
 from pydriver.sweep.run_state import AdaptiveState, RunState, atomic_write_json, now_iso, read_json
@@ -70,12 +70,9 @@ def export_model_once(config: SweepConfig) -> Path:
     from pydriver.m3gnet.export import export_checkpoint  # noqa: PLC0415  (imports torch)
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     log.info("exporting %s (%s%s) to %s", config.model.path, config.model.dtype,
              ", compiling: 1-2 min" if config.model.compile else "", target)
-    export_checkpoint(config.model.path, tmp, dtype=config.model.dtype, compiled=config.model.compile)
-    os.replace(tmp, target)
-    return target
+    return export_checkpoint(config.model.path, target, dtype=config.model.dtype, compiled=config.model.compile)
 
 
 def write_manifest(config: SweepConfig, runs: list[SweepRun], model_file: Path) -> Path:
@@ -265,10 +262,11 @@ def run_sweep(config: SweepConfig, retry_failed: bool = False, submit: bool = Tr
     pydriver.sweep.lock.FolderInUse
         If another ``sweep run`` works on the same output folder (:mod:`pydriver.sweep.lock`).
     """
-    check_structures(config)
-    config.output.mkdir(parents=True, exist_ok=True)
-    with folder_lock(config.output):
-        return _run_locked(config, retry_failed, submit, wait, live, rerun_changed)
+    with once_per_message():  # the same structure lines and barostat warning for every run: shown once
+        check_structures(config)
+        config.output.mkdir(parents=True, exist_ok=True)
+        with folder_lock(config.output):
+            return _run_locked(config, retry_failed, submit, wait, live, rerun_changed)
 
 
 def _run_locked(config: SweepConfig, retry_failed: bool, submit: bool, wait: bool, live: bool | None,
@@ -292,5 +290,4 @@ def _run_locked(config: SweepConfig, retry_failed: bool, submit: bool, wait: boo
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
-    log.info("sweep %s: %s", config.name, json.dumps(counts))
     return {"counts": counts, "report": str(report) if report else None, "runs": statuses}

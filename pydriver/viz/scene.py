@@ -216,6 +216,8 @@ def _hop_ids(files: RunFiles, pipeline: Pipeline, opts: SceneOptions, mobile_typ
     if files.per_atom is not None or files.analysis is not None:
         values = mobile_per_atom(files, pipeline, mobile_types, "hops")
         if values.active_ids.size:
+            log.info("hops: tracing the %d active ions of the analysis: %s", values.active_ids.size,
+                     values.active_ids.tolist())
             return values.active_ids
     excursion_A = trajectories.max_excursions_A(files.dump, ids, opts.line_frames)
     order = np.argsort(-excursion_A, kind="stable")[:DEFAULT_N_HOPS]

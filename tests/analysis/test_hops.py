@@ -99,3 +99,16 @@ def test_count_rate_without_events_and_without_time():
     assert zero["rate"] == 0.0 and zero["ci95"][0] == 0.0
     assert zero["ci95"][1] == pytest.approx(3.689 / 50.0, rel=1e-3)  # Garwood upper 95 % for 0 events
     assert np.isnan(hops.count_rate(np.zeros(3), np.zeros(3))["rate"])
+
+
+def test_the_log_line_says_why_there_is_no_back_jump_probability(caplog):
+    import logging
+
+    _pos, truth = site_lattice_gas(11, 4, DT_PS, 0.1, 500.0, 0.05, seed=0)
+    found = sites.Sites(truth.site_frac, truth.cell_A, sites.core_radii(truth.site_frac, truth.cell_A), "structure",
+                        truth.site_family)
+    still = np.tile(np.arange(4), (11, 1))  # every ion stays on its own site
+    with caplog.at_level(logging.INFO, logger="pydriver.analysis.hops"):
+        h = hops.hop_statistics(still, found, DT_PS)
+    assert h["n_hops"] == 0 and np.isnan(h["back_jump_probability"])
+    assert "back-jump probability not measured (no hops)" in caplog.text and "nan" not in caplog.text

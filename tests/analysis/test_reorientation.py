@@ -96,3 +96,12 @@ def test_librating_anions_make_no_events_and_slow_ones_only_a_bound():
     assert out["n_events"] == 0 and out["event_rate_per_anion_per_ps"] == 0.0
     assert out["tau_1_ps"] is None and "lower bound" in out["tau_1_reason"]
     assert 5.0 < out["tau_1_lower_bound_ps"] < 250.0 * 1.5
+
+
+def test_tau_summary_says_what_was_not_measured_and_why():
+    fast = "fewer than 3 lags between 0.2 ps and C < 0.1: the anions turn faster than the frames resolve"
+    entry = {"tau_1_ps": None, "tau_1_lower_bound_ps": None, "tau_1_reason": fast,
+             "tau_2_ps": None, "tau_2_lower_bound_ps": None, "tau_2_reason": fast}
+    assert reorientation.tau_summary(entry) == f"tau_1, tau_2 not measured ({fast})"
+    entry.update(tau_1_ps=0.5234, tau_2_lower_bound_ps=40.0)
+    assert reorientation.tau_summary(entry) == "tau_1 0.523 ps, tau_2 > 40 ps"

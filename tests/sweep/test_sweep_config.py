@@ -105,7 +105,7 @@ def test_model_compile_exports_a_compiled_file_once(tmp_path, example_structures
     calls = []
 
     def fake_export(source, out, dtype="float64", compiled=False, **_):
-        calls.append((Path(source).name, dtype, compiled))
+        calls.append((Path(source).name, dtype, compiled, Path(out).name))
         Path(out).write_bytes(b"model")
         return Path(out)
 
@@ -115,6 +115,7 @@ def test_model_compile_exports_a_compiled_file_once(tmp_path, example_structures
     cfg = config_from_dict(raw, default_name="c")
     assert model_file_for(cfg).name == "M3GNet-r2SCAN-NaBH-float32-compiled.pt"
     assert export_model_once(cfg) == model_file_for(cfg) and export_model_once(cfg).read_bytes() == b"model"
-    assert calls == [("M3GNet-r2SCAN-NaBH", "float32", True)]
+    # the final name (the exporter writes atomically and logs the name it was given, not a temporary one)
+    assert calls == [("M3GNet-r2SCAN-NaBH", "float32", True, "M3GNet-r2SCAN-NaBH-float32-compiled.pt")]
     raw["model"]["compile"] = False
     assert model_file_for(config_from_dict(raw, default_name="c")).name == "M3GNet-r2SCAN-NaBH-float32.pt"
