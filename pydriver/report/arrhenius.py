@@ -128,18 +128,23 @@ def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000
     ``mode``: ``sigma_T`` fits ``ln(sigma T)``; ``D`` and ``hop_rate`` fit ``ln value`` (the 300 K
     value is recorded under :data:`AT_300K_KEYS`).
 
+    A group with fewer than :data:`MIN_ARRHENIUS_POINTS` set points cannot be fitted whatever is
+    excluded: its exclusions are recorded, not logged one by one (:func:`unfitted_summary` gives one line).
+
     Returns
     -------
     dict -- ``fit`` (``ea_eV``, ``ea_std_eV``, ``ea_ci95_eV``, ``ln_prefactor``, ...) or None with
     ``fit_reason``; ``at_300K`` (``value``, ``ci95_low``, ``ci95_high``, ``extrapolated``) or None;
-    ``temperatures`` (the pooled points fitted); ``upper_bounds`` (runs whose D is not resolved);
-    ``warnings`` (list of str).
+    ``temperatures`` (the pooled points fitted); ``n_set_points`` (distinct set points of all runs);
+    ``upper_bounds`` (runs whose D is not resolved); ``warnings`` (list of str).
     """
     warnings = []
+    n_set_points = len(set_point_groups(points, "set_temperature_K"))
     for p in points:
         if not p["included"]:
             message = f"Arrhenius fit {group}: run {p['name']} excluded: {p['excluded_reason']}"
-            log.warning(message)
+            if n_set_points >= MIN_ARRHENIUS_POINTS:  # else no fit either way: one line (unfitted_summary)
+                log.warning(message)
             warnings.append(message)
     for p in points:
         if p["included"] and p["unchecked"]:
@@ -155,6 +160,7 @@ def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000
             log.warning(message)
             warnings.append(message)
     out = {"fit": None, "fit_reason": None, "at_300K": None, "warnings": warnings, "temperatures": pooled,
+           "n_set_points": n_set_points,
            "upper_bounds": [{"name": p["name"], "temperature_K": p["temperature_K"], "upper_bound": p["upper_bound"]}
                             for p in points if p["upper_bound"] is not None],
            "temperature_source": sorted({str(p["temperature_source"]) for p in points if p["included"]})}
@@ -175,6 +181,33 @@ def fit_group(points: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000
     out["fit"][name.replace("_300K", "_300K_ci95_low")] = ext["ci95_low"]
     out["fit"][name.replace("_300K", "_300K_ci95_high")] = ext["ci95_high"]
     return out
+
+
+def unfitted_summary(groups: dict, quantity: str) -> tuple[int, str] | None:
+    """One log line for the groups of :func:`arrhenius_groups` (or the hop-rate groups) with too few set
+    points to fit, in place of a warning per excluded run: ``(level, message)``, ``None`` when every
+    group has enough. WARNING when runs were excluded (their reasons counted by kind: the text before
+    the first colon), else INFO.
+
+    ``quantity`` names the fitted quantity in the message (``sigma*T``, ``D``, ``hop rate``).
+    """
+    short = {label: g for label, g in groups.items() if g.get("n_set_points", MIN_ARRHENIUS_POINTS)
+             < MIN_ARRHENIUS_POINTS}
+    if not short:
+        return None
+    listed = "; ".join(f"{label}: {g['n_set_points']}" for label, g in short.items())
+    message = (f"Arrhenius fit of {quantity}: not possible for {len(short)} group(s), too few set temperatures "
+               f"(a fit needs >= {MIN_ARRHENIUS_POINTS}; {listed})")
+    points = [p for g in short.values() for p in g["points"]]
+    kinds: dict[str, int] = {}
+    for p in points:
+        if not p["included"]:
+            kind = str(p["excluded_reason"]).split(":", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+    if not kinds:
+        return logging.INFO, message
+    counted = ", ".join(f"{kind} ({n} of {len(points)} runs)" for kind, n in kinds.items())
+    return logging.WARNING, f"{message}; runs that are no points: {counted}; per run in the report's warnings"
 
 
 def arrhenius_groups(rows: list[dict], mode: str = "sigma_T", n_bootstrap: int = 2000) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydriver.analysis.run_output import json_ready
 from pydriver.report import plots
-from pydriver.report.arrhenius import MIN_ARRHENIUS_POINTS, arrhenius_groups
+from pydriver.report.arrhenius import MIN_ARRHENIUS_POINTS, arrhenius_groups, unfitted_summary
 from pydriver.report.html import markdown_to_html
 from pydriver.report.markdown import report_markdown
 from pydriver.report.mechanism import anion_kinds, hop_rate_groups
@@ -32,6 +32,9 @@ from pydriver.rundir import REPORT_FORMAT
 log = logging.getLogger(__name__)
 
 __all__ = ["MIN_ARRHENIUS_POINTS", "arrhenius_groups", "build_report", "find_analyses", "run_row"]
+
+#: the fitted quantity per Arrhenius mode, as log lines name it
+ARRHENIUS_QUANTITY = {"sigma_T": "sigma*T", "D": "D"}
 
 
 def _mass_series(rows: list[dict], column: str, err_column: str | None) -> dict:
@@ -134,6 +137,10 @@ def build_report(paths, out_dir, mode: str = "sigma_T", n_bootstrap: int = 2000)
     for condition in conditions:
         condition["msd_csv"] = write_pooled_msd(condition, by_dir, out_dir, out_dir)
     hop_groups = hop_rate_groups(rows, n_bootstrap)
+    for fitted, quantity in ((groups, ARRHENIUS_QUANTITY[mode]), (hop_groups, "hop rate")):
+        summary = unfitted_summary(fitted, quantity)
+        if summary:
+            log.log(*summary)
     figures = _figures(out_dir, rows, groups, mode, hop_groups)
     warnings = [w for g in (*groups.values(), *hop_groups.values()) for w in g["warnings"]]
     report = {"format": REPORT_FORMAT, "runs": rows, "arrhenius": groups, "hop_rate_arrhenius": hop_groups,

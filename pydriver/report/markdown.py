@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 import numpy as np
 
 from pydriver.report.arrhenius import QUANTITY
@@ -200,11 +202,12 @@ def _hop_arrhenius_table(hop_groups: dict, groups: dict) -> list[str]:
 
 
 def _settings_table(rows: list[dict]) -> list[str]:
-    """What each run actually used (``run.json``): structure file, seed, pressure, time step, length, precision."""
+    """What each run actually used (``run.json``): structure file, seed, pressure, time step, length, precision;
+    each run named by its directory's name (``run_dir`` is relative to the report folder)."""
     lines = ["| run | structure file | seed | P (bar) | barostat | dt (fs) | production (ps) | model dtype | model sha256 |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['run_dir']} | {r.get('structure_file') or '?'} | {_num(r.get('seed'), 'd')} | "
+        lines.append(f"| {PurePath(r['run_dir']).name} | {r.get('structure_file') or '?'} | {_num(r.get('seed'), 'd')} | "
                      f"{_num(r.get('pressure_bar'), 'g')} | {r.get('barostat') or '?'} | {_num(r.get('dt_fs'), 'g')} | "
                      f"{_num(r.get('production_ps'), '.3g')} | {r.get('model_dtype') or '?'} | "
                      f"{r.get('model_sha256') or '?'} |")

@@ -41,8 +41,14 @@ def _plotted(value, temperature_K, mode: str):
     return np.asarray(value, dtype=float) * (np.asarray(temperature_K, dtype=float) if mode == "sigma_T" else 1.0)
 
 
-def _group_points(ax, g: dict, color, marker: str, mode: str) -> None:
-    """Fitted points (filled), excluded ones (hollow) and upper bounds (a bar with a downward arrow)."""
+def _group_points(ax, g: dict, color, marker: str, mode: str, series_label: str) -> list:
+    """Fitted points (filled), excluded ones (hollow) and upper bounds (a bar with a downward arrow).
+
+    Returns the group's legend entries, ``[(handle, label)]``: first the series itself (its filled
+    points, or its marker alone when none was fitted) labelled ``series_label``, then the excluded
+    points and the upper bounds.
+    """
+    entries = []
     for included in (True, False):
         pts = [p for p in g["points"] if p["included"] is included and p.get("upper_bound") is None
                and p["value"] is not None and np.isfinite(p["value"]) and p["value"] > 0]
@@ -51,17 +57,23 @@ def _group_points(ax, g: dict, color, marker: str, mode: str) -> None:
         t = np.array([p["temperature_K"] for p in pts])
         y = _plotted([p["value"] for p in pts], t, mode)
         err = _plotted([p["error"] if p["error"] is not None else np.nan for p in pts], t, mode)
-        label = None if included else f"{g['structure']}, {g['mass_factors']}: excluded from fit"
-        ax.errorbar(1000.0 / t, y, yerr=np.where(np.isfinite(err), err, 0.0), fmt=marker, color=color, capsize=2,
-                    markerfacecolor=color if included else "none", label=label, zorder=3)
+        label = series_label if included else f"{g['structure']}, {g['mass_factors']}: excluded from fit"
+        handle = ax.errorbar(1000.0 / t, y, yerr=np.where(np.isfinite(err), err, 0.0), fmt=marker, color=color,
+                             capsize=2, markerfacecolor=color if included else "none", label=label, zorder=3)
+        entries.append((handle, label))
+    if not entries or entries[0][1] != series_label:  # no fitted point: the marker names the series
+        handle, = ax.plot([], [], ls="none", marker=marker, color=color, label=series_label)
+        entries.insert(0, (handle, series_label))
     bounds = [p for p in g["points"] if p.get("upper_bound") is not None and np.isfinite(p["upper_bound"])
               and p["upper_bound"] > 0]
     if bounds:
         t = np.array([p["temperature_K"] for p in bounds])
         y = _plotted([p["upper_bound"] for p in bounds], t, mode)
-        ax.errorbar(1000.0 / t, y, yerr=[0.6 * y, np.zeros_like(y)], fmt="_", ms=12, mew=2, color=color,
-                    capsize=0, uplims=True, zorder=3,
-                    label=f"{g['structure']}, {g['mass_factors']}: {g.get('bound_label', BOUND_LABEL)}")
+        label = f"{g['structure']}, {g['mass_factors']}: {g.get('bound_label', BOUND_LABEL)}"
+        handle = ax.errorbar(1000.0 / t, y, yerr=[0.6 * y, np.zeros_like(y)], fmt="_", ms=12, mew=2, color=color,
+                             capsize=0, uplims=True, zorder=3, label=label)
+        entries.append((handle, label))
+    return entries
 
 
 #: candidate labels of the Arrhenius plot's temperature axis, K
@@ -105,30 +117,38 @@ def _clip_to_data(ax) -> None:
 def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     """Arrhenius plot of every group, of the fitted quantity (sigma T or D, log scale) against 1000/T.
 
-    Fitted points filled, excluded points hollow, upper bounds of unresolved runs as bars with a
-    downward arrow, the fit line with Ea, the 300 K value with its 95 % interval (star), the
-    temperature axis on top; the legend sits below the axes at a slide-readable size.
+    Each group (structure, mass setting) is one series with its own colour and marker, named in the
+    legend (with the reason when it has no fit). Fitted points filled, excluded points hollow, upper
+    bounds of unresolved runs as bars with a downward arrow, the fit line with Ea, the 300 K value
+    with its 95 % interval (star), the temperature axis on top; the legend lists the entries group by
+    group below the axes at a slide-readable size.
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 6))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    entries = []
     for (label, g), color, marker in zip(groups.items(), itertools.cycle(colors), itertools.cycle(MARKERS)):
         fit = g.get("fit")
-        _group_points(ax, g, color, marker, mode)
-        if fit is None:  # a text-only legend entry
-            ax.plot([], [], " ", label=textwrap.fill(f"{label}: no fit ({g.get('fit_reason')})", LEGEND_WRAP))
-            continue
-        t_fit = np.array([p["temperature_K"] for p in g["points"] if p["included"]])
-        tt = np.linspace(min(t_fit.min(), 300.0), t_fit.max(), 100)
-        ax.plot(1000.0 / tt, _plotted(arrhenius_value(fit["ea_eV"], fit["ln_prefactor"], tt, mode), tt, mode), "-",
-                color=color, label=f"{label}: $E_a$ = {fit['ea_eV']:.3f} $\\pm$ {fit['ea_std_eV']:.3f} eV")
-        ext = g["at_300K"]
-        word = "extrapolated" if ext["extrapolated"] else "interpolated"
-        y300, lo, hi = _plotted([ext["value"], ext["ci95_low"], ext["ci95_high"]], ext["temperature_K"], mode)
-        ax.errorbar([1000.0 / ext["temperature_K"]], [y300], yerr=[[y300 - lo], [hi - y300]], fmt="*", ms=10,
-                    color=color, markerfacecolor="white", capsize=3, zorder=4,
-                    label=f"{SYMBOLS[mode]}(300 K, {word}): {ext['value']:.2g} "
-                          f"[{ext['ci95_low']:.2g}, {ext['ci95_high']:.2g}] {g['unit']}, 95% CI")
+        series = label if fit is not None else textwrap.fill(f"{label}: no fit ({g.get('fit_reason')})",
+                                                             LEGEND_WRAP)
+        group_entries = _group_points(ax, g, color, marker, mode, series)
+        entries += group_entries[:1]
+        if fit is not None:
+            t_fit = np.array([p["temperature_K"] for p in g["points"] if p["included"]])
+            tt = np.linspace(min(t_fit.min(), 300.0), t_fit.max(), 100)
+            text = f"{label}: $E_a$ = {fit['ea_eV']:.3f} $\\pm$ {fit['ea_std_eV']:.3f} eV"
+            line, = ax.plot(1000.0 / tt, _plotted(arrhenius_value(fit["ea_eV"], fit["ln_prefactor"], tt, mode), tt,
+                                                   mode), "-", color=color, label=text)
+            entries.append((line, text))
+            ext = g["at_300K"]
+            word = "extrapolated" if ext["extrapolated"] else "interpolated"
+            y300, lo, hi = _plotted([ext["value"], ext["ci95_low"], ext["ci95_high"]], ext["temperature_K"], mode)
+            text = (f"{SYMBOLS[mode]}(300 K, {word}): {ext['value']:.2g} "
+                    f"[{ext['ci95_low']:.2g}, {ext['ci95_high']:.2g}] {g['unit']}, 95% CI")
+            star = ax.errorbar([1000.0 / ext["temperature_K"]], [y300], yerr=[[y300 - lo], [hi - y300]], fmt="*",
+                               ms=10, color=color, markerfacecolor="white", capsize=3, zorder=4, label=text)
+            entries.append((star, text))
+        entries += group_entries[1:]
     if any(g.get("fit") for g in groups.values()):
         ax.axvline(1000.0 / 300.0, color="0.6", ls=":", lw=1)  # 300 K, labelled on the top axis
     ax.set_yscale("log")
@@ -138,8 +158,9 @@ def arrhenius_figure(groups: dict, mode: str = "sigma_T"):
     top = ax.secondary_xaxis("top", functions=(_inverse_thousand, _inverse_thousand))
     top.set_xticks(temperature_ticks_K(ax.get_xlim()))
     top.set_xlabel("T (K)")
-    n_entries = sum(text.count("\n") + 1 for text in ax.get_legend_handles_labels()[1])
-    ax.legend(fontsize=LEGEND_FONTSIZE, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
+    n_entries = sum(text.count("\n") + 1 for _, text in entries)
+    ax.legend([h for h, _ in entries], [text for _, text in entries], fontsize=LEGEND_FONTSIZE, loc="upper center",
+              bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
     fig.tight_layout()
     fig.subplots_adjust(bottom=min(0.55, 0.16 + 0.045 * n_entries))
     return fig

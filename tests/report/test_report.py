@@ -62,6 +62,25 @@ def test_too_few_points_gives_a_reason_not_a_silent_none():
     assert g["fit"] is None and g["fit_reason"] == "2 usable temperature(s) of 2 runs; need >= 3 distinct set points"
 
 
+def test_groups_too_short_to_fit_log_one_summary_not_a_warning_per_run(caplog):
+    """A sweep of 2 temperatures cannot be fitted: its excluded runs are recorded, and logged as one line."""
+    from pydriver.report.arrhenius import unfitted_summary
+
+    rows = [row(t, sigma(t), 0.1 * sigma(t), diffusive=False) for t in (500.0, 600.0)]
+    rows += [row(t, sigma(t), 0.1 * sigma(t), masses="BH4 x5") for t in (500.0, 600.0)]
+    with caplog.at_level(logging.WARNING, logger="pydriver.report.arrhenius"):
+        groups = arrhenius_groups(rows, "sigma_T", n_bootstrap=50)
+    assert "excluded" not in caplog.text
+    assert len(groups["NaBH4, unscaled"]["warnings"]) == 2 and groups["NaBH4, unscaled"]["n_set_points"] == 2
+    level, message = unfitted_summary(groups, "sigma*T")
+    assert level == logging.WARNING
+    assert message == ("Arrhenius fit of sigma*T: not possible for 2 group(s), too few set temperatures (a fit needs "
+                       ">= 3; NaBH4, BH4 x5: 2; NaBH4, unscaled: 2); runs that are no points: not diffusive (2 of 4 "
+                       "runs); per run in the report's warnings")
+    assert unfitted_summary({"NaBH4, BH4 x5": groups["NaBH4, BH4 x5"]}, "D")[0] == logging.INFO  # none excluded
+    assert unfitted_summary(arrhenius_groups(noisy_rows(), "sigma_T", n_bootstrap=50), "sigma*T") is None
+
+
 def test_weighting_follows_the_uncertainties():
     rows = [row(t, sigma(t), 0.01 * sigma(t)) for t in TEMPS]
     rows[2]["conductivity_mS_cm"] *= 3.0  # one outlier ...
@@ -90,6 +109,21 @@ def test_arrhenius_figure_labels_and_hollow_excluded_points():
     slope = np.polyfit(fitted.get_xdata(), np.log(fitted.get_ydata()), 1)[0]
     assert slope == pytest.approx(-fit["ea_eV"] / (BOLTZMANN_EV_K * 1000.0))  # straight: ln(sigma T) vs 1/T
     assert ax.get_legend().get_texts()[0].get_fontsize() >= 9
+
+
+def test_arrhenius_legend_names_every_series_group_by_group():
+    """Each (structure, mass setting) series has a legend entry with its marker, also without a fit or fitted point."""
+    rows = noisy_rows(seed=3) + [row(t, sigma(t), 0.1 * sigma(t), diffusive=False, masses="BH4 x5")
+                                 for t in (500.0, 600.0)]
+    ax = arrhenius_figure(arrhenius_groups(rows, "sigma_T", n_bootstrap=50), "sigma_T").axes[0]
+    legend = ax.get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[0].replace("\n", " ") == ("NaBH4, BH4 x5: no fit (0 usable temperature(s) of 2 runs; need >= 3 "
+                                           "distinct set points)")
+    assert texts[1] == "NaBH4, BH4 x5: excluded from fit"
+    assert texts[2] == "NaBH4, unscaled" and texts[3].startswith("NaBH4, unscaled: $E_a$ = ")
+    assert texts[4].startswith("σ(300 K, extrapolated)")
+    assert legend.legend_handles[0].get_marker() == "o"  # the series without fitted points: its marker alone
 
 
 def test_upper_bounds_are_drawn_as_bounds():
@@ -178,6 +212,8 @@ def test_report_markdown_and_html_name_runs_as_people_do(tmp_path):
     assert "| BH4 | 1.5 ± 0.05 |" in md and "| B12H12 | 0.4 ± 0.02 |" in md
     assert "(extrapolated)" in md and "excluded: not diffusive" in md
     assert "- Na3(BH4)(B12H12) (oNBH), unscaled, 500 K: measured mean temperature 409.0 K differs" in md
+    settings = md.split("## What each run used", 1)[1].split("\n## ", 1)[0]  # runs by name, not by path
+    assert "| T600_m5 | oNBH.extxyz |" in settings and "../" not in settings and "runs/" not in settings
     html = (tmp_path / "rep" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(report["figures"]) == 3
     assert 'src="arrhenius.png"' not in html and "<table>" in html
