@@ -117,7 +117,7 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
     Raises
     ------
     FileNotFoundError
-        If ``model`` is neither a file nor a checkpoint folder.
+        ``model file not found: PATH`` when nothing is there; a folder that is not a checkpoint is named as such.
     """
     source = Path(model).expanduser().resolve()
     if dtype not in DTYPE_NAMES:
@@ -130,6 +130,8 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
         export_checkpoint(source, target, dtype=dtype)
         return MODEL_FILE_NAME, {"path": MODEL_FILE_NAME, "source": run_relative_path(source, run_dir),
                                  "dtype": dtype, "sha256": sha256_file(target), "copied": True}
+    if not source.exists():
+        raise FileNotFoundError(f"model file not found: {model}")
     if not source.is_file():
         raise FileNotFoundError(f"model {model} is neither an exported model file nor a matgl checkpoint "
                                 "folder (model.json, model.pt, state.pt)")
