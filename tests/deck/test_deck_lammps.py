@@ -14,6 +14,7 @@ from pydriver.deck import MDSettings, write_run_directory
 from pydriver.structures import read_lammps_data
 from pydriver.structures.builders import nabh4_cubic
 from pydriver.deck import dump_timesteps as dump_steps
+from tests.job_lock import wait_for_lock_release
 
 pytestmark = pytest.mark.lammps
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.lammps
 def job_env() -> dict:
     from pydriver.lammps.session import lammps_env, lmp_executable
 
-    return {**lammps_env(), "MPIRUN": "", "LMP": lmp_executable(), "OMP_NUM_THREADS": "1"}
+    return {**lammps_env(preload=False), "MPIRUN": "", "LMP": lmp_executable(), "OMP_NUM_THREADS": "1"}
 
 
 def lammps_state(restart_file, tmp_path) -> tuple[dict, np.ndarray]:
@@ -78,6 +79,7 @@ def test_killed_run_resumes_at_restart_step(tmp_path, nabh_model_f32):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # our own job's process group
         proc.wait()
+        wait_for_lock_release(out)  # LAMMPS may still be exiting
     latest = max(int(p.name.split(".")[1]) for p in (out / "restart").glob("restart.*"))
     assert dump_steps(dump)[-1] >= 90
     # shorten the remaining run: resume must continue at `latest`, not at 0 or at the equilibration end

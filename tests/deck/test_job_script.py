@@ -194,7 +194,7 @@ def test_real_run_from_paths_with_spaces_and_non_ascii(tmp_path, nabh_model_f32,
     structure.write_text((example_structures_dir / "NaBH4.extxyz").read_text())
     run_dir = write_deck(tmp_path, structure, model, root / "T 500 K", "--lmp", str(lmp), "--launcher", "",
                          "--prod-steps", "20")
-    env = {k: v for k, v in lammps_env().items() if k not in ("LMP", "MPIRUN")}
+    env = {k: v for k, v in lammps_env(preload=False).items() if k not in ("LMP", "MPIRUN")}
     env["OMP_NUM_THREADS"] = "1"
     proc = subprocess.run(["bash", "job.slurm"], cwd=run_dir, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

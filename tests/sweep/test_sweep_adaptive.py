@@ -24,6 +24,7 @@ from pydriver.deck.settings import AdaptiveTarget
 from pydriver.sweep.adaptive import ChunkPlan, next_chunk, observed_hops, projection
 from pydriver.sweep.outputs import RESTART_MAGIC, inspect_outputs
 from pydriver.sweep.run_state import AdaptiveState
+from tests.job_lock import wait_for_lock_release
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 N_ATOMS = 3
@@ -187,7 +188,7 @@ def test_kill9_mid_chunk_then_resume_loses_nothing(tmp_path, nabh_model_f32, exa
     config = write_config(tmp_path, nabh_model_f32, example_structures_dir / "NaBH4.extxyz", target)
     assert main(["-q", "sweep", "run", str(config), "--executor", "slurm", "--no-submit"]) == 0
     run_dir = tmp_path / "sweep" / "NaBH4_T600_bh4x1_s1"
-    env = {**lammps_env(), "MPIRUN": "", "OMP_NUM_THREADS": "1", "LMP": lmp_executable(),
+    env = {**lammps_env(preload=False), "MPIRUN": "", "OMP_NUM_THREADS": "1", "LMP": lmp_executable(),
            "PYDRIVER_PYTHON": sys.executable,  # the job script holds no path of this machine: given at run time
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     env = {k: v for k, v in env.items() if not k.startswith("SLURM_")}
@@ -200,6 +201,7 @@ def test_kill9_mid_chunk_then_resume_loses_nothing(tmp_path, nabh_model_f32, exa
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the job, its worker and LAMMPS, mid-way through chunk 2
     proc.wait()
+    wait_for_lock_release(run_dir)  # LAMMPS may still be exiting
     assert AdaptiveState.load(run_dir).status == "running"
     done = subprocess.run(["bash", "job.slurm"], cwd=run_dir, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -21,6 +21,7 @@ import pytest
 from pydriver.cli.main import main
 from pydriver.sweep.outputs import inspect_outputs
 from pydriver.sweep.run_state import RunState, process_alive
+from tests.job_lock import wait_for_lock_release
 
 pytestmark = pytest.mark.lammps
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +140,8 @@ def test_kill9_and_resume(tmp_path, nabh_model_f32, example_structures_dir):
             os.killpg(state.pgid, signal.SIGKILL)  # the run's own LAMMPS process group
             interrupted.append(name)
     assert interrupted and not set(interrupted) & set(first)
-    time.sleep(0.5)
+    for name in interrupted:
+        wait_for_lock_release(sweep / name)  # their LAMMPS processes may still be exiting
     victim = max((sweep / n for n in interrupted), key=lambda d: inspect_outputs(d).latest_restart or 0)
     newest = max((p for p in (victim / "restart").glob("restart.*")), key=lambda p: int(p.suffix[1:]))
     assert int(newest.suffix[1:]) >= 20

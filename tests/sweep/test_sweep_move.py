@@ -71,7 +71,7 @@ def test_half_finished_sweep_moves_twice_and_finishes_there(tmp_path, nabh_model
     assert len(models) == 1 and re.fullmatch(r"nabh f32-[0-9a-f]{12}\.pt", models[0]), models
     assert str(tmp_path) not in text_files(sweep)  # every path relative to the folder
     # half of it runs here (its job script by hand), the other run's deck gets an error LAMMPS will report
-    env = {**lammps_env(), "LMP": lmp_executable(), "OMP_NUM_THREADS": "1"}
+    env = {**lammps_env(preload=False), "LMP": lmp_executable(), "OMP_NUM_THREADS": "1"}
     env = {k: v for k, v in env.items() if k != "MPIRUN" and not k.startswith("SLURM_")}
     subprocess.run(["bash", str(sweep / RUNS[0] / "job.slurm")], env=env, check=True, capture_output=True,
                    timeout=300)

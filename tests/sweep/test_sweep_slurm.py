@@ -92,7 +92,7 @@ def run_scripts_directly(config: Path, sweep: Path) -> None:
     assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
     script = next((sweep / "slurm").glob("array-*.slurm"))
     for task in range(len(NAMES)):
-        env = {**lammps_env(), "SLURM_ARRAY_TASK_ID": str(task), "MPIRUN": "", "OMP_NUM_THREADS": "1"}
+        env = {**lammps_env(preload=False), "SLURM_ARRAY_TASK_ID": str(task), "MPIRUN": "", "OMP_NUM_THREADS": "1"}
         proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert main(["-q", "sweep", "run", str(config), "--executor", "local", "--no-progress"]) == 0
@@ -145,14 +145,14 @@ def test_one_job_per_run(slurm_cluster, tmp_path, nabh_model_f32, example_struct
     if cluster is None:
         assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
         for name in NAMES:  # the per-run job.slurm, run as `sbatch` would from its folder
-            env = {**lammps_env(), "LMP": lmp_executable(), "MPIRUN": "", "SLURM_SUBMIT_DIR": str(sweep / name)}
+            env = {**lammps_env(preload=False), "LMP": lmp_executable(), "MPIRUN": "", "SLURM_SUBMIT_DIR": str(sweep / name)}
             subprocess.run(["bash", "job.slurm"], cwd=sweep / name, env=env, check=True, capture_output=True)
         assert main(["-q", "sweep", "run", str(config), "--executor", "local", "--no-progress"]) == 0
     else:
         # one run submitted by hand from the written scripts: the sweep must watch it, not submit it again
         assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
         subprocess.run(["sbatch", "job.slurm"], cwd=sweep / NAMES[0], check=True, capture_output=True,
-                       env=lammps_env())
+                       env=lammps_env(preload=False))
         assert main(["-q", "sweep", "run", str(config), "--no-progress"]) == 0
         for name in NAMES:
             assert len(list((sweep / name).glob("slurm-*.out"))) == 1, name
