@@ -99,6 +99,22 @@ def _frame(name: str):
 
 
 @pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    """``serial_run(frame, model, style_args, **kw)``: the 1-rank run of ``_frame(frame) * (2, 2, 1)``,
+    made once per module and input (the 2- and 3-rank cases of a test compare with the same run)."""
+    runs: dict[tuple, Run] = {}
+
+    def get(frame: str, model: Path, style_args: str = "", **kw) -> Run:
+        key = (frame, str(model), style_args, tuple(sorted(kw.items())))
+        if key not in runs:
+            tmp = tmp_path_factory.mktemp("serial")
+            runs[key] = run_lammps(tmp, _frame(frame) * (2, 2, 1), model, 1, style_args, **kw)
+        return runs[key]
+
+    return get
+
+
+@pytest.fixture(scope="module")
 def one_block_model(tmp_path_factory) -> Path:
     ckpt = load_checkpoint(MODELS_DIR / NABH)
     args = dict(ckpt.model_args, nblocks=1, cutoff=4.0, threebody_cutoff=3.0)
@@ -107,11 +123,11 @@ def one_block_model(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("nprocs,processors", [(2, ""), (3, "processors 1 1 3")])
-def test_halo_matches_serial_triclinic(exported, tmp_path, nprocs, processors):
+def test_halo_matches_serial_triclinic(exported, serial_run, tmp_path, nprocs, processors):
     """Rattled triclinic 96-atom NaBH4 (2x2x1 of the triclinic cell): several images in the ghost region."""
     atoms = _frame("nabh4_triclinic") * (2, 2, 1)
     model = exported(NABH, "float64")
-    serial = run_lammps(tmp_path / "serial", atoms, model, 1)
+    serial = serial_run("nabh4_triclinic", model)
     parallel = run_lammps(tmp_path / "par", atoms, model, nprocs, "comm halo", processors)
     assert_same(serial, parallel)
 
@@ -148,11 +164,11 @@ HALO_COMPILED = "engine compiled per-block packages under comm halo (AOTInductor
 
 
 @pytest.mark.parametrize("nprocs,processors", [(2, ""), (3, "processors 1 1 3")])
-def test_compiled_halo_matches_serial(compiled_models, tmp_path, nprocs, processors):
+def test_compiled_halo_matches_serial(compiled_models, serial_run, tmp_path, nprocs, processors):
     """The per-block packages on every rank = the serial compiled run (and the halo TorchScript run)."""
     atoms = _frame("nabh4_triclinic") * (2, 2, 1)
     model = compiled_models[NABH]
-    serial = run_lammps(tmp_path / "serial", atoms, model, 1, "compiled yes")
+    serial = serial_run("nabh4_triclinic", model, "compiled yes")
     parallel = run_lammps(tmp_path / "par", atoms, model, nprocs, "comm halo compiled yes", processors)
     scripted = run_lammps(tmp_path / "ts", atoms, model, nprocs, "comm halo compiled no", processors)
     assert "engine compiled energy+gradient" in serial.log
@@ -175,10 +191,10 @@ def test_compiled_halo_nve_tracks_serial_with_migration(compiled_models, tmp_pat
 
 
 @pytest.mark.parametrize("nprocs", [2, pytest.param(3, marks=pytest.mark.slow)])  # 3 ranks: 13 s, full suite only
-def test_shell_matches_serial(one_block_model, tmp_path, nprocs):
+def test_shell_matches_serial(one_block_model, serial_run, tmp_path, nprocs):
     atoms = _frame("nabh4_triclinic") * (2, 2, 1)
     kw = {"steps": 10, "dynamics": NVE, "dump_every": 10}
-    serial = run_lammps(tmp_path / "serial", atoms, one_block_model, 1, **kw)
+    serial = serial_run("nabh4_triclinic", one_block_model, **kw)
     shell = run_lammps(tmp_path / "shell", atoms, one_block_model, nprocs, "comm shell", **kw)
     assert_same(serial, shell)
 
