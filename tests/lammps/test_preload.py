@@ -24,7 +24,8 @@ BIN = Path(sys.executable).parent
 def _clean_env() -> dict[str, str]:
     """This environment without a preload, with this checkout's ``pydriver`` first on the path."""
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *paths])
     return env
 
 

@@ -68,7 +68,7 @@ def _md(tmp: Path, model: Path, mode: str, atoms, steps: int = 60, threads: int 
     tmp.mkdir()
     write_lammps_data(tmp / "data.lmp", atoms, specorder=["Na", "B", "H"], masses=True, units="metal")
     (tmp / "in.md").write_text(DECK.format(model=model, mode=mode).replace("run 60", f"run {steps}"))
-    env = dict(lammps_env(), OMP_NUM_THREADS=str(threads))
+    env = dict(lammps_env(preload=False), OMP_NUM_THREADS=str(threads))  # the launcher preloads libtorch
     out = subprocess.run([str(Path(sys.executable).parent / "lmp"), "-in", "in.md"], cwd=tmp, env=env,
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
@@ -122,8 +122,8 @@ def _run0_log(tmp: Path, model: Path, style: str = "") -> tuple[str, float]:
     deck = (f"units metal\natom_style atomic\nread_data data.lmp\npair_style m3gnet {style}\n"
             f"pair_coeff * * {model} Na B H\nthermo_modify format float %.15g\nrun 0\n")
     (tmp / "in.run0").write_text(deck)
-    out = subprocess.run([str(Path(sys.executable).parent / "lmp"), "-in", "in.run0"], cwd=tmp, env=lammps_env(),
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run([str(Path(sys.executable).parent / "lmp"), "-in", "in.run0"], cwd=tmp,
+                         env=lammps_env(preload=False), capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     lines = out.stdout.splitlines()
     row = next(k for k, line in enumerate(lines) if line.split()[:1] == ["Step"])

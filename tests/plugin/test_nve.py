@@ -45,7 +45,7 @@ def test_nve_energy_drift(exported, tmp_path):
     write_lammps_data(tmp_path / "data.lmp", atoms, specorder=["Na", "B", "H"], masses=True, units="metal")
     (tmp_path / "in.nve").write_text(DECK.format(model=exported(NABH, "float64"), dt=DT_PS, steps=N_STEPS))
     lmp = Path(sys.executable).parent / "lmp"
-    out = subprocess.run([str(lmp), "-in", "in.nve"], cwd=tmp_path, env=lammps_env(), capture_output=True,
+    out = subprocess.run([str(lmp), "-in", "in.nve"], cwd=tmp_path, env=lammps_env(preload=False), capture_output=True,
                          text=True, timeout=1500)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     rows = []
