@@ -71,10 +71,12 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
     out["reorientation"] = (reorientation.anion_reorientation(positions_A, cells_A, molecules, elements, masses_amu,
                                                               dt_frame_ps, reorientation_fit_start_ps)
                           if has_anions else {})
+    # anion centres (drift removed like the ions'), computed once for the sites file and the slabs
+    centres = _anion_centres_frac(out["reorientation"], cells_A, drift_A) if out["reorientation"] else None
     alignment = None
     try:
         if sites_file is not None:
-            found, alignment = _sites_from_file(sites_file, element, cell, out["reorientation"], cells_A, drift_A)
+            found, alignment = _sites_from_file(sites_file, element, cell, centres)
         else:
             found = sites.find_sites(frac, cell)
     except ValueError as exc:
@@ -95,8 +97,8 @@ def mechanism(ions_A: np.ndarray, cells_A: np.ndarray, dt_frame_ps: float, molec
                                           msd_diffusivity_std_cm2_s, events)
         out["active_hops"] = active.hop_active_ions(out["hops"]["net_hops_per_ion"], min_net_hops)
     if len(out["reorientation"]) >= 2:
-        out["sites"]["slabs"] = _slabs(frac, out["reorientation"], cells_A, cell, found, out["sites"], states,
-                                       site_reference_file, element, drift_A)
+        out["sites"]["slabs"] = _slabs(frac, centres, cell, found, out["sites"], states, site_reference_file,
+                                       element)
     if events is not None:
         for kind, entry in out["reorientation"].items():
             cutoff = structure_stats.DEFAULT_CN_CUTOFF_A.get(kind, structure_stats.FALLBACK_CN_CUTOFF_A)
@@ -115,30 +117,27 @@ def _anion_centres_frac(reorient: dict, cells_A: np.ndarray, drift_A: np.ndarray
     return centres @ np.linalg.inv(np.asarray(cells_A, dtype=np.float64)), kinds
 
 
-def _sites_from_file(sites_file: Path, element: str, cell: np.ndarray, reorient: dict, cells_A: np.ndarray,
-                     drift_A: np.ndarray | None) -> tuple[sites.Sites, dict | None]:
+def _sites_from_file(sites_file: Path, element: str, cell: np.ndarray,
+                     centres: tuple[np.ndarray, list] | None) -> tuple[sites.Sites, dict | None]:
     """Sites of a structure file laid on the run's anion framework (as ``--site-reference`` is).
 
     The run's positions are drift-corrected and its box may start at another origin than the
     file's frame, so the file's sites are translated by the shift that best puts the file's anion
     centres on the run's mean anion centres (:func:`pydriver.analysis.site_reference.align_reference`).
-    Without anions in the run or the file the sites are used as they are (alignment ``None`` or
-    its ``reason``).
+    ``centres``: the run's anion centres and kinds (:func:`_anion_centres_frac`), None without anions;
+    then the sites are used as they are (alignment ``None``, or its ``reason`` without file anions).
     """
-    if not reorient:
+    if centres is None:
         return sites.sites_from_structure(sites_file, element, cell), None
     reference = site_reference.reference_from_structure(sites_file, element, cell)
-    centres_frac, kinds = _anion_centres_frac(reorient, cells_A, drift_A)
-    aligned, info = site_reference.align_reference(reference, slabs.circular_mean_frac(centres_frac, axis=0), kinds,
-                                                   cell)
-    return aligned, info
+    centres_frac, kinds = centres
+    return site_reference.align_reference(reference, slabs.circular_mean_frac(centres_frac, axis=0), kinds, cell)
 
 
-def _slabs(frac: np.ndarray, reorient: dict, cells_A: np.ndarray, cell: np.ndarray, found: sites.Sites | None,
-           occ: dict, states: np.ndarray | None, reference_file: Path | None, element: str,
-           drift_A: np.ndarray | None) -> dict:
-    """``sites.slabs``: anion centres of every kind (drift removed like the ions') against the ions and sites."""
-    centres_frac, kinds = _anion_centres_frac(reorient, cells_A, drift_A)
+def _slabs(frac: np.ndarray, centres: tuple[np.ndarray, list], cell: np.ndarray, found: sites.Sites | None,
+           occ: dict, states: np.ndarray | None, reference_file: Path | None, element: str) -> dict:
+    """``sites.slabs``: the anion centres of every kind (:func:`_anion_centres_frac`) against the ions and sites."""
+    centres_frac, kinds = centres
     reference = None
     if reference_file is not None:
         reference = site_reference.reference_from_structure(reference_file, element, cell)

@@ -126,7 +126,7 @@ def test_a_sites_file_is_laid_on_the_run_anions(example_structures_dir):
     file's sites follow the anion framework, not the file's absolute coordinates."""
     from ase.io import read
 
-    from pydriver.analysis.mechanism import _sites_from_file
+    from pydriver.analysis.mechanism import _anion_centres_frac, _sites_from_file
 
     path = example_structures_dir / "NaBH4_relaxed.extxyz"
     atoms = read(path)
@@ -134,7 +134,8 @@ def test_a_sites_file_is_laid_on_the_run_anions(example_structures_dir):
     shift_A = np.array([0.31, -0.22, 0.17])
     boron = atoms.positions[np.array(atoms.get_chemical_symbols()) == "B"] + shift_A
     frames = np.repeat(boron[None], 3, axis=0)
-    found, info = _sites_from_file(path, "Na", cell, {"BH4": {"centres_A": frames}}, np.repeat(cell[None], 3, 0), None)
+    centres = _anion_centres_frac({"BH4": {"centres_A": frames}}, np.repeat(cell[None], 3, 0), None)
+    found, info = _sites_from_file(path, "Na", cell, centres)
     na = atoms.get_scaled_positions()[np.array(atoms.get_chemical_symbols()) == "Na"]
     expected = (na + shift_A @ np.linalg.inv(cell)) % 1.0
     d = found.frac[:, None, :] - expected[None]
