@@ -157,13 +157,20 @@ def estimate_runs(runs: list[tuple[str, Path, int]], limit_s: float, limit_name:
     for name, run_dir, steps in runs:
         rate = ms_per_step(run_dir, dtype, threads)
         seconds = steps * rate / 1000.0
-        est = RunEstimate(name, steps, rate, seconds, limit_s, seconds > limit_s)
-        out.append(est)
-        log.info("estimate %s: %d steps x %.1f ms/step = %s", name, steps, rate, format_seconds(seconds))
-        if est.too_long:
-            log.warning("%s needs ~%s, more than the %s (%s); it will resume in %d jobs, or shorten it",
-                        name, format_seconds(seconds), limit_name, format_seconds(limit_s),
-                        int(seconds // limit_s) + 1)
+        out.append(RunEstimate(name, steps, rate, seconds, limit_s, seconds > limit_s))
+    groups: dict[tuple[int, float], list[RunEstimate]] = {}  # one line per (steps, ms/step), not one per run
+    for est in out:
+        groups.setdefault((est.steps, round(est.ms_per_step, 1)), []).append(est)
+    for (steps, rate), ests in groups.items():
+        names = ests[0].name if len(ests) == 1 else f"{len(ests)} runs ({ests[0].name}, ...)"
+        each = "" if len(ests) == 1 else " each"
+        log.info("estimate %s: %d steps x %.1f ms/step = %s%s", names, steps, rate, format_seconds(ests[0].seconds),
+                 each)
+        if ests[0].too_long:
+            log.warning("%s need%s ~%s%s, more than the %s (%s); %s resume in %d jobs, or shorten %s",
+                        names, "s" if len(ests) == 1 else "", format_seconds(ests[0].seconds), each, limit_name,
+                        format_seconds(limit_s), "it will" if len(ests) == 1 else "each will",
+                        int(ests[0].seconds // limit_s) + 1, "it" if len(ests) == 1 else "them")
     if out:
         total = format_seconds(sum(e.seconds for e in out))
         if parallel and parallel > 1 and len(out) > 1:

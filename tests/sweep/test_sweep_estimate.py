@@ -49,6 +49,13 @@ def test_estimate_is_cached_and_warns_over_the_limit(tmp_path, example_structure
                                "day", "float32", 1, parallel=2)
     # b alone on one slot (6h56m), a then c on the other: the wall time is b's
     assert "estimate: 3 runs, 7h42m in total; about 6h56m of wall time with 2 runs at a time" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pydriver.sweep.estimate"):
+        estimate.estimate_runs([("a", run_dir, 1000), ("b", run_dir, 1000), ("c", run_dir, 2000)], 1e9, "day")
+    # runs with the same steps and rate share one line
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("estimate ")]
+    assert lines == ["estimate 2 runs (a, ...): 1000 steps x 250.0 ms/step = 4m10s each",
+                     "estimate c: 2000 steps x 250.0 ms/step = 8m20s"]
 
 
 def test_wall_seconds_is_the_makespan_of_list_scheduling():
