@@ -90,3 +90,24 @@ def test_thermo_relaxes_through_the_helper(emt_a0_A):
                                max_steps=500)
     assert info["optimizer"] == "FIRE+BFGS" and info["keep_symmetry"] and info["converged"]
     assert relaxed.cell.lengths()[0] == pytest.approx(emt_a0_A, abs=3e-3)
+
+
+def test_long_relaxations_report_progress(monkeypatch, caplog):
+    """A progress line every PROGRESS_EVERY_S seconds (here every step): step numbers rise across
+    FIRE then BFGS, and the reported largest force ends below FIRE's hand-over threshold."""
+    import logging
+
+    from pydriver.structures.search import relax as relax_module
+
+    monkeypatch.setattr(relax_module, "PROGRESS_EVERY_S", 0.0)
+    start = bulk("Cu", "fcc", a=3.75, cubic=True)
+    with caplog.at_level(logging.INFO, logger="pydriver.structures.search.relax"):
+        _, info = relax_structure(start, EMT(), fmax_eV_A=1e-3, max_steps=500, pressure_tol_GPa=0.01,
+                                  optimizer="FIRE+BFGS", fire_fmax_eV_A=0.02)
+    lines = [r.getMessage() for r in caplog.records if r.name == "pydriver.structures.search.relax"]
+    assert lines and all(line.startswith("relax Cu4: ") for line in lines)
+    stages = [line.split()[2] for line in lines]
+    steps = [int(line.split()[4].rstrip(",")) for line in lines]
+    forces = [float(line.split("max force ")[1].split()[0]) for line in lines]
+    assert stages[0] == "FIRE" and stages[-1] == "BFGS" and steps == sorted(steps) and steps[-1] <= info["steps"]
+    assert forces[-1] < 0.02 and "(target 0.0010)" in lines[0]

@@ -10,6 +10,7 @@ constraint is ``ase.constraints.FixSymmetry`` (spglib operations at ``symprec``)
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 
@@ -18,7 +19,11 @@ from ase import Atoms
 
 from pydriver.units import EV_A3_TO_GPA
 
+log = logging.getLogger(__name__)
+
 OPTIMIZERS = ("FIRE", "FIRE+BFGS")
+#: seconds between progress lines of a long relaxation
+PROGRESS_EVERY_S = 60.0
 
 
 def relax_structure(atoms: Atoms, calc, *, fmax_eV_A: float, max_steps: int, pressure_tol_GPa: float | None = None,
@@ -88,10 +93,32 @@ def _optimize(filt, optimizer: str, fmax_eV_A: float, fire_fmax_eV_A: float, max
     from ase.optimize import BFGS, FIRE
 
     fire = FIRE(filt, logfile=None)
+    progress = _Progress(filt, fmax_eV_A)
+    fire.attach(lambda: progress("FIRE", fire.nsteps))
     if optimizer == "FIRE":
         converged = bool(fire.run(fmax=fmax_eV_A, steps=max_steps))
         return int(fire.nsteps), converged
     fire.run(fmax=max(fire_fmax_eV_A, fmax_eV_A), steps=max_steps)
     bfgs = BFGS(filt, logfile=None)
+    bfgs.attach(lambda: progress("BFGS", fire.nsteps + bfgs.nsteps))
     converged = bool(bfgs.run(fmax=fmax_eV_A, steps=max_steps))
     return int(fire.nsteps + bfgs.nsteps), converged
+
+
+class _Progress:
+    """A line every :data:`PROGRESS_EVERY_S` seconds of a relaxation: optimizer, step, largest force
+    (atoms and cell degrees of freedom of the filter, eV/A) and elapsed time."""
+
+    def __init__(self, filt, fmax_eV_A: float) -> None:
+        self.filt, self.fmax = filt, fmax_eV_A
+        self.start = self.last = time.time()
+        self.formula = filt.atoms.get_chemical_formula()
+
+    def __call__(self, stage: str, step: int) -> None:
+        now = time.time()
+        if now - self.last < PROGRESS_EVERY_S:
+            return
+        self.last = now
+        fmax = float(np.linalg.norm(self.filt.get_forces(), axis=1).max())
+        log.info("relax %s: %s step %d, max force %.4f eV/A (target %.4f), %.0f s", self.formula, stage, step, fmax,
+                 self.fmax, now - self.start)
