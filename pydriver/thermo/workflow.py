@@ -272,11 +272,14 @@ def configurational_terms(record: dict, block: dict | None, temperatures_K: np.n
 def make_calculator(model: str, dtype: str = "float64"):
     """ASE calculator from an exported ``.pt`` file or a matgl checkpoint directory."""
     from pydriver.m3gnet.calculator import M3GNetCalculator  # heavy: torch
+    from pydriver.model_file import is_checkpoint_folder
 
-    if Path(model).is_dir():
+    if not Path(model).exists():
+        raise FileNotFoundError(f"model file not found: {model} (give an exported .pt file or a matgl checkpoint folder)")
+    if is_checkpoint_folder(model):
         return M3GNetCalculator.from_checkpoint(model, dtype=dtype)
     if not Path(model).is_file():
-        raise FileNotFoundError(f"model {model} is neither an exported file nor a checkpoint directory")
+        raise FileNotFoundError(f"model {model} is a folder but not a matgl checkpoint (model.json, model.pt, state.pt)")
     return M3GNetCalculator(model)
 
 

@@ -82,6 +82,19 @@ def test_thermo_cli_missing_spec(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda d: None, "model file not found: "),
+    (lambda d: (d / "model_dir").mkdir(), "is a folder but not a matgl checkpoint (model.json, model.pt, state.pt)"),
+])
+def test_thermo_cli_bad_model(tmp_path, capsys, make, message):
+    make(tmp_path)
+    ase.io.write(tmp_path / "NaCl.extxyz", bulk("NaCl", "rocksalt", a=5.6))
+    (tmp_path / "spec.yaml").write_text("model: model_dir\nphases:\n  - {name: NaCl, file: NaCl.extxyz}\n")
+    assert main(["thermo", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "model_dir" in err[0]
+
+
 def test_thermo_treatments_qha_anharmonic_and_band(nacl_spec):
     """The same system with the phonon treatments, QHA for NaCl (5 volumes), an anharmonic block from
     given enthalpies (dH = c (T - T0): closed form), a second NaCl model as an alternative, and the band
