@@ -31,6 +31,28 @@ def test_calculator_matches_reference(exported, checkpoint, dtype):
         assert atoms.get_potential_energies().sum() == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
 
 
+#: matgl 1.3.0 DGL reference (``../shared/tools/reference_calc.py``, corrected indexing, float64) for a Na-Na
+#: pair in a 30 A box at r = 4.999 and 5.001 A: energy (eV) and the force on the second atom along x (eV/A)
+NA_PAIR_REFERENCE = {4.999: (-5.1505611059604846, -0.5185445563103419), 5.001: (-5.150043129295625, 0.0)}
+
+
+def test_force_jump_at_the_cutoff_of_a_non_smooth_checkpoint(exported):
+    """M3GNet-r2SCAN-NaBH (``use_smooth`` false) has a radial basis that vanishes at the 5 A cutoff with a
+    non-zero slope: the energy is continuous there, the force is not (an isolated Na-Na pair: -0.52 eV/A
+    just inside, 0 outside). The exported model reproduces the reference on both sides; a smooth
+    checkpoint (MatPES, ``use_smooth`` true) has no jump."""
+    from ase import Atoms
+
+    calc = M3GNetCalculator(exported("M3GNet-r2SCAN-NaBH", "float64"))
+    for r, (energy, force) in NA_PAIR_REFERENCE.items():
+        pair = Atoms("Na2", positions=[[0, 0, 0], [r, 0, 0]], cell=[30, 30, 30], pbc=True, calculator=calc)
+        assert pair.get_potential_energy() == pytest.approx(energy, abs=1e-9)
+        assert pair.get_forces()[1, 0] == pytest.approx(force, abs=1e-9)
+    smooth = M3GNetCalculator(exported("M3GNet-MatPES-r2SCAN-v2025.1-PES", "float64"))
+    inside = Atoms("Na2", positions=[[0, 0, 0], [4.999, 0, 0]], cell=[30, 30, 30], pbc=True, calculator=smooth)
+    assert abs(inside.get_forces()[1, 0]) < 1e-4
+
+
 def test_metadata_contract(exported):
     meta = read_metadata(exported(CHECKPOINTS[0], "float64"))
     assert meta["format"] == "pydriver-m3gnet" and meta["format_version"] == 3
