@@ -178,7 +178,10 @@ def _relaxation(r: dict) -> str:
     x = r.get("relaxation")
     if not x:
         return "-" if "gas" in r else "none"
-    return f"{x['steps']}, " + ("converged" if x.get("converged") else f"not converged ({x['max_force_eV_A']:.3f} eV/A)")
+    if x.get("converged"):
+        return f"{x['steps']}, converged"
+    how = "stalled" if x.get("stalled") else "not converged"  # stalled: energy constant, forces above the target
+    return f"{x['steps']}, {how} ({x['max_force_eV_A']:.3f} eV/A)"
 
 
 def _mesh(ph: dict) -> str:

@@ -111,3 +111,38 @@ def test_long_relaxations_report_progress(monkeypatch, caplog):
     forces = [float(line.split("max force ")[1].split()[0]) for line in lines]
     assert stages[0] == "FIRE" and stages[-1] == "BFGS" and steps == sorted(steps) and steps[-1] <= info["steps"]
     assert forces[-1] < 0.02 and "(target 0.0010)" in lines[0]
+
+
+class _KinkedFlat:
+    """A calculator with a constant energy and forces of 0.01 eV/A whose sign flips every 1e-3 A: no
+    optimizer reaches 1 meV/A, and the energy never drops (what a force jump at a cutoff looks like)."""
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def __new__(cls):
+        from ase.calculators.calculator import Calculator, all_changes
+
+        class Kinked(Calculator):
+            implemented_properties = cls.implemented_properties
+
+            def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+                super().calculate(atoms, properties, system_changes)
+                x = self.atoms.positions
+                self.results = {"energy": 0.0, "forces": 0.01 * np.sign(np.cos(np.pi * x / 1e-3) + 1e-12),
+                                "stress": np.zeros(6)}
+
+        return Kinked()
+
+
+def test_a_stalled_relaxation_stops_and_says_so(monkeypatch):
+    """(FIRE: BFGS's Hessian update needs forces that follow an energy; the BFGS stage has the same watcher.)"""
+    from pydriver.structures.search import relax as relax_module
+
+    monkeypatch.setattr(relax_module, "STALL_STEPS", 25)
+    start = bulk("Cu", "fcc", a=3.6, cubic=True)
+    _, info = relax_structure(start, _KinkedFlat(), fmax_eV_A=1e-3, max_steps=500, optimizer="FIRE")
+    # stops 25 steps after its start (the energy never drops), far below its 500-step budget
+    assert info["stalled"] and not info["converged"] and info["steps"] == 25
+    # a relaxation that converges is not 'stalled'
+    _, ok = relax_structure(bulk("Cu", "fcc", a=3.62, cubic=True), EMT(), fmax_eV_A=5e-3, max_steps=300)
+    assert ok["converged"] and not ok["stalled"]

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 OPTIMIZERS = ("FIRE", "FIRE+BFGS")
 #: seconds between progress lines of a long relaxation
 PROGRESS_EVERY_S = 60.0
+#: an optimizer stage stops when its lowest energy has not dropped by more than
+#: ``STALL_ENERGY_EV_ATOM`` x atoms within ``STALL_STEPS`` steps
+STALL_STEPS = 300
+STALL_ENERGY_EV_ATOM = 1e-7
 
 
 def relax_structure(atoms: Atoms, calc, *, fmax_eV_A: float, max_steps: int, pressure_tol_GPa: float | None = None,
@@ -44,11 +48,17 @@ def relax_structure(atoms: Atoms, calc, *, fmax_eV_A: float, max_steps: int, pre
     optimizer : ``"FIRE"``, or ``"FIRE+BFGS"``: FIRE down to ``fire_fmax_eV_A`` (eV/A) then BFGS to
         ``fmax_eV_A`` (tight relaxations before phonons).
 
+    Each optimizer stage also stops when its lowest energy has not dropped by more than
+    :data:`STALL_ENERGY_EV_ATOM` per atom within :data:`STALL_STEPS` steps: with a checkpoint whose forces
+    jump at the cutoff (``use_smooth`` false, docs/model_file.md) the force criterion can be out of reach
+    while the energy no longer changes (o-NBH: 2000 BFGS steps at 5-25 meV/A, energy constant to 1e-7
+    eV/atom); ``info["stalled"]`` then says so.
+
     Returns
     -------
     (relaxed copy without calculator or constraint, info) with info keys ``steps``, ``converged``,
     ``max_force_eV_A`` (largest remaining force, symmetrised if ``keep_symmetry``), ``pressure_GPa``
-    (-trace(stress) / 3), ``wall_s`` and the settings.
+    (-trace(stress) / 3), ``stalled`` (the last stage stopped by the stall rule), ``wall_s`` and the settings.
 
     Raises
     ------
@@ -70,39 +80,64 @@ def relax_structure(atoms: Atoms, calc, *, fmax_eV_A: float, max_steps: int, pre
         cell_factor = pressure_tol_GPa / EV_A3_TO_GPA * atoms.get_volume() / fmax_eV_A
     filt = FrechetCellFilter(atoms, exp_cell_factor=cell_factor, constant_volume=constant_volume)
     t0 = time.time()
-    steps, converged = 0, False
+    steps, converged, stalled = 0, False, False
     if max_steps > 0:
         with warnings.catch_warnings():
             # FrechetCellFilter takes the matrix log of a near-identity cell deformation every step;
             # scipy then reports error estimates of ~5e-13 ("logm result may be inaccurate"): noise
             warnings.filterwarnings("ignore", message="logm result may be inaccurate", category=RuntimeWarning)
-            steps, converged = _optimize(filt, optimizer, fmax_eV_A, fire_fmax_eV_A, max_steps)
+            steps, converged, stalled = _optimize(filt, optimizer, fmax_eV_A, fire_fmax_eV_A, max_steps)
     max_force = float(np.linalg.norm(atoms.get_forces(), axis=1).max())
     pressure = float(-atoms.get_stress()[:3].mean() * EV_A3_TO_GPA)
     atoms.set_constraint()
     out = atoms.copy()
-    info = {"steps": steps, "converged": converged, "max_force_eV_A": max_force, "pressure_GPa": pressure,
+    info = {"steps": steps, "converged": converged, "stalled": stalled, "max_force_eV_A": max_force, "pressure_GPa": pressure,
             "wall_s": round(time.time() - t0, 1), "fmax_eV_A": fmax_eV_A, "pressure_tol_GPa": pressure_tol_GPa,
             "max_steps": max_steps, "keep_symmetry": keep_symmetry, "constant_volume": constant_volume,
             "optimizer": optimizer}
     return out, info
 
 
-def _optimize(filt, optimizer: str, fmax_eV_A: float, fire_fmax_eV_A: float, max_steps: int) -> tuple[int, bool]:
-    """Run FIRE (then BFGS for ``FIRE+BFGS``) on ``filt``; returns (steps taken, converged)."""
+def _optimize(filt, optimizer: str, fmax_eV_A: float, fire_fmax_eV_A: float,
+              max_steps: int) -> tuple[int, bool, bool]:
+    """Run FIRE (then BFGS for ``FIRE+BFGS``) on ``filt``; returns (steps taken, converged, last stage stalled)."""
     from ase.optimize import BFGS, FIRE
 
-    fire = FIRE(filt, logfile=None)
     progress = _Progress(filt, fmax_eV_A)
+    fire = FIRE(filt, logfile=None)
+    fire_stall = _Stall(fire, filt)
     fire.attach(lambda: progress("FIRE", fire.nsteps))
+    fire.attach(fire_stall)
     if optimizer == "FIRE":
         converged = bool(fire.run(fmax=fmax_eV_A, steps=max_steps))
-        return int(fire.nsteps), converged
+        return int(fire.nsteps), converged, fire_stall.stalled and not converged
     fire.run(fmax=max(fire_fmax_eV_A, fmax_eV_A), steps=max_steps)
     bfgs = BFGS(filt, logfile=None)
+    bfgs_stall = _Stall(bfgs, filt)
     bfgs.attach(lambda: progress("BFGS", fire.nsteps + bfgs.nsteps))
+    bfgs.attach(bfgs_stall)
     converged = bool(bfgs.run(fmax=fmax_eV_A, steps=max_steps))
-    return int(fire.nsteps + bfgs.nsteps), converged
+    return int(fire.nsteps + bfgs.nsteps), converged, bfgs_stall.stalled and not converged
+
+
+class _Stall:
+    """Stops ``opt`` (its step budget set to the steps taken) when its lowest energy has not dropped by
+    more than :data:`STALL_ENERGY_EV_ATOM` x atoms within :data:`STALL_STEPS` steps."""
+
+    def __init__(self, opt, filt) -> None:
+        self.opt, self.filt = opt, filt
+        self.best, self.best_step, self.stalled = np.inf, 0, False
+        self.tolerance_eV = STALL_ENERGY_EV_ATOM * len(filt.atoms)
+
+    def __call__(self) -> None:
+        energy = float(self.filt.atoms.get_potential_energy())
+        if energy < self.best - self.tolerance_eV:
+            self.best, self.best_step = energy, self.opt.nsteps
+        elif self.opt.nsteps - self.best_step >= STALL_STEPS:
+            self.stalled = True
+            self.opt.max_steps = self.opt.nsteps  # ends Dynamics.irun's loop after this step
+            log.info("relax %s: energy unchanged within %.1e eV/atom for %d steps; stopping at step %d",
+                     self.filt.atoms.get_chemical_formula(), STALL_ENERGY_EV_ATOM, STALL_STEPS, self.opt.nsteps)
 
 
 class _Progress:
