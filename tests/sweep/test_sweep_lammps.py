@@ -139,7 +139,8 @@ def test_kill9_and_resume(tmp_path, nabh_model_f32, example_structures_dir):
         if state.status == "running" and process_alive(state):
             os.killpg(state.pgid, signal.SIGKILL)  # the run's own LAMMPS process group
             interrupted.append(name)
-    assert interrupted and not set(interrupted) & set(first)
+    # a next run is among them (on a loaded machine one of the first two may still be running too)
+    assert set(interrupted) - set(first)
     for name in interrupted:
         wait_for_lock_release(sweep / name)  # their LAMMPS processes may still be exiting
     victim = max((sweep / n for n in interrupted), key=lambda d: inspect_outputs(d).latest_restart or 0)
