@@ -128,11 +128,20 @@ def test_kill9_and_resume(tmp_path, nabh_model_f32, example_structures_dir):
     kill9(proc)
     first = running_mid_run(sweep, 0)
     assert len(first) == 2
-    # 2. a new sweep adopts them; kill -9 it and every LAMMPS job while the next runs are mid-way
+    # 2. a new sweep adopts them (held mid-run with SIGSTOP until it has: 90 steps of this cell take a
+    # few seconds, about as long as the sweep takes to start); kill -9 it and every LAMMPS job while
+    # the next runs are mid-way
+    groups = [RunState.load(sweep / name).pgid for name in first]
+    for pgid in groups:
+        os.killpg(pgid, signal.SIGSTOP)
     proc = start_sweep(config, log2)
+    try:
+        wait_until(lambda: log2.read_text().count("still running") == 2, proc)
+    finally:
+        for pgid in groups:
+            os.killpg(pgid, signal.SIGCONT)
     wait_until(lambda: any(n not in first for n in running_mid_run(sweep, 30)), proc)
     kill9(proc)
-    assert "still running" in log2.read_text()
     interrupted = []
     for name in RUN_NAMES:
         state = RunState.load(sweep / name)
