@@ -613,6 +613,10 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
                                                out_dir / "phases" / phase["name"],
                                                f"{spec['model']} {spec.get('dtype', 'float64')}")
             records[phase["name"]]["cache_key"] = key
+        # the structure file relative to the output folder: no absolute path of the machine that wrote it
+        relative = _relative(phase["file"], out_dir)
+        if records[phase["name"]].get("file") != relative or not cached.is_file():
+            records[phase["name"]]["file"] = relative
             cached.parent.mkdir(exist_ok=True)
             cached.write_text(json.dumps(_json_safe(records[phase["name"]]), indent=2, default=float) + "\n")
         _write(out_dir, spec, records, None)
