@@ -68,7 +68,7 @@ def anion_tag(kind: str) -> str:
 
 def run_name(structure: str, temperature_K: float, mass_factors: dict, seed: int,
              structure_index: int | None = None) -> str:
-    """Deterministic run-directory name, e.g. ``oNBH_T400_bh4x1_b12x5_s1`` (``..._o2_s1`` for the
+    """Deterministic run-directory name, e.g. ``oNBH_T400_bh4x1_b12x5_s1`` (``..._o2_s2`` for the
     second file of a structure with replicate files)."""
     tags = "_".join(f"{anion_tag(k)}x{format_number(v)}" for k, v in mass_factors.items())
     ordering = f"_o{structure_index}" if structure_index is not None else ""
@@ -109,6 +109,17 @@ def structure_anion_kinds(path: str) -> frozenset[str]:
     return frozenset(find_anions(read_structure(path)).counts)
 
 
+def replicate_seed(seed: int, structure_index: int | None, seeds: list[int]) -> int:
+    """Velocity seed of a run on replicate file ``structure_index`` (1 = ``file``, 2... =
+    ``replicate_files``): ``seed + (k - 1) * max(seeds)``, so every file's runs draw velocities with
+    seeds no other file uses (``loop geom`` velocities of two orderings with one seed would be
+    nearly the same for the shared framework atoms). E.g. seeds ``[1]``: ``o1_s1``, ``o2_s2``.
+    """
+    if not structure_index or structure_index == 1:
+        return seed
+    return seed + (structure_index - 1) * max(seeds)
+
+
 def expand(config: SweepConfig) -> list[RunSpec]:
     """All runs of a sweep, in order structure, mass factors, temperature, structure file, seed.
 
@@ -133,7 +144,8 @@ def expand(config: SweepConfig) -> list[RunSpec]:
                                        (scan and scan.mass_mode) or config.mass_mode)
             for combo in combos:
                 factors = {k: (float(v) if k in present else 1.0) for k, v in combo.items()}
-                for temperature_K, (index, file), seed in itertools.product(temperatures_K, files, config.seed_list):
+                for temperature_K, (index, file), base_seed in itertools.product(temperatures_K, files, config.seed_list):
+                    seed = replicate_seed(base_seed, index, config.seed_list)
                     key = (tuple(sorted(factors.items())), float(temperature_K), index, seed)
                     if key in seen:
                         continue

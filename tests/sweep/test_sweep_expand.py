@@ -111,7 +111,10 @@ def test_replicate_files_are_replicates_of_every_condition(example_structures_di
         "temperatures_K": [400, 500], "mass_factors": {"BH4": [1]}, "replicas": 2,
         "model": {"path": model}, "output": str(tmp_path / "out")})
     runs = expand(cfg)
-    assert [r.name for r in runs] == [f"NaBH4_T{t}_bh4x1_o{k}_s{s}" for t in (400, 500) for k in (1, 2) for s in (1, 2)]
+    # each file's runs draw velocities with their own seeds: o1 seeds 1, 2; o2 seeds 3, 4
+    assert [r.name for r in runs] == [f"NaBH4_T{t}_bh4x1_o{k}_s{s + 2 * (k - 1)}"
+                                      for t in (400, 500) for k in (1, 2) for s in (1, 2)]
+    assert [r.seed for r in runs[:4]] == [1, 2, 3, 4]
     assert {r.structure for r in runs} == {"NaBH4"}  # one phase: the report pools them as replicates
     assert [r.structure_file for r in runs[:4]] == [str(base)] * 2 + [str(other)] * 2
     assert runs[2].structure_index == 2 and runs[2].as_dict()["structure_index"] == 2
