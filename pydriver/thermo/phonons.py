@@ -50,6 +50,8 @@ IMAGINARY_TREATMENTS = ("dropped", "abs", "floor")
 MESH_LADDER_A = (20.0, 35.0)
 #: temperature at which the q-mesh convergence is reported, K
 MESH_CHECK_K = 300.0
+#: seconds between progress lines of a long force loop
+PROGRESS_EVERY_S = 60.0
 
 
 @dataclass
@@ -73,7 +75,9 @@ class PhononResult:
     gamma_frequencies_THz : (3 n_atoms,) frequencies at Gamma, in THz.
     soft_mode_displacement_A : (n_atoms, 3) atomic displacement pattern of the lowest Gamma mode
         (eigenvector / sqrt(mass), largest displacement 1 A) if that mode is imaginary, else None.
-    wall_s : wall time of the force calls and the phonon calculation, in s.
+    wall_s : wall time of this call (force calls and the phonon calculation), in s.
+    forces_s : wall time of all its force calls, including those of earlier, interrupted calls
+        whose forces were kept in the checkpoint (what the phonons cost), in s.
     free_energy_treatments_eV : treatment (:data:`IMAGINARY_TREATMENTS`) -> (n_T,) F per unit cell, in eV.
     soft_mode_floor_THz : the floor of the ``floor`` treatment, in THz.
     mesh_convergence : per mesh of the ladder (coarse to fine, the main mesh last): ``mesh``,
@@ -102,6 +106,7 @@ class PhononResult:
     soft_mode_floor_THz: float = SOFT_MODE_FLOOR_THZ
     mesh_convergence: dict = field(default_factory=dict)
     heat_capacity_eV_K: np.ndarray | None = None
+    forces_s: float = 0.0
 
     def free_energy_at(self, temperature_K: float) -> float:
         """F_vib per unit cell (eV) at ``temperature_K`` (linear interpolation on the grid)."""
@@ -236,30 +241,40 @@ def phonon_free_energy(atoms: Atoms, calc, temperatures_K, min_width_A: float = 
              atoms.get_chemical_formula(), supercell, len(displaced[0]), np.round(widths, 2), len(displaced))
     key = hashlib.sha256(np.concatenate([np.concatenate([np.asarray(sc.cell).ravel(), np.asarray(sc.scaled_positions).ravel()])
                                          for sc in displaced]).round(10).tobytes()).hexdigest()
-    forces = _read_checkpoint(forces_checkpoint, key)
+    forces, forces_s = _read_checkpoint(forces_checkpoint, key)
+    last_report = time.time()
     for k, sc in enumerate(displaced[len(forces):], start=len(forces)):
+        t_call = time.time()
         image = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
         image.calc = calc
         f = image.get_forces()
         forces.append(f - f.mean(axis=0))  # remove the net drift (translational invariance)
+        forces_s += time.time() - t_call
         if forces_checkpoint is not None:
-            np.savez(Path(forces_checkpoint), key=key, forces=np.array(forces))
-        log.debug("displacement %d/%d", k + 1, len(displaced))
+            np.savez(Path(forces_checkpoint), key=key, forces=np.array(forces), forces_s=forces_s)
+        if time.time() - last_report >= PROGRESS_EVERY_S or k + 1 == len(displaced):
+            left_s = forces_s / len(forces) * (len(displaced) - k - 1)
+            log.info("phonons of %s: displacement %d/%d (%.1f s each, about %.0f min left)",
+                     atoms.get_chemical_formula(), k + 1, len(displaced), forces_s / len(forces), left_s / 60)
+            last_report = time.time()
     ph.forces = np.array(forces)
     ph.produce_force_constants()
     ph.symmetrize_force_constants()
-    return _thermal(ph, atoms, temperatures_K, mesh, supercell, widths, len(displaced), time.time() - t0, floor_THz)
+    result = _thermal(ph, atoms, temperatures_K, mesh, supercell, widths, len(displaced), time.time() - t0, floor_THz)
+    result.forces_s = round(forces_s, 1)
+    return result
 
 
-def _read_checkpoint(path: str | Path | None, key: str) -> list:
-    """Forces kept in ``path`` for the displacements hashed to ``key`` (an empty list otherwise)."""
+def _read_checkpoint(path: str | Path | None, key: str) -> tuple[list, float]:
+    """(forces kept in ``path`` for the displacements hashed to ``key``, the seconds they took);
+    ``([], 0.0)`` when there are none."""
     if path is None or not Path(path).is_file():
-        return []
+        return [], 0.0
     with np.load(Path(path)) as data:
         if str(data["key"]) != key:
-            return []
+            return [], 0.0
         log.info("reusing %d computed displacements from %s", len(data["forces"]), path)
-        return list(data["forces"])
+        return list(data["forces"]), float(data["forces_s"]) if "forces_s" in data else 0.0
 
 
 def _mesh_ladder(mesh) -> list:

@@ -97,6 +97,8 @@ from pydriver.thermo.qha import VOLUME_SCALES, qha_gibbs, scaled_cell
 
 log = logging.getLogger(__name__)
 
+#: the final (relaxed, soft modes followed) structure of a crystal phase, in ``OUT/phases/<name>/``
+PHASE_STRUCTURE_FILE = "structure.extxyz"
 #: temperature grid for dG(T) and the sign change, in K
 DENSE_T_K = np.arange(0.0, 1001.0, 10.0)
 RELAX_DEFAULTS = {"fmax_eV_A": 0.002, "pressure_tol_GPa": 0.02, "max_steps": 2000}
@@ -272,14 +274,10 @@ def configurational_terms(record: dict, block: dict | None, temperatures_K: np.n
 def make_calculator(model: str, dtype: str = "float64"):
     """ASE calculator from an exported ``.pt`` file or a matgl checkpoint directory."""
     from pydriver.m3gnet.calculator import M3GNetCalculator  # heavy: torch
-    from pydriver.model_file import is_checkpoint_folder
+    from pydriver.model_file import model_source_kind
 
-    if not Path(model).exists():
-        raise FileNotFoundError(f"model file not found: {model} (give an exported .pt file or a matgl checkpoint folder)")
-    if is_checkpoint_folder(model):
+    if model_source_kind(model) == "checkpoint":
         return M3GNetCalculator.from_checkpoint(model, dtype=dtype)
-    if not Path(model).is_file():
-        raise FileNotFoundError(f"model {model} is a folder but not a matgl checkpoint (model.json, model.pt, state.pt)")
     return M3GNetCalculator(model)
 
 
@@ -298,15 +296,32 @@ def _formula_unit_factor(atoms, formula_unit: str | None) -> tuple[str, float]:
     return formula_unit, float(factor)
 
 
-def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float, relax_opts: dict,
-              phonon_opts: dict | None = None, qha_opts: dict | None = None, checkpoint_dir: Path | None = None,
-              model_id: str = "") -> dict:
-    """Relax one phase and compute its free energies on ``temperatures_K``; a JSON-ready record.
+def _phonons(phase: dict, structure, tag: str, calc, temperatures_K: np.ndarray, min_width_A: float,
+             phonon_opts: dict, checkpoint_dir: Path | None, model_id: str):
+    """:func:`pydriver.thermo.phonons.phonon_free_energy` of ``structure`` with the phase's supercell
+    settings, its forces kept in ``checkpoint_dir`` (keyed by structure, settings and model)."""
+    ckpt = None
+    if checkpoint_dir is not None:
+        settings = {"displacement_A": phonon_opts["displacement_A"], "supercell": phase.get("supercell"),
+                    "min_width_A": min_width_A}  # what the forces depend on (not the mesh or floor)
+        ckpt = checkpoint_dir / f"forces-{tag}-{_structure_key(structure, model_id, settings)[:16]}.npz"
+    return phonon_free_energy(structure, calc, temperatures_K, min_width_A=min_width_A,
+                              supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"),
+                              mesh=phonon_opts["mesh"], displacement_A=float(phonon_opts["displacement_A"]),
+                              floor_THz=float(phonon_opts["soft_mode_floor_THz"]), forces_checkpoint=ckpt)
 
-    ``phonon_opts``: :data:`PHONON_DEFAULTS` keys; ``qha_opts``: :data:`QHA_DEFAULTS` keys (None: no
-    QHA for this phase); ``checkpoint_dir``: relaxed structures and phonon forces kept as they are
-    computed (keyed by input structure, settings and ``model_id``), so that an interrupted run resumes
-    mid-phase and a change of the analysis settings (mesh, floor) makes no new force call.
+
+def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float, relax_opts: dict,
+              phonon_opts: dict | None = None, checkpoint_dir: Path | None = None, model_id: str = "") -> dict:
+    """Relax one phase and compute its harmonic free energies on ``temperatures_K``; a JSON-ready record.
+
+    ``phonon_opts``: :data:`PHONON_DEFAULTS` keys; ``checkpoint_dir``: relaxed structures and phonon
+    forces kept as they are computed (keyed by input structure, settings and ``model_id``), so that an
+    interrupted run resumes mid-phase and a change of the analysis settings (mesh, floor) makes no new
+    force call; the final structure is written there as :data:`PHASE_STRUCTURE_FILE` (what
+    :func:`run_qha` starts from). ``compute_s`` in the record: the wall time of every relaxation and
+    force call the phase needed, also those done by earlier, interrupted runs (kept with their caches);
+    ``wall_s``: this call's.
     """
     phonon_opts = {**PHONON_DEFAULTS, **(phonon_opts or {})}
     if checkpoint_dir is not None:
@@ -315,6 +330,7 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
     record: dict = {"name": phase["name"], "file": phase["file"], "formula": atoms.get_chemical_formula(),
                     "n_atoms": len(atoms)}
     t0 = time.time()
+    compute_s = 0.0
     if "gas" in phase:
         gas = phase["gas"]
         res = ideal_gas_free_energy(atoms, calc, temperatures_K, gas.get("geometry", "linear"),
@@ -328,24 +344,15 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
             refine_symmetry(atoms, symprec=float(phase["refine_symprec"]))
         record["soft_mode_steps"] = []
         opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
-
-        def phonons(structure, tag: str):
-            ckpt = None
-            if checkpoint_dir is not None:
-                settings = {"displacement_A": phonon_opts["displacement_A"], "supercell": phase.get("supercell"),
-                            "min_width_A": min_width_A}  # what the forces depend on (not the mesh or floor)
-                ckpt = checkpoint_dir / f"forces-{tag}-{_structure_key(structure, model_id, settings)[:16]}.npz"
-            return phonon_free_energy(structure, calc, temperatures_K, min_width_A=min_width_A,
-                                      supercell=phase.get("supercell"), is_plusminus=phase.get("is_plusminus", "auto"),
-                                      mesh=phonon_opts["mesh"], displacement_A=float(phonon_opts["displacement_A"]),
-                                      floor_THz=float(phonon_opts["soft_mode_floor_THz"]), forces_checkpoint=ckpt)
-
         for attempt in range(int(phase.get("follow_soft_modes", 0)) + 1):
             if phase.get("relax", True):  # true, false or a dict overriding the spec's relax options
                 atoms, info = _relax_cached(atoms, calc, opts, checkpoint_dir, model_id)
                 record["relaxation"] = {**info, **opts}
+                compute_s += float(info.get("wall_s") or 0.0)
             record["space_group"] = space_group(atoms, 1e-3)
-            res = phonons(atoms, "main")
+            res = _phonons(phase, atoms, "main", calc, temperatures_K, min_width_A, phonon_opts, checkpoint_dir,
+                           model_id)
+            compute_s += res.forces_s
             if res.soft_mode_displacement_A is None or attempt == int(phase.get("follow_soft_modes", 0)):
                 break
             # imaginary mode at Gamma: not a minimum. Displace along it (the relaxation then keeps the
@@ -363,6 +370,8 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
         if phase.get("write_relaxed"):  # the structure the free energy belongs to
             Path(phase["write_relaxed"]).parent.mkdir(parents=True, exist_ok=True)
             ase.io.write(phase["write_relaxed"], atoms, format="extxyz")
+        if checkpoint_dir is not None:
+            ase.io.write(checkpoint_dir / PHASE_STRUCTURE_FILE, atoms, format="extxyz")
         a, b, c, al, be, ga = atoms.cell.cellpar()
         record.update(kind="crystal, harmonic phonons (phonopy)", static_energy_eV=static, phonons=res.as_dict(),
                       lattice={"a_A": a, "b_A": b, "c_A": c, "alpha_deg": al, "beta_deg": be, "gamma_deg": ga,
@@ -372,11 +381,8 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
                                                  for k, v in res.free_energy_treatments_eV.items()})
         if res.n_imaginary_mesh:
             record["note"] = res.notes[0]
-        if qha_opts is not None:
-            record["qha"] = _qha(atoms, static, res, calc, opts, qha_opts, phonons, checkpoint_dir, model_id,
-                                 temperatures_K)
     record.update(formula_unit=fu, n_formula_units=n_fu, static_energy_per_atom_eV=record["static_energy_eV"] / len(atoms),
-                  wall_s=round(time.time() - t0, 1))
+                  wall_s=round(time.time() - t0, 1), compute_s=round(compute_s, 1))
     log.info("%s: E = %.5f eV/atom (%.0f s)", phase["name"], record["static_energy_per_atom_eV"], record["wall_s"])
     return record
 
@@ -408,37 +414,73 @@ def _relax_cached(atoms, calc, opts: dict, checkpoint_dir: Path | None, model_id
     return relaxed, info
 
 
-def _qha(atoms, static: float, res, calc, relax_opts: dict, qha_opts: dict, phonons, checkpoint_dir, model_id: str,
-         temperatures_K: np.ndarray) -> dict:
-    """Volume points around the relaxed ``atoms`` (each relaxed at fixed volume), their phonons, and
-    G(T), V(T) per treatment of imaginary modes (:func:`pydriver.thermo.qha.qha_gibbs`)."""
+def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float, relax_opts: dict,
+            phonon_opts: dict, qha_opts: dict, checkpoint_dir: Path, model_id: str) -> dict:
+    """The ``qha`` block of a phase whose harmonic ``record`` (:func:`run_phase`) is done.
+
+    Volume points around the phase's final structure (``checkpoint_dir`` /
+    :data:`PHASE_STRUCTURE_FILE`), each scaled isotropically and relaxed at fixed volume, their
+    phonons, and G(T), V(T) per treatment of imaginary modes (:func:`pydriver.thermo.qha.qha_gibbs`).
+    Scale 1 is the record's own phonons. Each point keeps F_vib(T) per treatment
+    (``free_energy_vib_eV``), so a point already in ``record["qha"]`` is reused and adding volume
+    points computes only the new ones. ``compute_s``: wall time of the points' relaxations and force
+    calls (earlier, interrupted runs included).
+
+    Raises
+    ------
+    FileNotFoundError if the phase's final structure was not kept (a record from before it was).
+    """
+    opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
+    phonon_opts = {**PHONON_DEFAULTS, **(phonon_opts or {})}
     scales = [float(x) for x in qha_opts["volume_scales"]]
-    volumes, energies, points = [], [], []
-    free = {k: [] for k in res.free_energy_treatments_eV}
+    static = float(record["static_energy_eV"])
+    previous = {round(p["volume_scale"], 9): p for p in (record.get("qha") or {}).get("points", [])
+                if p.get("free_energy_vib_eV")}
+    structure_file = checkpoint_dir / PHASE_STRUCTURE_FILE
+    atoms = None
+    volumes, energies, points, compute_s = [], [], [], 0.0
+    free = {k: [] for k in record["free_energy_treatments_eV"]}
     for scale in scales:
-        if abs(scale - 1.0) < 1e-12:
-            structure, e, ph, info = atoms, static, res, None
-        else:
-            structure, info = _relax_cached(scaled_cell(atoms, scale), calc, relax_opts, checkpoint_dir, model_id,
+        point = previous.get(round(scale, 9))
+        if point is None and abs(scale - 1.0) < 1e-12:
+            ph = record["phonons"]
+            point = {"volume_scale": scale, "volume_A3": record["lattice"]["volume_A3"], "static_energy_eV": static,
+                     "n_imaginary_gamma": ph["n_imaginary_gamma"], "n_imaginary_mesh": ph["n_imaginary_mesh"],
+                     "lowest_frequency_THz": ph["lowest_frequency_THz"], "relaxation": None,
+                     "free_energy_vib_eV": {k: (np.asarray(v) - static).tolist()
+                                            for k, v in record["free_energy_treatments_eV"].items()}, "compute_s": 0.0}
+        elif point is None:
+            if atoms is None:
+                if not structure_file.is_file():
+                    raise FileNotFoundError(f"{phase['name']}: {structure_file} (the relaxed structure the QHA starts "
+                                            "from) is missing; remove the phase's JSON to recompute the phase")
+                atoms = ase.io.read(structure_file)
+            log.info("%s: QHA volume point %g of %s", phase["name"], scale, scales)
+            structure, info = _relax_cached(scaled_cell(atoms, scale), calc, opts, checkpoint_dir, model_id,
                                             constant_volume=True)
             structure.calc = calc
             e = float(structure.get_potential_energy())
-            ph = phonons(structure, f"v{scale:g}")
-        volumes.append(structure.get_volume())
-        energies.append(e)
+            ph = _phonons(phase, structure, f"v{scale:g}", calc, temperatures_K, min_width_A, phonon_opts,
+                          checkpoint_dir, model_id)
+            point = {"volume_scale": scale, "volume_A3": structure.get_volume(), "static_energy_eV": e,
+                     "n_imaginary_gamma": ph.n_imaginary_gamma, "n_imaginary_mesh": ph.n_imaginary_mesh,
+                     "lowest_frequency_THz": ph.lowest_frequency_THz,
+                     "relaxation": {k: info.get(k) for k in ("steps", "converged", "max_force_eV_A", "pressure_GPa",
+                                                             "wall_s")},
+                     "free_energy_vib_eV": {k: np.asarray(v).tolist() for k, v in ph.free_energy_treatments_eV.items()},
+                     "compute_s": round(float(info.get("wall_s") or 0.0) + ph.forces_s, 1)}
+        points.append(point)
+        compute_s += float(point.get("compute_s") or 0.0)
+        volumes.append(point["volume_A3"])
+        energies.append(point["static_energy_eV"])
         for k in free:
-            free[k].append(np.asarray(ph.free_energy_treatments_eV[k]))
-        points.append({"volume_scale": scale, "volume_A3": structure.get_volume(), "static_energy_eV": e,
-                       "n_imaginary_gamma": ph.n_imaginary_gamma, "n_imaginary_mesh": ph.n_imaginary_mesh,
-                       "lowest_frequency_THz": ph.lowest_frequency_THz,
-                       "relaxation": None if info is None else {k: info[k] for k in ("steps", "converged", "max_force_eV_A",
-                                                                                     "pressure_GPa")}})
+            free[k].append(np.asarray(point["free_energy_vib_eV"][k]))
     gibbs, volume = {}, {}
     for k, rows in free.items():
         g, v = qha_gibbs(volumes, energies, temperatures_K, np.array(rows).T, eos=qha_opts["eos"])
         gibbs[k], volume[k] = g.tolist(), v.tolist()
     return {"eos": qha_opts["eos"] if len(scales) >= 5 else "parabola", "points": points, "gibbs_eV": gibbs,
-            "volume_A3": volume}
+            "volume_A3": volume, "compute_s": round(compute_s, 1)}
 
 
 def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3,
@@ -602,20 +644,32 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
     for phase in spec["phases"]:
         key = _cache_key(phase, spec, relax_opts)
         cached = out_dir / "phases" / f"{phase['name']}.json"
+        model_id = f"{spec['model']} {spec.get('dtype', 'float64')}"
+        checkpoint_dir = out_dir / "phases" / phase["name"]
+        changed = False
         if cached.is_file() and json.loads(cached.read_text()).get("cache_key") == key:
             log.info("%s: reusing %s (same structure file, model and settings)", phase["name"], cached)
             records[phase["name"]] = json.loads(cached.read_text())
         else:
-            with_qha = qha_opts is not None and "gas" not in phase and (
-                qha_opts["phases"] is None or phase["name"] in qha_opts["phases"])
             records[phase["name"]] = run_phase(phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts,
-                                               phonon_opts, qha_opts if with_qha else None,
-                                               out_dir / "phases" / phase["name"],
-                                               f"{spec['model']} {spec.get('dtype', 'float64')}")
+                                               phonon_opts, checkpoint_dir, model_id)
             records[phase["name"]]["cache_key"] = key
+            changed = True
+        record = records[phase["name"]]
+        with_qha = qha_opts is not None and "gas" not in phase and (
+            qha_opts["phases"] is None or phase["name"] in qha_opts["phases"])
+        qha_key = _qha_key(key, qha_opts) if with_qha else None
+        if record.get("qha_key") != qha_key:
+            if not with_qha:
+                record.pop("qha", None)
+            else:  # reuses the volume points the record holds
+                record["qha"] = run_qha(record, phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts,
+                                        phonon_opts, qha_opts, checkpoint_dir, model_id)
+            record["qha_key"] = qha_key
+            changed = True
         # the structure file relative to the output folder: no absolute path of the machine that wrote it
         relative = _relative(phase["file"], out_dir)
-        if records[phase["name"]].get("file") != relative or not cached.is_file():
+        if changed or records[phase["name"]].get("file") != relative or not cached.is_file():
             records[phase["name"]]["file"] = relative
             cached.parent.mkdir(exist_ok=True)
             cached.write_text(json.dumps(_json_safe(records[phase["name"]]), indent=2, default=float) + "\n")
@@ -628,16 +682,22 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
 
 
 def _cache_key(phase: dict, spec: dict, relax_opts: dict) -> str:
-    """SHA-256 over the structure file's bytes, the model, dtype, temperatures, the phonon and QHA
-    settings and all phase settings except ``configurational`` and ``anharmonic`` (applied after the
-    phonons, in :func:`analyse`)."""
+    """SHA-256 over the structure file's bytes, the model, dtype, temperatures, the phonon settings
+    and all phase settings except ``configurational`` and ``anharmonic`` (applied after the phonons,
+    in :func:`analyse`): what the harmonic record depends on (the QHA block has :func:`_qha_key`)."""
     h = hashlib.sha256(Path(phase["file"]).read_bytes())
     # paths by content or by name, so the same spec in a moved checkout keeps its cache
     phase = {k: v for k, v in phase.items() if k not in ("configurational", "anharmonic", "file", "write_relaxed")}
-    extra = [spec.get("phonons"), spec.get("qha")] if spec.get("phonons") or spec.get("qha") else []
+    extra = [spec.get("phonons")] if spec.get("phonons") else []
     h.update(json.dumps([phase, Path(spec["model"]).name, spec.get("dtype", "float64"), spec.get("min_width_A", 10.0),
                          spec.get("temperatures_K"), relax_opts, *extra], sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+def _qha_key(harmonic_key: str, qha_opts: dict) -> str:
+    """SHA-256 of the harmonic record's key and the QHA settings (volume points, equation of state)."""
+    settings = {"volume_scales": [float(x) for x in qha_opts["volume_scales"]], "eos": qha_opts["eos"]}
+    return hashlib.sha256(json.dumps([harmonic_key, settings], sort_keys=True).encode()).hexdigest()
 
 
 def _relative(path: str, folder: Path) -> str:

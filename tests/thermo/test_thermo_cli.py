@@ -84,7 +84,7 @@ def test_thermo_cli_missing_spec(tmp_path, capsys):
 
 @pytest.mark.parametrize("make, message", [
     (lambda d: None, "model file not found: "),
-    (lambda d: (d / "model_dir").mkdir(), "is a folder but not a matgl checkpoint (model.json, model.pt, state.pt)"),
+    (lambda d: (d / "model_dir").mkdir(), "is neither an exported model file nor a matgl checkpoint folder (model.json, state.pt, model.pt)"),
 ])
 def test_thermo_cli_bad_model(tmp_path, capsys, make, message):
     make(tmp_path)
@@ -95,7 +95,7 @@ def test_thermo_cli_bad_model(tmp_path, capsys, make, message):
     assert len(err) == 1 and message in err[0] and "model_dir" in err[0]
 
 
-def test_thermo_treatments_qha_anharmonic_and_band(nacl_spec):
+def test_thermo_treatments_qha_anharmonic_and_band(nacl_spec, monkeypatch):
     """The same system with the phonon treatments, QHA for NaCl (5 volumes), an anharmonic block from
     given enthalpies (dH = c (T - T0): closed form), a second NaCl model as an alternative, and the band
     over all of it; cached forces and relaxations make a second run with another floor force-call free."""
@@ -143,6 +143,20 @@ def test_thermo_treatments_qha_anharmonic_and_band(nacl_spec):
     assert (out / "band.png").stat().st_size > 5000
     saved = json.loads((out / "thermo.json").read_text())
     assert saved["reaction"]["sign_change_bracket_K"] is None and "band" in saved
+    assert nacl["compute_s"] > 0 and qha["compute_s"] > 0 and "free_energy_vib_eV" in qha["points"][0]
+    # one more volume point: only it is computed (the others are kept with their F_vib(T) in the record)
+    import pydriver.thermo.workflow as workflow
+
+    phonon_tags = []
+    real_phonons = workflow._phonons
+    monkeypatch.setattr(workflow, "_phonons", lambda phase, structure, tag, *a: phonon_tags.append(tag)
+                        or real_phonons(phase, structure, tag, *a))
+    spec["qha"]["volume_scales"] = [0.98, 1.0, 1.02, 1.04, 1.06, 1.08]
+    (nacl_spec / "band.yaml").write_text(yaml.safe_dump(spec))
+    more = run(load_spec(nacl_spec / "band.yaml"), out, plots=False)["phases"]["NaCl"]["qha"]
+    assert phonon_tags == ["v1.08"] and len(more["points"]) == 6
+    assert more["points"][2]["free_energy_vib_eV"] == qha["points"][2]["free_energy_vib_eV"]
+    monkeypatch.undo()
     # another floor: the cached forces and relaxations are reused (a failing calculator shows it; the
     # gas, whose vibrations are not cached, is left out)
     spec["phonons"]["soft_mode_floor_THz"] = 0.3
