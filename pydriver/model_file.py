@@ -80,6 +80,25 @@ def is_checkpoint_folder(path: str | Path) -> bool:
     return folder.is_dir() and all((folder / name).is_file() for name in CHECKPOINT_MARKERS)
 
 
+def model_source_kind(path: str | Path) -> str:
+    """What a model argument names: ``"checkpoint"`` (a matgl checkpoint folder) or ``"file"`` (an
+    exported model file, not opened here). The one place the commands that accept either classify it.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``model file not found: PATH`` when nothing is there; a folder that is not a checkpoint is named as such.
+    """
+    if is_checkpoint_folder(path):
+        return "checkpoint"
+    if not Path(path).exists():
+        raise FileNotFoundError(f"model file not found: {path} (give an exported .pt file or a matgl checkpoint folder)")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model {path} is neither an exported model file nor a matgl checkpoint folder "
+                                f"({', '.join(CHECKPOINT_MARKERS)}, model.pt)")
+    return "file"
+
+
 def _open_archive(path: Path) -> zipfile.ZipFile:
     """The zip archive of a model file; one-line errors for folders, missing and foreign files."""
     if is_checkpoint_folder(path):

@@ -13,7 +13,7 @@ from ase.data import atomic_numbers
 
 from pydriver.lammps.quoting import run_relative_path
 from pydriver.m3gnet.precision import DEFAULT_DTYPE, DTYPE_NAMES
-from pydriver.model_file import is_checkpoint_folder, read_metadata
+from pydriver.model_file import is_checkpoint_folder, model_source_kind, read_metadata
 from pydriver.rundir import MODEL_FILE
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
     source = Path(model).expanduser().resolve()
     if dtype not in DTYPE_NAMES:
         raise ValueError(f"model dtype must be one of {DTYPE_NAMES}, got {dtype!r}")
-    if is_checkpoint_folder(source):
+    if model_source_kind(Path(model).expanduser()) == "checkpoint":
         from pydriver.m3gnet.export import export_checkpoint  # noqa: PLC0415  (imports torch)
 
         target = run_dir / MODEL_FILE_NAME
@@ -130,11 +130,6 @@ def resolve_model(model: str | Path, run_dir: Path, copy: bool = False, dtype: s
         export_checkpoint(source, target, dtype=dtype)
         return MODEL_FILE_NAME, {"path": MODEL_FILE_NAME, "source": run_relative_path(source, run_dir),
                                  "dtype": dtype, "sha256": sha256_file(target), "copied": True}
-    if not source.exists():
-        raise FileNotFoundError(f"model file not found: {model}")
-    if not source.is_file():
-        raise FileNotFoundError(f"model {model} is neither an exported model file nor a matgl checkpoint "
-                                "folder (model.json, model.pt, state.pt)")
     if copy:
         target = run_dir / MODEL_FILE_NAME
         if target.resolve() != source:

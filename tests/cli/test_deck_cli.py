@@ -41,7 +41,7 @@ def test_deck_command_errors(example_structures_dir, tmp_path, capsys):
     assert main([*base, "--model", str(model), "--b12-mass-factor", "-1"]) == 2
     assert "mass factor for B12H12 must be a positive finite number, got -1.0" in capsys.readouterr().err
     assert main([*base, "--model", str(tmp_path / "missing.pt")]) == 2
-    assert capsys.readouterr().err.strip().endswith(f"error: model file not found: {tmp_path / 'missing.pt'}")
+    assert f"error: model file not found: {tmp_path / 'missing.pt'} (give an exported" in capsys.readouterr().err
     assert main([*base, "--model", str(tmp_path)]) == 2  # a folder, but no checkpoint
     assert "neither an exported model file nor a matgl checkpoint" in capsys.readouterr().err
 
