@@ -164,14 +164,11 @@ def estimate_runs(runs: list[tuple[str, Path, int]], limit_s: float, limit_name:
         groups.setdefault((est.steps, round(est.ms_per_step, 1)), []).append(est)
     for (steps, rate), ests in groups.items():
         names = ests[0].name if len(ests) == 1 else f"{len(ests)} runs ({ests[0].name}, ...)"
-        each = "" if len(ests) == 1 else " each"
-        log.info("estimate %s: %d steps x %.1f ms/step = %s%s", names, steps, rate, format_seconds(ests[0].seconds),
-                 each)
+        per_run = format_seconds(ests[0].seconds) + ("" if len(ests) == 1 else " per run")
+        log.info("estimate %s: %d steps x %.1f ms/step = %s", names, steps, rate, per_run)
         if ests[0].too_long:
-            log.warning("%s need%s ~%s%s, more than the %s (%s); %s resume in %d jobs, or shorten %s",
-                        names, "s" if len(ests) == 1 else "", format_seconds(ests[0].seconds), each, limit_name,
-                        format_seconds(limit_s), "it will" if len(ests) == 1 else "each will",
-                        int(ests[0].seconds // limit_s) + 1, "it" if len(ests) == 1 else "them")
+            log.warning("%s: ~%s, more than the %s (%s): resumed over %d jobs; shorten the run to fit one",
+                        names, per_run, limit_name, format_seconds(limit_s), int(ests[0].seconds // limit_s) + 1)
     if out:
         total = format_seconds(sum(e.seconds for e in out))
         if parallel and parallel > 1 and len(out) > 1:

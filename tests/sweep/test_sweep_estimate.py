@@ -39,7 +39,7 @@ def test_estimate_is_cached_and_warns_over_the_limit(tmp_path, example_structure
                                      "float32", 1)
     assert len(calls) == 1  # the second run of the same cell/model/dtype/threads uses the cache
     assert [(e.seconds, e.too_long) for e in out] == [(250.0, False), (25_000.0, True)]
-    assert "b needs ~6h56m, more than the SLURM time limit (1h00m); it will resume in 7 jobs" in caplog.text
+    assert "b: ~6h56m, more than the SLURM time limit (1h00m): resumed over 7 jobs; shorten the run to fit one" in caplog.text
     assert "estimate: 2 runs, 7h00m in total" in caplog.text
     cache = json.loads((tmp_path / "cache" / "step_timing.json").read_text())
     assert list(cache.values()) == [{"ms_per_step": 250.0, "n_steps": 3}]
@@ -54,7 +54,7 @@ def test_estimate_is_cached_and_warns_over_the_limit(tmp_path, example_structure
         estimate.estimate_runs([("a", run_dir, 1000), ("b", run_dir, 1000), ("c", run_dir, 2000)], 1e9, "day")
     # runs with the same steps and rate share one line
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("estimate ")]
-    assert lines == ["estimate 2 runs (a, ...): 1000 steps x 250.0 ms/step = 4m10s each",
+    assert lines == ["estimate 2 runs (a, ...): 1000 steps x 250.0 ms/step = 4m10s per run",
                      "estimate c: 2000 steps x 250.0 ms/step = 8m20s"]
 
 
