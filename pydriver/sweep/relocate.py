@@ -73,20 +73,24 @@ def copy_model_file(config: SweepConfig) -> Path | None:
 
 
 def stage_inputs(config: SweepConfig) -> SweepConfig:
-    """Copy the structure files into ``OUT/inputs/<structure>/<file>`` and return the config naming the copies.
+    """Copy the structure files (``file`` and ``replicate_files``) into ``OUT/inputs/<structure>/<file>``
+    and return the config naming the copies.
 
     The copies keep the file names (the report names structures by them); a file already inside the
     sweep folder is used where it is. Runs are written from the copies, so their ``run.json`` names
     them relative to the run directory.
     """
-    structures = []
-    for structure in config.structures:
-        if _inside(structure.file, config.output):
-            structures.append(structure)
-            continue
-        target = config.output / INPUTS_FOLDER / structure.label / structure.file.name
-        _copy_if_changed(structure.file, target)
-        structures.append(structure.model_copy(update={"file": target}))
+    def staged(label: str, file: Path) -> Path:
+        if _inside(file, config.output):
+            return file
+        target = config.output / INPUTS_FOLDER / label / file.name
+        _copy_if_changed(file, target)
+        return target
+
+    structures = [structure.model_copy(update={
+        "file": staged(structure.label, structure.file),
+        "replicate_files": [staged(structure.label, f) for f in structure.replicate_files]
+        if structure.replicate_files else None}) for structure in config.structures]
     return config.model_copy(update={"structures": structures})
 
 
@@ -101,15 +105,21 @@ def manifest_config(config: SweepConfig, model_file: Path) -> dict:
     """The ``config`` and ``model_file`` entries of ``sweep.json``: paths inside the sweep folder relative to it.
 
     An exported model file is recorded as its copy in the folder; only a matgl checkpoint folder
-    (kept where it is, to export again) is recorded where it lies.
+    (kept where it is, to export again when the folder has lost its export, e.g. a sweep folder kept
+    in git without it) is recorded where it lies, relative to the folder even when outside it: a
+    checkout and the models folder beside it stay a pair wherever they are cloned.
     """
     out = config.output
     data = config.model_dump(mode="json")
     data["output"] = "."
     for entry, structure in zip(data["structures"], config.structures):
         entry["file"] = portable_path(structure.file, out)
-    source = config.model.path if is_checkpoint_folder(config.model.path) else model_file
-    data["model"]["path"] = portable_path(source, out)
+        if structure.replicate_files:
+            entry["replicate_files"] = [portable_path(f, out) for f in structure.replicate_files]
+    if is_checkpoint_folder(config.model.path):
+        data["model"]["path"] = os.path.relpath(Path(config.model.path).resolve(), out.resolve())
+    else:
+        data["model"]["path"] = portable_path(model_file, out)
     return {"config": data, "model_file": portable_path(model_file, out)}
 
 

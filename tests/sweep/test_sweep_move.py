@@ -174,3 +174,27 @@ def test_failure_cause_is_the_last_attempts_error(tmp_path):
     (tmp_path / "sweep_run.log").unlink()
     job_out.write_text("array task 0: ../run\nbash: line 3: module: command not found\n")
     assert failure_cause(tmp_path, (job_out,)) == "bash: line 3: module: command not found"
+
+
+def test_replicate_files_are_staged_and_the_checkpoint_recorded_relative(tmp_path, example_structures_dir):
+    """Replicate files are copied into the folder like ``file``; a checkpoint folder outside the sweep
+    folder is recorded relative to it (a checkout and the models beside it stay a pair)."""
+    from pydriver.sweep.config import config_from_dict
+    from pydriver.sweep.relocate import manifest_config, stage_inputs
+    from tests.conftest import MODELS_DIR
+
+    other = tmp_path / "given" / "NaBH4_o2.extxyz"
+    other.parent.mkdir()
+    shutil.copy(example_structures_dir / "NaBH4.extxyz", other)
+    checkpoint = MODELS_DIR / "M3GNet-r2SCAN-NaBH"
+    cfg = config_from_dict({"structures": [{"file": str(example_structures_dir / "NaBH4.extxyz"), "name": "NaBH4",
+                                            "replicate_files": [str(other)]}],
+                            "model": {"path": str(checkpoint)}, "output": str(tmp_path / "out" / "sweep")})
+    staged = stage_inputs(cfg)
+    assert staged.structures[0].replicate_files == [tmp_path / "out" / "sweep" / "inputs" / "NaBH4" / "NaBH4_o2.extxyz"]
+    assert staged.structures[0].replicate_files[0].read_bytes() == other.read_bytes()
+    manifest = manifest_config(staged, tmp_path / "out" / "sweep" / "model" / "m.pt")
+    entry = manifest["config"]["structures"][0]
+    assert entry["file"] == "inputs/NaBH4/NaBH4.extxyz" and entry["replicate_files"] == ["inputs/NaBH4/NaBH4_o2.extxyz"]
+    path = manifest["config"]["model"]["path"]
+    assert not Path(path).is_absolute() and (tmp_path / "out" / "sweep" / path).resolve() == checkpoint.resolve()
