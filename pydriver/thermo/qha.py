@@ -6,8 +6,10 @@ imaginary modes (:mod:`pydriver.thermo.phonons`). With five or more volumes the 
 phonopy's (``phonopy.qha.core.QHA``, the engine of ``PhonopyQHA``, which needs five: an equation
 of state, Vinet by default, fitted to E + F at every T; A. Togo, I. Tanaka, Scr. Mater. 108, 1
 (2015)); with three or four, a parabola in V per temperature (least squares; the lowest-order fit
-three points allow; its minimum is reported only when it lies inside the sampled volumes). phonopy's finite differences drop the last
-temperature: G and V are NaN there (and wherever the minimum is outside the sampled volumes).
+three points allow). Either way the minimum is reported only where it lies inside the sampled
+volumes (an equation of state extrapolated past its points is not a measurement: with soft modes
+dropped, F can fall without bound as the cell grows). phonopy's finite differences drop the last
+temperature: G and V are NaN there, and wherever the minimum is outside the sampled volumes.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ def qha_gibbs(volumes_A3, static_energies_eV, temperatures_K, free_energy_eV, eo
 
     Returns
     -------
-    (G (n_T,) eV, V (n_T,) A^3); NaN where phonopy gives no value (the last temperature) or, with
-    three or four volumes, where the parabola's minimum falls outside the sampled volumes.
+    (G (n_T,) eV, V (n_T,) A^3); NaN where phonopy gives no value (the last temperature) and where
+    the minimum falls outside the sampled volumes.
 
     Raises
     ------
@@ -79,4 +81,6 @@ def qha_gibbs(volumes_A3, static_energies_eV, temperatures_K, free_energy_eV, eo
     n = len(qha.gibbs_temperature)
     g[:n] = np.asarray(qha.gibbs_temperature)
     vol[:n] = np.asarray(qha.volume_temperature)
+    outside = ~((vol >= v.min()) & (vol <= v.max()))
+    g[outside] = vol[outside] = np.nan
     return g, vol

@@ -438,8 +438,7 @@ def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_wid
                 if p.get("free_energy_vib_eV")}
     structure_file = checkpoint_dir / PHASE_STRUCTURE_FILE
     atoms = None
-    volumes, energies, points, compute_s = [], [], [], 0.0
-    free = {k: [] for k in record["free_energy_treatments_eV"]}
+    points, compute_s = [], 0.0
     for scale in scales:
         point = previous.get(round(scale, 9))
         if point is None and abs(scale - 1.0) < 1e-12:
@@ -471,16 +470,21 @@ def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_wid
                      "compute_s": round(float(info.get("wall_s") or 0.0) + ph.forces_s, 1)}
         points.append(point)
         compute_s += float(point.get("compute_s") or 0.0)
-        volumes.append(point["volume_A3"])
-        energies.append(point["static_energy_eV"])
-        for k in free:
-            free[k].append(np.asarray(point["free_energy_vib_eV"][k]))
+    return {**qha_fit(points, temperatures_K, qha_opts["eos"]), "points": points, "compute_s": round(compute_s, 1)}
+
+
+def qha_fit(points: list[dict], temperatures_K: np.ndarray, eos: str) -> dict:
+    """``eos``, ``gibbs_eV`` and ``volume_A3`` per treatment from a QHA block's volume points (each with
+    ``volume_A3``, ``static_energy_eV`` and ``free_energy_vib_eV``); no force call, so a cached
+    block is refitted on every run (:func:`pydriver.thermo.qha.qha_gibbs`)."""
+    volumes = [p["volume_A3"] for p in points]
+    energies = [p["static_energy_eV"] for p in points]
     gibbs, volume = {}, {}
-    for k, rows in free.items():
-        g, v = qha_gibbs(volumes, energies, temperatures_K, np.array(rows).T, eos=qha_opts["eos"])
+    for k in points[0]["free_energy_vib_eV"]:
+        rows = np.array([np.asarray(p["free_energy_vib_eV"][k], dtype=float) for p in points]).T
+        g, v = qha_gibbs(volumes, energies, temperatures_K, rows, eos=eos)
         gibbs[k], volume[k] = g.tolist(), v.tolist()
-    return {"eos": qha_opts["eos"] if len(scales) >= 5 else "parabola", "points": points, "gibbs_eV": gibbs,
-            "volume_A3": volume, "compute_s": round(compute_s, 1)}
+    return {"eos": eos if len(points) >= 5 else "parabola", "gibbs_eV": gibbs, "volume_A3": volume}
 
 
 def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3,
@@ -667,6 +671,10 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
                                         phonon_opts, qha_opts, checkpoint_dir, model_id)
             record["qha_key"] = qha_key
             changed = True
+        elif with_qha and all(p.get("free_energy_vib_eV") for p in record["qha"]["points"]):
+            refit = qha_fit(record["qha"]["points"], temps, qha_opts["eos"])
+            changed = changed or _json_safe(refit) != _json_safe({k: record["qha"].get(k) for k in refit})
+            record["qha"].update(refit)
         # the structure file relative to the output folder: no absolute path of the machine that wrote it
         relative = _relative(phase["file"], out_dir)
         if changed or records[phase["name"]].get("file") != relative or not cached.is_file():

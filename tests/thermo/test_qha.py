@@ -44,6 +44,19 @@ def test_thermal_pressure_expands_the_cell():
     assert np.all(np.diff(v[:-1]) > 0)
 
 
+def test_minimum_outside_the_volumes_is_nan():
+    """Five volumes (phonopy's Vinet fit): where the thermal pressure pushes the minimum past the largest
+    volume, G and V are NaN instead of an extrapolated equation of state."""
+    vols = np.array([97.0, 98.5, 100.0, 101.5, 103.0])
+    c = 2e-5  # E'(V) = c T: the minimum passes 103 A^3 at a few hundred K
+    f = (-1e-4 * T)[:, None] - c * T[:, None] * (vols[None, :] - V0)
+    g, v = qha_gibbs(vols, _vinet(vols), T, f)
+    finite = np.isfinite(v)
+    assert finite[0] and not finite[-2]  # inside at 0 K, outside at 990 K
+    assert np.all(v[finite] <= 103.0) and np.all(np.isnan(g[~finite]))
+    assert np.all(np.diff(finite.astype(int)) <= 0)  # once outside, it stays outside
+
+
 def test_three_volumes_parabola():
     """Three volumes: a parabola per T; exact for E + F quadratic in V; outside the points: NaN."""
     vols = np.array([98.0, 100.0, 102.0])
