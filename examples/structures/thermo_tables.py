@@ -110,7 +110,9 @@ def reaction_table(data: dict, source: str) -> str:
             row("imaginary modes counted at abs(f): abs - dropped", treatments.get("abs")),
             row(f"imaginary modes raised to {floor:g} THz: floor - dropped", treatments.get("floor")),
             row("configurational, -T S_config as used", contrib.get("configurational") or None),
-            row("QHA - harmonic", contrib.get("qha_minus_harmonic")),
+            row("QHA - harmonic", contrib.get("qha_minus_harmonic")) if not contrib.get("qha_left_out") else
+            ["QHA - harmonic", *(f"left out for {', '.join(contrib['qha_left_out'])}: volume points in different "
+                                 "minima" for _ in temps)],
             row("anharmonic (MD, Gibbs-Helmholtz) - harmonic", contrib.get("anharmonic_minus_harmonic")),
             row("**dG, central** (static + harmonic + configurational)", r.get("dG_eV_per_fu"))]
     band = (data.get("band") or {}).get("reaction")
@@ -194,7 +196,7 @@ def _mesh(ph: dict) -> str:
 
 
 def phases_table(data: dict, source: str) -> str:
-    """Per phase: space group, relaxation, soft-mode steps, supercell, q-mesh, imaginary modes, wall time."""
+    """Per phase: space group, relaxation, soft-mode steps, supercell, q-mesh, imaginary modes, compute time."""
     names = [p["name"] for p in data.get("spec", {}).get("phases", [])] or list(data.get("phases", {}))
     rows, walls = [], []
     for name in names:
@@ -202,7 +204,8 @@ def phases_table(data: dict, source: str) -> str:
         if r is None:
             rows.append([name, *(NOT for _ in range(8))])  # the 8 columns after the name
             continue
-        walls.append(r.get("wall_s") or 0.0)
+        seconds, partial = _compute_s(r)
+        walls.append((seconds, partial))
         ph = r.get("phonons")
         steps = r.get("soft_mode_steps") or []
         followed = " -> ".join([s["space_group"] for s in steps] + [r["space_group"]]) if steps else "0"
@@ -215,14 +218,26 @@ def phases_table(data: dict, source: str) -> str:
         else:
             cells = ["ideal gas", "-", "-", "-"]
         rows.append([name, r.get("space_group", "-"), _relaxation(r), "-" if "gas" in r else followed, *cells,
-                     _minutes(r.get("wall_s"))])
+                     ("≥ " if partial else "") + _minutes(seconds)])
     header = ["phase", "space group", "relaxation: steps", "imaginary Gamma modes followed", "supercell (atoms)",
               "displacements", "q-mesh; F_vib(300 K) change from the next coarser mesh (meV/atom)",
-              "imaginary modes: Gamma / mesh (lowest)", "wall time"]
+              "imaginary modes: Gamma / mesh (lowest)", "compute time"]
     done = len(walls)
+    total = sum(w for w, _ in walls)
     return (f"Phases (`{source}`):\n\n" + _table(header, rows)
-            + f"\n\nRun time: {_minutes(sum(walls))}, the sum of the per-phase wall times recorded "
-              f"({done} of {len(names)} phases).")
+            + f"\n\nCompute time (one core): {'≥ ' if any(p for _, p in walls) else ''}{_minutes(total)} in all "
+              f"({done} of {len(names)} phases): every relaxation and phonon force call a phase needed, QHA volume "
+              "points included, summed over resumed runs; ≥: phonon forces reused from an interrupted run of an "
+              "earlier version, which did not keep their time, are not counted.")
+
+
+def _compute_s(record: dict) -> tuple[float, bool]:
+    """(seconds of relaxations and force calls of a phase, QHA points included; whether some are missing)."""
+    seconds = record.get("compute_s")
+    if seconds is None:
+        return float(record.get("wall_s") or 0.0), True
+    qha = record.get("qha") or {}
+    return float(seconds) + float(qha.get("compute_s") or 0.0), bool(record.get("compute_s_partial"))
 
 
 def _treatments(r: dict, t: float) -> str:
@@ -254,7 +269,8 @@ def _qha_volumes(r: dict, temps: list[float]) -> str:
     if "gas" in r or not qha:
         return "-" if "gas" in r else NOT
     v = [_f(_at(_grid(r), qha["volume_A3"]["dropped"], t), ".1f") for t in temps]
-    return f"{r['lattice']['volume_A3']:.1f} -> {' / '.join(v)} ({len(qha['points'])} volumes, {qha['eos']})"
+    left_out = "" if qha.get("one_minimum", True) else "; points in different minima: left out"
+    return f"{r['lattice']['volume_A3']:.1f} -> {' / '.join(v)} ({len(qha['points'])} volumes, {qha['eos']}{left_out})"
 
 
 def phase_energies_table(data: dict, source: str) -> str:

@@ -81,6 +81,7 @@ import yaml
 from ase.spacegroup.symmetrize import refine_symmetry
 
 from pydriver.structures.search import relax_structure, space_group
+from pydriver.structures.supercell import minimal_replication
 from pydriver.structures.search.onbh import ordering_energies
 from pydriver.thermo.configurational import (
     configurational_free_energy_eV,
@@ -99,6 +100,9 @@ log = logging.getLogger(__name__)
 
 #: the final (relaxed, soft modes followed) structure of a crystal phase, in ``OUT/phases/<name>/``
 PHASE_STRUCTURE_FILE = "structure.extxyz"
+#: largest rise of F_vib(300 K) per cell from one QHA volume point to the next larger one that still
+#: counts as "falling" (eV; numerical noise of the phonon free energy)
+QHA_F_TOLERANCE_EV = 1e-3
 #: temperature grid for dG(T) and the sign change, in K
 DENSE_T_K = np.arange(0.0, 1001.0, 10.0)
 RELAX_DEFAULTS = {"fmax_eV_A": 0.002, "pressure_tol_GPa": 0.02, "max_steps": 2000}
@@ -434,8 +438,11 @@ def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_wid
     phonon_opts = {**PHONON_DEFAULTS, **(phonon_opts or {})}
     scales = [float(x) for x in qha_opts["volume_scales"]]
     static = float(record["static_energy_eV"])
+    # the reference volume's q-mesh at every point (a mesh length in A gives other meshes as the cell
+    # grows, and F would jump with them); forces do not depend on it
+    mesh = [int(n) for n in record["phonons"]["mesh"]]
     previous = {round(p["volume_scale"], 9): p for p in (record.get("qha") or {}).get("points", [])
-                if p.get("free_energy_vib_eV")}
+                if p.get("free_energy_vib_eV") and p.get("mesh") == mesh}
     structure_file = checkpoint_dir / PHASE_STRUCTURE_FILE
     atoms = None
     points, compute_s = [], 0.0
@@ -445,7 +452,7 @@ def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_wid
             ph = record["phonons"]
             point = {"volume_scale": scale, "volume_A3": record["lattice"]["volume_A3"], "static_energy_eV": static,
                      "n_imaginary_gamma": ph["n_imaginary_gamma"], "n_imaginary_mesh": ph["n_imaginary_mesh"],
-                     "lowest_frequency_THz": ph["lowest_frequency_THz"], "relaxation": None,
+                     "lowest_frequency_THz": ph["lowest_frequency_THz"], "relaxation": None, "mesh": mesh,
                      "free_energy_vib_eV": {k: (np.asarray(v) - static).tolist()
                                             for k, v in record["free_energy_treatments_eV"].items()}, "compute_s": 0.0}
         elif point is None:
@@ -459,11 +466,16 @@ def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_wid
                                             constant_volume=True)
             structure.calc = calc
             e = float(structure.get_potential_energy())
-            ph = _phonons(phase, structure, f"v{scale:g}", calc, temperatures_K, min_width_A, phonon_opts,
-                          checkpoint_dir, model_id)
+            # the reference volume's supercell at every point: a supercell that grows with the cell
+            # (min_width_A) would change the force-constant range between points and make F jump
+            reference = tuple(int(n) for n in record["phonons"]["supercell"])
+            same = phase.get("supercell") is not None or tuple(
+                minimal_replication(structure.cell.array, min_width_A)) == reference
+            ph = _phonons(phase if same else {**phase, "supercell": list(reference)}, structure, f"v{scale:g}", calc,
+                          temperatures_K, min_width_A, {**phonon_opts, "mesh": mesh}, checkpoint_dir, model_id)
             point = {"volume_scale": scale, "volume_A3": structure.get_volume(), "static_energy_eV": e,
                      "n_imaginary_gamma": ph.n_imaginary_gamma, "n_imaginary_mesh": ph.n_imaginary_mesh,
-                     "lowest_frequency_THz": ph.lowest_frequency_THz,
+                     "lowest_frequency_THz": ph.lowest_frequency_THz, "mesh": mesh,
                      "relaxation": {k: info.get(k) for k in ("steps", "converged", "max_force_eV_A", "pressure_GPa",
                                                              "wall_s")},
                      "free_energy_vib_eV": {k: np.asarray(v).tolist() for k, v in ph.free_energy_treatments_eV.items()},
@@ -475,16 +487,34 @@ def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_wid
 
 def qha_fit(points: list[dict], temperatures_K: np.ndarray, eos: str) -> dict:
     """``eos``, ``gibbs_eV`` and ``volume_A3`` per treatment from a QHA block's volume points (each with
-    ``volume_A3``, ``static_energy_eV`` and ``free_energy_vib_eV``); no force call, so a cached
-    block is refitted on every run (:func:`pydriver.thermo.qha.qha_gibbs`)."""
-    volumes = [p["volume_A3"] for p in points]
-    energies = [p["static_energy_eV"] for p in points]
+    ``volume_A3``, ``static_energy_eV`` and ``free_energy_vib_eV``), and ``one_minimum`` with its
+    ``check``; no force call, so a cached block is refitted on every run
+    (:func:`pydriver.thermo.qha.qha_gibbs`).
+
+    The QHA assumes every volume point is the same structure, strained: E_static(V) convex and
+    F_vib(V) falling as the cell grows (positive Grueneisen parameters). Soft, rotor-rich cells
+    relaxed at fixed volume can land in different local minima instead (E and F jump between
+    points); then ``one_minimum`` is false and :func:`analyse` leaves the phase's QHA out of the
+    band and the reaction, saying why. Checked on the static energies (second differences > 0)
+    and on F_vib(300 K) with imaginary modes dropped (each step <= :data:`QHA_F_TOLERANCE_EV`).
+    """
+    order = np.argsort([p["volume_A3"] for p in points])
+    points_sorted = [points[i] for i in order]
+    volumes = [p["volume_A3"] for p in points_sorted]
+    energies = np.array([p["static_energy_eV"] for p in points_sorted])
     gibbs, volume = {}, {}
     for k in points[0]["free_energy_vib_eV"]:
-        rows = np.array([np.asarray(p["free_energy_vib_eV"][k], dtype=float) for p in points]).T
+        rows = np.array([np.asarray(p["free_energy_vib_eV"][k], dtype=float) for p in points_sorted]).T
         g, v = qha_gibbs(volumes, energies, temperatures_K, rows, eos=eos)
         gibbs[k], volume[k] = g.tolist(), v.tolist()
-    return {"eos": eos if len(points) >= 5 else "parabola", "gibbs_eV": gibbs, "volume_A3": volume}
+    i300 = int(np.argmin(np.abs(np.asarray(temperatures_K, dtype=float) - 300.0)))
+    f300 = np.array([p["free_energy_vib_eV"]["dropped"][i300] for p in points_sorted])
+    convex = bool(np.all(np.diff(energies, 2) > 0))
+    falling = bool(np.all(np.diff(f300) <= QHA_F_TOLERANCE_EV))
+    check = {"static_energy_convex": convex, "F_vib_300K_falling": falling,
+             "static_energy_eV": energies.tolist(), "F_vib_300K_eV": f300.tolist()}
+    return {"eos": eos if len(points) >= 5 else "parabola", "gibbs_eV": gibbs, "volume_A3": volume,
+            "one_minimum": convex and falling, "check": check}
 
 
 def relax_cell(atoms, calc, fmax_eV_A: float, pressure_tol_GPa: float, max_steps: int, symprec: float = 1e-3,
@@ -585,7 +615,7 @@ def _phase_curves(record: dict, config_block: dict | None, anharmonic: dict | No
     """The treatments of one phase record as :class:`pydriver.thermo.band.PhaseCurves` (per cell, eV)."""
     harmonic = record.get("free_energy_treatments_eV") or {"dropped": record["free_energy_eV"]}
     vib = {"harmonic": {k: np.asarray(v, dtype=float) for k, v in harmonic.items()}}
-    if record.get("qha"):
+    if record.get("qha") and record["qha"].get("one_minimum", True):
         vib["qha"] = {k: np.asarray(v, dtype=float) for k, v in record["qha"]["gibbs_eV"].items()}
     if anharmonic:
         d_g = np.asarray(anharmonic["dG_eV_per_atom"], dtype=float) * record["n_atoms"]
@@ -625,6 +655,10 @@ def _contributions(records: dict, curves: dict, reaction: dict, temperatures_K: 
     out = {"static": float(static), "harmonic_vibrations": at(harmonic),
            "imaginary_treatments_minus_dropped": {k: at(v) for k, v in treatments.items()},
            "configurational": at(dg(lambda n: curves[n].config.get(curves[n].central_config, np.zeros(len(temps)))))}
+    left_out = {n: "volume points in different local minima (qha.check)" for n in reaction
+                if (records[n].get("qha") or {}).get("one_minimum") is False}
+    if left_out:
+        out["qha_left_out"] = left_out
     for model in ("qha", "anharmonic"):
         if any(model in curves[n].vib for n in reaction):
             out[f"{model}_minus_harmonic"] = at(dg(lambda n, m=model: curves[n].free_energy(m, "dropped", "none")
@@ -704,7 +738,8 @@ def _cache_key(phase: dict, spec: dict, relax_opts: dict) -> str:
 
 def _qha_key(harmonic_key: str, qha_opts: dict) -> str:
     """SHA-256 of the harmonic record's key and the QHA settings (volume points, equation of state)."""
-    settings = {"volume_scales": [float(x) for x in qha_opts["volume_scales"]], "eos": qha_opts["eos"]}
+    settings = {"volume_scales": [float(x) for x in qha_opts["volume_scales"]], "eos": qha_opts["eos"],
+                "points": "the reference volume's supercell and q-mesh"}
     return hashlib.sha256(json.dumps([harmonic_key, settings], sort_keys=True).encode()).hexdigest()
 
 

@@ -78,3 +78,28 @@ def test_bad_inputs_and_scaling():
     atoms = bulk("NaCl", "rocksalt", a=5.69)
     assert scaled_cell(atoms, 1.06).get_volume() == pytest.approx(1.06 * atoms.get_volume())
     assert np.allclose(scaled_cell(atoms, 1.06).get_scaled_positions(), atoms.get_scaled_positions())
+
+
+def test_points_from_different_minima_are_flagged():
+    """qha_fit: a smooth set (Vinet E, F falling with V) is one minimum; a point whose F jumps up or
+    whose E breaks convexity (another local minimum) is not, and the check says which."""
+    from pydriver.thermo.workflow import qha_fit
+
+    vols = np.array([94.0, 97.0, 100.0, 103.0, 106.0])
+    temps = np.array([0.0, 300.0, 600.0])
+    f = (-1e-4 * temps)[:, None] - 2e-6 * temps[:, None] * (vols[None, :] - V0)
+
+    def points(e, free):
+        return [{"volume_A3": v, "static_energy_eV": float(ei),
+                 "free_energy_vib_eV": {"dropped": free[:, i].tolist(), "abs": free[:, i].tolist()}}
+                for i, (v, ei) in enumerate(zip(vols, e))]
+
+    good = qha_fit(points(_vinet(vols), f), temps, "vinet")
+    assert good["one_minimum"] and good["check"]["static_energy_convex"] and good["check"]["F_vib_300K_falling"]
+    jump = f.copy()
+    jump[:, 3] += 0.05  # the 103 A^3 point relaxed into a stiffer structure
+    bad = qha_fit(points(_vinet(vols), jump), temps, "vinet")
+    assert not bad["one_minimum"] and not bad["check"]["F_vib_300K_falling"] and bad["check"]["static_energy_convex"]
+    e = _vinet(vols)
+    e[4] -= 0.05  # a lower-energy structure at the largest volume
+    assert not qha_fit(points(e, f), temps, "vinet")["check"]["static_energy_convex"]
