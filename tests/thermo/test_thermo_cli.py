@@ -148,7 +148,9 @@ def test_thermo_treatments_qha_anharmonic_and_band(nacl_spec, monkeypatch):
     assert (out / "band.png").stat().st_size > 5000
     saved = json.loads((out / "thermo.json").read_text())
     assert saved["reaction"]["sign_change_bracket_K"] is None and "band" in saved
-    assert nacl["compute_s"] > 0 and qha["compute_s"] > 0 and "free_energy_vib_eV" in qha["points"][0]
+    # compute time: the points' relaxations and force calls (a 2-atom cell can round to 0.0 s)
+    assert nacl["compute_s"] >= 0 and "free_energy_vib_eV" in qha["points"][0]
+    assert qha["compute_s"] == pytest.approx(sum(p["compute_s"] for p in qha["points"]), abs=0.2)
     # one more volume point: only it is computed (the others are kept with their F_vib(T) in the record)
     import pydriver.thermo.workflow as workflow
 
