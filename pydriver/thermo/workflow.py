@@ -315,6 +315,11 @@ def _phonons(phase: dict, structure, tag: str, calc, temperatures_K: np.ndarray,
                               floor_THz=float(phonon_opts["soft_mode_floor_THz"]), forces_checkpoint=ckpt)
 
 
+def _phase_relax_opts(phase: dict, relax_opts: dict) -> dict:
+    """The spec's relax options with the phase's own (``relax: {...}``) over them."""
+    return {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
+
+
 def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float, relax_opts: dict,
               phonon_opts: dict | None = None, checkpoint_dir: Path | None = None, model_id: str = "") -> dict:
     """Relax one phase and compute its harmonic free energies on ``temperatures_K``; a JSON-ready record.
@@ -347,7 +352,7 @@ def run_phase(phase: dict, calc, temperatures_K: np.ndarray, min_width_A: float,
         if phase.get("refine_symprec"):  # snap to the symmetry found at this tolerance (fewer displacements)
             refine_symmetry(atoms, symprec=float(phase["refine_symprec"]))
         record["soft_mode_steps"] = []
-        opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
+        opts = _phase_relax_opts(phase, relax_opts)
         for attempt in range(int(phase.get("follow_soft_modes", 0)) + 1):
             if phase.get("relax", True):  # true, false or a dict overriding the spec's relax options
                 atoms, info = _relax_cached(atoms, calc, opts, checkpoint_dir, model_id)
@@ -434,13 +439,16 @@ def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_wid
     ------
     FileNotFoundError if the phase's final structure was not kept (a record from before it was).
     """
-    opts = {**relax_opts, **(phase["relax"] if isinstance(phase.get("relax"), dict) else {})}
+    opts = _phase_relax_opts(phase, relax_opts)
     phonon_opts = {**PHONON_DEFAULTS, **(phonon_opts or {})}
     scales = [float(x) for x in qha_opts["volume_scales"]]
     static = float(record["static_energy_eV"])
     # the reference volume's q-mesh at every point (a mesh length in A gives other meshes as the cell
     # grows, and F would jump with them); forces do not depend on it
     mesh = [int(n) for n in record["phonons"]["mesh"]]
+    # and its supercell: one that grows with the cell (min_width_A) would change the force-constant
+    # range between points and make F jump
+    reference = tuple(int(n) for n in record["phonons"]["supercell"])
     previous = {round(p["volume_scale"], 9): p for p in (record.get("qha") or {}).get("points", [])
                 if p.get("free_energy_vib_eV") and p.get("mesh") == mesh}
     structure_file = checkpoint_dir / PHASE_STRUCTURE_FILE
@@ -466,9 +474,6 @@ def run_qha(record: dict, phase: dict, calc, temperatures_K: np.ndarray, min_wid
                                             constant_volume=True)
             structure.calc = calc
             e = float(structure.get_potential_energy())
-            # the reference volume's supercell at every point: a supercell that grows with the cell
-            # (min_width_A) would change the force-constant range between points and make F jump
-            reference = tuple(int(n) for n in record["phonons"]["supercell"])
             same = phase.get("supercell") is not None or tuple(
                 minimal_replication(structure.cell.array, min_width_A)) == reference
             ph = _phonons(phase if same else {**phase, "supercell": list(reference)}, structure, f"v{scale:g}", calc,
@@ -678,6 +683,7 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
     relax_opts = {**RELAX_DEFAULTS, **spec.get("relax", {})}
     phonon_opts = {**PHONON_DEFAULTS, **(spec.get("phonons") or {})}
     qha_opts = {**QHA_DEFAULTS, **spec["qha"]} if spec.get("qha") is not None else None
+    min_width_A = float(spec.get("min_width_A", 10.0))
     records = {}
     for phase in spec["phases"]:
         key = _cache_key(phase, spec, relax_opts)
@@ -689,7 +695,7 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
             log.info("%s: reusing %s (same structure file, model and settings)", phase["name"], cached)
             records[phase["name"]] = json.loads(cached.read_text())
         else:
-            records[phase["name"]] = run_phase(phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts,
+            records[phase["name"]] = run_phase(phase, calc, temps, min_width_A, relax_opts,
                                                phonon_opts, checkpoint_dir, model_id)
             records[phase["name"]]["cache_key"] = key
             changed = True
@@ -701,7 +707,7 @@ def run(spec: dict, out_dir: str | Path, calc=None, plots: bool = True) -> dict:
             if not with_qha:
                 record.pop("qha", None)
             else:  # reuses the volume points the record holds
-                record["qha"] = run_qha(record, phase, calc, temps, float(spec.get("min_width_A", 10.0)), relax_opts,
+                record["qha"] = run_qha(record, phase, calc, temps, min_width_A, relax_opts,
                                         phonon_opts, qha_opts, checkpoint_dir, model_id)
             record["qha_key"] = qha_key
             changed = True
