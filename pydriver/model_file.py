@@ -162,6 +162,22 @@ def read_metadata(path: str | Path, verify: bool = False) -> dict[str, Any]:
     return meta
 
 
+def source_checkpoint_sha256(path: str | Path) -> str:
+    """sha256 of the matgl checkpoint an exported model file was made from (metadata ``source_sha256``).
+
+    This, with the file's ``dtype``, is what defines the model's numbers; the file's own bytes are not:
+    the compiled packages inside it differ from one export to the next (torch's code generator output
+    depends on the machine and build), so a sweep that compared file hashes would call an unchanged model
+    changed after every re-export. Raises as :func:`read_metadata`, and ``ValueError`` where the
+    metadata lacks the key.
+    """
+    meta = read_metadata(path)
+    source = meta.get("source_sha256")
+    if not isinstance(source, str) or not source:
+        raise ValueError(f"{path}: metadata has no source_sha256; re-export it with `{EXPORT_HINT}`")
+    return source
+
+
 def entry_checksums(path: str | Path) -> dict[str, str]:
     """sha256 hex digest of every entry of a model file (but :data:`UNCHECKED_ENTRIES`), by name below the root.
 

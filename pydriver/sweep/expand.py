@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydriver.deck import JobSettings, MDSettings, sha256_file, write_run_directory
+from pydriver.model_file import source_checkpoint_sha256
 from pydriver.structures import find_anions, read_structure
 from pydriver.sweep.config import SweepConfig
 
@@ -183,11 +184,24 @@ def _flatten(prefix: str, value) -> dict:
     return {prefix: value}
 
 
+def _model_identity(model_file: Path) -> str | None:
+    """The checkpoint's sha256 for an exported file; a file the exporter did not write (or of another
+    format version) by its own bytes; ``None`` before the export."""
+    if not model_file.is_file():
+        return None
+    try:
+        return source_checkpoint_sha256(model_file)
+    except ValueError:
+        return sha256_file(model_file)
+
+
 def run_parameters(config: SweepConfig, spec: RunSpec, model_file: Path) -> dict:
     """Every parameter that defines a run's physics, flat (``{"md.pressure_bar": 1.0, ...}``).
 
-    Files enter by content (``structure_sha256``, ``model.sha256``; ``None`` before the model is
-    exported), not by path, so a sweep moved to another folder or machine has the same parameters.
+    Files enter by content, not by path, so a sweep moved to another folder or machine has the same
+    parameters: ``structure_sha256``, and the model as the checkpoint it was exported from
+    (``model.source_sha256``, ``None`` before the export; a re-exported file of the same checkpoint and
+    dtype is the same model, see :func:`pydriver.model_file.source_checkpoint_sha256`).
     Recorded per run when its deck is written and compared field by field on every resume
     (:func:`changed_parameters`).
     """
@@ -197,7 +211,7 @@ def run_parameters(config: SweepConfig, spec: RunSpec, model_file: Path) -> dict
     params.update(_flatten("md", config.md.model_dump(mode="json")))
     params.update({"model.dtype": config.model.dtype, "model.device": config.model.device,
                    "model.compile": config.model.compile,
-                   "model.sha256": sha256_file(model_file) if Path(model_file).is_file() else None})
+                   "model.source_sha256": _model_identity(Path(model_file))})
     return json.loads(json.dumps(params))  # JSON types, as read back from sweep_state.json
 
 

@@ -90,3 +90,37 @@ def test_moved_sweep_is_not_a_change(sweep, tmp_path, capsys):
     assert main(["-q", "sweep", "run", str(moved / "scan.yaml"), "--no-submit"]) == 0
     assert RunState.load(moved / "out" / RUNS[0]).attempts == 1  # kept as it was
     assert "changed" not in capsys.readouterr().err
+
+
+def write_export(path, source_sha256, engine_bytes):
+    """A model file as the exporter lays it out (metadata + one entry), without torch."""
+    import zipfile
+
+    from pydriver.model_file import FORMAT_NAME, FORMAT_VERSION
+    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "source_sha256": source_sha256,
+            "dtype": "float32"}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model/extra/compiled_cpu.pt2", engine_bytes)
+        archive.writestr("model/extra/metadata.json", json.dumps(meta))
+
+
+def test_reexported_model_of_the_same_checkpoint_is_not_a_change(tmp_path, example_structures_dir, capsys):
+    """Compiled packages differ between exports of one checkpoint (code generation depends on the machine):
+    the run is identified by the checkpoint (``model.source_sha256``), not by the file's bytes."""
+    folder = tmp_path / "study"
+    folder.mkdir()
+    write_export(folder / "model.pt", "a" * 64, b"engine built on machine 1")
+    config = write_config(folder, example_structures_dir / "NaBH4.extxyz")
+    assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
+    pretend_it_ran(folder / "out" / RUNS[0])
+    assert RunState.load(folder / "out" / RUNS[0]).parameters["model.source_sha256"] == "a" * 64
+
+    write_export(folder / "model.pt", "a" * 64, b"engine built on machine 2")
+    assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
+    assert RunState.load(folder / "out" / RUNS[0]).attempts == 1  # kept as it was
+
+    write_export(folder / "model.pt", "b" * 64, b"engine built on machine 2")
+    capsys.readouterr()
+    assert main(["sweep", "run", str(config), "--no-submit"]) == 2
+    err = capsys.readouterr().err
+    assert f"{RUNS[0]} (model.source_sha256 '{'a' * 64}' -> '{'b' * 64}')" in err
