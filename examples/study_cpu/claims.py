@@ -3,7 +3,7 @@
 
     .venv/bin/python examples/study_cpu/claims.py [REPORT_JSON] [--thermo THERMO_JSON] [--out DIR] [--write-readme]
 
-REPORT_JSON defaults to results/report/report.json; THERMO_JSON to the full thermodynamics
+REPORT_JSON defaults to results512/report/report.json; THERMO_JSON to the full thermodynamics
 (../structures/thermo_nabh_full/thermo.json) when it is complete, else ../structures/thermo_nabh/thermo.json.
 Writes DIR/claims.json and DIR/claims.md (DIR: the folder above the report's folder) and prints the
 tables; ``--write-readme`` also rewrites the ``claims`` and ``mass-effects`` blocks of README.md.
@@ -415,7 +415,7 @@ def readme_blocks(result: dict) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     """Write claims.json and claims.md, print both tables; optionally rewrite the README blocks."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report", nargs="?", type=Path, default=HERE / "results" / "report" / "report.json")
+    parser.add_argument("report", nargs="?", type=Path, default=HERE / "results512" / "report" / "report.json")
     parser.add_argument("--thermo", type=Path, default=None, help="thermo.json (default: see the module docstring)")
     parser.add_argument("--out", type=Path, default=None, help="folder of claims.json / claims.md")
     parser.add_argument("--write-readme", action="store_true", help="rewrite the generated blocks of README.md")

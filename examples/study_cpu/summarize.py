@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Markdown tables of the CPU study for the READMEs, read from the committed report (no hand copying).
 
-    .venv/bin/python examples/study_cpu/summarize.py [examples/study_cpu/results/report/report.json] [--write-readme]
+    .venv/bin/python examples/study_cpu/summarize.py [examples/study_cpu/results512/report/report.json] [--write-readme]
 
 Prints: per structure and temperature D, sigma (upper bounds marked), diffusive or why not, active
 Na fraction and anion rotation rates; the Arrhenius fits (Ea, sigma at 300 K, or why there is
@@ -34,20 +34,42 @@ def _rotation(row: dict, kind: str) -> str:
     return _pm(row.get(f"rotation_{kind}_rad_ps"), row.get(f"rotation_{kind}_std_rad_ps"), ".3g", ".2g")
 
 
+def _run_name(row: dict) -> str:
+    return Path(row["run_dir"]).name
+
+
+def _active(row: dict) -> str:
+    n = row.get("active_n_ions")
+    return f"{row['active_n_active']} of {n}" if n else f"{row['active_fraction']:.2f}"
+
+
+def _hops(row: dict) -> str:
+    if row.get("n_hops") is None:
+        return "-"
+    rate = _pm(row.get("hop_rate_per_ion_per_ps"), row.get("hop_rate_per_ion_per_ps_std"), ".2f")
+    return f"{row['n_hops']} ({rate})" if row["n_hops"] else "0"
+
+
+def _slab(row: dict) -> str:
+    value = row.get("slab_time_B12H12")
+    return "-" if value is None else f"{value:.2f}"
+
+
 def runs_table(rows: list[dict]) -> str:
-    """Unscaled runs: structure, T, D, sigma, diffusive, active fraction, rotation rates."""
-    lines = ["| structure | T set (K) | T measured (K) | D (cm²/s) | σ (mS/cm) | Na MSD at fit end (Å²) | Na diffusive? | "
-             "active Na | BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    """Unscaled runs, one row each: T, D, sigma, diffusive, active Na, hops, Na time in B12H12 slabs, rotation."""
+    lines = ["| run | T measured (K) | D (cm²/s) | σ (mS/cm) | Na MSD at fit end (Å²) | Na diffusive? | "
+             "active Na (MSD ≥ 21 Å²) | Na hops (per ion per ps) | Na time in B12H12 slabs | "
+             "BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted((r for r in rows if r["mass_factors"] == "unscaled"),
-                    key=lambda r: (r["structure"], r["temperature_K"])):
+                    key=lambda r: (r["structure"], r["temperature_K"], _run_name(r))):
         bound = "≤ " if r["diffusive"] is False else ""
         why = "yes" if r["diffusive"] else f"no ({_short_reason(r['not_diffusive_reason'])})"
-        lines.append(f"| {r['structure']} | {r['temperature_K']:g} | {r['measured_temperature_K']:.0f} ± "
+        lines.append(f"| `{_run_name(r)}` | {r['measured_temperature_K']:.0f} ± "
                      f"{r['measured_temperature_std_K']:.0f} | "
                      f"{bounded(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], bound, '.2e', '.1e')} | "
                      f"{bounded(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], bound, '.3g', '.2g')} | "
-                     f"{r['msd_end_of_window_A2']:.3g} | {why} | "
-                     f"{r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | {_rotation(r, 'B12H12')} |")
+                     f"{r['msd_end_of_window_A2']:.3g} | {why} | {_active(r)} | {_hops(r)} | {_slab(r)} | "
+                     f"{_rotation(r, 'BH4')} | {_rotation(r, 'B12H12')} |")
     return "\n".join(lines)
 
 
@@ -61,6 +83,8 @@ def _short_reason(reason: str | None) -> str:
             parts.append("slope " + clause.split()[3])
         elif clause.startswith("mean Na MSD"):
             parts.append("MSD < 21 Å²")
+        elif clause.startswith("D not resolved from zero"):
+            parts.append("D not resolved from zero")
         else:
             parts.append(clause)
     return ", ".join(parts)
@@ -88,18 +112,50 @@ def mass_table(rows: list[dict]) -> str:
     by_t: dict = {}
     for r in rows:
         by_t.setdefault((r["structure"], r["temperature_K"]), []).append(r)
-    lines = ["| structure | T (K) | mass factors | D (cm²/s) | Na MSD at fit end (Å²) | active Na | "
-             "BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|"]
-    for (structure, t), group in sorted(by_t.items()):
+    lines = ["| run | T (K) | mass factors | D (cm²/s) | Na MSD at fit end (Å²) | active Na (MSD ≥ 21 Å²) | "
+             "Na hops (per ion per ps) | BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (_structure, t), group in sorted(by_t.items()):
         if len({r["mass_factors"] for r in group}) < 2:  # replicates of one setting are no mass experiment
             continue
-        for r in sorted(group, key=lambda r: (r["mass_factors"] != "unscaled", r["mass_factors"])):
+        for r in sorted(group, key=lambda r: (r["mass_factors"] != "unscaled", r["mass_factors"], _run_name(r))):
             bound = "≤ " if r["diffusive"] is False else ""
-            lines.append(f"| {structure} | {t:g} | {r['mass_factors']} | "
+            lines.append(f"| `{_run_name(r)}` | {t:g} | {r['mass_factors']} | "
                          f"{bounded(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], bound, '.2e', '.1e')} | "
-                         f"{r['msd_end_of_window_A2']:.3g} | {r['active_fraction']:.2f} | {_rotation(r, 'BH4')} | "
+                         f"{r['msd_end_of_window_A2']:.3g} | {_active(r)} | {_hops(r)} | {_rotation(r, 'BH4')} | "
                          f"{_rotation(r, 'B12H12')} |")
+    if len(lines) == 2:
+        return "No mass experiment in this report (no temperature with two mass settings)."
     return "\n".join(lines)
+
+
+def _utc(iso: str | None) -> str:
+    return "-" if not iso else iso[:16].replace("T", " ")
+
+
+def status_table(results: Path) -> str:
+    """Which of the sweep's runs (``sweep.json``) have finished (an ``analysis.json``), when each ran
+    (``sweep_state.json``: the last start and the end, UTC) and the MD wall time of that last attempt."""
+    from datetime import datetime
+
+    sweep = json.loads((Path(results) / "sweep.json").read_text())
+    lines = ["| run | status | last start (UTC) | end (UTC) | wall time |", "|---|---|---|---|---|"]
+    done = 0
+    for run in sweep["runs"]:
+        run_dir = Path(results) / run["run_dir"]
+        state_file = run_dir / "sweep_state.json"
+        state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+        finished = (run_dir / "analysis.json").is_file()
+        done += finished
+        wall = "-"
+        if finished and state.get("started_at") and state.get("finished_at"):
+            start, end = (datetime.strptime(state[k], "%Y-%m-%dT%H:%M:%S%z") for k in ("started_at", "finished_at"))
+            minutes = round((end - start).total_seconds() / 60)
+            wall = f"{minutes // 60} h {minutes % 60:02d} min"
+        lines.append(f"| `{run['name']}` | {'finished' if finished else 'not run yet'} | "
+                     f"{_utc(state.get('started_at')) if finished else '-'} | "
+                     f"{_utc(state.get('finished_at')) if finished else '-'} | {wall} |")
+    return f"Finished: {done} of {len(sweep['runs'])} runs.\n\n" + "\n".join(lines)
 
 
 def tables(report: dict) -> dict[str, str]:
@@ -111,7 +167,7 @@ def tables(report: dict) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     """Print the three tables; with ``--write-readme`` also rewrite their blocks in README.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report", nargs="?", type=Path, default=HERE / "results" / "report" / "report.json")
+    parser.add_argument("report", nargs="?", type=Path, default=HERE / "results512" / "report" / "report.json")
     parser.add_argument("--write-readme", action="store_true", help="rewrite the generated blocks of README.md")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     blocks = tables(json.loads(args.report.read_text()))

@@ -1,12 +1,16 @@
 """The CPU study's committed results regenerate (no MD, seconds).
 
-* ``results/report/report.json`` is what the report code makes of the committed per-run analyses
-  (every number, not only the checked columns of test_study_cpu.py);
-* ``results/claims.json`` is what ``claims.py`` makes of the committed report and thermodynamics;
-* every generated block of ``examples/study_cpu/README.md`` is what ``summarize.py`` and ``claims.py``
-  print now.
+For the study in the 10 A cell (``results512/``) and the first pass in the unit cells (``results/``):
 
-After new runs or a change of the report code: ``.venv/bin/python examples/study_cpu/regenerate.py``.
+* ``report/report.json`` is what the report code makes of the committed per-run analyses
+  (every number, not only the checked columns of test_study_cpu.py);
+* ``claims.json`` is what ``claims.py`` makes of the committed report and thermodynamics;
+
+and every generated block of ``examples/study_cpu/README.md`` is what ``summarize.py`` and ``claims.py``
+print now for ``results512/``.
+
+After new runs or a change of the report code: ``.venv/bin/python examples/study_cpu/regenerate.py`` (and
+``regenerate.py examples/study_cpu/results`` for the first pass).
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from pydriver.rundir import ANALYSIS_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STUDY = REPO_ROOT / "examples" / "study_cpu"
-RESULTS = STUDY / "results"
+RESULTS = STUDY / "results512"  # the study the README shows
 REPORT = RESULTS / "report" / "report.json"
+ALL_RESULTS = [pytest.param(STUDY / "results512", id="results512"), pytest.param(STUDY / "results", id="results")]
 #: report-row keys read from files that are not committed (the run's exported model): machine-dependent
 UNCOMMITTED_INPUTS = {"model_dtype"}
-REGENERATE = "run `.venv/bin/python examples/study_cpu/regenerate.py` and commit what it changes"
+REGENERATE = ("run `.venv/bin/python examples/study_cpu/regenerate.py [examples/study_cpu/results]` and commit what "
+              "it changes")
 
 pytestmark = pytest.mark.skipif(not REPORT.is_file(), reason="study results not committed yet")
 
@@ -60,37 +66,44 @@ def _differences(committed, fresh, where: str = "") -> list[str]:
     return [] if same else [f"{where}: committed {committed!r}, regenerated {fresh!r}"]
 
 
-def test_committed_report_regenerates_from_the_committed_analyses(tmp_path, monkeypatch):
-    committed = json.loads(REPORT.read_text())
+@pytest.mark.parametrize("results", ALL_RESULTS)
+def test_committed_report_regenerates_from_the_committed_analyses(results, tmp_path, monkeypatch):
+    report_file = results / "report" / "report.json"
+    committed = json.loads(report_file.read_text())
     copy = tmp_path / "results"
-    for analysis in sorted(RESULTS.glob(f"*/{ANALYSIS_FILE}")):  # the run folders as committed, next to the report
+    for analysis in sorted(results.glob(f"*/{ANALYSIS_FILE}")):  # the run folders as committed, next to the report
         shutil.copytree(analysis.parent, copy / analysis.parent.name)
     # the PNGs take seconds and hold no numbers: not drawn here; the committed ones must exist
     monkeypatch.setattr(build, "_figures", lambda *args, **kwargs: {})
     build.build_report([copy], copy / "report")
     fresh = json.loads((copy / "report" / "report.json").read_text())
-    missing = [name for name in committed["figures"].values() if not (REPORT.parent / name).is_file()]
+    missing = [name for name in committed["figures"].values() if not (report_file.parent / name).is_file()]
     assert not missing, f"figures of report.json not committed: {missing}"
     differences = _differences({**committed, "figures": {}}, fresh)
-    assert not differences, (f"results/report/report.json is not what the report code makes of the committed "
+    assert not differences, (f"{results.name}/report/report.json is not what the report code makes of the committed "
                              f"analyses ({len(differences)} differences; {REGENERATE}):\n" + "\n".join(differences[:10]))
 
 
-def test_committed_claims_are_what_claims_py_makes_of_the_committed_report():
-    path = RESULTS / "claims.json"
-    assert path.is_file(), f"results/claims.json is missing: {REGENERATE}"
+@pytest.mark.parametrize("results", ALL_RESULTS)
+def test_committed_claims_are_what_claims_py_makes_of_the_committed_report(results):
+    path = results / "claims.json"
+    assert path.is_file(), f"{results.name}/claims.json is missing: {REGENERATE}"
     committed = json.loads(path.read_text())
-    thermo = RESULTS / committed["thermo"] if committed["thermo"] else None
-    fresh = json.loads(json.dumps(_script("claims").document(REPORT, thermo, RESULTS)))
+    claims = _script("claims")
+    thermo = results / committed["thermo"] if committed["thermo"] else None
+    assert thermo is None or thermo.resolve() == claims.default_thermo().resolve(), \
+        f"{results.name}/claims.json read {committed['thermo']}, not the current thermodynamics: {REGENERATE}"
+    fresh = json.loads(json.dumps(claims.document(results / "report" / "report.json", thermo, results)))
     differences = _differences(committed, fresh)
-    assert not differences, f"results/claims.json is stale ({REGENERATE}):\n" + "\n".join(differences[:10])
+    assert not differences, f"{results.name}/claims.json is stale ({REGENERATE}):\n" + "\n".join(differences[:10])
 
 
 def test_readme_tables_are_what_the_scripts_print():
     report = json.loads(REPORT.read_text())
     claims = _script("claims")
-    expected = {**_script("summarize").tables(report),
-                **claims.readme_blocks(json.loads((RESULTS / "claims.json").read_text()))}
+    summarize = _script("summarize")
+    expected = {**summarize.tables(report), **claims.readme_blocks(json.loads((RESULTS / "claims.json").read_text())),
+                "status": summarize.status_table(RESULTS)}
     blocks = read_blocks((STUDY / "README.md").read_text())
     assert sorted(blocks) == sorted(expected), "examples/study_cpu/README.md lacks a generated block (or has another)"
     for name, table in expected.items():
