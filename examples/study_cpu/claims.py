@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -66,16 +67,26 @@ def _g(x, spec: str = ".3g") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _outward(x: float, spec: str, down: bool) -> float:
+    """``x`` rounded away from the inside of a one-sided bound at the digits ``spec`` shows (a lower bound
+    down, an upper bound up), so the printed bound still holds: 133.65 as ``≥ 133``, not ``≥ 134``."""
+    if not spec.endswith("g") or x == 0 or not math.isfinite(x):
+        return x
+    digits = int(spec.strip("+.g") or 6)
+    scale = 10.0 ** (math.floor(math.log10(abs(x))) - digits + 1)
+    return (math.floor if down else math.ceil)(round(x / scale, 9)) * scale
+
+
 def _interval(c: dict, spec: str = ".3g", unit: str = "") -> str:
-    """``0.80 [0.55, 1.2]``, ``≥ 12``, ``≤ 0.3`` or ``n/a: why``."""
+    """``0.80 [0.55, 1.2]``, ``≥ 12``, ``≤ 0.3`` (bounds rounded outward) or ``n/a: why``."""
     lo, hi = c["ci95"]
     u = f" {unit}" if unit else ""
     if c.get("estimate") is not None:
         return f"{format(c['estimate'], spec)} [{_g(lo, spec)}, {_g(hi, spec)}]{u}"
     if lo is not None and hi is None:
-        return f"≥ {format(lo, spec)}{u}"
+        return f"≥ {format(_outward(lo, spec, down=True), spec)}{u}"
     if hi is not None and lo is None:
-        return f"≤ {format(hi, spec)}{u}"
+        return f"≤ {format(_outward(hi, spec, down=False), spec)}{u}"
     return f"n/a: {_why(c)}"
 
 

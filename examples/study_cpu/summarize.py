@@ -34,13 +34,28 @@ def _rotation(row: dict, kind: str) -> str:
     return _pm(row.get(f"rotation_{kind}_rad_ps"), row.get(f"rotation_{kind}_std_rad_ps"), ".3g", ".2g")
 
 
+def _rotation_tau(row: dict, kind: str) -> str:
+    """``rate / tau_1``: rotation rate (rad/ps) and the first-order reorientation time (ps; ``> bound`` where the
+    correlation function has not decayed within the run)."""
+    rate = _rotation(row, kind)
+    tau = row.get(f"reorientation_{kind}_tau_1_ps")
+    if tau is not None:
+        return f"{rate} / {_pm(tau, row.get(f'reorientation_{kind}_tau_1_std_ps'), '.2g')}"
+    bound = row.get(f"reorientation_{kind}_tau_1_lower_bound_ps")
+    return f"{rate} / > {bound:.3g}" if bound is not None else rate
+
+
 def _run_name(row: dict) -> str:
     return Path(row["run_dir"]).name
 
 
 def _active(row: dict) -> str:
+    """Mobile Na under the three definitions (own MSD >= 21 A^2 / own D above the threshold / >= 2 net hops)."""
     n = row.get("active_n_ions")
-    return f"{row['active_n_active']} of {n}" if n else f"{row['active_fraction']:.2f}"
+    if not n:
+        return f"{row['active_fraction']:.2f}"
+    counts = [row.get(k) for k in ("active_fraction", "active_fraction_d_threshold", "fraction_hops")]
+    return " / ".join("-" if c is None else str(round(c * n)) for c in counts) + f" of {n}"
 
 
 def _hops(row: dict) -> str:
@@ -55,21 +70,31 @@ def _slab(row: dict) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _transport(row: dict, key: str, std_key: str, bound_key: str, fmt: str, std_fmt: str) -> str:
+    """``value ± std`` (1 sigma) for a diffusive run; ``≤ bound (95 %)`` otherwise."""
+    if row["diffusive"] is False and row.get(bound_key) is not None:
+        return f"≤ {row[bound_key]:#{std_fmt}} (95 %)".replace(". ", " ")
+    return bounded(row[key], row[std_key], "", fmt, std_fmt)
+
+
 def runs_table(rows: list[dict]) -> str:
-    """Unscaled runs, one row each: T, D, sigma, diffusive, active Na, hops, Na time in B12H12 slabs, rotation."""
-    lines = ["| run | T measured (K) | D (cm²/s) | σ (mS/cm) | Na MSD at fit end (Å²) | Na diffusive? | "
-             "active Na (MSD ≥ 21 Å²) | Na hops (per ion per ps) | Na time in B12H12 slabs | "
-             "BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    """Unscaled runs, one row each: T, D, sigma, diffusive, mobile Na, hops, Na time in B12H12 slabs, rotation."""
+    lines = ["| run | T (K): mean ± std of the instantaneous T | D (cm²/s): ± 1σ, or 95 % upper bound | "
+             "σ (mS/cm) | Na MSD at fit end (Å²) | Na diffusive? | mobile Na (own MSD ≥ 21 Å² / own D > 3.5e-7 "
+             "cm²/s / ≥ 2 net hops) | Na hops in the run (per ion per ps) | fraction of Na time in B12H12 slabs | "
+             "BH4 rotation (rad/ps) / τ1 (ps) | B12H12 rotation (rad/ps) / τ1 (ps) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted((r for r in rows if r["mass_factors"] == "unscaled"),
                     key=lambda r: (r["structure"], r["temperature_K"], _run_name(r))):
-        bound = "≤ " if r["diffusive"] is False else ""
-        why = "yes" if r["diffusive"] else f"no ({_short_reason(r['not_diffusive_reason'])})"
+        slope = r.get("loglog_slope")
+        why = (f"yes (log-log slope {slope:.2f})" if slope is not None else "yes") if r["diffusive"] \
+            else f"no ({_short_reason(r['not_diffusive_reason'])})"
         lines.append(f"| `{_run_name(r)}` | {r['measured_temperature_K']:.0f} ± "
                      f"{r['measured_temperature_std_K']:.0f} | "
-                     f"{bounded(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], bound, '.2e', '.1e')} | "
-                     f"{bounded(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], bound, '.3g', '.2g')} | "
+                     f"{_transport(r, 'diffusivity_cm2_s', 'diffusivity_std_cm2_s', 'diffusivity_upper_bound_95_cm2_s', '.2e', '.1e')} | "
+                     f"{_transport(r, 'conductivity_mS_cm', 'conductivity_std_mS_cm', 'conductivity_upper_bound_95_mS_cm', '.3g', '.2g')} | "
                      f"{r['msd_end_of_window_A2']:.3g} | {why} | {_active(r)} | {_hops(r)} | {_slab(r)} | "
-                     f"{_rotation(r, 'BH4')} | {_rotation(r, 'B12H12')} |")
+                     f"{_rotation_tau(r, 'BH4')} | {_rotation_tau(r, 'B12H12')} |")
     return "\n".join(lines)
 
 
@@ -85,6 +110,8 @@ def _short_reason(reason: str | None) -> str:
             parts.append("MSD < 21 Å²")
         elif clause.startswith("D not resolved from zero"):
             parts.append("D not resolved from zero")
+        elif clause.startswith("reported as an upper bound"):
+            continue
         else:
             parts.append(clause)
     return ", ".join(parts)
@@ -112,16 +139,16 @@ def mass_table(rows: list[dict]) -> str:
     by_t: dict = {}
     for r in rows:
         by_t.setdefault((r["structure"], r["temperature_K"]), []).append(r)
-    lines = ["| run | T (K) | mass factors | D (cm²/s) | Na MSD at fit end (Å²) | active Na (MSD ≥ 21 Å²) | "
-             "Na hops (per ion per ps) | BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |",
+    lines = ["| run | T (K) | mass factors | D (cm²/s): ± 1σ, or 95 % upper bound | Na MSD at fit end (Å²) | "
+             "mobile Na (own MSD ≥ 21 Å² / own D > 3.5e-7 cm²/s / ≥ 2 net hops) | Na hops in the run (per ion per ps) | "
+             "BH4 rotation (rad/ps) | B12H12 rotation (rad/ps) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for (_structure, t), group in sorted(by_t.items()):
         if len({r["mass_factors"] for r in group}) < 2:  # replicates of one setting are no mass experiment
             continue
         for r in sorted(group, key=lambda r: (r["mass_factors"] != "unscaled", r["mass_factors"], _run_name(r))):
-            bound = "≤ " if r["diffusive"] is False else ""
             lines.append(f"| `{_run_name(r)}` | {t:g} | {r['mass_factors']} | "
-                         f"{bounded(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], bound, '.2e', '.1e')} | "
+                         f"{_transport(r, 'diffusivity_cm2_s', 'diffusivity_std_cm2_s', 'diffusivity_upper_bound_95_cm2_s', '.2e', '.1e')} | "
                          f"{r['msd_end_of_window_A2']:.3g} | {_active(r)} | {_hops(r)} | {_rotation(r, 'BH4')} | "
                          f"{_rotation(r, 'B12H12')} |")
     if len(lines) == 2:
@@ -139,7 +166,8 @@ def status_table(results: Path) -> str:
     from datetime import datetime
 
     sweep = json.loads((Path(results) / "sweep.json").read_text())
-    lines = ["| run | status | last start (UTC) | end (UTC) | wall time |", "|---|---|---|---|---|"]
+    lines = ["| run | status | start of its last attempt (UTC) | end (UTC) | wall time of that attempt |",
+             "|---|---|---|---|---|"]
     done = 0
     for run in sweep["runs"]:
         run_dir = Path(results) / run["run_dir"]
@@ -152,7 +180,7 @@ def status_table(results: Path) -> str:
             start, end = (datetime.strptime(state[k], "%Y-%m-%dT%H:%M:%S%z") for k in ("started_at", "finished_at"))
             minutes = round((end - start).total_seconds() / 60)
             wall = f"{minutes // 60} h {minutes % 60:02d} min"
-        lines.append(f"| `{run['name']}` | {'finished' if finished else 'not run yet'} | "
+        lines.append(f"| `{run['name']}` | {'finished' if finished else 'not finished'} | "
                      f"{_utc(state.get('started_at')) if finished else '-'} | "
                      f"{_utc(state.get('finished_at')) if finished else '-'} | {wall} |")
     return f"Finished: {done} of {len(sweep['runs'])} runs.\n\n" + "\n".join(lines)
