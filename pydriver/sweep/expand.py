@@ -215,6 +215,33 @@ def run_parameters(config: SweepConfig, spec: RunSpec, model_file: Path) -> dict
     return json.loads(json.dumps(params))  # JSON types, as read back from sweep_state.json
 
 
+#: how parameters recorded before ``model.source_sha256`` named the model: the exported file's sha256
+LEGACY_MODEL_KEY = "model.sha256"
+
+
+@lru_cache(maxsize=8)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
+    return sha256_file(path)
+
+
+def upgrade_parameters(recorded: dict, model_file: Path) -> dict:
+    """Recorded parameters in today's form. A record naming the model by the exported file's sha256 (written
+    before ``model.source_sha256``) describes the same model when that file is still the sweep's model
+    file: its key is replaced by the checkpoint's sha256. Otherwise the record is returned unchanged, and
+    :func:`changed_parameters` reports the difference."""
+    if LEGACY_MODEL_KEY not in recorded or "model.source_sha256" in recorded:
+        return recorded
+    model_file = Path(model_file)
+    if not model_file.is_file():
+        return recorded
+    stat = model_file.stat()
+    if _file_sha256(str(model_file), stat.st_mtime_ns, stat.st_size) != recorded[LEGACY_MODEL_KEY]:
+        return recorded
+    upgraded = {k: v for k, v in recorded.items() if k != LEGACY_MODEL_KEY}
+    upgraded["model.source_sha256"] = _model_identity(model_file)
+    return upgraded
+
+
 def changed_parameters(recorded: dict, current: dict) -> list[tuple[str, object, object]]:
     """``[(field, recorded value, current value)]`` for the fields that differ, in ``current``'s order."""
     keys = list(current) + [k for k in recorded if k not in current]

@@ -23,7 +23,8 @@ from pydriver.sweep.config import SweepConfig
 from pydriver.sweep.executors.local import local_parallel_runs, run_local
 from pydriver.sweep.executors.slurm import run_slurm
 from pydriver.sweep.estimate import LOCAL_LIMIT_S, estimate_runs
-from pydriver.sweep.expand import changed_parameters, expand, job_settings, md_settings, run_parameters, write_run
+from pydriver.sweep.expand import (changed_parameters, expand, job_settings, md_settings, run_parameters,
+                                   upgrade_parameters, write_run)
 from pydriver.sweep.lifecycle import SweepRun, current_status
 from pydriver.sweep.lock import folder_lock
 from pydriver.sweep.log_once import once_per_message
@@ -123,7 +124,7 @@ def _classify(config: SweepConfig, run: SweepRun) -> tuple[str, RunState, list[t
     if state.parameters is None:
         _check_existing(config, run, manifest)
         return keep, state, []
-    changes = changed_parameters(state.parameters, run.parameters or {})
+    changes = changed_parameters(upgrade_parameters(state.parameters, model_file_for(config)), run.parameters or {})
     if not changes:
         return keep, state, []
     if state.attempts == 0 and inspect_outputs(run.run_dir).last_step is None:

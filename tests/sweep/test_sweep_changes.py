@@ -124,3 +124,34 @@ def test_reexported_model_of_the_same_checkpoint_is_not_a_change(tmp_path, examp
     assert main(["sweep", "run", str(config), "--no-submit"]) == 2
     err = capsys.readouterr().err
     assert f"{RUNS[0]} (model.source_sha256 '{'a' * 64}' -> '{'b' * 64}')" in err
+
+
+def test_parameters_recorded_by_file_hash_are_upgraded_when_the_file_is_unchanged(tmp_path, example_structures_dir,
+                                                                                    capsys):
+    """Runs recorded before ``model.source_sha256`` named the model by the file's sha256: the same file is the
+    same model (the record is upgraded), another file is reported as a change."""
+    from pydriver.deck import sha256_file
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    write_export(folder / "model.pt", "a" * 64, b"engine")
+    config = write_config(folder, example_structures_dir / "NaBH4.extxyz")
+    assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
+    run_dir = folder / "out" / RUNS[0]
+    pretend_it_ran(run_dir)
+    state = RunState.load(run_dir)
+    legacy = {k: v for k, v in state.parameters.items() if k != "model.source_sha256"}
+    state.parameters = {**legacy, "model.sha256": sha256_file(folder / "model.pt")}
+    state.save(run_dir)
+
+    assert main(["-q", "sweep", "run", str(config), "--no-submit"]) == 0
+    upgraded = RunState.load(run_dir)
+    assert upgraded.attempts == 1 and upgraded.parameters["model.source_sha256"] == "a" * 64
+    assert "model.sha256" not in upgraded.parameters
+
+    state = RunState.load(run_dir)
+    state.parameters = {**legacy, "model.sha256": "0" * 64}  # another file than the one here
+    state.save(run_dir)
+    capsys.readouterr()
+    assert main(["sweep", "run", str(config), "--no-submit"]) == 2
+    assert f"model.sha256 '{'0' * 64}' -> None" in capsys.readouterr().err
