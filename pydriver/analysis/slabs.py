@@ -51,6 +51,8 @@ DEFAULT_MIN_SLAB_GAP_A = 1.0
 AXIS_NAMES = "abc"
 #: frames per chunk when classifying ions
 FRAME_CHUNK = 1024
+#: bins of the ions' density profile along the stacking axis (over one cell, fractional)
+PROFILE_BINS = 100
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,20 @@ def ion_slab_time(ion_frac: np.ndarray, layer_frac: np.ndarray, layers: Layers, 
             {p: by_between[i] / n_frames for i, p in enumerate(pairs)})
 
 
+def axis_profile(ion_frac: np.ndarray, axis: int, n_bins: int = PROFILE_BINS, chunk: int = FRAME_CHUNK) -> np.ndarray:
+    """Density profile of the ions along one lattice axis: ``(n_bins,)`` fraction of all ion-frames whose
+    fractional coordinate along ``axis`` (wrapped into [0, 1)) falls in each of ``n_bins`` equal bins.
+
+    ``ion_frac`` : (n_frames, n_ions, 3) fractional in each frame's cell. The bins sum to 1.
+    """
+    ion_frac = np.asarray(ion_frac)
+    counts = np.zeros(n_bins)
+    for start in range(0, ion_frac.shape[0], chunk):
+        s = np.asarray(ion_frac[start:start + chunk, :, axis], dtype=float) % 1.0
+        counts += np.bincount(np.minimum((s * n_bins).astype(int), n_bins - 1).ravel(), minlength=n_bins)
+    return counts / max(counts.sum(), 1.0)
+
+
 def site_coordination(sites_frac: np.ndarray, centres_frac: np.ndarray, kinds, cell_A: np.ndarray,
                       cutoff_A: dict[str, float] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Anion centres of each kind around each site: count within the kind's cutoff, and the nearest distance.
@@ -320,7 +336,8 @@ def slab_analysis(ion_frac: np.ndarray, centres_frac: np.ndarray, kinds, cell_A:
     fraction of all ion-frames in that kind's slabs), ``fraction_time_ci68`` (kind -> 68 % Jeffreys
     interval over ions), ``fraction_time_between`` (``"K1|K2"`` -> fraction of ion-frames between
     layers of those kinds), ``n_ions_visiting`` (kind -> ions with any frame in it), ``n_ions``,
-    ``n_frames``; with sites: ``kind_per_site``, ``between_per_site``, ``margin_per_site_A``,
+    ``n_frames``, ``profile`` (``n_bins``, ``ion_frames`` and ``first_frame``: :func:`axis_profile` along the
+    stacking axis over the run and in its first frame); with sites: ``kind_per_site``, ``between_per_site``, ``margin_per_site_A``,
     ``coordination_per_site`` (kind -> counts), ``nearest_anion_per_site_A`` (kind -> distances),
     ``cn_cutoff_A``, ``n_sites_by_kind``, ``ions_by_kind`` (kind -> sum of the occupancy of its
     sites), ``ions_without_neighbour`` (kind -> ions on sites with no centre of that kind within its
@@ -353,7 +370,9 @@ def slab_analysis(ion_frac: np.ndarray, centres_frac: np.ndarray, kinds, cell_A:
                  "fraction_time": {k: float(v.mean()) for k, v in by_kind.items()},
                  "fraction_time_ci68": {k: list(jeffreys_interval(float(v.sum()), n_ions)) for k, v in by_kind.items()},
                  "fraction_time_between": {k: float(v.mean()) for k, v in by_between.items()},
-                 "n_ions_visiting": {k: int((v > 0).sum()) for k, v in by_kind.items()}}
+                 "n_ions_visiting": {k: int((v > 0).sum()) for k, v in by_kind.items()},
+                 "profile": {"n_bins": PROFILE_BINS, "ion_frames": axis_profile(ion_frac, layers.axis).tolist(),
+                             "first_frame": axis_profile(ion_frac[:1], layers.axis).tolist()}}
     log.info("anion slabs along %s: %d layers (%s); ion time by slab kind %s", out["stacking_axis"], layers.n_layers,
              " ".join(layers.kind), {k: round(v, 3) for k, v in out["fraction_time"].items()})
     if sites is None or sites.n_sites == 0:

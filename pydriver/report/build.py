@@ -62,7 +62,8 @@ def _run_label(r: dict) -> str:
 
 
 def _mechanism_figures(out_dir: Path, rows: list[dict], hop_groups: dict) -> dict:
-    """Hop-rate Arrhenius, reorientation times vs mass factor, coupling profiles, site occupancy."""
+    """Hop-rate Arrhenius, reorientation times vs mass factor, coupling profiles, site occupancy, the ions'
+    density along the slab-stacking axis."""
     figures = {}
     if any(p["included"] or p.get("upper_bound") for g in hop_groups.values() for p in g["points"]):
         figures["hop_rate_arrhenius"] = plots.plot_arrhenius(out_dir / "hop_rate_arrhenius.png", hop_groups,
@@ -90,6 +91,13 @@ def _mechanism_figures(out_dir: Path, rows: list[dict], hop_groups: dict) -> dic
     if best:
         panels = {_run_label(r): r["site_occupancy"] for _, r in sorted(best.items())}
         figures["site_occupancy"] = plots.plot_site_occupancy(out_dir / "site_occupancy.png", panels).name
+    first: dict = {}  # per condition, its first run with a profile along the stacking axis
+    for r in sorted(rows, key=lambda r: (r["structure"], r["mass_factor"], r["temperature_K"], r["run_dir"])):
+        if r.get("slab_profile"):
+            first.setdefault((r["structure"], r["mass_factor"], r["temperature_K"]), r)
+    if first:
+        panels = {f"{_run_label(r)} ({Path(r['run_dir']).name})": r["slab_profile"] for r in first.values()}
+        figures["slab_profile"] = plots.plot_slab_profile(out_dir / "slab_profile.png", panels).name
     return figures
 
 

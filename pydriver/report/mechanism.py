@@ -67,8 +67,9 @@ def mechanism_columns(sections: dict, active: dict) -> dict:
 
 
 def slab_columns(slabs: dict) -> dict:
-    """Report-row columns of ``sites.slabs``: ``slab_time_<kind>`` with ``_ci68`` per anion kind and
-    ``slab_n_ions``; ``slabs_reason`` when the anions form no slabs; nothing without the section."""
+    """Report-row columns of ``sites.slabs``: ``slab_time_<kind>`` with ``_ci68`` per anion kind,
+    ``slab_n_ions`` and, where the analysis has it, ``slab_profile`` (the density profile along the stacking
+    axis with the layers and slab boundaries, for the figure); ``slabs_reason`` when the anions form no slabs; nothing without the section."""
     if slabs.get("reason"):
         return {"slabs_reason": slabs["reason"]}
     if not slabs.get("fraction_time"):
@@ -77,6 +78,10 @@ def slab_columns(slabs: dict) -> dict:
     for kind, value in sorted(slabs["fraction_time"].items()):
         out[f"slab_time_{kind}"] = value
         out[f"slab_time_{kind}_ci68"] = (slabs.get("fraction_time_ci68") or {}).get(kind)
+    if slabs.get("profile"):
+        out["slab_profile"] = {"stacking_axis": slabs.get("stacking_axis"), "spacing_A": slabs.get("spacing_A"),
+                               "layers": slabs.get("layers"), "boundaries_frac": slabs.get("boundaries_frac"),
+                               "fraction_time": slabs["fraction_time"], **slabs["profile"]}
     return out
 
 

@@ -302,3 +302,69 @@ def site_occupancy_figure(panels: dict):
 def plot_site_occupancy(path, panels: dict) -> Path:
     """Write :func:`site_occupancy_figure` to ``path``."""
     return save_figure(site_occupancy_figure(panels), path, pyplot())
+
+
+#: panels of the slab-profile figure, and the colours of the slab kinds (as in the OVITO renders)
+MAX_SLAB_PANELS = 6
+SLAB_COLORS = {"BH4": "tab:green", "B12H12": "tab:blue"}
+
+
+def _slab_spans(layers: list[dict], boundaries: list[float]) -> list[tuple[float, float, str]]:
+    """(start, end, kind) of each slab over [0, 1), sorted: the boundaries cut the periodic axis into
+    intervals, each holding layers of one kind (a slab across 1 -> 0 is two spans)."""
+    cuts = sorted(float(b) % 1.0 for b in boundaries)
+    spans = []
+    for i, start in enumerate(cuts):
+        end = cuts[(i + 1) % len(cuts)] + (1.0 if i + 1 == len(cuts) else 0.0)
+        mid = [lay["kind"] for lay in layers if start <= float(lay["frac"]) < end or start <= float(lay["frac"]) + 1 < end]
+        kind = mid[0] if mid else "?"
+        spans += [(start, min(end, 1.0), kind)] + ([(0.0, cuts[0], kind)] if end > 1.0 else [])
+    return sorted(spans)
+
+
+def slab_profile_figure(panels: dict):
+    """Density of the mobile ions along the stacking axis, one panel per run: the run (line) and its first
+    analysed frame (dashed; the start of production), over slabs shaded by anion kind, with the anion
+    layers as ticks.
+
+    ``panels`` maps a title -> a report row's ``slab_profile`` (``n_bins``, ``ion_frames``, ``first_frame``,
+    ``layers``, ``boundaries_frac``, ``stacking_axis``, ``fraction_time``); the first :data:`MAX_SLAB_PANELS`.
+    Densities are per unit of the fractional coordinate (a uniform spread is 1).
+    """
+    plt = pyplot()
+    chosen = list(panels.items())[:MAX_SLAB_PANELS]
+    n = max(len(chosen), 1)
+    ncols = min(n, 2)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, 3.0 * nrows), squeeze=False)
+    for ax, (title, p) in zip(axes.ravel(), chosen):
+        n_bins = int(p["n_bins"])
+        x = (np.arange(n_bins) + 0.5) / n_bins
+        run = np.asarray(p["ion_frames"], dtype=float) * n_bins
+        first = np.asarray(p["first_frame"], dtype=float) * n_bins
+        top = max(run.max(), first.max(), 1.0) * 1.1
+        shaded = set()
+        for start, end, kind in _slab_spans(p["layers"], p["boundaries_frac"]):
+            label = f"{kind} slabs" if kind not in shaded else None
+            shaded.add(kind)
+            ax.axvspan(start, end, color=SLAB_COLORS.get(kind, "0.8"), alpha=0.15, lw=0, label=label)
+        for lay in p["layers"]:
+            ax.plot([lay["frac"]] * 2, [0, 0.05 * top], color=SLAB_COLORS.get(lay["kind"], "0.5"), lw=2)
+        ax.step(x, first, where="mid", color="0.45", ls="--", lw=0.9, label="first analysed frame")
+        ax.step(x, run, where="mid", color="k", lw=1.2, label="whole run")
+        times = ", ".join(f"{k} {v:.2f}" for k, v in sorted((p.get("fraction_time") or {}).items()))
+        ax.set_title(f"{title}\nion time in slabs: {times}", fontsize=9)
+        ax.set_xlabel(f"fractional coordinate along {p.get('stacking_axis') or 'the stacking axis'}")
+        ax.set_ylabel("ion density (uniform = 1)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, top)
+        ax.legend(fontsize=LEGEND_FONTSIZE - 1, ncol=2, loc="upper right")
+    for ax in axes.ravel()[len(chosen):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_slab_profile(path, panels: dict) -> Path:
+    """Write :func:`slab_profile_figure` to ``path``."""
+    return save_figure(slab_profile_figure(panels), path, pyplot())

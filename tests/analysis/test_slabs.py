@@ -78,10 +78,27 @@ def test_ion_time_per_slab_follows_the_layers_frame_by_frame():
     assert out["fraction_time_between"] == {"B12H12|B12H12": pytest.approx(0.5), "B12H12|BH4": 0.0,
                                             "BH4|BH4": pytest.approx(0.5)}
     assert out["n_ions_visiting"] == {"B12H12": 2, "BH4": 2}
+    profile = out["profile"]
+    assert profile["n_bins"] == slabs.PROFILE_BINS == 100 and sum(profile["ion_frames"]) == pytest.approx(1.0)
+    # first frame: ions at y = 0.1, 0.4, 0.4 -> bins 10 and 40; over the run also 0.4 (bin 40) and 0.7 (bin 70)
+    first = np.asarray(profile["first_frame"])
+    assert first[10] == pytest.approx(1 / 3) and first[40] == pytest.approx(2 / 3) and first.sum() == pytest.approx(1.0)
+    run = np.asarray(profile["ion_frames"])
+    np.testing.assert_allclose(run[[10, 40, 70]], [1 / 6, 4 / 6, 1 / 6])
     low, high = out["fraction_time_ci68"]["BH4"]  # Jeffreys on 1.5 ion-equivalents of 3
     assert (low, high) == pytest.approx((stats.beta.ppf(0.16, 2.0, 2.0), stats.beta.ppf(0.84, 2.0, 2.0)))
     assert len(out["layers"]) == 8 and out["boundaries_frac"] == pytest.approx([0.15, 0.4, 0.65, 0.9])
     json.dumps(out)
+
+
+def test_axis_profile_bins_the_fractional_coordinate_in_chunks():
+    rng = np.random.default_rng(3)
+    ions = rng.random((50, 7, 3))
+    ions[:, :, 2] = 1.0 - 1e-12  # the last bin, not past it
+    expected = np.histogram(ions[:, :, 0].ravel(), bins=20, range=(0, 1))[0] / ions[:, :, 0].size
+    np.testing.assert_allclose(slabs.axis_profile(ions, 0, n_bins=20, chunk=7), expected)
+    assert slabs.axis_profile(ions, 2, n_bins=20)[-1] == pytest.approx(1.0)
+    assert slabs.axis_profile(ions + 3.0, 0, n_bins=20) == pytest.approx(expected)  # any periodic image
 
 
 def test_sites_get_slab_coordination_occupancy_and_their_own_families():

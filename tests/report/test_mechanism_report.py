@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pydriver.report.mechanism import hop_rate_groups
-from pydriver.report.plots import coupling_profile_figure, site_occupancy_figure
+from pydriver.report.plots import _slab_spans, coupling_profile_figure, site_occupancy_figure, slab_profile_figure
 from pydriver.rundir import AnalysisSummary
 from pydriver.units import BOLTZMANN_EV_K
 
@@ -161,3 +161,22 @@ def test_mechanism_table_has_the_na_time_in_each_anion_slab():
     head, _, with_slabs, no_slabs = _mechanism_table(rows)
     assert head.endswith("| Na time in B12H12 slabs (68 % CI) | Na time in BH4 slabs (68 % CI) |")
     assert with_slabs.endswith("| 0.45 [0.38, 0.52] | 0.55 [0.48, 0.62] |") and no_slabs.endswith("| - | - |")
+
+
+def test_slab_profile_figure_shades_the_slabs_and_draws_run_and_first_frame():
+    layers = [{"kind": k, "frac": f} for k, f in (("BH4", 0.05), ("B12H12", 0.3), ("B12H12", 0.45), ("BH4", 0.95))]
+    spans = _slab_spans(layers, [0.2, 0.6])
+    assert sorted(spans) == [(0.0, 0.2, "BH4"), (0.2, 0.6, "B12H12"), (0.6, 1.0, "BH4")]
+    run = np.zeros(10)
+    run[[0, 4]] = 0.5
+    first = np.zeros(10)
+    first[0] = 1.0
+    fig = slab_profile_figure({"oNBH, 600 K": {"n_bins": 10, "ion_frames": run.tolist(), "first_frame": first.tolist(),
+                                               "layers": layers, "boundaries_frac": [0.2, 0.6], "stacking_axis": "b",
+                                               "fraction_time": {"B12H12": 0.5, "BH4": 0.5}}})
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["BH4 slabs", "B12H12 slabs", "first analysed frame", "whole run"]
+    whole = next(line for line in ax.get_lines() if line.get_label() == "whole run")
+    assert max(whole.get_ydata()) == pytest.approx(5.0)  # 0.5 of the ion-frames in a bin of width 0.1
+    assert "B12H12 0.50, BH4 0.50" in ax.get_title() and ax.get_xlabel().endswith("along b")
