@@ -256,6 +256,22 @@ def plot_coupling_profile(path, profiles: dict) -> Path:
     return save_figure(coupling_profile_figure(profiles), path, pyplot())
 
 
+def _panel_grid(plt, n_panels: int, panel_height: float):
+    """Figure and (rows, 2) axes for ``n_panels`` panels of 6.0 x ``panel_height`` inches (one column for one)."""
+    n = max(n_panels, 1)
+    ncols = min(n, 2)
+    nrows = int(np.ceil(n / ncols))
+    return plt.subplots(nrows, ncols, figsize=(6.0 * ncols, panel_height * nrows), squeeze=False)
+
+
+def _finish_panels(fig, axes, n_used: int):
+    """Hide the axes past the panels drawn, tighten the layout; returns the figure."""
+    for ax in axes.ravel()[n_used:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
 #: panels of the site-occupancy figure
 MAX_SITE_PANELS = 6
 
@@ -268,10 +284,7 @@ def site_occupancy_figure(panels: dict):
     """
     plt = pyplot()
     chosen = list(panels.items())[:MAX_SITE_PANELS]
-    n = max(len(chosen), 1)
-    ncols = min(n, 2)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, 3.2 * nrows), squeeze=False)
+    fig, axes = _panel_grid(plt, len(chosen), 3.2)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (title, p) in zip(axes.ravel(), chosen):
         occ = np.asarray(p["occupancy"], dtype=float)
@@ -293,10 +306,7 @@ def site_occupancy_figure(panels: dict):
         ax.set_xlabel("sites, most occupied first")
         ax.set_ylabel("mean Na on the site")
         ax.set_xlim(-0.8, occ.size - 0.2)
-    for ax in axes.ravel()[len(chosen):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    return fig
+    return _finish_panels(fig, axes, len(chosen))
 
 
 def plot_site_occupancy(path, panels: dict) -> Path:
@@ -333,10 +343,7 @@ def slab_profile_figure(panels: dict):
     """
     plt = pyplot()
     chosen = list(panels.items())[:MAX_SLAB_PANELS]
-    n = max(len(chosen), 1)
-    ncols = min(n, 2)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.0 * ncols, 3.0 * nrows), squeeze=False)
+    fig, axes = _panel_grid(plt, len(chosen), 3.0)
     for ax, (title, p) in zip(axes.ravel(), chosen):
         n_bins = int(p["n_bins"])
         x = (np.arange(n_bins) + 0.5) / n_bins
@@ -359,10 +366,7 @@ def slab_profile_figure(panels: dict):
         ax.set_xlim(0, 1)
         ax.set_ylim(0, top)
         ax.legend(fontsize=LEGEND_FONTSIZE - 1, ncol=2, loc="upper right")
-    for ax in axes.ravel()[len(chosen):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    return fig
+    return _finish_panels(fig, axes, len(chosen))
 
 
 def plot_slab_profile(path, panels: dict) -> Path:
