@@ -80,14 +80,14 @@ def _transport(row: dict, key: str, std_key: str, bound_key: str, fmt: str, std_
 def runs_table(rows: list[dict]) -> str:
     """Unscaled runs, one row each: T, D, sigma, diffusive, mobile Na, hops, Na time in B12H12 slabs, rotation."""
     lines = ["| run | T (K): mean ± std of the instantaneous T | D (cm²/s): ± 1σ, or 95 % upper bound | "
-             "σ (mS/cm) | Na MSD at fit end (Å²) | Na diffusive? | mobile Na (own MSD ≥ 21 Å² / own D > 3.5e-7 "
+             "σ (mS/cm) | Na MSD at fit end (Å²) | Na diffusive? (log-log slope of MSD − its vibrational offset) | mobile Na (own MSD ≥ 21 Å² / own D > 3.5e-7 "
              "cm²/s / ≥ 2 net hops) | Na hops in the run (per ion per ps) | fraction of Na time in B12H12 slabs | "
              "BH4 rotation (rad/ps) / τ1 (ps) | B12H12 rotation (rad/ps) / τ1 (ps) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted((r for r in rows if r["mass_factors"] == "unscaled"),
                     key=lambda r: (r["structure"], r["temperature_K"], _run_name(r))):
-        slope = r.get("loglog_slope")
-        why = (f"yes (log-log slope {slope:.2f})" if slope is not None else "yes") if r["diffusive"] \
+        slope = r.get("loglog_slope_minus_offset")
+        why = (f"yes (slope {slope:.2f})" if slope is not None else "yes") if r["diffusive"] \
             else f"no ({_short_reason(r['not_diffusive_reason'])})"
         lines.append(f"| `{_run_name(r)}` | {r['measured_temperature_K']:.0f} ± "
                      f"{r['measured_temperature_std_K']:.0f} | "

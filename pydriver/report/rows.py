@@ -122,6 +122,7 @@ def run_row(path: Path) -> dict:
     row["diffusive"] = diag.get("diffusive")  # None: analysed before the diagnostics existed
     row["not_diffusive_reason"] = diag.get("reason")
     row["loglog_slope"] = diag.get("loglog_slope")
+    row["loglog_slope_minus_offset"] = diag.get("loglog_slope_minus_offset")  # 1: diffusive past the plateau
     row["msd_end_of_window_A2"] = diag.get("msd_end_of_window_A2")
     act = summary.active
     row["active_fraction"] = act.get("fraction_msd_21A2", act["active_fraction"])  # MSD >= 21 A^2 in the run
