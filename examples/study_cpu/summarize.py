@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from pydriver.report.generated import write_blocks
@@ -163,8 +164,6 @@ def _utc(iso: str | None) -> str:
 def status_table(results: Path) -> str:
     """Which of the sweep's runs (``sweep.json``) have finished (an ``analysis.json``), when each ran
     (``sweep_state.json``: the last start and the end, UTC) and the MD wall time of that last attempt."""
-    from datetime import datetime
-
     sweep = json.loads((Path(results) / "sweep.json").read_text())
     lines = ["| run | status | start of its last attempt (UTC) | end (UTC) | wall time of that attempt |",
              "|---|---|---|---|---|"]

@@ -67,7 +67,7 @@ def _runs_table(rows: list[dict]) -> list[str]:
             f"{bounded(r['diffusivity_cm2_s'], r['diffusivity_std_cm2_s'], bound)} | "
             f"{bounded(r['conductivity_mS_cm'], r['conductivity_std_mS_cm'], bound)} | "
             f"{bounded(r['charge_diffusivity_cm2_s'], r['charge_diffusivity_std_cm2_s'], bound)} | "
-            f"{haven} | {_num(r.get('loglog_slope_minus_offset', r.get('loglog_slope')), '.2f')} | "
+            f"{haven} | {_num(r.get('loglog_slope_minus_offset'), '.2f')} | "
             f"{_num(r.get('msd_end_of_window_A2'), '.3g')} | {diffusive} | "
             f"{_fraction(r['active_fraction'], r.get('active_fraction_ci68'))} | "
             f"{_fraction(r.get('active_fraction_d_threshold'), r.get('active_fraction_d_threshold_ci68'))} | "

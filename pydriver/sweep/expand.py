@@ -219,11 +219,6 @@ def run_parameters(config: SweepConfig, spec: RunSpec, model_file: Path) -> dict
 LEGACY_MODEL_KEY = "model.sha256"
 
 
-@lru_cache(maxsize=8)
-def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
-    return sha256_file(path)
-
-
 def upgrade_parameters(recorded: dict, model_file: Path) -> dict:
     """Recorded parameters in today's form. A record naming the model by the exported file's sha256 (written
     before ``model.source_sha256``) describes the same model when that file is still the sweep's model
@@ -232,10 +227,7 @@ def upgrade_parameters(recorded: dict, model_file: Path) -> dict:
     if LEGACY_MODEL_KEY not in recorded or "model.source_sha256" in recorded:
         return recorded
     model_file = Path(model_file)
-    if not model_file.is_file():
-        return recorded
-    stat = model_file.stat()
-    if _file_sha256(str(model_file), stat.st_mtime_ns, stat.st_size) != recorded[LEGACY_MODEL_KEY]:
+    if not model_file.is_file() or sha256_file(model_file) != recorded[LEGACY_MODEL_KEY]:
         return recorded
     upgraded = {k: v for k, v in recorded.items() if k != LEGACY_MODEL_KEY}
     upgraded["model.source_sha256"] = _model_identity(model_file)
